@@ -1,0 +1,88 @@
+"""Load the contract from ``schemas/``: the one place every other module reads it from.
+
+The schemas and fixtures live at the repository root; a built wheel carries them
+inside this package, so both places are looked at.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+from referencing import Registry, Resource
+
+_HERE = Path(__file__).resolve().parent
+BASE_ID = "https://unified-generations.example/schemas/"
+
+
+def _data_dir(name: str) -> Path:
+    for candidate in (_HERE / name, _HERE.parent / name):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"the contract's {name}/ directory is missing beside {_HERE}")
+
+
+def schemas_dir() -> Path:
+    return _data_dir("schemas")
+
+
+def fixtures_dir() -> Path:
+    return _data_dir("fixtures")
+
+
+@cache
+def schema(name: str) -> dict[str, Any]:
+    """The schema document ``schemas/<name>.json``."""
+    return json.loads((schemas_dir() / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def schema_names() -> list[str]:
+    """Every JSON Schema in ``schemas/`` (the OpenAPI document is not one)."""
+    return sorted(p.stem for p in schemas_dir().glob("*.json") if p.stem != "openapi")
+
+
+@cache
+def registry() -> Registry:
+    """All schemas by ``$id``, so ``$ref`` resolves offline."""
+    resources = [Resource.from_contents(schema(n)) for n in schema_names()]
+    return Registry().with_resources((r.id(), r) for r in resources)
+
+
+@cache
+def validator(name: str) -> Draft202012Validator:
+    return Draft202012Validator(schema(name), registry=registry())
+
+
+def errors(name: str, instance: Any) -> list[ValidationError]:
+    """Every way ``instance`` breaks ``schemas/<name>.json``, deepest cause first."""
+    found = list(validator(name).iter_errors(instance))
+    return sorted(found, key=lambda e: (-len(e.absolute_path), e.json_path))
+
+
+def is_valid(name: str, instance: Any) -> bool:
+    return validator(name).is_valid(instance)
+
+
+def describe(error: ValidationError) -> str:
+    """One line a person can act on: where, and what was wrong."""
+    where = error.json_path.removeprefix("$.") if error.absolute_path else "body"
+    return f"{where}: {error.message}"
+
+
+@cache
+def lifecycle() -> dict[str, Any]:
+    """The cross-poll rules, checked against their own schema before use."""
+    doc = schema("lifecycle")
+    rules = doc["x-rules"]
+    validator("lifecycle").validate(rules)
+    return rules
+
+
+@cache
+def error_table() -> dict[int, dict[str, Any]]:
+    """``x-errors`` of ``error.json`` by HTTP status."""
+    return {row["status"]: row for row in schema("error")["x-errors"]}

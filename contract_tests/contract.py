@@ -67,9 +67,18 @@ def is_valid(name: str, instance: Any) -> bool:
     return validator(name).is_valid(instance)
 
 
+def location(error: ValidationError) -> str:
+    """The JSON pointer of the field at fault; for a missing field, the field itself."""
+    parts = [str(p) for p in error.absolute_path]
+    if error.validator == "required" and isinstance(error.instance, dict):
+        missing = [name for name in error.validator_value if name not in error.instance]
+        parts += missing[:1]
+    return "".join(f"/{p}" for p in parts)
+
+
 def describe(error: ValidationError) -> str:
     """One line a person can act on: where, and what was wrong."""
-    where = error.json_path.removeprefix("$.") if error.absolute_path else "body"
+    where = location(error).lstrip("/").replace("/", ".") or "body"
     return f"{where}: {error.message}"
 
 

@@ -1,0 +1,73 @@
+"""Every golden example is accepted or refused by the schemas, and refused for its named reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from contract_tests import contract, golden
+
+EXAMPLES = golden.examples()
+SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "unified-interface.zh.md"
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda e: e.name)
+def test_example_breaks_exactly_its_rules(example: golden.Example) -> None:
+    found = {_pattern(contract.location(e)) for e in contract.errors(example.schema, example.instance)}
+    expected = {golden.rules()[rule]["at"] for rule in example.breaks}
+    assert found == expected, [contract.describe(e) for e in contract.errors(example.schema, example.instance)]
+
+
+def _pattern(pointer: str) -> str:
+    """Array indices become ``*``: a rule about items holds at every index."""
+    return "/".join("*" if part.isdigit() else part for part in pointer.split("/"))
+
+
+@pytest.mark.parametrize("example", [e for e in EXAMPLES if e.breaks], ids=lambda e: e.name)
+def test_invalid_example_names_a_rule_of_its_schema(example: golden.Example) -> None:
+    for rule in example.breaks:
+        assert golden.rules()[rule]["schema"] == example.schema
+
+
+def test_every_rule_has_an_example() -> None:
+    used = {rule for e in EXAMPLES for rule in e.breaks}
+    assert set(golden.rules()) - used == set()
+
+
+def test_every_schema_has_valid_and_invalid_examples() -> None:
+    for name in ("submit-request", "submit-response", "task", "error"):
+        kinds = {e.valid for e in EXAMPLES if e.schema == name}
+        assert kinds == {True, False}, name
+
+
+@pytest.mark.skipif(not SEED.exists(), reason="the seed is not beside this checkout")
+@pytest.mark.parametrize("name", sorted(golden.manifest()["seed"]))
+def test_seed_fixture_is_verbatim(name: str) -> None:
+    text = (contract.fixtures_dir() / name).read_text(encoding="utf-8")
+    assert text.strip() and text in SEED.read_text(encoding="utf-8")
+
+
+def test_seed_real_examples_validate_unchanged() -> None:
+    real = [e for e in EXAMPLES if e.name.startswith("seed/example-")]
+    assert {e.schema for e in real} == {"submit-request", "submit-response", "task"}
+    assert all(contract.is_valid(e.schema, e.instance) for e in real)
+
+
+def test_seed_templates_are_refused() -> None:
+    templates = {e.name: e for e in EXAMPLES if e.name.startswith("seed/endpoints-")}
+    assert templates["seed/endpoints-submit-request.jsonc"].breaks
+    assert templates["seed/endpoints-task.jsonc"].breaks
+    assert not contract.is_valid("task", templates["seed/endpoints-task.jsonc"].instance)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{\n"a": "x // not a comment", // comment\n......\n}', {"a": "x // not a comment"}),
+        ('{\n"d": {\n"o": ["",""],\nother...\n},\n}', {"d": {"o": ["", ""]}}),
+        ('{"q": "say \\"hi\\" // still text"}', {"q": 'say "hi" // still text'}),
+    ],
+)
+def test_seed_template_reading_drops_only_comments_ellipses_and_trailing_commas(text: str, expected: object) -> None:
+    assert golden.parse_seed_template(text) == expected

@@ -1,0 +1,148 @@
+"""Build the OpenAPI 3.1 document from ``schemas/``, so standard tools read the same contract.
+
+``python -m contract_tests.openapi`` rewrites ``schemas/openapi.json``; ``--check`` only reports
+whether the committed document is stale. Nothing here states a fact of the contract: operations
+take their bodies from the schemas and their error answers from ``error.json``'s ``x-errors``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from . import contract
+
+COMPONENTS = {
+    "SubmitRequest": "submit-request",
+    "SubmitResponse": "submit-response",
+    "Task": "task",
+    "Error": "error",
+}
+_LOCAL = "#/components/schemas/"
+
+
+def _rewrite_refs(node: Any) -> Any:
+    """Point every ``$ref`` at ``#/components/schemas/...``: tools resolve those without ``$id`` support.
+
+    The schemas only ever refer to a ``$defs`` entry of common.json, whose name becomes the component's.
+    """
+    if isinstance(node, list):
+        return [_rewrite_refs(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    for key, value in node.items():
+        if key in ("$id", "$schema", "$defs"):
+            continue
+        if key == "$ref":
+            value = _LOCAL + value.rsplit("/", 1)[-1]
+        out[key] = _rewrite_refs(value)
+    return out
+
+
+def _components() -> dict[str, Any]:
+    found = {name: _rewrite_refs(d) for name, d in contract.schema("common")["$defs"].items()}
+    for name, schema_name in COMPONENTS.items():
+        found[name] = _rewrite_refs(contract.schema(schema_name))
+    return found
+
+
+def _error_responses() -> dict[str, Any]:
+    responses = {}
+    for status, row in sorted(contract.error_table().items()):
+        response: dict[str, Any] = {
+            "description": f"{row['type']} ({', '.join(row['codes'])}): {row['when']}.",
+            "content": {"application/json": {"schema": {"$ref": _LOCAL + "Error"}}},
+        }
+        if row.get("headers"):
+            response["headers"] = {h: {"schema": {"type": "string"}, "description": "Seconds, or an HTTP date."} for h in row["headers"]}
+        responses[str(status)] = response
+    return responses
+
+
+def _parameter(name: str, component: str, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "description": description, "schema": {"$ref": _LOCAL + component}}
+
+
+def build() -> dict[str, Any]:
+    """The whole document, deterministic so a stale copy is detectable by comparison."""
+    request = contract.schema("submit-request")
+    task = contract.schema("task")
+    scope = _parameter("scope", "scope", contract.schema("common")["$defs"]["scope"]["description"])
+    errors = _error_responses()
+    return {
+        "openapi": "3.1.0",
+        "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
+        "info": {
+            "title": "Unified generations API",
+            "version": "v2",
+            "description": "Asynchronous image, video and audio generation behind one request format. "
+            "Generated from schemas/ by contract_tests.openapi; do not edit by hand.",
+        },
+        "security": [{"bearerAuth": []}],
+        "paths": {
+            "/v2/{scope}/generations": {
+                "post": {
+                    "operationId": "submitGeneration",
+                    "summary": request["title"],
+                    "description": request["description"],
+                    "parameters": [scope],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": _LOCAL + "SubmitRequest"}}},
+                    },
+                    "responses": {
+                        "200": {
+                            "description": contract.schema("submit-response")["description"],
+                            "content": {"application/json": {"schema": {"$ref": _LOCAL + "SubmitResponse"}}},
+                        },
+                        **errors,
+                    },
+                }
+            },
+            "/v2/{scope}/generations/{task_id}": {
+                "get": {
+                    "operationId": "getGeneration",
+                    "summary": task["title"],
+                    "description": task["description"],
+                    "parameters": [scope, _parameter("task_id", "taskId", "The id a submit answered.")],
+                    "responses": {
+                        "200": {
+                            "description": "The task as it stands now.",
+                            "content": {"application/json": {"schema": {"$ref": _LOCAL + "Task"}}},
+                        },
+                        **errors,
+                    },
+                }
+            },
+        },
+        "components": {
+            "schemas": _components(),
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer <API-Key>"}},
+        },
+    }
+
+
+def render() -> str:
+    return json.dumps(build(), ensure_ascii=False, indent=2) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if schemas/openapi.json is stale")
+    args = parser.parse_args(argv)
+    target = contract.schemas_dir() / "openapi.json"
+    fresh = render()
+    if args.check:
+        stale = not target.exists() or target.read_text(encoding="utf-8") != fresh
+        print(f"{target} is {'stale: run python -m contract_tests.openapi' if stale else 'up to date'}")
+        return int(stale)
+    target.write_text(fresh, encoding="utf-8")
+    print(f"wrote {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

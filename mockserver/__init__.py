@@ -1,0 +1,6 @@
+"""A mock of the unified generations API whose tasks walk their lifecycle on a clock."""
+
+from .app import create_app
+from .config import Config
+
+__all__ = ["Config", "create_app"]

@@ -1,0 +1,104 @@
+"""The HTTP layer: authenticate, validate through ``schemas/``, and answer from the engine."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import random
+import time
+import uuid
+from collections.abc import Callable
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from contract_tests import contract
+
+from . import lifecycle
+from .config import Config
+from .errors import error
+
+SCOPES = frozenset(contract.schema("common")["$defs"]["scope"]["enum"])
+
+
+def create_app(config: Config | None = None, *, clock: Callable[[], float] | None = None) -> Starlette:
+    """A fresh mock; ``clock`` (unix seconds) lets tests move time without sleeping."""
+    config = config or Config()
+    now = clock or time.time
+    tasks: dict[str, lifecycle.Record] = {}
+    ids = random.Random(config.seed)
+
+    def owner_of(request: Request) -> int | None:
+        scheme, _, key = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not key:
+            return None
+        for known in config.keys:
+            if hmac.compare_digest(known.encode(), key.strip().encode()):
+                return int.from_bytes(hashlib.sha256(known.encode()).digest()[:8], "big")
+        return -1
+
+    def guard(request: Request) -> Response | int:
+        owner = owner_of(request)
+        if owner is None:
+            return error(401, "missing_api_key", "Send Authorization: Bearer <API-Key>.")
+        if owner == -1:
+            return error(401, "invalid_api_key", "That API key is not known to this server.")
+        scope = request.path_params["scope"]
+        if scope not in SCOPES:
+            return error(404, "unknown_scope", f"Unknown scope {scope!r}; use one of {sorted(SCOPES)}.")
+        return owner
+
+    async def submit(request: Request) -> Response:
+        owner = guard(request)
+        if isinstance(owner, Response):
+            return owner
+        if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+            return error(415, "unsupported_media_type", "Send the body as Content-Type: application/json.")
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > config.max_body_bytes:
+                return error(413, "request_too_large", f"The body is over {config.max_body_bytes} bytes.")
+        try:
+            payload = json.loads(body)
+        except (ValueError, RecursionError):
+            return error(400, "invalid_json", "The body is not valid JSON.")
+        if not isinstance(payload, dict):
+            return error(400, "invalid_body", "The body must be a JSON object.")
+        problems = contract.errors("submit-request", payload)
+        if problems:
+            first = problems[0]
+            code = "missing_field" if first.validator == "required" else "invalid_field"
+            return error(400, code, contract.describe(first), param=contract.location(first).lstrip("/") or None)
+        scope = request.path_params["scope"]
+        task_id = str(uuid.UUID(int=ids.getrandbits(128), version=4))
+        profile = config.profiles[scope]
+        tasks[task_id] = lifecycle.plan(task_id, scope, owner, now(), profile, config.seed, config.time_scale)
+        return JSONResponse({"task_id": task_id})
+
+    async def poll(request: Request) -> Response:
+        owner = guard(request)
+        if isinstance(owner, Response):
+            return owner
+        record = tasks.get(request.path_params["task_id"])
+        if record is None or record.owner != owner or record.scope != request.path_params["scope"]:
+            return error(404, "task_not_found", "No such task for this key and scope.")
+        return JSONResponse(lifecycle.view(record, now(), f"{request.base_url}_media"))
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 405:
+            return error(405, "method_not_allowed", "That method is not served here.", headers=dict(exc.headers or {}))
+        return error(404, "not_found", "Nothing is served at this path.")
+
+    return Starlette(
+        routes=[
+            Route("/v2/{scope}/generations", submit, methods=["POST"]),
+            Route("/v2/{scope}/generations/{task_id}", poll, methods=["GET"]),
+        ],
+        exception_handlers={HTTPException: http_error},
+    )

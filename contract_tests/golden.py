@@ -91,3 +91,19 @@ def examples(schema: str | None = None) -> list[Example]:
         rule = path.stem.split("--")[0] if path.parent.name == "invalid" else None
         found.append(Example(path, path.parent.parent.name, _load(path, "json"), (rule,) if rule else ()))
     return [e for e in found if schema is None or e.schema == schema]
+
+
+def _pattern(pointer: str) -> str:
+    """Array indices become ``*``: a rule about items holds at every index."""
+    return "/".join("*" if part.isdigit() else part for part in pointer.split("/"))
+
+
+def mismatch(example: Example) -> str | None:
+    """Why the schema's verdict on ``example`` differs from the rules it names, or None if it agrees."""
+    problems = contract.errors(example.schema, example.instance)
+    found = {_pattern(contract.location(e)) for e in problems}
+    expected = {rules()[rule]["at"] for rule in example.breaks}
+    if found == expected:
+        return None
+    said = "; ".join(contract.describe(e) for e in problems) or "no error"
+    return f"{example.name}: expected errors at {sorted(expected)}, schema said: {said}"

@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from contract_tests import contract
 
-from . import lifecycle
+from . import lifecycle, media
 from .config import Config
 from .errors import error
 
@@ -89,6 +89,17 @@ def create_app(config: Config | None = None, *, clock: Callable[[], float] | Non
             return error(404, "task_not_found", "No such task for this key and scope.")
         return JSONResponse(lifecycle.view(record, now(), f"{request.base_url}_media"))
 
+    async def download(request: Request) -> Response:
+        """Output files are public links, as on a CDN: no key, but only for a finished, successful task."""
+        record = tasks.get(request.path_params["task_id"])
+        if (
+            record is None
+            or request.path_params["name"] != media.filename(record.scope, 0)
+            or lifecycle.view(record, now(), "")["status"] != lifecycle.SUCCESS
+        ):
+            return error(404, "not_found", "No such output.")
+        return Response(media.body(record.scope), media_type=media.content_type(record.scope))
+
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         if exc.status_code == 405:
@@ -99,6 +110,7 @@ def create_app(config: Config | None = None, *, clock: Callable[[], float] | Non
         routes=[
             Route("/v2/{scope}/generations", submit, methods=["POST"]),
             Route("/v2/{scope}/generations/{task_id}", poll, methods=["GET"]),
+            Route("/_media/{task_id}/{name}", download, methods=["GET"]),
         ],
         exception_handlers={HTTPException: http_error},
     )

@@ -13,6 +13,7 @@ from typing import Any
 
 from contract_tests import contract
 
+from . import media
 from .config import Profile
 
 _STATES = contract.lifecycle()["states"]
@@ -69,5 +70,5 @@ def view(record: Record, now: float, media_base: str) -> dict[str, Any]:
         task["status"], task["fail_reason"] = FAILURE, record.fail_reason
     else:
         task["status"] = SUCCESS
-        task["data"] = {"output": f"{media_base}/{record.task_id}/0"}
+        task["data"] = {"output": f"{media_base}/{record.task_id}/{media.filename(record.scope, 0)}"}
     return task

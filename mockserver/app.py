@@ -19,7 +19,7 @@ from starlette.routing import Route
 from contract_tests import contract
 
 from . import lifecycle, media
-from .config import Config
+from .config import SCENARIOS, Config
 from .errors import error
 
 SCOPES = frozenset(contract.schema("common")["$defs"]["scope"]["enum"])
@@ -74,10 +74,16 @@ def create_app(config: Config | None = None, *, clock: Callable[[], float] | Non
             first = problems[0]
             code = "missing_field" if first.validator == "required" else "invalid_field"
             return error(400, code, contract.describe(first), param=contract.location(first).lstrip("/") or None)
+        scenario = SCENARIOS.get(request.headers.get("x-mock-scenario", "default"))
+        if scenario is None:
+            names = ", ".join(SCENARIOS)
+            return error(400, "invalid_field", f"Unknown X-Mock-Scenario; use one of: {names}.", param="X-Mock-Scenario")
         scope = request.path_params["scope"]
         task_id = str(uuid.UUID(int=ids.getrandbits(128), version=4))
         profile = config.profiles[scope]
-        tasks[task_id] = lifecycle.plan(task_id, scope, owner, now(), profile, config.seed, config.time_scale)
+        tasks[task_id] = lifecycle.plan(
+            task_id, scope, owner, now(), profile, scenario, config.seed, config.time_scale
+        )
         return JSONResponse({"task_id": task_id})
 
     async def poll(request: Request) -> Response:

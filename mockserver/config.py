@@ -6,6 +6,31 @@ from dataclasses import dataclass, field
 
 DEV_KEY = "sk-mock-dev"
 
+FAIL_REASONS = {
+    "content-policy": "content policy violation: the prompt was refused by the provider's safety filter",
+    "upstream-timeout": "upstream timeout: the provider did not answer in time",
+    "quota": "quota exceeded: the upstream account has no credit left",
+}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """How one task plays out, chosen per request with the X-Mock-Scenario header.
+
+    ``fail_reason`` None lets the profile's failure rate decide; "" always succeeds.
+    """
+
+    fail_reason: str | None = None
+    stuck: bool = False
+
+
+SCENARIOS = {
+    "default": Scenario(),
+    "success": Scenario(fail_reason=""),
+    "stuck": Scenario(stuck=True),
+    **{f"fail-{name}": Scenario(fail_reason=reason) for name, reason in FAIL_REASONS.items()},
+}
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -14,7 +39,7 @@ class Profile:
     queue: tuple[float, float]
     run: tuple[float, float]
     fail_rate: float = 0.02
-    fail_reasons: tuple[str, ...] = ("content policy violation", "upstream timeout", "quota exceeded")
+    fail_reasons: tuple[str, ...] = tuple(FAIL_REASONS.values())
 
 
 @dataclass(frozen=True)

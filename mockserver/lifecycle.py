@@ -7,6 +7,7 @@ same lifecycle, and a finished task can never change.
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from contract_tests import contract
 
 from . import media
-from .config import Profile
+from .config import Profile, Scenario
 
 _STATES = contract.lifecycle()["states"]
 NOT_START, SUBMITTED, QUEUED, IN_PROGRESS, SUCCESS, FAILURE = _STATES
@@ -31,13 +32,18 @@ class Record:
     fail_reason: str
 
 
-def plan(task_id: str, scope: str, owner: int, now: float, profile: Profile, seed: int, scale: float) -> Record:
-    """Draw a task's fate once, at submit, from a generator keyed by the seed and the task id."""
+def plan(
+    task_id: str, scope: str, owner: int, now: float, profile: Profile, scenario: Scenario, seed: int, scale: float
+) -> Record:
+    """Draw a task's fate once, at submit, from a generator keyed by the seed and the task id.
+
+    Each task has its own generator, so one task's scenario never shifts another task's fate.
+    """
     draw = random.Random(f"{seed}:{task_id}")
     queue_for = draw.uniform(*profile.queue) / scale
-    run_for = draw.uniform(*profile.run) / scale
-    failed = draw.random() < profile.fail_rate
-    reason = draw.choice(profile.fail_reasons) if failed else ""
+    run_for = math.inf if scenario.stuck else draw.uniform(*profile.run) / scale
+    drawn = draw.choice(profile.fail_reasons) if draw.random() < profile.fail_rate else ""
+    reason = drawn if scenario.fail_reason is None else scenario.fail_reason
     return Record(task_id, scope, owner, now, queue_for, run_for, reason)
 
 

@@ -95,3 +95,8 @@ def lifecycle() -> dict[str, Any]:
 def error_table() -> dict[int, dict[str, Any]]:
     """``x-errors`` of ``error.json`` by HTTP status."""
     return {row["status"]: row for row in schema("error")["x-errors"]}
+
+
+def media_type(scope: str) -> str:
+    """The top-level media type of a scope's outputs (``image`` for ``images``)."""
+    return schema("common")["$defs"]["scope"]["x-media-types"][scope]

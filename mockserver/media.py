@@ -8,15 +8,17 @@ import wave
 import zlib
 from functools import cache
 
-KINDS = {"images": ("png", "image/png"), "videos": ("mp4", "video/mp4"), "audio": ("wav", "audio/wav")}
+from contract_tests import contract
+
+SUBTYPES = {"images": "png", "videos": "mp4", "audio": "wav"}
 
 
 def filename(scope: str, index: int) -> str:
-    return f"{index}.{KINDS[scope][0]}"
+    return f"{index}.{SUBTYPES[scope]}"
 
 
 def content_type(scope: str) -> str:
-    return KINDS[scope][1]
+    return f"{contract.media_type(scope)}/{SUBTYPES[scope]}"
 
 
 @cache

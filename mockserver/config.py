@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from contract_tests import contract
 
 DEV_KEY = "sk-mock-dev"
 
@@ -55,3 +60,31 @@ class Config:
             "audio": Profile(queue=(2, 5), run=(20, 60)),
         }
     )
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be used; the message says where and why."""
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """The embedded default, with whatever the TOML file at ``path`` sets laid over it."""
+    if path is None:
+        return Config()
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    problems = contract.errors("mock-config", data)
+    if problems:
+        raise ConfigError(f"{path}: " + "; ".join(contract.describe(e) for e in problems))
+    return _from_dict(data)
+
+
+def _from_dict(data: dict[str, Any]) -> Config:
+    base = Config()
+    profiles = dict(base.profiles)
+    for scope, given in data.get("profiles", {}).items():
+        fields = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items()}
+        profiles[scope] = replace(profiles[scope], **fields)
+    top = {k: tuple(v) if k == "keys" else v for k, v in data.items() if k != "profiles"}
+    return replace(base, profiles=profiles, **top)

@@ -31,14 +31,16 @@ def create_app(config: Config | None = None, *, clock: Callable[[], float] | Non
     now = clock or time.time
     tasks: dict[str, lifecycle.Record] = {}
     ids = random.Random(config.seed)
+    owners = [(k.encode(), int.from_bytes(hashlib.sha256(k.encode()).digest()[:8], "big")) for k in config.keys]
 
     def owner_of(request: Request) -> int | None:
         scheme, _, key = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not key:
             return None
-        for known in config.keys:
-            if hmac.compare_digest(known.encode(), key.strip().encode()):
-                return int.from_bytes(hashlib.sha256(known.encode()).digest()[:8], "big")
+        given = key.strip().encode()
+        for known, owner in owners:
+            if hmac.compare_digest(known, given):
+                return owner
         return -1
 
     def guard(request: Request) -> Response | int:
@@ -58,7 +60,7 @@ def create_app(config: Config | None = None, *, clock: Callable[[], float] | Non
             return owner
         if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
             return error(415, "unsupported_media_type", "Send the body as Content-Type: application/json.")
-        body = b""
+        body = bytearray()
         async for chunk in request.stream():
             body += chunk
             if len(body) > config.max_body_bytes:

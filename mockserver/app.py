@@ -21,15 +21,18 @@ from contract_tests import contract
 from . import lifecycle, media
 from .config import SCENARIOS, Config
 from .errors import error
+from .store import MemoryStore, Store
 
 SCOPES = frozenset(contract.schema("common")["$defs"]["scope"]["enum"])
 
 
-def create_app(config: Config | None = None, *, clock: Callable[[], float] | None = None) -> Starlette:
+def create_app(
+    config: Config | None = None, *, clock: Callable[[], float] | None = None, store: Store | None = None
+) -> Starlette:
     """A fresh mock; ``clock`` (unix seconds) lets tests move time without sleeping."""
     config = config or Config()
     now = clock or time.time
-    tasks: dict[str, lifecycle.Record] = {}
+    tasks = MemoryStore() if store is None else store
     ids = random.Random(config.seed)
     owners = [(k.encode(), int.from_bytes(hashlib.sha256(k.encode()).digest()[:8], "big")) for k in config.keys]
 
@@ -83,9 +86,7 @@ def create_app(config: Config | None = None, *, clock: Callable[[], float] | Non
         scope = request.path_params["scope"]
         task_id = str(uuid.UUID(int=ids.getrandbits(128), version=4))
         profile = config.profiles[scope]
-        tasks[task_id] = lifecycle.plan(
-            task_id, scope, owner, now(), profile, scenario, config.seed, config.time_scale
-        )
+        tasks.put(lifecycle.plan(task_id, scope, owner, now(), profile, scenario, config.seed, config.time_scale))
         return JSONResponse({"task_id": task_id})
 
     async def poll(request: Request) -> Response:

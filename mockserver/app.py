@@ -7,7 +7,6 @@ import hmac
 import json
 import random
 import time
-import uuid
 from collections.abc import Callable
 
 from starlette.applications import Starlette
@@ -18,7 +17,7 @@ from starlette.routing import Route
 
 from contract_tests import contract
 
-from . import lifecycle, media
+from . import ids, lifecycle, media
 from .config import SCENARIOS, Config
 from .errors import error
 from .store import MemoryStore, Store
@@ -27,13 +26,24 @@ SCOPES = frozenset(contract.schema("common")["$defs"]["scope"]["enum"])
 
 
 def create_app(
-    config: Config | None = None, *, clock: Callable[[], float] | None = None, store: Store | None = None
+    config: Config | None = None,
+    *,
+    clock: Callable[[], float] | None = None,
+    store: Store | None = None,
+    secret: bytes | None = None,
 ) -> Starlette:
-    """A fresh mock; ``clock`` (unix seconds) lets tests move time without sleeping."""
+    """A fresh mock; ``clock`` (unix seconds) lets tests move time without sleeping.
+
+    Task ids are signed with ``secret`` (by default derived from the seed and keys), so every
+    worker started with the same settings can answer a poll for a task another one accepted.
+    """
     config = config or Config()
     now = clock or time.time
     tasks = MemoryStore() if store is None else store
-    ids = random.Random(config.seed)
+    nonces = random.Random(config.seed)
+    secret = secret or ids.derive_secret(config.seed, config.keys)
+    profiles = sorted(config.profiles)
+    scenarios = list(SCENARIOS)
     owners = [(k.encode(), int.from_bytes(hashlib.sha256(k.encode()).digest()[:8], "big")) for k in config.keys]
 
     def owner_of(request: Request) -> int | None:
@@ -84,17 +94,37 @@ def create_app(
             names = ", ".join(SCENARIOS)
             return error(400, "invalid_field", f"Unknown X-Mock-Scenario; use one of: {names}.", param="X-Mock-Scenario")
         scope = request.path_params["scope"]
-        task_id = str(uuid.UUID(int=ids.getrandbits(128), version=4))
-        profile = config.profiles[scope]
-        tasks.put(lifecycle.plan(task_id, scope, owner, now(), profile, scenario, config.seed, config.time_scale))
+        ticket = ids.Ticket(
+            submitted_ms=int(now() * 1000),
+            profile=profiles.index(scope),
+            scenario=scenarios.index(request.headers.get("x-mock-scenario", "default")),
+            nonce=nonces.getrandbits(56),
+        )
+        task_id = ids.mint(secret, ticket, scope, owner)
+        tasks.put(replay(task_id, ticket, scope, owner))
         return JSONResponse({"task_id": task_id})
+
+    def replay(task_id: str, ticket: ids.Ticket, scope: str, owner: int) -> lifecycle.Record:
+        profile, scenario = config.profiles[profiles[ticket.profile]], SCENARIOS[scenarios[ticket.scenario]]
+        submitted = ticket.submitted_ms / 1000
+        return lifecycle.plan(task_id, scope, owner, submitted, profile, scenario, config.seed, config.time_scale)
+
+    def find(task_id: str, scope: str, owner: int) -> lifecycle.Record | None:
+        """This process's record, or one rebuilt from a signed id that another worker handed out."""
+        record = tasks.get(task_id)
+        if record is not None:
+            return record if record.owner == owner and record.scope == scope else None
+        ticket = ids.read(secret, task_id, scope, owner)
+        if ticket is None or ticket.profile >= len(profiles) or ticket.scenario >= len(scenarios):
+            return None
+        return replay(task_id, ticket, scope, owner)
 
     async def poll(request: Request) -> Response:
         owner = guard(request)
         if isinstance(owner, Response):
             return owner
-        record = tasks.get(request.path_params["task_id"])
-        if record is None or record.owner != owner or record.scope != request.path_params["scope"]:
+        record = find(request.path_params["task_id"], request.path_params["scope"], owner)
+        if record is None:
             return error(404, "task_not_found", "No such task for this key and scope.")
         return JSONResponse(lifecycle.view(record, now(), f"{request.base_url}_media"))
 

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import sys
 from dataclasses import replace
 
 import uvicorn
+from starlette.applications import Starlette
 
 from .app import create_app
-from .config import ConfigError, load_config
+from .config import Config, ConfigError, load_config
+
+# Worker processes rebuild the app from the same command line, handed over in the environment,
+# because uvicorn starts several workers only from an import string.
+_ARGV_ENV = "MOCKSERVER_ARGV"
 
 
-def main(argv: list[str] | None = None) -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mockserver", description="Mock of the unified generations API.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
@@ -19,15 +27,39 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--key", action="append", help="an accepted API key (repeatable; replaces the development key)")
     parser.add_argument("--time-scale", type=float, help="60 makes a three-minute job take three seconds")
     parser.add_argument("--seed", type=int)
+    parser.add_argument("--workers", type=int, default=1, help="worker processes sharing the port")
     parser.add_argument("--log-level", default="info")
-    args = parser.parse_args(argv)
+    parser.add_argument("--no-access-log", dest="access_log", action="store_false", help="skip a log line per request")
+    return parser
+
+
+def _config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Config:
     if args.time_scale is not None and args.time_scale <= 0:
         parser.error("--time-scale must be above 0")
+    if args.workers < 1:
+        parser.error("--workers must be 1 or more")
     try:
         config = load_config(args.config)
     except ConfigError as exc:
         parser.error(str(exc))
     given = {"time_scale": args.time_scale, "seed": args.seed, "keys": tuple(args.key) if args.key else None}
-    config = replace(config, **{name: value for name, value in given.items() if value is not None})
+    return replace(config, **{name: value for name, value in given.items() if value is not None})
+
+
+def worker_app() -> Starlette:
+    """The app of one worker process, built from the command line its parent was given."""
+    parser = _parser()
+    return create_app(_config(parser, parser.parse_args(json.loads(os.environ[_ARGV_ENV]))))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    config = _config(parser, args)
     print(f"mock serving on http://{args.host}:{args.port}  key: Authorization: Bearer {config.keys[0]}", flush=True)
-    uvicorn.run(create_app(config), host=args.host, port=args.port, log_level=args.log_level)
+    options = {"host": args.host, "port": args.port, "log_level": args.log_level, "access_log": args.access_log}
+    if args.workers == 1:
+        uvicorn.run(create_app(config), **options)
+        return
+    os.environ[_ARGV_ENV] = json.dumps(argv if argv is not None else sys.argv[1:])
+    uvicorn.run("mockserver.cli:worker_app", factory=True, workers=args.workers, **options)

@@ -1,0 +1,71 @@
+"""Task ids that carry their own record, signed, so that any worker can answer any poll.
+
+A task's state is a pure function of its record and the clock, and the record is a pure function
+of what ``plan()`` is given. So an id that says when the task was submitted, which profile and
+scenario it plays and a nonce is enough for any worker process, or the same process after a
+restart, to rebuild the record without shared storage. The tag is an HMAC over those fields and
+over the scope and owner, which the id does not show: a forged or altered id, or an id polled by
+another key or under another scope, reads as no task at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+_TAG_BYTES = 10
+_PAYLOAD_BYTES = 16  # 6 submit time (ms), 2 profile, 1 scenario, 7 nonce
+_ID_CHARS = 2 * (_PAYLOAD_BYTES + _TAG_BYTES)  # lowercase hex
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """What an id says about its task; the indices are into the server's own tables."""
+
+    submitted_ms: int
+    profile: int
+    scenario: int
+    nonce: int
+
+
+def derive_secret(*parts: object) -> bytes:
+    """A signing secret that every worker started with the same settings computes alike."""
+    return hashlib.sha256(repr(("mockserver-ids", *parts)).encode()).digest()
+
+
+def _tag(secret: bytes, payload: bytes, scope: str, owner: int) -> bytes:
+    message = payload + scope.encode() + owner.to_bytes(8, "big", signed=True)
+    return hmac.digest(secret, message, "sha256")[:_TAG_BYTES]
+
+
+def mint(secret: bytes, ticket: Ticket, scope: str, owner: int) -> str:
+    payload = (
+        ticket.submitted_ms.to_bytes(6, "big")
+        + ticket.profile.to_bytes(2, "big")
+        + ticket.scenario.to_bytes(1, "big")
+        + ticket.nonce.to_bytes(7, "big")
+    )
+    raw = payload + _tag(secret, payload, scope, owner)
+    return raw.hex()
+
+
+def read(secret: bytes, task_id: str, scope: str, owner: int) -> Ticket | None:
+    """The ticket inside ``task_id`` if this server signed it for this scope and owner, else None."""
+    if len(task_id) != _ID_CHARS:
+        return None
+    try:
+        raw = bytes.fromhex(task_id)
+    except ValueError:
+        return None
+    if raw.hex() != task_id:  # one spelling per task: no upper case, no spaces
+        return None
+    payload, tag = raw[:_PAYLOAD_BYTES], raw[_PAYLOAD_BYTES:]
+    if not hmac.compare_digest(tag, _tag(secret, payload, scope, owner)):
+        return None
+    return Ticket(
+        submitted_ms=int.from_bytes(payload[:6], "big"),
+        profile=int.from_bytes(payload[6:8], "big"),
+        scenario=payload[8],
+        nonce=int.from_bytes(payload[9:], "big"),
+    )

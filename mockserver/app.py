@@ -119,6 +119,14 @@ def create_app(
             return None
         return replay(task_id, ticket, scope, owner)
 
+    def find_public(task_id: str) -> lifecycle.Record | None:
+        """For keyless output links: try each scope and key the id could have been signed for (a few)."""
+        record = tasks.get(task_id)
+        if record is not None:
+            return record
+        found = (find(task_id, scope, owner) for scope in SCOPES for _, owner in owners)
+        return next((record for record in found if record is not None), None)
+
     async def poll(request: Request) -> Response:
         owner = guard(request)
         if isinstance(owner, Response):
@@ -130,7 +138,7 @@ def create_app(
 
     async def download(request: Request) -> Response:
         """Output files are public links, as on a CDN: no key, but only for a finished, successful task."""
-        record = tasks.get(request.path_params["task_id"])
+        record = find_public(request.path_params["task_id"])
         if (
             record is None
             or request.path_params["name"] != media.filename(record.scope, 0)

@@ -1,0 +1,172 @@
+"""Benchmark the mock against a bare Starlette route on the same machine, and print one table.
+
+Usage: ``python bench/run.py [--duration SECONDS]``. Needs ``wrk`` (Debian: ``apt-get install -y wrk``).
+
+Each server runs under the same uvicorn settings (uvloop, httptools, no access log), with 1 and 2
+workers, and wrk drives it from this machine. Only ratios to the bare route mean much on a shared
+machine, so every throughput is also given as a fraction of the bare route's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+KEY = "sk-mock-dev"
+BODY = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}
+UVICORN = ["--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
+TARGETS = {"poll": 0.80, "submit": 0.60}
+MAX_BYTES_PER_TASK = 1024
+
+
+@dataclass(frozen=True)
+class Load:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    bad: int  # answers that were not 2xx, plus socket errors
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def serving(argv: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run a server process until the block ends; yield its URL once it accepts connections."""
+    process = subprocess.Popen(argv, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"server did not start: {' '.join(argv)}") from None
+                time.sleep(0.05)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(url: str, duration: float, connections: int, script: Path | None = None) -> Load:
+    argv = ["wrk", "-t2", f"-c{connections}", f"-d{duration:g}s", "--latency", "-H", f"Authorization: Bearer {KEY}"]
+    if script is not None:
+        argv += ["-s", str(script)]
+    out = subprocess.run([*argv, url], capture_output=True, text=True, check=True).stdout
+    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M))
+    bad = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
+    bad += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    return Load(rps, _ms(latency["50"]), _ms(latency["99"]), bad)
+
+
+def first_task(url: str) -> tuple[str, dict]:
+    """Submit one task and read it back: the poll target, and the JSON the bare route answers."""
+    headers = {"Authorization": f"Bearer {KEY}"}
+    task_id = httpx.post(f"{url}/v2/videos/generations", json=BODY, headers=headers).json()["task_id"]
+    return task_id, httpx.get(f"{url}/v2/videos/generations/{task_id}", headers=headers).json()
+
+
+def measure(workers: int, duration: float, connections: int) -> dict[str, Load]:
+    """poll and submit on the mock, then on the bare route answering the mock's own JSON."""
+    found: dict[str, Load] = {}
+    port = free_port()
+    mock = [sys.executable, "-m", "mockserver", "--port", str(port), "--workers", str(workers)]
+    with serving([*mock, "--no-access-log", "--log-level", "warning"], port) as url:
+        task_id, task = first_task(url)
+        poll_path = f"/v2/videos/generations/{task_id}"
+        wrk(url + poll_path, 1, connections)  # warm up
+        found["mock poll"] = wrk(url + poll_path, duration, connections)
+        found["mock submit"] = wrk(url + "/v2/videos/generations", duration, connections, HERE / "submit.lua")
+    port = free_port()
+    bare = [sys.executable, "-m", "uvicorn", "bare:app", "--port", str(port), "--workers", str(workers), *UVICORN]
+    env = {"BENCH_TASK_JSON": json.dumps(task), "PYTHONPATH": str(HERE)}
+    with serving(bare, port, env) as url:
+        wrk(url + poll_path, 1, connections)
+        found["bare poll"] = wrk(url + poll_path, duration, connections)
+        found["bare submit"] = wrk(url + "/v2/videos/generations", duration, connections, HERE / "submit.lua")
+    return found
+
+
+def memory(count: int) -> float:
+    out = subprocess.run([sys.executable, str(HERE / "memory.py"), str(count)], capture_output=True, text=True)
+    return float(out.stdout) if out.returncode == 0 else float("nan")
+
+
+def kit_seconds() -> float | None:
+    """Wall time of one contract-kit run against the mock, or None while the kit has no mock mode."""
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--pyargs", "contract_tests"]
+    with tempfile.TemporaryDirectory() as empty:
+        helped = subprocess.run([*command, "--help"], cwd=empty, capture_output=True, text=True)
+        if "--contract-mock" not in helped.stdout:
+            return None
+        started = time.monotonic()
+        subprocess.run([*command, "--contract-mock"], cwd=empty, capture_output=True, check=False)
+        return time.monotonic() - started
+
+
+def table(loads: dict[int, dict[str, Load]], per_task: dict[int, float], kit: float | None) -> str:
+    rows = ["| row | req/s | p50 ms | p99 ms | non-2xx | vs bare | target |", "|---|---:|---:|---:|---:|---:|---|"]
+    for workers, found in loads.items():
+        for path in ("poll", "submit"):
+            bare, mock = found[f"bare {path}"], found[f"mock {path}"]
+            ratio = mock.rps / bare.rps
+            verdict = "met" if ratio >= TARGETS[path] else "MISSED"
+            for name, load, tail in ((f"mock {path}", mock, f"{ratio:.0%} | ≥{TARGETS[path]:.0%} {verdict}"), (f"bare {path}", bare, "100% | ")):
+                rows.append(
+                    f"| {name}, {workers} worker{'s' if workers > 1 else ''} | {load.rps:,.0f} | {load.p50_ms:.2f} |"
+                    f" {load.p99_ms:.2f} | {load.bad} | {tail} |"
+                )
+    for count, size in per_task.items():
+        verdict = "met" if size <= MAX_BYTES_PER_TASK else "MISSED"
+        rows.append(f"| memory per task at {count:,} tasks | {size:,.0f} B | | | | | ≤1 KiB {verdict} |")
+    kit_cell = "n/a (kit not installed)" if kit is None else f"{kit:.1f} s"
+    rows.append(f"| one kit run against the mock | {kit_cell} | | | | | |")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=8, help="seconds of load per row (default 8)")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--tasks", type=int, nargs="*", default=[100_000, 1_000_000], help="store sizes to weigh")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("bench: wrk is missing; on Debian or Ubuntu: apt-get install -y wrk")
+    loads = {workers: measure(workers, args.duration, args.connections) for workers in (1, 2)}
+    per_task = {count: memory(count) for count in args.tasks}
+    print(table(loads, per_task, kit_seconds()))
+
+
+if __name__ == "__main__":
+    main()

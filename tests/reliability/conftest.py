@@ -1,0 +1,72 @@
+"""Run ``mockserver`` as a real process on a free loopback port, and always stop it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+
+import httpx
+import pytest
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def mock_process(*argv: str, port: int | None = None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``python -m mockserver`` with ``argv`` until the block ends; yields its URL once it answers.
+
+    It runs in a session of its own, so that stopping it also stops any worker processes it forked.
+    """
+    port = port or free_port()
+    command = [sys.executable, "-m", "mockserver", "--port", str(port), "--log-level", "warning", *argv]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _await_answer(url, process)
+        yield url, process
+    finally:
+        _stop(process)
+
+
+def _await_answer(url: str, process: subprocess.Popen[bytes], limit: float = 30.0) -> None:
+    deadline = time.monotonic() + limit
+    while True:
+        try:
+            httpx.get(f"{url}/", timeout=1)
+            return
+        except httpx.TransportError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the mock on {url} did not start") from None
+            time.sleep(0.05)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    try:  # workers left behind by a parent that was killed outright
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+Spawn = Callable[..., AbstractContextManager[tuple[str, subprocess.Popen[bytes]]]]
+
+
+@pytest.fixture
+def spawn() -> Spawn:
+    """``with spawn("--workers", "2") as (url, process):`` serves a real mock process."""
+    return mock_process

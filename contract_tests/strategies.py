@@ -1,0 +1,226 @@
+"""Hypothesis strategies for submit bodies, built from ``schemas/submit-request.json``.
+
+Small strategies compose into larger ones: a value for one schema node, a field, a whole valid
+body, then each way of breaking one. Field names, required fields, types, patterns and examples
+all come from the schema, and every body drawn is checked against it, so a change of contract
+changes what is generated.
+
+Valid values lean on the schema's ``examples``: against a real gateway each accepted body is a
+paid generation, and realistic inputs make that generation worth watching.
+"""
+
+from __future__ import annotations
+
+import json
+import string
+from typing import Any
+
+from hypothesis import strategies as st
+
+from . import contract
+
+Resolver = Any  # referencing's resolver type, which the library does not export
+
+SCHEMA = "submit-request"
+
+# Prompts in several scripts: a gateway must pass any text through, not only ASCII.
+_SCRIPTS = {
+    "latin": string.ascii_letters + " ,.'-!?",
+    "cjk": "猫在日落时冲浪电影感的镜头一只可爱的小狗在草地上奔跑",
+    "cyrillic": "Кот катается на доске при закате ",
+    "arabic": "قطة تركب الأمواج عند الغروب ",
+    "emoji": "🐱🌅🏄‍♂️🎬✨ ",
+}
+
+
+def _resolver() -> Resolver:
+    return contract.registry().resolver(base_uri=contract.schema(SCHEMA)["$id"])
+
+
+def _resolve(node: dict[str, Any], resolver: Resolver) -> tuple[dict[str, Any], Resolver]:
+    while "$ref" in node:
+        found = resolver.lookup(node["$ref"])
+        node, resolver = found.contents, found.resolver
+    return node, resolver
+
+
+def from_schema(node: dict[str, Any], resolver: Resolver | None = None) -> st.SearchStrategy[Any]:
+    """Values of one schema node: its examples mostly, values its constraints allow otherwise."""
+    examples = node.get("examples")
+    node, resolver = _resolve(node, resolver or _resolver())
+    examples = examples or node.get("examples")
+    if "anyOf" in node:
+        branches = st.one_of([from_schema(b, resolver) for b in node["anyOf"]])
+    elif "enum" in node:
+        branches = st.sampled_from(node["enum"])
+    else:
+        branches = _typed(node, resolver)
+    if examples:
+        return st.one_of(st.sampled_from(examples), st.sampled_from(examples), branches)
+    return branches
+
+
+def _typed(node: dict[str, Any], resolver: Resolver) -> st.SearchStrategy[Any]:
+    kind = node.get("type")
+    if kind == "string":
+        if "pattern" in node:
+            text = st.from_regex(node["pattern"], fullmatch=node["pattern"].startswith("^"))
+        else:
+            text = st.text(min_size=node.get("minLength", 0), max_size=40)
+        return text.filter(lambda s: len(s) >= node.get("minLength", 0))
+    if kind == "number":
+        low = node.get("exclusiveMinimum", node.get("minimum", 0))
+        return st.integers(int(low) + 1, 60) | st.floats(low, 60, exclude_min="exclusiveMinimum" in node)
+    if kind == "integer":
+        return st.integers(node.get("minimum", 0), 10**6)
+    if kind == "boolean":
+        return st.booleans()
+    if kind == "array":
+        return st.lists(from_schema(node.get("items", {}), resolver), min_size=1, max_size=3)
+    raise NotImplementedError(f"no strategy for schema node {node!r}")
+
+
+def properties() -> dict[str, dict[str, Any]]:
+    return contract.schema(SCHEMA)["properties"]
+
+
+def required() -> list[str]:
+    return contract.schema(SCHEMA)["required"]
+
+
+@st.composite
+def prompts(draw: st.DrawFn) -> str:
+    """Prompts of many lengths and scripts, always with some visible text."""
+    script = draw(st.sampled_from(sorted(_SCRIPTS)))
+    size = draw(st.sampled_from([1, 8, 40, 200, 1000]))
+    # Long prompts repeat a short drawn phrase: cheap to generate, same length to the server.
+    phrase = draw(st.text(alphabet=_SCRIPTS[script], min_size=1, max_size=min(size, 40)))
+    text = (phrase * (size // len(phrase) + 1))[:size]
+    return text if text.strip() else "a" + text[1:]
+
+
+def extra_fields() -> st.SearchStrategy[dict[str, Any]]:
+    """Fields the schema does not name: the seed's ``......`` says a server must let them through."""
+    names = st.from_regex(r"\Ax_[a-z]{1,10}\Z").filter(lambda n: n not in properties())
+    values = st.none() | st.booleans() | st.integers(-10, 10) | st.text(max_size=10) | st.lists(st.integers(), max_size=2)
+    return st.dictionaries(names, values, min_size=1, max_size=2)
+
+
+def plain_request(model: str) -> dict[str, Any]:
+    """The required fields only, with the schema's example prompt: what every conforming server accepts."""
+    body = {name: properties()[name].get("examples", ["x"])[0] for name in required()}
+    return {**body, "model": model}
+
+
+@st.composite
+def valid_requests(draw: st.DrawFn, model: str) -> dict[str, Any]:
+    """A body the schema accepts: the required fields, any optional ones, maybe unknown extras.
+
+    ``images`` and ``videos`` never come together: the seed lets a server refuse that pair.
+    """
+    body: dict[str, Any] = {"prompt": draw(prompts()), "model": model}
+    optional = [name for name in properties() if name not in required()]
+    chosen = draw(st.lists(st.sampled_from(optional), unique=True))
+    if "images" in chosen and "videos" in chosen:
+        chosen.remove(draw(st.sampled_from(["images", "videos"])))
+    for name in chosen:
+        body[name] = draw(from_schema(properties()[name]))
+    if draw(st.booleans()):
+        body.update(draw(extra_fields()))
+    if not contract.is_valid(SCHEMA, body):
+        raise AssertionError(f"the strategy drew a body its own schema refuses: {body!r}")
+    return body
+
+
+def features(body: dict[str, Any]) -> frozenset[str]:
+    """The varieties one body exercises, so a few paid probes can cover as many as possible."""
+    found = {f"field:{name}" for name in body if name in properties()}
+    found |= {"extra-fields"} if any(name not in properties() for name in body) else set()
+    prompt = body.get("prompt", "")
+    found |= {f"script:{s}" for s, chars in _SCRIPTS.items() if any(c in chars.strip() for c in prompt)}
+    found.add(f"prompt-length:{min(len(prompt) // 100, 3)}")
+    for name in ("images", "videos"):
+        refs = body.get(name) or []
+        found |= {f"{name}:many"} if len(refs) > 1 else set()
+        found |= {f"{name}:{_ref_kind(r)}" for r in refs}
+    if "aspect_ratio" in body:
+        found.add(f"aspect:{body['aspect_ratio']}")
+    return frozenset(found)
+
+
+def _ref_kind(ref: str) -> str:
+    if ref.lower().startswith(("http://", "https://")):
+        return "url"
+    return "data-uri" if ref.startswith("data:") else "base64"
+
+
+def cover(candidates: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
+    """Greedily pick ``count`` bodies that together show the most varieties.
+
+    The first pick is always the plainest body, so each scope's first probe is one any
+    conforming server must accept.
+    """
+    if not candidates or count <= 0:
+        return []
+    plainest = min(candidates, key=lambda b: (len(b), len(json.dumps(b))))
+    picked, seen = [plainest], set(features(plainest))
+    rest = [b for b in candidates if b is not plainest]
+    while rest and len(picked) < count:
+        best = max(rest, key=lambda b: len(features(b) - seen))
+        picked.append(best)
+        seen |= features(best)
+        rest.remove(best)
+    return picked
+
+
+# Invalid bodies. Each is a (reason, body) pair; a body is bytes when it must not be JSON at all.
+
+
+def _wrong_types(node: dict[str, Any]) -> st.SearchStrategy[Any]:
+    """Values of a JSON type the node does not allow, and that no lenient parser coerces into it."""
+    node, _ = _resolve(node, _resolver())
+    kind = node.get("type")
+    if kind == "string":
+        return st.sampled_from([123, 4.5, True, ["text"], {"text": "x"}])
+    if kind == "number":
+        return st.sampled_from(["five seconds", ["5"], {"seconds": 5}])
+    if kind == "boolean":
+        return st.sampled_from(["maybe", 7, ["true"], {"on": True}])
+    if kind == "array":
+        return st.sampled_from(["https://example.com/a.png", 3, {"0": "x"}, True])
+    if "anyOf" in node:
+        return st.sampled_from([42, ["x"], {"x": 1}])
+    raise NotImplementedError(f"no wrong type for {node!r}")
+
+
+@st.composite
+def invalid_requests(draw: st.DrawFn, model: str) -> tuple[str, Any]:
+    """One valid body broken in one way the seed forbids, named for the report."""
+    body = draw(valid_requests(model))
+    way = draw(st.sampled_from(["missing", "blank", "wrong-type", "base64-video", "not-an-object", "not-json"]))
+    if way == "missing":
+        name = draw(st.sampled_from(required()))
+        del body[name]
+        reason = f"no {name}"
+    elif way == "blank":
+        name = draw(st.sampled_from(required()))
+        body[name] = ""
+        reason = f"empty {name}"
+    elif way == "wrong-type":
+        name = draw(st.sampled_from(sorted(properties())))
+        body[name] = draw(_wrong_types(properties()[name]))
+        reason = f"{name} of the wrong type"
+    elif way == "base64-video":
+        image_examples = _resolve(properties()["images"]["items"], _resolver())[0]["examples"]
+        body.pop("images", None)
+        body["videos"] = [draw(st.sampled_from([e for e in image_examples if not e.startswith("http")]))]
+        reason = "videos given as base64, where the seed says url only"
+    elif way == "not-an-object":
+        return "a body that is not a JSON object", draw(st.sampled_from([[body], "prompt", 42, None, True]))
+    else:
+        text = json.dumps(body)
+        broken = draw(st.sampled_from([text[:-1], text.replace('"', "'"), "", "{prompt: x}"]))
+        return "malformed JSON", broken.encode() + draw(st.sampled_from([b"", b"\xff"]))
+    if contract.is_valid(SCHEMA, body):
+        raise AssertionError(f"meant to break the schema by {reason}, but it accepts {body!r}")
+    return reason, body

@@ -1,0 +1,147 @@
+"""Checks on single responses, each named for the clause it enforces.
+
+Every check takes one ``Exchange`` and the ``Expect`` that says what the request was meant to
+provoke, and returns a ``Finding`` or None. A check that does not apply returns None as well:
+checks are independent, so one broken clause yields one clear finding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from . import contract
+from .findings import FAIL, NOT_JSON, WARN, Exchange, Finding, Verdicts
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What a request should get. ``kind`` is one of the constants below; ``why`` names the input."""
+
+    kind: str
+    why: str = ""
+
+
+ACCEPT = "accept"  # a body the schema accepts, with required fields only
+ACCEPT_RICH = "accept-rich"  # a body the schema accepts, with optional or extra fields
+REJECT = "reject"  # a body the seed forbids
+AUTH = "auth"  # no key, a malformed header or a wrong key
+UNKNOWN = "unknown"  # a task id or scope that does not exist
+FOREIGN = "foreign"  # another key's task
+READING = "reading"  # an input only our reading forbids (a submit sent as text/plain)
+
+Check = Callable[[Exchange, Expect], Finding | None]
+CHECKS: list[Check] = []
+
+
+def check(fn: Check) -> Check:
+    CHECKS.append(fn)
+    return fn
+
+
+def _finding(fn: Check | str, severity: str, message: str, exchange: Exchange) -> Finding:
+    name = fn if isinstance(fn, str) else fn.__name__
+    return Finding(name, severity, message, (exchange,))
+
+
+def is_json_type(content_type: str) -> bool:
+    return content_type == "application/json" or content_type.endswith("+json")
+
+
+@check
+def not_server_error(exchange: Exchange, expect: Expect) -> Finding | None:
+    """No input, however bad, may earn a 5xx or a dropped connection."""
+    if exchange.status is None:
+        return _finding(not_server_error, FAIL, f"{expect.why}: no response", exchange)
+    if exchange.status >= 500:
+        return _finding(not_server_error, FAIL, f"{expect.why}: answered {exchange.status}", exchange)
+    return None
+
+
+@check
+def status_code(exchange: Exchange, expect: Expect) -> Finding | None:
+    """The status class is HTTP's and the seed's to decide; the exact 4xx is only our reading."""
+    status = exchange.status
+    if status is None or status >= 500:
+        return None
+    ok = 200 <= status < 300
+    if expect.kind in (ACCEPT, ACCEPT_RICH):
+        if ok:
+            return None
+        severity = FAIL if expect.kind == ACCEPT else WARN
+        return _finding(status_code, severity, f"{expect.why}: a valid request was refused with {status}", exchange)
+    if ok:
+        what = {
+            REJECT: "accepted a request the seed forbids (against a real gateway, a paid task)",
+            AUTH: "served a request without a valid key",
+            UNKNOWN: "answered 2xx for something that does not exist",
+            FOREIGN: "showed one key's task to another key",
+            READING: "accepted it",
+        }[expect.kind]
+        return _finding(status_code, WARN if expect.kind == READING else FAIL, f"{expect.why}: {what}", exchange)
+    if not 400 <= status < 500:
+        return _finding(status_code, FAIL, f"{expect.why}: expected a 4xx, got {status}", exchange)
+    wanted = {REJECT: 400, AUTH: 401, UNKNOWN: 404, FOREIGN: 404, READING: 415}[expect.kind]
+    if status == wanted:
+        return None
+    if expect.kind == AUTH and status != 403:
+        return _finding(status_code, FAIL, f"{expect.why}: HTTP says 401 when credentials fail, got {status}", exchange)
+    return _finding(status_code, WARN, f"{expect.why}: got {status}; {wanted} is the usual answer", exchange)
+
+
+@check
+def json_body(exchange: Exchange, expect: Expect) -> Finding | None:
+    """Answers are JSON, by content type and by body.
+
+    For a success and for a refused submit the issue and seed demand it; for other errors (which
+    a framework's router or auth layer may write) it is our reading.
+    """
+    status = exchange.status
+    if status is None or status >= 500:
+        return None
+    hard = 200 <= status < 300 or expect.kind == REJECT
+    severity = FAIL if hard else WARN
+    if not is_json_type(exchange.content_type):
+        return _finding(json_body, severity, f"{expect.why}: content type {exchange.content_type!r} is not JSON", exchange)
+    if exchange.json() is NOT_JSON:
+        return _finding(json_body, severity, f"{expect.why}: the body does not parse as JSON", exchange)
+    return None
+
+
+@check
+def submit_response_schema(exchange: Exchange, expect: Expect) -> Finding | None:
+    """An accepted submit answers with the seed's ``{"task_id": ...}``."""
+    if expect.kind not in (ACCEPT, ACCEPT_RICH) or not _ok_json(exchange):
+        return None
+    return _schema_finding(submit_response_schema, "submit-response", exchange, FAIL)
+
+
+@check
+def error_schema(exchange: Exchange, expect: Expect) -> Finding | None:
+    """Errors in ``schemas/error.json``'s shape: our reading, since the seed defines no errors."""
+    status = exchange.status
+    if status is None or not 400 <= status < 500 or exchange.json() is NOT_JSON:
+        return None
+    return _schema_finding(error_schema, "error", exchange, WARN)
+
+
+def _ok_json(exchange: Exchange) -> bool:
+    return exchange.status is not None and 200 <= exchange.status < 300 and exchange.json() is not NOT_JSON
+
+
+def _schema_finding(fn: Check | str, name: str, exchange: Exchange, severity: str) -> Finding | None:
+    problems = contract.errors(name, exchange.json())
+    if not problems:
+        return None
+    clauses = "; ".join(contract.describe(p) for p in problems[:3])
+    return _finding(fn, severity, f"does not match schemas/{name}.json: {clauses}", exchange)
+
+
+def run(exchange: Exchange, expect: Expect, verdicts: Verdicts) -> None:
+    """Every check on one exchange, each recorded as passed or as its finding."""
+    for fn in CHECKS:
+        finding = fn(exchange, expect)
+        if finding is None:
+            verdicts.passed(fn.__name__)
+        else:
+            verdicts.add(finding)

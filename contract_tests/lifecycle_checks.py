@@ -1,0 +1,236 @@
+"""Checks across the successive polls of one task: what no single response can show.
+
+The rules are data in ``schemas/lifecycle.json`` (states, allowed transitions, terminal states,
+timestamp order, which timestamps are final, progress rules), read through ``contract.lifecycle()``.
+Each check takes a ``Walk`` and yields its findings; a check that finds nothing passed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+from . import contract
+from .checks import is_json_type
+from .client import is_terminal, output_urls
+from .findings import FAIL, WARN, Exchange, Finding, Verdicts
+from .runner import Walk
+from .sniff import media_kind
+
+EARLIEST = 946_684_800  # 2000-01-01: a unix time in seconds is later than this
+SKEW = 86_400.0  # a server's clock may run ahead of ours, but not by a day
+_PROGRESS = re.compile(r"^(\d+(?:\.\d+)?)%$")
+
+WalkCheck = Callable[[Walk], Iterator[Finding]]
+WALK_CHECKS: list[WalkCheck] = []
+
+
+def walk_check(fn: WalkCheck) -> WalkCheck:
+    WALK_CHECKS.append(fn)
+    return fn
+
+
+def _rules() -> dict:
+    return contract.lifecycle()
+
+
+def _seen(walk: Walk) -> list[tuple[Exchange, dict]]:
+    return [(p.exchange, p.task) for p in walk.polls if p.task is not None]
+
+
+def _set(value: object) -> bool:
+    """A timestamp counts as set when it is a number other than 0 (0, null and absence mean not yet)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value != 0
+
+
+@walk_check
+def poll_json(walk: Walk) -> Iterator[Finding]:
+    """Every 200 answer to a poll is a JSON object with a JSON content type."""
+    for poll in walk.polls:
+        ex = poll.exchange
+        if ex.status == 200 and (poll.task is None or not is_json_type(ex.content_type)):
+            yield Finding("poll_json", FAIL, "a poll answered 200 without a JSON object body", (ex,))
+            return
+
+
+@walk_check
+def task_schema(walk: Walk) -> Iterator[Finding]:
+    """Each poll's task matches ``schemas/task.json``: seed states, progress form, a result at SUCCESS."""
+    for ex, task in _seen(walk):
+        problems = contract.errors("task", task)
+        if problems:
+            clauses = "; ".join(contract.describe(p) for p in problems[:3])
+            yield Finding("task_schema", FAIL, f"task does not match schemas/task.json: {clauses}", (ex,))
+            return
+
+
+@walk_check
+def task_id_echoed(walk: Walk) -> Iterator[Finding]:
+    for ex, task in _seen(walk):
+        if task.get("task_id") != walk.task_id:
+            yield Finding("task_id_echoed", FAIL, f"polled {walk.task_id!r}, got task_id {task.get('task_id')!r}", (ex,))
+            return
+
+
+@walk_check
+def forward_only(walk: Walk) -> Iterator[Finding]:
+    """States only move along ``transitions`` (skips allowed, never back)."""
+    allowed = _rules()["transitions"]
+    before: tuple[Exchange, str] | None = None
+    for ex, task in _seen(walk):
+        status = task.get("status")
+        if status not in allowed:
+            continue
+        if before and status != before[1] and status not in allowed[before[1]]:
+            msg = f"moved from {before[1]} to {status}"
+            yield Finding("forward_only", FAIL, msg, (before[0], ex))
+            return
+        before = (ex, status)
+
+
+@walk_check
+def terminal_holds(walk: Walk) -> Iterator[Finding]:
+    """Once SUCCESS or FAILURE, every later poll says the same, with the same final timestamps."""
+    final = _rules()["final_timestamps"]
+    first: tuple[Exchange, dict] | None = None
+    for ex, task in _seen(walk):
+        if first is None:
+            first = (ex, task) if is_terminal(task) else None
+            continue
+        changed = [k for k in ("status", *final) if task.get(k) != first[1].get(k)]
+        if changed:
+            yield Finding("terminal_holds", FAIL, f"a finished task changed {', '.join(changed)}", (first[0], ex))
+            return
+
+
+def progress_value(task: dict) -> float | None:
+    match = _PROGRESS.match(str(task.get("progress", "")))
+    return float(match.group(1)) if match else None
+
+
+@walk_check
+def progress_monotonic(walk: Walk) -> Iterator[Finding]:
+    """Progress never falls. FAILURE is exempt: gateways show 0%, 100% or where it stopped."""
+    if not _rules()["progress"]["monotonic"]:
+        return
+    failure = [s for s in _rules()["terminal"] if s != _rules()["success"]]
+    best: tuple[Exchange, float] | None = None
+    for ex, task in _seen(walk):
+        value = progress_value(task)
+        if value is None or task.get("status") in failure:
+            continue
+        if best and value < best[1]:
+            yield Finding("progress_monotonic", FAIL, f"progress fell from {best[1]:g}% to {value:g}%", (best[0], ex))
+            return
+        best = (ex, value)
+
+
+@walk_check
+def timestamps_plausible(walk: Walk) -> Iterator[Finding]:
+    """Set timestamps are unix seconds: after 2000 and not ahead of our clock by a day (so not milliseconds)."""
+    for poll in walk.polls:
+        if poll.task is None:
+            continue
+        for name in _rules()["timestamp_order"]:
+            value = poll.task.get(name)
+            if _set(value) and not EARLIEST <= value <= poll.at + SKEW:
+                msg = f"{name}={value!r} is not a plausible unix time in seconds (now is about {int(poll.at)})"
+                yield Finding("timestamps_plausible", FAIL, msg, (poll.exchange,))
+                return
+
+
+@walk_check
+def timestamp_order(walk: Walk) -> Iterator[Finding]:
+    """Within one answer, set timestamps keep the seed's order: submit <= start <= finish."""
+    order = _rules()["timestamp_order"]
+    for ex, task in _seen(walk):
+        values = [(n, task.get(n)) for n in order if _set(task.get(n))]
+        for (a, x), (b, y) in zip(values, values[1:]):
+            if x > y:
+                yield Finding("timestamp_order", FAIL, f"{a}={x} is after {b}={y}", (ex,))
+                return
+
+
+@walk_check
+def timestamps_stay(walk: Walk) -> Iterator[Finding]:
+    """A set timestamp keeps its value: a failure for the final ones, a warning (our reading) for the rest."""
+    final = set(_rules()["final_timestamps"])
+    for name in _rules()["timestamp_order"]:
+        first: tuple[Exchange, object] | None = None
+        for ex, task in _seen(walk):
+            value = task.get(name)
+            if not _set(value):
+                if first is not None and name in final:
+                    msg = f"{name} was {first[1]} and then unset ({value!r})"
+                    yield Finding("timestamps_stay", FAIL, msg, (first[0], ex))
+                    break
+                continue
+            if first is None:
+                first = (ex, value)
+            elif value != first[1]:
+                severity = FAIL if name in final else WARN
+                yield Finding("timestamps_stay", severity, f"{name} changed from {first[1]} to {value}", (first[0], ex))
+                break
+
+
+@walk_check
+def finishes(walk: Walk) -> Iterator[Finding]:
+    """The task reaches SUCCESS or FAILURE within the timeout, and stays readable all the while."""
+    last = walk.polls[-1].exchange if walk.polls else None
+    shown = (last,) if last else ()
+    if walk.outcome == "timeout":
+        status = (walk.last or {}).get("status")
+        yield Finding("finishes", FAIL, f"not finished after the {walk.outcome} (last status {status})", shown)
+    elif walk.outcome == "gone":
+        yield Finding("finishes", FAIL, "a task that was readable stopped being found", shown)
+    elif walk.outcome == "unreadable":
+        yield Finding("finishes", FAIL, "the task could not be read", shown)
+    elif walk.polls and walk.polls[0].task is None and walk.last is not None:
+        yield Finding("finishes", WARN, "a new task was not found at first; it appeared later", (walk.polls[0].exchange,))
+
+
+@walk_check
+def transient_errors(walk: Walk) -> Iterator[Finding]:
+    """429 and 5xx while polling are survivable (the client retries), but worth knowing about."""
+    hiccups = [p.exchange for p in walk.polls if p.exchange.status is None or p.exchange.status == 429 or p.exchange.status >= 500]
+    if hiccups and walk.outcome == "finished":
+        yield Finding("transient_errors", WARN, f"{len(hiccups)} poll(s) answered an error and were retried", (hiccups[0],))
+
+
+_UNLABELLED = frozenset({"", "application/octet-stream", "binary/octet-stream"})
+
+
+@walk_check
+def outputs_download(walk: Walk) -> Iterator[Finding]:
+    """Every output URL downloads as media of the scope's kind (``videos``: ``video/*``).
+
+    A CDN that labels the file only octet-stream is warned about when the bytes are right.
+    """
+    kind = contract.media_type(walk.scope)
+    for ex in walk.downloads:
+        if ex.status is None or not 200 <= ex.status < 300:
+            yield Finding("outputs_download", FAIL, "an output URL did not download", (ex,))
+            continue
+        if not ex.response_body:
+            yield Finding("outputs_download", FAIL, "an output URL downloaded nothing", (ex,))
+        elif ex.content_type.partition("/")[0] != kind:
+            unlabelled = ex.content_type in _UNLABELLED and media_kind(ex.response_body) == kind
+            severity = WARN if unlabelled else FAIL
+            msg = f"an output of {walk.scope} came as {ex.content_type or 'no content type'}, not {kind}/*"
+            yield Finding("outputs_download", severity, msg, (ex,))
+
+
+def run(walk: Walk, verdicts: Verdicts, *, only: set[str] | None = None, skip: frozenset[str] | set[str] = frozenset()) -> None:
+    for fn in WALK_CHECKS:
+        if fn.__name__ in skip or (only is not None and fn.__name__ not in only):
+            continue
+        findings = list(fn(walk))
+        if not findings:
+            verdicts.passed(fn.__name__)
+        for finding in findings:
+            verdicts.add(finding)
+
+
+def outputs_of(walk: Walk) -> list[str]:
+    last = walk.last
+    return output_urls(last) if last and last.get("status") == _rules()["success"] else []

@@ -1,0 +1,154 @@
+"""One run of the kit: the endpoint, the budget, the paid probes and their walks, the tally.
+
+The valid probes are the expensive part, so they are planned once per run: a plain body per
+scope, then the few generated bodies that together show the most varieties. Each accepted probe
+is then walked to its end and its outputs fetched, all scopes at once; the acceptance, lifecycle
+and output tests only read those results.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import ExitStack
+from dataclasses import dataclass, replace
+from typing import Any, Callable
+
+import httpx
+import pytest
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+from hypothesis import HealthCheck, Phase, given, seed, settings
+from hypothesis import strategies as st
+
+from . import checks, lifecycle_checks, runner, strategies
+from .client import Policy
+from .findings import FAIL, WARN, Exchange, Verdicts
+from .options import Options
+from .report import Report
+
+_POOL = 40  # generated bodies to choose the paid probes from
+_MOCK_KEYS = ("sk-contract-one", "sk-contract-two")
+_MOCK_TIME_SCALE = 1000.0
+
+
+@dataclass
+class Probe:
+    scope: str
+    body: dict[str, Any]
+    expect: checks.Expect
+    exchange: Exchange | None = None
+    walk: runner.Walk | None = None
+
+    @property
+    def task_id(self) -> str | None:
+        if self.exchange is None or self.exchange.status is None or not 200 <= self.exchange.status < 300:
+            return None
+        body = self.exchange.json()
+        task_id = body.get("task_id") if isinstance(body, dict) else None
+        return task_id if isinstance(task_id, str) and task_id else None
+
+
+class Kit:
+    def __init__(self, options: Options, hypothesis_seed: int | None) -> None:
+        self.report = Report()
+        self.seed = hypothesis_seed or 0
+        self._stack = ExitStack()
+        if options.mock:
+            from mockserver.testing import running_mock
+
+            mock = self._stack.enter_context(running_mock(time_scale=_MOCK_TIME_SCALE, keys=_MOCK_KEYS))
+            options = replace(options, url=mock.url, key=mock.keys[0], second_key=options.second_key or mock.keys[1])
+        self.options = options
+        self.portal: BlockingPortal = self._stack.enter_context(start_blocking_portal())
+        policy = Policy(poll_initial=options.poll_initial, poll_max=options.poll_max, timeout=options.timeout)
+        self.target: runner.Target = self.portal.call(self._target, policy)
+        self._probes: dict[str, list[Probe]] | None = None
+
+    async def _target(self, policy: Policy) -> runner.Target:
+        http = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0))
+        self._stack.callback(self.portal.call, http.aclose)
+        assert self.options.url and self.options.key
+        return runner.Target(self.options.url, self.options.key, policy, runner.Budget(self.options.budget), http)
+
+    def close(self) -> None:
+        self._stack.close()
+
+    def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run one of ``runner``'s coroutines on the kit's event loop and return its result."""
+        return self.portal.call(lambda: fn(self.target, *args, **kwargs))
+
+    def model(self, scope: str) -> str:
+        return self.options.models[scope]
+
+    def probes(self, scope: str) -> list[Probe]:
+        if self._probes is None:
+            planned = {s: self._plan(s) for s in self.options.scopes}
+            self.portal.call(self._play, [p for ps in planned.values() for p in ps])
+            self._probes = planned
+        return self._probes[scope]
+
+    def _plan(self, scope: str) -> list[Probe]:
+        """Probes per scope: the budget, less a little for inputs a broken server might accept."""
+        share = max(1, (self.options.budget - 2) // len(self.options.scopes))
+        plain = Probe(scope, strategies.plain_request(self.model(scope)), checks.Expect(checks.ACCEPT, "a plain valid body"))
+        pool = self.sample(strategies.valid_requests(self.model(scope)), _POOL)
+        rich = [b for b in strategies.cover(pool, share) if len(b) > len(plain.body)][: share - 1]
+        why = "a valid body with optional or extra fields"
+        return [plain, *(Probe(scope, b, checks.Expect(checks.ACCEPT_RICH, why)) for b in rich)]
+
+    async def _play(self, probes: list[Probe]) -> None:
+        await asyncio.gather(*(self._play_one(p) for p in probes))
+
+    async def _play_one(self, probe: Probe) -> None:
+        probe.exchange = await runner.submit(self.target, probe.scope, probe.body)
+        if probe.task_id is None:
+            return
+        probe.walk = await runner.walk(self.target, probe.scope, probe.task_id)
+        for url in lifecycle_checks.outputs_of(probe.walk):
+            probe.walk.downloads.append(await runner.download(self.target, url))
+
+    def sample(self, strategy: st.SearchStrategy[Any], count: int) -> list[Any]:
+        """``count`` values drawn by Hypothesis, the same ones for the same seed."""
+        found: list[Any] = []
+
+        @seed(self.seed)
+        @settings(max_examples=count, database=None, deadline=None, phases=[Phase.generate], suppress_health_check=list(HealthCheck))
+        @given(strategy)
+        def collect(value: Any) -> None:
+            found.append(value)
+
+        collect()
+        return found
+
+    def for_each(self, strategy: st.SearchStrategy[Any], test: Callable[[Any], None]) -> None:
+        """Run ``test`` on generated values; no shrinking, since each retry may be a request that costs."""
+
+        @settings(
+            max_examples=self.options.examples,
+            database=None,
+            deadline=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+            print_blob=False,
+        )
+        @given(strategy)
+        def prop(value: Any) -> None:
+            test(value)
+
+        prop()
+
+    def judge(self, exchange: Exchange, expect: checks.Expect, verdicts: Verdicts) -> None:
+        checks.run(exchange, expect, verdicts)
+
+    def settle(self, verdicts: Verdicts) -> None:
+        """Tally a test's findings, then fail it on failures (and warnings, when strict)."""
+        self.report.add(verdicts)
+        self.raise_for(verdicts)
+
+    def raise_for(self, verdicts: Verdicts) -> None:
+        if message := self.failures(verdicts):
+            pytest.fail(message, pytrace=False)
+
+    def failures(self, verdicts: Verdicts) -> str:
+        """The findings that fail a test, rendered with their requests and responses; "" if none."""
+        bad = verdicts.of(FAIL) + (verdicts.of(WARN) if self.options.strict else [])
+        return "\n\n".join(f.render() for f in bad)

@@ -1,0 +1,57 @@
+"""The pytest plugin (entry point ``pytest11``): options, the session's kit, and the closing tally.
+
+It is inert unless ``--contract-url`` or ``--contract-mock`` is given (or their environment
+variables), so installing the package changes no other test run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from . import options
+from .kit import Kit
+
+_OPTIONS = pytest.StashKey[options.Options]()
+_KIT = pytest.StashKey[Kit]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    options.add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_OPTIONS] = options.read(config)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "contract_scope" in metafunc.fixturenames:
+        chosen = metafunc.config.stash[_OPTIONS].scopes or tuple(options.all_scopes())
+        metafunc.parametrize("contract_scope", chosen)
+
+
+@pytest.fixture(scope="session")
+def contract_kit(request: pytest.FixtureRequest) -> Iterator[Kit]:
+    """The run against the endpoint under test; skips every contract test when none is given."""
+    given = request.config.stash[_OPTIONS]
+    if not given.active:
+        pytest.skip("the contract kit is idle: give --contract-url URL --contract-key KEY, or --contract-mock")
+    kit = Kit(given, request.config.getoption("hypothesis_seed", None))
+    request.config.stash[_KIT] = kit
+    try:
+        yield kit
+    finally:
+        kit.close()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    kit = config.stash.get(_KIT, None)
+    if kit is None:
+        return
+    terminalreporter.write_sep("=", "contract kit")
+    mode = "in-process mock" if kit.options.mock else kit.options.url
+    budget = kit.target.budget
+    terminalreporter.write_line(f"endpoint: {mode}; tasks created: {budget.spent} of a budget of {budget.limit}")
+    for line in kit.report.lines(kit.options.strict):
+        terminalreporter.write_line(line)

@@ -1,0 +1,158 @@
+"""The contract, clause by clause.
+
+    pytest --pyargs contract_tests --contract-url URL --contract-key KEY [options]
+
+Valid probes are planned and paid for once per run (see ``kit.py``); every other test here
+sends only requests a conforming server refuses, so they cost nothing on a server that conforms.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from contract_tests import checks, lifecycle_checks, runner, strategies
+from contract_tests.checks import Expect
+from contract_tests.findings import Verdicts
+from contract_tests.kit import Kit
+
+AUTH_FAILURES = [
+    ("no Authorization header", {}),
+    ("a malformed Authorization header", {"Authorization": "Token sk-not-a-bearer-token"}),
+    ("a bearer scheme with no key", {"Authorization": "Bearer"}),
+    ("a wrong key", {"Authorization": f"Bearer sk-wrong-{uuid.uuid4().hex}"}),
+]
+
+
+def _accepted_ids(kit: Kit, scope: str) -> list[str]:
+    return [p.task_id for p in kit.probes(scope) if p.task_id]
+
+
+def test_accepts_valid_requests(contract_kit: Kit, contract_scope: str) -> None:
+    """Valid bodies of every variety get a task_id: a plain one must be, richer ones should be."""
+    verdicts = Verdicts()
+    sent = [p for p in contract_kit.probes(contract_scope) if p.exchange is not None]
+    if not sent:
+        pytest.skip("the budget left nothing for this scope")
+    for probe in sent:
+        contract_kit.judge(probe.exchange, probe.expect, verdicts)
+    contract_kit.settle(verdicts)
+
+
+def test_rejects_invalid_requests(contract_kit: Kit, contract_scope: str) -> None:
+    """Bodies the seed forbids get a 4xx with a JSON body: never a task, never a 5xx."""
+    kit = contract_kit
+    kit.probes(contract_scope)  # the paid probes have the first claim on the budget
+
+    def one(case: tuple[str, Any]) -> None:
+        reason, body = case
+        exchange = kit.call(runner.submit, contract_scope, body)
+        if exchange is None:
+            return
+        verdicts = Verdicts()
+        kit.judge(exchange, Expect(checks.REJECT, reason), verdicts)
+        kit.report.add(verdicts)
+        if message := kit.failures(verdicts):
+            raise AssertionError(message)
+
+    kit.for_each(strategies.invalid_requests(kit.model(contract_scope)), one)
+
+
+def test_requires_auth(contract_kit: Kit, contract_scope: str) -> None:
+    """No key, a malformed header or a wrong key gets 401 from both endpoints."""
+    kit = contract_kit
+    task_id = next(iter(_accepted_ids(kit, contract_scope)), str(uuid.uuid4()))
+    body = strategies.plain_request(kit.model(contract_scope))
+    verdicts = Verdicts()
+    for why, headers in AUTH_FAILURES:
+        post = kit.call(runner.submit, contract_scope, body, headers=headers)
+        get = kit.call(runner.send, "GET", kit.target.url(contract_scope, task_id), headers=headers)
+        for exchange, method in ((post, "POST"), (get, "GET")):
+            if exchange is not None:
+                kit.judge(exchange, Expect(checks.AUTH, f"{method} with {why}"), verdicts)
+        if verdicts.of("fail"):
+            break  # a server that ignores keys would otherwise create a paid task per variant
+    kit.settle(verdicts)
+
+
+def test_unknown_task(contract_kit: Kit, contract_scope: str) -> None:
+    """A task id nobody created gets a 4xx (404 expected), never 200 or 5xx."""
+    kit = contract_kit
+    verdicts = Verdicts()
+    for task_id in (str(uuid.uuid4()), f"unknown:{uuid.uuid4().hex}"):
+        exchange = kit.call(runner.send, "GET", kit.target.url(contract_scope, task_id), headers=kit.target.auth())
+        kit.judge(exchange, Expect(checks.UNKNOWN, "an unknown task id"), verdicts)
+    kit.settle(verdicts)
+
+
+def test_unknown_scope(contract_kit: Kit) -> None:
+    """A scope outside the seed's three gets a 4xx (404 expected) on both endpoints."""
+    kit = contract_kit
+    scope = kit.options.scopes[0]
+    kit.probes(scope)
+    verdicts = Verdicts()
+    post = kit.call(runner.submit, "not-a-scope", strategies.plain_request(kit.model(scope)))
+    get = kit.call(runner.send, "GET", kit.target.url("not-a-scope", str(uuid.uuid4())), headers=kit.target.auth())
+    for exchange in (post, get):
+        if exchange is not None:
+            kit.judge(exchange, Expect(checks.UNKNOWN, "an unknown scope"), verdicts)
+    kit.settle(verdicts)
+
+
+def test_submit_content_type(contract_kit: Kit) -> None:
+    """A submit sent as text/plain: our reading says 415; accepting it is only a warning."""
+    kit = contract_kit
+    scope = kit.options.scopes[0]
+    kit.probes(scope)
+    exchange = kit.call(runner.submit, scope, strategies.plain_request(kit.model(scope)), content_type="text/plain")
+    if exchange is None:
+        pytest.skip("no budget left for this probe")
+    verdicts = Verdicts()
+    kit.judge(exchange, Expect(checks.READING, "a JSON body sent as text/plain"), verdicts)
+    kit.settle(verdicts)
+
+
+def _walks(kit: Kit, scope: str) -> list[runner.Walk]:
+    walks = [p.walk for p in kit.probes(scope) if p.walk is not None]
+    if not walks:
+        pytest.fail("no task of this scope was accepted, so no lifecycle could be followed", pytrace=False)
+    return walks
+
+
+def test_lifecycle(contract_kit: Kit, contract_scope: str) -> None:
+    """Each accepted task, polled to its end: states, progress, timestamps, id, result, timeout."""
+    verdicts = Verdicts()
+    for walk in _walks(contract_kit, contract_scope):
+        lifecycle_checks.run(walk, verdicts, skip={"outputs_download"})
+    contract_kit.settle(verdicts)
+
+
+def test_outputs_download(contract_kit: Kit, contract_scope: str) -> None:
+    """Every output URL of a successful task downloads as the scope's kind of media."""
+    walks = [w for w in _walks(contract_kit, contract_scope) if lifecycle_checks.outputs_of(w)]
+    if not walks:
+        pytest.skip("no task of this scope succeeded, so there were no outputs to fetch")
+    verdicts = Verdicts()
+    for walk in walks:
+        lifecycle_checks.run(walk, verdicts, only={"outputs_download"})
+    contract_kit.settle(verdicts)
+
+
+def test_isolation(contract_kit: Kit, contract_scope: str) -> None:
+    """A second key does not see the first key's tasks."""
+    kit = contract_kit
+    other = kit.options.second_key
+    if not other:
+        pytest.skip("give --contract-second-key to check isolation")
+    ids = _accepted_ids(kit, contract_scope)
+    if not ids:
+        pytest.skip("no task of this scope was accepted")
+    verdicts = Verdicts()
+    answers = [kit.call(runner.send, "GET", kit.target.url(contract_scope, i), headers=kit.target.auth(other)) for i in ids]
+    if all(a.status in (401, 403) for a in answers):
+        pytest.skip("the second key is refused outright (401/403), so isolation cannot be told apart from it")
+    for exchange in answers:
+        kit.judge(exchange, Expect(checks.FOREIGN, "another key's task"), verdicts)
+    kit.settle(verdicts)

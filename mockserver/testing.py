@@ -34,6 +34,13 @@ def running_mock(
     """
     config = replace(config or Config(), **overrides)
     app = create_app(config, clock=clock)
+    with serving(app) as url:
+        yield RunningMock(url, config.keys, app)
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """Serve any ASGI app with uvicorn on 127.0.0.1 and a free port; yields its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -42,7 +49,7 @@ def running_mock(
     thread.start()
     try:
         _await_start(server, thread)
-        yield RunningMock(f"http://127.0.0.1:{sock.getsockname()[1]}", config.keys, app)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -17,12 +19,23 @@ from starlette.routing import Route
 
 from contract_tests import contract
 
-from . import ids, lifecycle, media
-from .config import SCENARIOS, Config
+from . import ids, lifecycle, media, scenarios
+from .catalog import SCOPES, Catalog, resolve
+from .config import Config
 from .errors import error
+from .faults import Injector, drop_connection
 from .store import MemoryStore, Store
 
-SCOPES = frozenset(contract.schema("common")["$defs"]["scope"]["enum"])
+
+@dataclass
+class Mock:
+    """What a running mock holds; the admin API reads and changes it."""
+
+    config: Config
+    catalog: Catalog
+    store: Store
+    clock: Callable[[], float]
+    injector: Injector
 
 
 def create_app(
@@ -30,20 +43,19 @@ def create_app(
     *,
     clock: Callable[[], float] | None = None,
     store: Store | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     secret: bytes | None = None,
 ) -> Starlette:
-    """A fresh mock; ``clock`` (unix seconds) lets tests move time without sleeping.
+    """A fresh mock; ``clock`` (unix seconds) lets tests move time, ``sleep`` lets them skip added latency.
 
     Task ids are signed with ``secret`` (by default derived from the seed and keys), so every
     worker started with the same settings can answer a poll for a task another one accepted.
     """
     config = config or Config()
-    now = clock or time.time
-    tasks = MemoryStore() if store is None else store
+    mock = Mock(config, resolve(config), MemoryStore() if store is None else store, clock or time.time, Injector(config.faults, config.seed))
+    catalog, tasks, now = mock.catalog, mock.store, mock.clock
     nonces = random.Random(config.seed)
     secret = secret or ids.derive_secret(config.seed, config.keys)
-    profiles = sorted(config.profiles)
-    scenarios = list(SCENARIOS)
     owners = [(k.encode(), int.from_bytes(hashlib.sha256(k.encode()).digest()[:8], "big")) for k in config.keys]
 
     def owner_of(request: Request) -> int | None:
@@ -67,10 +79,27 @@ def create_app(
             return error(404, "unknown_scope", f"Unknown scope {scope!r}; use one of {sorted(SCOPES)}.")
         return owner
 
+    async def fault(request: Request, submit: bool) -> Response | None:
+        """A simulated fault's answer, or None to answer normally; decided before anything is stored."""
+        chosen = mock.injector.decide(submit)
+        if chosen.delay:
+            await sleep(chosen.delay)
+        if chosen.drop:
+            drop_connection(request.scope, request.receive)
+            return Response(status_code=500)  # never sent: the connection is gone
+        if not chosen.status:
+            return None
+        retry = {"Retry-After": str(mock.injector.faults.retry_after)} if chosen.status in (429, 503) else None
+        if chosen.status == 429:
+            return error(429, "rate_limited", "Simulated rate limit: try again after Retry-After seconds.", headers=retry)
+        return error(chosen.status, "simulated_fault", f"Simulated HTTP {chosen.status} fault.", headers=retry)
+
     async def submit(request: Request) -> Response:
         owner = guard(request)
         if isinstance(owner, Response):
             return owner
+        if mock.injector.faults.active and (refused := await fault(request, submit=True)) is not None:
+            return refused
         if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
             return error(415, "unsupported_media_type", "Send the body as Content-Type: application/json.")
         body = bytearray()
@@ -89,25 +118,24 @@ def create_app(
             first = problems[0]
             code = "missing_field" if first.validator == "required" else "invalid_field"
             return error(400, code, contract.describe(first), param=contract.location(first).lstrip("/") or None)
-        scenario = SCENARIOS.get(request.headers.get("x-mock-scenario", "default"))
-        if scenario is None:
-            names = ", ".join(SCENARIOS)
-            return error(400, "invalid_field", f"Unknown X-Mock-Scenario; use one of: {names}.", param="X-Mock-Scenario")
+        choice = scenarios.parse(request.headers.get("x-mock-scenario", "default"), catalog.reasons)
+        if isinstance(choice, str):
+            return error(400, "invalid_field", choice, param="X-Mock-Scenario")
         scope = request.path_params["scope"]
-        ticket = ids.Ticket(
-            submitted_ms=int(now() * 1000),
-            profile=profiles.index(scope),
-            scenario=scenarios.index(request.headers.get("x-mock-scenario", "default")),
-            nonce=nonces.getrandbits(56),
-        )
+        profile = catalog.profile_for(scope, payload["model"])
+        if profile is None:
+            known = sorted(model for s, model in catalog.index if s == scope)
+            return error(400, "unknown_model", f"Unknown model for {scope}; use one of: {', '.join(known)}.", param="model")
+        ticket = ids.Ticket(submitted_ms=int(now() * 1000), profile=profile, scenario=choice.code, nonce=nonces.getrandbits(56))
         task_id = ids.mint(secret, ticket, scope, owner)
         tasks.put(replay(task_id, ticket, scope, owner))
         return JSONResponse({"task_id": task_id})
 
-    def replay(task_id: str, ticket: ids.Ticket, scope: str, owner: int) -> lifecycle.Record:
-        profile, scenario = config.profiles[profiles[ticket.profile]], SCENARIOS[scenarios[ticket.scenario]]
-        submitted = ticket.submitted_ms / 1000
-        return lifecycle.plan(task_id, scope, owner, submitted, profile, scenario, config.seed, config.time_scale)
+    def replay(task_id: str, ticket: ids.Ticket, scope: str, owner: int) -> lifecycle.Record | None:
+        choice = scenarios.Choice.from_code(ticket.scenario, len(catalog.reasons))
+        if choice is None or ticket.profile >= len(catalog.profiles):
+            return None
+        return lifecycle.plan(catalog, task_id, scope, owner, ticket.submitted_ms / 1000, ticket.profile, choice)
 
     def find(task_id: str, scope: str, owner: int) -> lifecycle.Record | None:
         """This process's record, or one rebuilt from a signed id that another worker handed out."""
@@ -115,9 +143,7 @@ def create_app(
         if record is not None:
             return record if record.owner == owner and record.scope == scope else None
         ticket = ids.read(secret, task_id, scope, owner)
-        if ticket is None or ticket.profile >= len(profiles) or ticket.scenario >= len(scenarios):
-            return None
-        return replay(task_id, ticket, scope, owner)
+        return None if ticket is None else replay(task_id, ticket, scope, owner)
 
     def find_public(task_id: str) -> lifecycle.Record | None:
         """For keyless output links: try each scope and key the id could have been signed for (a few)."""
@@ -131,20 +157,28 @@ def create_app(
         owner = guard(request)
         if isinstance(owner, Response):
             return owner
+        if mock.injector.faults.active and (refused := await fault(request, submit=False)) is not None:
+            return refused
         record = find(request.path_params["task_id"], request.path_params["scope"], owner)
-        if record is None:
+        task = None if record is None else lifecycle.view(catalog, record, now(), f"{request.base_url}_media")
+        if task is None:
             return error(404, "task_not_found", "No such task for this key and scope.")
-        return JSONResponse(lifecycle.view(record, now(), f"{request.base_url}_media"))
+        return JSONResponse(task)
 
     async def download(request: Request) -> Response:
-        """Output files are public links, as on a CDN: no key, but only for a finished, successful task."""
+        """Output files are public links, as on a CDN: no key, only for a visible, successful task."""
         record = find_public(request.path_params["task_id"])
+        at = now()
         if (
             record is None
-            or request.path_params["name"] != media.filename(record.scope, 0)
-            or lifecycle.view(record, now(), "")["status"] != lifecycle.SUCCESS
+            or request.path_params["name"] not in media.filenames(record.scope, lifecycle.output_count(catalog, record))
+            or not lifecycle.visible(catalog, record, at)
+            or lifecycle.status_at(record, at) != lifecycle.SUCCESS
         ):
             return error(404, "not_found", "No such output.")
+        expires = lifecycle.link_expires(catalog, record)
+        if at >= expires:
+            return media.expired(expires, at)
         return Response(media.body(record.scope), media_type=media.content_type(record.scope))
 
     async def http_error(request: Request, exc: Exception) -> Response:
@@ -153,7 +187,7 @@ def create_app(
             return error(405, "method_not_allowed", "That method is not served here.", headers=dict(exc.headers or {}))
         return error(404, "not_found", "Nothing is served at this path.")
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/v2/{scope}/generations", submit, methods=["POST"]),
             Route("/v2/{scope}/generations/{task_id}", poll, methods=["GET"]),
@@ -161,3 +195,5 @@ def create_app(
         ],
         exception_handlers={HTTPException: http_error},
     )
+    app.state.mock = mock
+    return app

@@ -1,15 +1,25 @@
-"""What the mock plays: keys, timings per scope, the time scale and the seed."""
+"""What the mock plays: keys, per-model profiles, scenarios' settings, faults, the time scale and seed.
+
+The embedded default answers any model on a first try, fails a task now and then (2%) and injects
+no HTTP faults. A TOML file (``--config``) is checked against ``schemas/mock-config.json`` and laid
+over it: what the file leaves out keeps its default.
+"""
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from contract_tests import contract
 
+from .faults import Faults
+from .profiles import ALIASES, MODELS, SCOPE_DEFAULTS, Profile, timing
+from .scenarios import MAX_REASONS, Settings
+
 DEV_KEY = "sk-mock-dev"
+SCOPES = tuple(contract.schema("common")["$defs"]["scope"]["enum"])
 
 FAIL_REASONS = {
     "content-policy": "content policy violation: the prompt was refused by the provider's safety filter",
@@ -19,51 +29,26 @@ FAIL_REASONS = {
 
 
 @dataclass(frozen=True)
-class Scenario:
-    """How one task plays out, chosen per request with the X-Mock-Scenario header.
-
-    ``fail_reason`` None lets the profile's failure rate decide; "" always succeeds.
-    """
-
-    fail_reason: str | None = None
-    stuck: bool = False
-
-
-SCENARIOS = {
-    "default": Scenario(),
-    "success": Scenario(fail_reason=""),
-    "stuck": Scenario(stuck=True),
-    **{f"fail-{name}": Scenario(fail_reason=reason) for name, reason in FAIL_REASONS.items()},
-}
-
-
-@dataclass(frozen=True)
-class Profile:
-    """Timings of one kind of job, in simulated seconds, drawn uniformly between low and high."""
-
-    queue: tuple[float, float]
-    run: tuple[float, float]
-    fail_rate: float = 0.02
-    fail_reasons: tuple[str, ...] = tuple(FAIL_REASONS.values())
-
-
-@dataclass(frozen=True)
 class Config:
+    """``profiles`` holds each scope's default; ``models`` the profiles of named models (each says its scope)."""
+
     keys: tuple[str, ...] = (DEV_KEY,)
+    admin_key: str | None = None
     time_scale: float = 1.0
     seed: int = 0
     max_body_bytes: int = 10 * 1024 * 1024
-    profiles: dict[str, Profile] = field(
-        default_factory=lambda: {
-            "images": Profile(queue=(1, 3), run=(5, 15)),
-            "videos": Profile(queue=(5, 20), run=(60, 180)),
-            "audio": Profile(queue=(2, 5), run=(20, 60)),
-        }
-    )
+    strict_models: bool = False
+    profiles: dict[str, Profile] = field(default_factory=lambda: dict(SCOPE_DEFAULTS))
+    models: dict[str, Profile] = field(default_factory=lambda: dict(MODELS))
+    aliases: dict[str, str] = field(default_factory=lambda: dict(ALIASES))
+    fail_reasons: dict[str, str] = field(default_factory=lambda: dict(FAIL_REASONS))
+    scenarios: Settings = Settings()
+    faults: Faults = Faults()
+    journal_size: int = 1000
 
 
 class ConfigError(ValueError):
-    """A configuration file that cannot be used; the message says where and why."""
+    """A configuration that cannot be used; the message says where and why."""
 
 
 def load_config(path: str | Path | None = None) -> Config:
@@ -77,14 +62,67 @@ def load_config(path: str | Path | None = None) -> Config:
     problems = contract.errors("mock-config", data)
     if problems:
         raise ConfigError(f"{path}: " + "; ".join(contract.describe(e) for e in problems))
-    return _from_dict(data)
+    config = from_dict(data)
+    try:
+        check(config)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    return config
 
 
-def _from_dict(data: dict[str, Any]) -> Config:
+def check(config: Config) -> None:
+    """Names that refer to each other must exist: aliases name models, profiles name fail reasons."""
+    if len(config.fail_reasons) > MAX_REASONS:
+        raise ConfigError(f"fail_reasons: at most {MAX_REASONS} in the catalogue, so a task id can carry the choice")
+    for alias, model in config.aliases.items():
+        if model not in config.models:
+            raise ConfigError(f"aliases.{alias}: no model {model!r} in models")
+    named = [*(f"profiles.{s}" for s in config.profiles), *(f"models.{m}" for m in config.models)]
+    for name, profile in zip(named, [*config.profiles.values(), *config.models.values()]):
+        unknown = sorted(set(profile.fail_reasons) - set(config.fail_reasons))
+        if unknown:
+            raise ConfigError(f"{name}.fail_reasons: {unknown} not in the fail_reasons catalogue")
+        if name.startswith("models.") and profile.scope not in SCOPES:
+            raise ConfigError(f"{name}.scope: {profile.scope!r} is not one of {list(SCOPES)}")
+
+
+def from_dict(data: dict[str, Any]) -> Config:
+    """A config from already validated data, laid over the embedded default."""
     base = Config()
     profiles = dict(base.profiles)
     for scope, given in data.get("profiles", {}).items():
-        fields = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items()}
-        profiles[scope] = replace(profiles[scope], **fields)
-    top = {k: tuple(v) if k == "keys" else v for k, v in data.items() if k != "profiles"}
-    return replace(base, profiles=profiles, **top)
+        profiles[scope] = _profile(profiles[scope], given)
+    models = dict(base.models)
+    for name, given in data.get("models", {}).items():
+        under = models.get(name)
+        if under is None or under.scope != given["scope"]:
+            under = profiles[given["scope"]]
+        models[name] = _profile(under, given)
+    top: dict[str, Any] = {k: v for k, v in data.items() if k in {f.name for f in fields(Config)}}
+    top.update(profiles=profiles, models=models)
+    if "keys" in data:
+        top["keys"] = tuple(data["keys"])
+    top["aliases"] = {**base.aliases, **data.get("aliases", {})}
+    top["fail_reasons"] = {**base.fail_reasons, **data.get("fail_reasons", {})}
+    top["scenarios"] = replace(base.scenarios, **data.get("scenarios", {}))
+    top["faults"] = faults_from(data.get("faults", {}), base.faults)
+    return replace(base, **top)
+
+
+def faults_from(given: dict[str, Any], base: Faults | None = None) -> Faults:
+    """Faults from the config's ``faults`` table (also the body of ``PUT /_mock/faults``)."""
+    values = dict(given)
+    if "latency" in values:
+        values["latency"] = timing(values["latency"])
+    return replace(base or Faults(), **values)
+
+
+def _profile(under: Profile, given: dict[str, Any]) -> Profile:
+    values: dict[str, Any] = {}
+    for name, value in given.items():
+        if name in ("queue", "run"):
+            value = timing(value)
+        elif name == "fail_reasons":
+            value = tuple(value)
+        values[name] = value
+    return replace(under, **values)

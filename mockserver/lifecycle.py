@@ -2,7 +2,8 @@
 
 Nothing runs in the background. Each poll recomputes the view from the submit time, the
 durations drawn once from a seeded generator, and now; so the same seed and requests give the
-same lifecycle, and a finished task can never change.
+same lifecycle, and a finished task can never change. The record holds numbers only (indexes
+into the catalog's tables), so a million tasks fit in a few hundred megabytes.
 """
 
 from __future__ import annotations
@@ -15,46 +16,122 @@ from typing import Any
 from contract_tests import contract
 
 from . import media
-from .config import Profile, Scenario
+from .catalog import Catalog
+from .scenarios import EXPIRE, LATE, NO_PROGRESS, OUTPUTS, SKIP_STATES, SLOW, STUCK, Choice
 
-_STATES = contract.lifecycle()["states"]
-NOT_START, SUBMITTED, QUEUED, IN_PROGRESS, SUCCESS, FAILURE = _STATES
+STATES = tuple(contract.lifecycle()["states"])
+TERMINAL = frozenset(contract.lifecycle()["terminal"])
+NOT_START, SUBMITTED, QUEUED, IN_PROGRESS, SUCCESS, FAILURE = STATES
 
 
 @dataclass(frozen=True, slots=True)
 class Record:
+    """``failure`` indexes the catalog's reasons (-1: succeeds); ``profile`` its profiles; ``flags`` are
+    the scenario's bits. ``forced`` is a state index pinned by the admin API at ``forced_at`` (-1: none).
+    """
+
     task_id: str
     scope: str
     owner: int
     submitted_at: float
     queue_for: float
     run_for: float
-    fail_reason: str
+    failure: int
+    profile: int = 0
+    flags: int = 0
+    forced: int = -1
+    forced_at: float = 0.0
 
 
-def plan(
-    task_id: str, scope: str, owner: int, now: float, profile: Profile, scenario: Scenario, seed: int, scale: float
-) -> Record:
+@dataclass(frozen=True, slots=True)
+class Times:
+    """When a record starts and finishes, forced states included."""
+
+    started: float
+    finished: float
+
+
+def plan(catalog: Catalog, task_id: str, scope: str, owner: int, now: float, profile: int, choice: Choice) -> Record:
     """Draw a task's fate once, at submit, from a generator keyed by the seed and the task id.
 
     Each task has its own generator, so one task's scenario never shifts another task's fate.
     """
-    draw = random.Random(f"{seed}:{task_id}")
-    queue_for = draw.uniform(*profile.queue) / scale
-    run_for = math.inf if scenario.stuck else draw.uniform(*profile.run) / scale
-    drawn = draw.choice(profile.fail_reasons) if draw.random() < profile.fail_rate else ""
-    reason = drawn if scenario.fail_reason is None else scenario.fail_reason
-    return Record(task_id, scope, owner, now, queue_for, run_for, reason)
+    p = catalog.profiles[profile]
+    draw = random.Random(f"{catalog.seed}:{task_id}")
+    queue_for = p.queue.draw(draw) / catalog.scale
+    run_for = p.run.draw(draw) / catalog.scale
+    fails = draw.random() < p.fail_rate
+    reason = draw.choice(p.fail_reasons) if fails else ""
+    failure = catalog.reasons.index(reason) if reason else -1
+    if choice.outcome:
+        failure = choice.outcome - 2
+    if choice.flags & SLOW:
+        queue_for += catalog.settings.slow_queue / catalog.scale
+    if choice.flags & STUCK:
+        run_for = math.inf
+    return Record(task_id, scope, owner, now, queue_for, run_for, failure, profile, choice.flags)
 
 
-def view(record: Record, now: float, media_base: str) -> dict[str, Any]:
-    """The task as a poll at ``now`` sees it."""
-    elapsed = now - record.submitted_at
+def times(record: Record) -> Times:
     started = record.submitted_at + record.queue_for
     finished = started + record.run_for
+    if record.forced >= 0:
+        at = record.forced_at
+        if STATES[record.forced] in TERMINAL:
+            finished = min(finished, at)
+        else:
+            finished = math.inf
+        if STATES.index(IN_PROGRESS) <= record.forced:
+            started = min(started, at)
+        elif started > at:
+            started = math.inf
+    return Times(started, finished)
+
+
+def status_at(record: Record, now: float) -> str:
+    """The state alone, for callers that need no body (downloads, the admin API)."""
+    t = times(record)
+    if now >= t.finished:
+        return SUCCESS if record.failure < 0 else FAILURE
+    if record.forced >= 0 and now >= record.forced_at:
+        return STATES[record.forced]
+    if record.flags & SKIP_STATES or now < record.submitted_at:
+        return SUBMITTED
+    if now < t.started:
+        return QUEUED if now > record.submitted_at else SUBMITTED
+    return IN_PROGRESS
+
+
+def visible(catalog: Catalog, record: Record, now: float) -> bool:
+    """Whether polls find the task: not before a late-visible delay, not after an expiry."""
+    if record.flags & LATE and now < record.submitted_at + catalog.settings.late_visible_for / catalog.scale:
+        return False
+    if record.flags & EXPIRE and now >= times(record).finished + catalog.settings.expire_after / catalog.scale:
+        return False
+    return True
+
+
+def output_count(catalog: Catalog, record: Record) -> int:
+    """0 for one URL in ``data.output``; otherwise the length of ``data.outputs``."""
+    if record.flags & OUTPUTS:
+        return catalog.settings.outputs
+    return catalog.profiles[record.profile].outputs
+
+
+def link_expires(catalog: Catalog, record: Record) -> float:
+    ttl = catalog.profiles[record.profile].link_ttl
+    return times(record).finished + ttl / catalog.scale if ttl else math.inf
+
+
+def view(catalog: Catalog, record: Record, now: float, media_base: str) -> dict[str, Any] | None:
+    """The task as a poll at ``now`` sees it; None while it is not visible (answered 404)."""
+    if record.flags & (LATE | EXPIRE) and not visible(catalog, record, now):
+        return None
+    t = times(record)
+    status = status_at(record, now)
     task: dict[str, Any] = {
         "task_id": record.task_id,
-        "status": SUBMITTED,
+        "status": status,
         "fail_reason": "",
         "submit_time": int(record.submitted_at),
         "start_time": 0,
@@ -62,19 +139,30 @@ def view(record: Record, now: float, media_base: str) -> dict[str, Any]:
         "progress": "0%",
         "data": {},
     }
-    if elapsed < record.queue_for:
-        task["status"] = QUEUED if elapsed > 0 else SUBMITTED
+    if status in (SUBMITTED, QUEUED):
         return task
-    task["start_time"] = int(started)
-    if now < finished:
-        task["status"] = IN_PROGRESS
-        task["progress"] = f"{min(99, int(100 * (now - started) / record.run_for))}%"
+    task["start_time"] = int(min(t.started, t.finished))
+    if status == IN_PROGRESS:
+        task["progress"] = f"{_progress(catalog, record, t, now)}%"
         return task
-    task["finish_time"] = int(finished)
+    task["finish_time"] = int(t.finished)
     task["progress"] = "100%"
-    if record.fail_reason:
-        task["status"], task["fail_reason"] = FAILURE, record.fail_reason
+    if status == FAILURE:
+        task["fail_reason"] = catalog.messages[record.failure]
+        return task
+    base = f"{media_base}/{record.task_id}/"
+    count = output_count(catalog, record)
+    if count:
+        task["data"] = {"outputs": [base + media.filename(record.scope, i) for i in range(count)]}
     else:
-        task["status"] = SUCCESS
-        task["data"] = {"output": f"{media_base}/{record.task_id}/{media.filename(record.scope, 0)}"}
+        task["data"] = {"output": base + media.filename(record.scope, 0)}
     return task
+
+
+def _progress(catalog: Catalog, record: Record, t: Times, now: float) -> int:
+    step = 100 if record.flags & NO_PROGRESS else catalog.profiles[record.profile].progress_step
+    if step >= 100 or math.isinf(record.run_for):
+        return 0
+    until = min(now, record.forced_at) if record.forced >= 0 else now
+    done = min(99, int(100 * (until - t.started) / record.run_for))
+    return max(0, done - done % step)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import io
 import struct
+import time
 import wave
 import zlib
 from functools import cache
+
+from starlette.responses import Response
 
 from contract_tests import contract
 
@@ -62,3 +65,19 @@ def _mp4() -> bytes:
         + struct.pack(">I", 2),
     )
     return ftyp + box(b"moov", mvhd)
+
+
+def filenames(scope: str, count: int) -> tuple[str, ...]:
+    """The names a task's outputs are served under: one for a single ``output``, else ``count``."""
+    return tuple(filename(scope, i) for i in range(max(count, 1)))
+
+
+def expired(expires: float, now: float) -> Response:
+    """What an expired signed link answers on S3 (and CDNs in front of it): 403 with an XML error."""
+    stamp = "%Y-%m-%dT%H:%M:%SZ"
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>Request has expired</Message>'
+        f"<Expires>{time.strftime(stamp, time.gmtime(expires))}</Expires>"
+        f"<ServerTime>{time.strftime(stamp, time.gmtime(now))}</ServerTime></Error>"
+    )
+    return Response(body, status_code=403, media_type="application/xml")

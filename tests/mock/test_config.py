@@ -10,6 +10,7 @@ from contract_tests import contract
 from mockserver import Config, load_config
 from mockserver.cli import main
 from mockserver.config import ConfigError
+from mockserver.profiles import Timing, fixed, uniform
 
 FLAKY = contract.fixtures_dir() / "scenarios" / "fast-and-flaky.toml"
 
@@ -22,10 +23,20 @@ def test_file_overrides_only_what_it_sets() -> None:
     config = load_config(FLAKY)
     default = Config()
     assert (config.keys, config.time_scale, config.seed) == (("sk-ci-1", "sk-ci-2"), 10, 42)
-    assert config.profiles["videos"].queue == (2, 5) and config.profiles["videos"].fail_rate == 0.25
+    assert (config.admin_key, config.strict_models) == ("sk-ci-admin", True)
+    assert config.profiles["videos"].queue == uniform(2, 5) and config.profiles["videos"].fail_rate == 0.25
+    assert config.profiles["videos"].run == Timing("lognormal", 30, 0.4, 0, 120)
     assert config.profiles["images"].fail_rate == 0.25
     assert config.profiles["images"].run == default.profiles["images"].run
     assert config.profiles["audio"] == default.profiles["audio"]
+    mine = config.models["my-video-model"]
+    assert (mine.scope, mine.run, mine.outputs, mine.fail_rate) == ("videos", fixed(12), 3, 0.25)
+    assert config.models["veo3"] == default.models["veo3"]
+    assert config.aliases["my-video-model-fast"] == "my-video-model" and config.aliases["veo3-fast"] == "veo3"
+    assert config.fail_reasons == {**default.fail_reasons, "moderation": config.fail_reasons["moderation"]}
+    assert config.scenarios.late_visible_for == 3 and config.scenarios.expire_after == default.scenarios.expire_after
+    assert (config.faults.submit_429, config.faults.retry_after, config.faults.poll_500) == (0.05, 2, 0)
+    assert config.faults.active and not default.faults.active
 
 
 @pytest.mark.parametrize(
@@ -38,6 +49,17 @@ def test_file_overrides_only_what_it_sets() -> None:
         ("[profiles.videos]\nrun = [1]", "run"),
         ("keys = []", "keys"),
         ("seed = ", "Invalid value"),
+        ("[models.x]\nrun = 3", "scope"),
+        ("[models.x]\nscope = 'videos'\nspeed = 3", "speed"),
+        ("[profiles.videos]\nrun = {dist = 'normal', mean = 3}", "run"),
+        ("[profiles.videos]\nrun = {dist = 'gamma', k = 3}", "run"),
+        ("[profiles.videos]\nprogress_step = 0", "progress_step"),
+        ("[profiles.videos]\nfail_reasons = ['meteor']", "meteor"),
+        ("[aliases]\nfast = 'no-such-model'", "aliases.fast"),
+        ("[faults]\npoll_503 = 1.5", "poll_503"),
+        ("[faults]\nsubmit_500 = 0.1", "submit_500"),
+        ("[scenarios]\noutputs = 0", "outputs"),
+        ("strict_models = 'yes'", "strict_models"),
     ],
 )
 def test_bad_file_is_refused_naming_the_problem(tmp_path: Path, text: str, where: str) -> None:

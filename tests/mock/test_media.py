@@ -11,10 +11,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from mockserver import Config, create_app
-from mockserver.config import Profile
+from mockserver.profiles import Profile, fixed
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
-SURE = Profile(queue=(1, 1), run=(10, 10), fail_rate=0.0)
+SURE = Profile(queue=fixed(1), run=fixed(10), fail_rate=0.0)
 
 
 def _png_pixels(data: bytes) -> int:

@@ -7,10 +7,11 @@ from starlette.testclient import TestClient
 
 from contract_tests import contract
 from mockserver import Config, create_app
-from mockserver.config import FAIL_REASONS, Profile
+from mockserver.config import FAIL_REASONS
+from mockserver.profiles import Profile, uniform
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
-ALWAYS_FAILS = Profile(queue=(1, 2), run=(5, 10), fail_rate=1.0)
+ALWAYS_FAILS = Profile(queue=uniform(1, 2), run=uniform(5, 10), fail_rate=1.0)
 YEAR = 365 * 24 * 3600
 
 
@@ -27,7 +28,7 @@ def play(scenario: str, elapsed: float, profile: Profile = ALWAYS_FAILS) -> dict
 
 @pytest.mark.parametrize("name", sorted(FAIL_REASONS))
 def test_fail_scenarios_fail_with_their_reason(name: str) -> None:
-    task = play(f"fail-{name}", 60, Profile(queue=(1, 2), run=(5, 10), fail_rate=0.0))
+    task = play(f"fail-{name}", 60, Profile(queue=uniform(1, 2), run=uniform(5, 10), fail_rate=0.0))
     assert (task["status"], task["fail_reason"]) == ("FAILURE", FAIL_REASONS[name])
 
 

@@ -1,0 +1,59 @@
+"""The config resolved into numbered tables, so a task's record holds small integers, not names.
+
+A record keeps the index of its profile and of its failure reason; the same config gives the same
+numbering, so records stay meaningful across a restart with the same config.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .config import SCOPES, Config, check
+from .profiles import SCOPE_DEFAULTS, Profile
+from .scenarios import Settings
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """``index`` maps (scope, model or alias) to a profile's number; ``defaults`` maps a scope to its default."""
+
+    profiles: tuple[Profile, ...]
+    names: tuple[str, ...]
+    index: dict[tuple[str, str], int]
+    defaults: dict[str, int]
+    reasons: tuple[str, ...]
+    messages: tuple[str, ...]
+    settings: Settings
+    scale: float
+    seed: int
+    strict: bool
+
+    def profile_for(self, scope: str, model: str) -> int | None:
+        """The profile a model plays in a scope; None for an unknown model when models are strict."""
+        found = self.index.get((scope, model))
+        if found is None and not self.strict:
+            return self.defaults[scope]
+        return found
+
+
+def resolve(config: Config) -> Catalog:
+    """Number the profiles and reasons, after checking that every name refers to something that exists."""
+    check(config)
+    defaults = {scope: config.profiles.get(scope, SCOPE_DEFAULTS[scope]) for scope in SCOPES}
+    profiles = [*defaults.values(), *config.models.values()]
+    names = [f"{scope} default" for scope in SCOPES] + list(config.models)
+    index = {(p.scope, name): n for n, (name, p) in enumerate(config.models.items(), start=len(SCOPES))}
+    for alias, model in config.aliases.items():
+        index[(config.models[model].scope, alias)] = names.index(model)
+    return Catalog(
+        profiles=tuple(profiles),
+        names=tuple(names),
+        index=index,
+        defaults={scope: n for n, scope in enumerate(SCOPES)},
+        reasons=tuple(config.fail_reasons),
+        messages=tuple(config.fail_reasons.values()),
+        settings=config.scenarios,
+        scale=config.time_scale,
+        seed=config.seed,
+        strict=config.strict_models,
+    )

@@ -1,0 +1,98 @@
+"""HTTP-level faults: rate limits, server errors, latency and dropped connections, at configured rates.
+
+Draws come from one generator seeded by the config's seed, one draw per request in arrival order,
+so the same seed and the same requests meet the same faults. A fault is decided before anything
+is stored: a refused submit never leaves a half-created task behind.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.types import Receive, Scope
+
+from .profiles import Timing, table
+
+
+@dataclass(frozen=True)
+class Faults:
+    """Rates are probabilities per request, from 0 to 1; the embedded default injects nothing."""
+
+    submit_429: float = 0.0
+    retry_after: int = 1
+    poll_500: float = 0.0
+    poll_502: float = 0.0
+    poll_503: float = 0.0
+    drop: float = 0.0
+    latency: Timing | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.latency is not None or any((self.submit_429, self.poll_500, self.poll_502, self.poll_503, self.drop))
+
+    def as_dict(self) -> dict[str, Any]:
+        """The config's ``faults`` table form (``latency`` as a distribution table, or absent)."""
+        data: dict[str, Any] = {
+            name: getattr(self, name) for name in ("submit_429", "retry_after", "poll_500", "poll_502", "poll_503", "drop")
+        }
+        if self.latency is not None:
+            data["latency"] = table(self.latency)
+        return data
+
+
+@dataclass(frozen=True)
+class Fault:
+    """What to do instead of (or before) answering: ``status`` 0 means answer normally."""
+
+    status: int = 0
+    drop: bool = False
+    delay: float = 0.0
+
+
+NONE = Fault()
+
+
+class Injector:
+    """Decides each request's fault; swapped whole when the admin API changes the faults."""
+
+    def __init__(self, faults: Faults, seed: int) -> None:
+        self.faults = faults
+        self._rng = random.Random(f"{seed}:faults")
+
+    def decide(self, submit: bool) -> Fault:
+        f = self.faults
+        if not f.active:
+            return NONE
+        delay = f.latency.draw(self._rng) if f.latency is not None else 0.0
+        roll = self._rng.random()
+        chances = [(f.drop, -1)] + ([(f.submit_429, 429)] if submit else [(f.poll_500, 500), (f.poll_502, 502), (f.poll_503, 503)])
+        for rate, status in chances:
+            if roll < rate:
+                return Fault(0 if status == -1 else status, status == -1, delay)
+            roll -= rate
+        return Fault(delay=delay)
+
+
+class ConnectionDropped(Exception):
+    """Raised where the server gives no handle on its connection (an in-process test client)."""
+
+
+RAW_RECEIVE = "mockserver.receive"
+
+
+def drop_connection(scope: Scope, receive: Receive) -> None:
+    """Close the client's connection with no answer at all, as a crashed upstream or proxy does.
+
+    ASGI has no message for this. Under uvicorn, ``receive`` is bound to the request cycle, which
+    holds the transport: marking the cycle disconnected stops uvicorn from sending its own 500,
+    and closing the transport ends the connection. Elsewhere the exception ends the request.
+    Middleware that wraps ``receive`` keeps the server's own under ``RAW_RECEIVE`` in the scope.
+    """
+    cycle = getattr(scope.get(RAW_RECEIVE, receive), "__self__", None)
+    transport = getattr(cycle, "transport", None)
+    if transport is None:
+        raise ConnectionDropped
+    cycle.disconnected = True  # type: ignore[union-attr]
+    transport.close()

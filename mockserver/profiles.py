@@ -1,0 +1,132 @@
+"""How long each kind of job takes, how it reports progress, how often it fails and what it returns.
+
+A profile belongs to a scope (its default, played by any model without one of its own) or to a
+model. The embedded defaults follow the providers' public behaviour (see the project's notes):
+Veo and Kling show no progress, Sora counts 0-100, Suno returns two clips, Replicate-hosted Flux
+answers a list and deletes files after an hour.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+
+DAY = 24 * 3600
+
+
+@dataclass(frozen=True)
+class Timing:
+    """A duration in simulated seconds: fixed, or drawn from a distribution, clamped to [low, high].
+
+    ``kind`` is "fixed" (``a`` seconds), "uniform" (between ``a`` and ``b``), "normal" (mean ``a``,
+    deviation ``b``) or "lognormal" (median ``a``, sigma ``b``).
+    """
+
+    kind: str
+    a: float
+    b: float = 0.0
+    low: float = 0.0
+    high: float = math.inf
+
+    def draw(self, rng: random.Random) -> float:
+        if self.kind == "fixed":
+            value = self.a
+        elif self.kind == "uniform":
+            value = rng.uniform(self.a, self.b)
+        elif self.kind == "normal":
+            value = rng.normalvariate(self.a, self.b)
+        else:
+            value = rng.lognormvariate(math.log(self.a), self.b) if self.a > 0 else 0.0
+        return min(max(value, self.low, 0.0), self.high)
+
+
+PARAMETERS = {"uniform": ("low", "high"), "normal": ("mean", "sd"), "lognormal": ("median", "sigma")}
+
+
+def fixed(seconds: float) -> Timing:
+    return Timing("fixed", seconds)
+
+
+def uniform(low: float, high: float) -> Timing:
+    return Timing("uniform", low, high)
+
+
+def timing(given: float | list[float] | dict[str, float | str]) -> Timing:
+    """A timing from its config form: a number, a [low, high] pair, or a table naming its ``dist``."""
+    if isinstance(given, int | float):
+        return fixed(float(given))
+    if isinstance(given, list):
+        return uniform(*given)
+    kind = str(given["dist"])
+    if kind == "fixed":
+        return fixed(float(given["seconds"]))
+    first, second = PARAMETERS[kind]
+    return Timing(kind, float(given[first]), float(given[second]), float(given.get("min", 0.0)), float(given.get("max", math.inf)))
+
+
+def table(t: Timing) -> dict[str, float | str]:
+    """The config's table form of a timing, which ``timing`` reads back."""
+    if t.kind == "fixed":
+        return {"dist": "fixed", "seconds": t.a}
+    first, second = PARAMETERS[t.kind]
+    out: dict[str, float | str] = {"dist": t.kind, first: t.a, second: t.b}
+    if t.low:
+        out["min"] = t.low
+    if t.high != math.inf:
+        out["max"] = t.high
+    return out
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One kind of job. Times are simulated seconds (divided by the time scale).
+
+    ``progress_step``: progress moves in steps of this many percent; 100 shows 0% until done.
+    ``fail_reasons``: names from the config's catalogue, drawn evenly when a task fails.
+    ``outputs``: 0 answers one URL in ``data.output``; N answers N URLs in ``data.outputs``.
+    ``link_ttl``: how long output links work after the task finishes; 0 for ever.
+    ``scope``: the scope a model's profile serves; empty for a scope's default profile.
+    """
+
+    queue: Timing
+    run: Timing
+    progress_step: int = 1
+    fail_rate: float = 0.02
+    fail_reasons: tuple[str, ...] = ("content-policy", "upstream-timeout", "quota")
+    outputs: int = 0
+    link_ttl: float = DAY
+    scope: str = ""
+
+
+def _lognormal(median: float, sigma: float, low: float = 0.0, high: float = math.inf) -> Timing:
+    return Timing("lognormal", median, sigma, low, high)
+
+
+SCOPE_DEFAULTS = {
+    "images": Profile(queue=uniform(1, 3), run=uniform(5, 15)),
+    "videos": Profile(queue=uniform(5, 20), run=uniform(60, 180)),
+    "audio": Profile(queue=uniform(2, 5), run=uniform(20, 60)),
+}
+
+MODELS = {
+    # Veo: a long-running operation with a done flag and no progress, 11 s to 6 min; files kept 2 days.
+    "veo3": Profile(
+        scope="videos", queue=uniform(1, 10), run=_lognormal(75, 0.6, 11, 360), progress_step=100, link_ttl=2 * DAY
+    ),
+    # OpenAI videos: queued, then an integer progress 0-100; the download expires.
+    "sora-2": Profile(
+        scope="videos", queue=Timing("normal", 20, 8, 2), run=_lognormal(150, 0.4, 60, 600), link_ttl=DAY
+    ),
+    # Kling: submitted, processing, no progress; URLs cleared after 30 days.
+    "kling-v2": Profile(
+        scope="videos", queue=uniform(10, 60), run=_lognormal(180, 0.5, 60, 900), progress_step=100, link_ttl=30 * DAY
+    ),
+    "gpt-image-1": Profile(scope="images", queue=uniform(0, 2), run=Timing("normal", 25, 8, 8, 90), progress_step=100),
+    # Replicate-style: a list of files, deleted after an hour.
+    "flux-dev": Profile(scope="images", queue=uniform(0, 5), run=uniform(2, 8), progress_step=5, outputs=1, link_ttl=3600),
+    # Suno: two clips per request, progress in coarse steps.
+    "suno-v4": Profile(scope="audio", queue=uniform(2, 10), run=_lognormal(60, 0.3, 20, 240), progress_step=10, outputs=2),
+}
+
+ALIASES = {"veo3-fast": "veo3", "veo-3": "veo3", "sora-2-pro": "sora-2", "kling-v2-master": "kling-v2", "flux": "flux-dev"}

@@ -1,0 +1,84 @@
+"""Per-request fates, chosen with the ``X-Mock-Scenario`` header, whatever the profile says.
+
+| scenario | what the task does |
+|---|---|
+| `default` | the model's profile decides: timings, progress, failure rate, output shape |
+| `success` | always succeeds |
+| `fail-<reason>` | fails at the end of its run with that reason from the catalogue (`fail-content-policy`, `fail-upstream-timeout`, `fail-quota` by default) |
+| `stuck` | stays `IN_PROGRESS` for ever, for testing client timeouts |
+| `slow` | waits `slow_queue` seconds longer in `QUEUED` (behind a concurrency limit) |
+| `late-visible` | polls answer 404 `task_not_found` for the first `late_visible_for` seconds, then the task is found |
+| `expire` | the task (and its links) answer 404 `expire_after` seconds after it finishes |
+| `outputs` | succeeds with `data.outputs`, a list of `outputs` URLs |
+| `no-progress` | shows 0% until it is done |
+| `skip-states` | goes straight from `SUBMITTED` to its final state, with no `QUEUED` or `IN_PROGRESS` |
+
+One behaviour (`stuck` ... `skip-states`) and one outcome (`success` or a `fail-` one) can be
+combined, separated by a comma (`late-visible, fail-quota`). The seconds are settings in the
+config's ``[scenarios]`` table, simulated like every other time. A choice fits in one byte, which a
+signed task id carries (``ids.py``), so any worker replays the same fate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+BEHAVIOURS = ("default", "stuck", "slow", "late-visible", "expire", "outputs", "no-progress", "skip-states")
+STUCK, SLOW, LATE, EXPIRE, OUTPUTS, NO_PROGRESS, SKIP_STATES = (1 << n for n in range(1, len(BEHAVIOURS)))
+MAX_REASONS = 30  # outcomes 0 (the profile decides), 1 (success), 2.. (a reason) fit in five bits
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The numbers the scenarios play with, in simulated seconds."""
+
+    late_visible_for: float = 5.0
+    expire_after: float = 60.0
+    outputs: int = 4
+    slow_queue: float = 600.0
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A parsed header: a behaviour, and an outcome (0: the profile decides; 1: success; 2 + i: reason i)."""
+
+    behaviour: int = 0
+    outcome: int = 0
+
+    @property
+    def flags(self) -> int:
+        """The behaviour as a bit, which the engine tests against the constants above."""
+        return 1 << self.behaviour
+
+    @property
+    def code(self) -> int:
+        return self.behaviour << 5 | self.outcome
+
+    @classmethod
+    def from_code(cls, code: int, reasons: int) -> Choice | None:
+        """The choice a code stands for, or None if it cannot be one (more reasons than this config has)."""
+        behaviour, outcome = code >> 5, code & 31
+        return cls(behaviour, outcome) if behaviour < len(BEHAVIOURS) and outcome < 2 + reasons else None
+
+
+def names(reasons: tuple[str, ...]) -> list[str]:
+    return [*BEHAVIOURS, "success", *(f"fail-{reason}" for reason in reasons)]
+
+
+def parse(header: str, reasons: tuple[str, ...]) -> Choice | str:
+    """The choice a header asks for, or the message of a 400 saying what is wrong with it."""
+    behaviours, outcomes = [], []
+    for name in (part.strip() for part in header.split(",")):
+        if name == "default":
+            continue
+        if name in BEHAVIOURS:
+            behaviours.append(BEHAVIOURS.index(name))
+        elif name == "success":
+            outcomes.append(1)
+        elif name.startswith("fail-") and name[5:] in reasons:
+            outcomes.append(2 + reasons.index(name[5:]))
+        else:
+            return f"Unknown X-Mock-Scenario {name!r}; use one of: {', '.join(names(reasons))}."
+    if len(behaviours) > 1 or len(outcomes) > 1:
+        return "X-Mock-Scenario combines at most one behaviour and one outcome (success or fail-*)."
+    return Choice(behaviours[0] if behaviours else 0, outcomes[0] if outcomes else 0)

@@ -63,3 +63,39 @@ def test_output_downloads_as_valid_media_of_its_scope(scope: str, kind: str, is_
     assert response.status_code == 200
     assert response.headers["content-type"] == kind
     assert is_valid(response.content)
+
+
+@pytest.mark.parametrize(("ttl", "expired_after"), [(3600, 3600), (0, None)])
+def test_links_expire_as_a_signed_url_does(ttl: float, expired_after: float | None) -> None:
+    """After link_ttl past the finish, the link answers 403 with S3's XML AccessDenied, as real signed URLs do."""
+    clock = [1_756_693_797.0]
+    profile = Profile(queue=fixed(1), run=fixed(10), fail_rate=0.0, link_ttl=ttl)
+    with TestClient(create_app(Config(profiles={"images": profile}, time_scale=2), clock=lambda: clock[0])) as client:
+        task_id = client.post("/v2/images/generations", json={"prompt": "p", "model": "m"}, headers=KEY).json()["task_id"]
+        finished = clock[0] + 11 / 2
+        clock[0] = finished
+        link = client.get(f"/v2/images/generations/{task_id}", headers=KEY).json()["data"]["output"]
+        clock[0] = finished + 3600 / 2 - 1
+        assert client.get(link).status_code == 200
+        clock[0] = finished + 3600 / 2
+        response = client.get(link)
+        task = client.get(f"/v2/images/generations/{task_id}", headers=KEY).json()
+    if expired_after is None:
+        assert response.status_code == 200
+        return
+    assert response.status_code == 403
+    assert response.headers["content-type"].startswith("application/xml")
+    assert b"<Code>AccessDenied</Code>" in response.content and b"Request has expired" in response.content
+    assert task["status"] == "SUCCESS" and task["data"]["output"] == link
+
+
+def test_only_the_tasks_own_output_names_are_served() -> None:
+    clock = [1_756_693_797.0]
+    app = create_app(Config(profiles={"audio": Profile(queue=fixed(1), run=fixed(1), fail_rate=0.0, outputs=2)}), clock=lambda: clock[0])
+    with TestClient(app) as client:
+        task_id = client.post("/v2/audio/generations", json={"prompt": "p", "model": "m"}, headers=KEY).json()["task_id"]
+        clock[0] += 5
+        outputs = client.get(f"/v2/audio/generations/{task_id}", headers=KEY).json()["data"]["outputs"]
+        assert [client.get(url).status_code for url in outputs] == [200, 200]
+        assert client.get(f"/_media/{task_id}/2.wav").status_code == 404
+        assert client.get(f"/_media/{task_id}/0.png").status_code == 404

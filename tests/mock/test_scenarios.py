@@ -1,4 +1,4 @@
-"""X-Mock-Scenario picks a task's fate per request, whatever the profile's failure rate says."""
+"""X-Mock-Scenario picks a task's fate per request, whatever the profile says."""
 
 from __future__ import annotations
 
@@ -8,45 +8,126 @@ from starlette.testclient import TestClient
 from contract_tests import contract
 from mockserver import Config, create_app
 from mockserver.config import FAIL_REASONS
-from mockserver.profiles import Profile, uniform
+from mockserver.profiles import Profile, fixed, uniform
+from mockserver.scenarios import names
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 ALWAYS_FAILS = Profile(queue=uniform(1, 2), run=uniform(5, 10), fail_rate=1.0)
+SURE = Profile(queue=fixed(10), run=fixed(100), fail_rate=0.0)
 YEAR = 365 * 24 * 3600
+START = 1_756_693_797.0
+RULES = contract.lifecycle()
 
 
-def play(scenario: str, elapsed: float, profile: Profile = ALWAYS_FAILS) -> dict:
-    clock = [1_756_693_797.0]
+def play(scenario: str, times: list[float], profile: Profile = SURE) -> list[tuple[int, dict]]:
+    """Submit under ``scenario``, then poll at each of ``times`` (seconds after submit)."""
+    clock = [START]
     with TestClient(create_app(Config(profiles={"videos": profile}), clock=lambda: clock[0])) as client:
         headers = {**KEY, "X-Mock-Scenario": scenario}
-        task_id = client.post("/v2/videos/generations", json={"prompt": "p", "model": "m"}, headers=headers).json()["task_id"]
-        clock[0] += elapsed
-        task = client.get(f"/v2/videos/generations/{task_id}", headers=KEY).json()
-    assert contract.is_valid("task", task), task
-    return task
+        submitted = client.post("/v2/videos/generations", json={"prompt": "p", "model": "m"}, headers=headers)
+        assert submitted.status_code == 200, submitted.text
+        task_id, seen = submitted.json()["task_id"], []
+        for at in times:
+            clock[0] = START + at
+            response = client.get(f"/v2/videos/generations/{task_id}", headers=KEY)
+            body = response.json()
+            assert contract.is_valid("task" if response.status_code == 200 else "error", body), body
+            seen.append((response.status_code, body))
+    return seen
+
+
+def last(scenario: str, elapsed: float, profile: Profile = SURE) -> dict:
+    status, body = play(scenario, [elapsed], profile)[-1]
+    assert status == 200, body
+    return body
 
 
 @pytest.mark.parametrize("name", sorted(FAIL_REASONS))
 def test_fail_scenarios_fail_with_their_reason(name: str) -> None:
-    task = play(f"fail-{name}", 60, Profile(queue=uniform(1, 2), run=uniform(5, 10), fail_rate=0.0))
+    task = last(f"fail-{name}", 200)
     assert (task["status"], task["fail_reason"]) == ("FAILURE", FAIL_REASONS[name])
 
 
 def test_success_scenario_overrides_the_failure_rate() -> None:
-    assert play("success", 60)["status"] == "SUCCESS"
-    assert play("default", 60)["status"] == "FAILURE"
+    assert last("success", 60, ALWAYS_FAILS)["status"] == "SUCCESS"
+    assert last("default", 60, ALWAYS_FAILS)["status"] == "FAILURE"
 
 
 def test_stuck_scenario_never_finishes() -> None:
-    task = play("stuck", YEAR)
-    assert (task["status"], task["finish_time"]) == ("IN_PROGRESS", 0)
+    task = last("stuck", YEAR)
+    assert (task["status"], task["finish_time"], task["progress"]) == ("IN_PROGRESS", 0, "0%")
 
 
-def test_unknown_scenario_is_a_400_naming_the_header() -> None:
+def test_slow_scenario_waits_long_in_the_queue() -> None:
+    assert [t["status"] for _, t in play("slow", [5, 300, 609, 611, 800])] == [
+        "QUEUED", "QUEUED", "QUEUED", "IN_PROGRESS", "SUCCESS"
+    ]
+
+
+def test_late_visible_task_answers_404_then_is_found() -> None:
+    seen = play("late-visible", [0, 4.9, 5, 200])
+    assert [status for status, _ in seen] == [404, 404, 200, 200]
+    assert seen[0][1]["error"]["code"] == "task_not_found"
+    assert seen[-1][1]["status"] == "SUCCESS"
+
+
+def test_expired_task_and_its_links_answer_404() -> None:
+    clock = [START]
+    with TestClient(create_app(Config(profiles={"videos": SURE}), clock=lambda: clock[0])) as client:
+        headers = {**KEY, "X-Mock-Scenario": "expire"}
+        task_id = client.post("/v2/videos/generations", json={"prompt": "p", "model": "m"}, headers=headers).json()["task_id"]
+        clock[0] = START + 110 + 59
+        task = client.get(f"/v2/videos/generations/{task_id}", headers=KEY).json()
+        assert client.get(task["data"]["output"]).status_code == 200
+        clock[0] = START + 110 + 60
+        gone = client.get(f"/v2/videos/generations/{task_id}", headers=KEY)
+        assert (gone.status_code, gone.json()["error"]["code"]) == (404, "task_not_found")
+        assert client.get(task["data"]["output"]).status_code == 404
+
+
+def test_outputs_scenario_lists_several_urls() -> None:
+    data = last("outputs", 200)["data"]
+    assert list(data) == ["outputs"] and len(data["outputs"]) == 4 and len(set(data["outputs"])) == 4
+
+
+def test_no_progress_scenario_shows_zero_until_done() -> None:
+    seen = play("no-progress", [20, 50, 109, 110])
+    assert [t["progress"] for _, t in seen] == ["0%", "0%", "0%", "100%"]
+    assert play("default", [50])[0][1]["progress"] == "40%"
+
+
+def test_skip_states_goes_straight_from_submitted_to_the_end() -> None:
+    seen = [t for _, t in play("skip-states, fail-quota", [0, 5, 50, 109, 110])]
+    assert [t["status"] for t in seen] == ["SUBMITTED"] * 4 + ["FAILURE"]
+    assert seen[-1]["submit_time"] <= seen[-1]["start_time"] <= seen[-1]["finish_time"]
+
+
+def test_scenarios_combine() -> None:
+    seen = play("late-visible, outputs, fail-content-policy", [1, 200])
+    assert seen[0][0] == 404
+    assert (seen[1][1]["status"], seen[1][1]["fail_reason"]) == ("FAILURE", FAIL_REASONS["content-policy"])
+
+
+@pytest.mark.parametrize("header", ["explode", "success, fail-quota", "late-visible,,stuck"])
+def test_bad_scenario_header_is_a_400_naming_the_header(header: str) -> None:
     with TestClient(create_app()) as client:
         response = client.post(
-            "/v2/videos/generations", json={"prompt": "p", "model": "m"}, headers={**KEY, "X-Mock-Scenario": "explode"}
+            "/v2/videos/generations", json={"prompt": "p", "model": "m"}, headers={**KEY, "X-Mock-Scenario": header}
         )
     assert response.status_code == 400
+    assert contract.is_valid("error", response.json())
     assert response.json()["error"]["param"] == "X-Mock-Scenario"
-    assert "fail-quota" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("scenario", names(tuple(FAIL_REASONS)))
+def test_every_scenario_answers_valid_bodies_along_a_lawful_lifecycle(scenario: str) -> None:
+    """Poll every few seconds for ten minutes: each answer validates, states only move forward, once finished nothing changes."""
+    seen = play(scenario, [float(t) for t in range(0, 900, 7)], ALWAYS_FAILS)
+    tasks = [t for status, t in seen if status == 200]
+    assert tasks, scenario
+    for before, after in zip(tasks, tasks[1:]):
+        if before["status"] in RULES["terminal"]:
+            assert after == before
+        else:
+            assert after["status"] == before["status"] or after["status"] in RULES["transitions"][before["status"]]
+            assert int(after["progress"][:-1]) >= int(before["progress"][:-1])

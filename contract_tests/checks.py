@@ -25,7 +25,8 @@ class Expect:
 ACCEPT = "accept"  # a body the schema accepts, with required fields only
 ACCEPT_RICH = "accept-rich"  # a body the schema accepts, with optional or extra fields
 REJECT = "reject"  # a body the seed forbids
-AUTH = "auth"  # no key, a malformed header or a wrong key
+AUTH = "auth"  # no key or a malformed header
+WRONG_KEY = "wrong-key"  # a well-formed header with a key the server does not know
 UNKNOWN = "unknown"  # a task id or scope that does not exist
 FOREIGN = "foreign"  # another key's task
 READING = "reading"  # an input only our reading forbids (a submit sent as text/plain)
@@ -74,6 +75,7 @@ def status_code(exchange: Exchange, expect: Expect) -> Finding | None:
         what = {
             REJECT: "accepted a request the seed forbids (against a real gateway, a paid task)",
             AUTH: "served a request without a valid key",
+            WRONG_KEY: "served a request with a wrong key",
             UNKNOWN: "answered 2xx for something that does not exist",
             FOREIGN: "showed one key's task to another key",
             READING: "accepted it",
@@ -81,10 +83,10 @@ def status_code(exchange: Exchange, expect: Expect) -> Finding | None:
         return _finding(status_code, WARN if expect.kind == READING else FAIL, f"{expect.why}: {what}", exchange)
     if not 400 <= status < 500:
         return _finding(status_code, FAIL, f"{expect.why}: expected a 4xx, got {status}", exchange)
-    wanted = {REJECT: 400, AUTH: 401, UNKNOWN: 404, FOREIGN: 404, READING: 415}[expect.kind]
+    wanted = {REJECT: 400, AUTH: 401, WRONG_KEY: 401, UNKNOWN: 404, FOREIGN: 404, READING: 415}[expect.kind]
     if status == wanted:
         return None
-    if expect.kind == AUTH and status != 403:
+    if expect.kind == AUTH or (expect.kind == WRONG_KEY and status != 403):
         return _finding(status_code, FAIL, f"{expect.why}: HTTP says 401 when credentials fail, got {status}", exchange)
     return _finding(status_code, WARN, f"{expect.why}: got {status}; {wanted} is the usual answer", exchange)
 

@@ -139,7 +139,7 @@ async def walk(target: Target, scope: str, task_id: str) -> Walk:
                 return found
             if exchange.status in HONOURS_RETRY_AFTER:
                 hint = retry_after(exchange.header("retry-after"), time.time(), policy.retry_after_max)
-        elif exchange.status in _NOT_VISIBLE and found.last is None and now - found.started < VISIBILITY_GRACE:
+        elif exchange.status in _NOT_VISIBLE and found.last is None and now - found.started < _grace(policy):
             pass  # some gateways make a new task visible a moment after its submit
         else:
             found.outcome = "gone" if found.last is not None else "unreadable"
@@ -150,6 +150,10 @@ async def walk(target: Target, scope: str, task_id: str) -> Walk:
         delay = policy.poll_initial if held else hint if hint is not None else backoff(attempt, policy)
         attempt += 1
         await target.sleep(min(delay, max(0.0, found.started + policy.timeout - now)))
+
+
+def _grace(policy: Policy) -> float:
+    return min(VISIBILITY_GRACE, policy.timeout / 4)
 
 
 async def download(target: Target, url: str) -> Exchange:

@@ -19,10 +19,10 @@ from contract_tests.findings import Verdicts
 from contract_tests.kit import Kit
 
 AUTH_FAILURES = [
-    ("no Authorization header", {}),
-    ("a malformed Authorization header", {"Authorization": "Token sk-not-a-bearer-token"}),
-    ("a bearer scheme with no key", {"Authorization": "Bearer"}),
-    ("a wrong key", {"Authorization": f"Bearer sk-wrong-{uuid.uuid4().hex}"}),
+    ("no Authorization header", {}, checks.AUTH),
+    ("a malformed Authorization header", {"Authorization": "Token sk-not-a-bearer-token"}, checks.AUTH),
+    ("a bearer scheme with no key", {"Authorization": "Bearer"}, checks.AUTH),
+    ("a wrong key", {"Authorization": f"Bearer sk-wrong-{uuid.uuid4().hex}"}, checks.WRONG_KEY),
 ]
 
 
@@ -66,12 +66,12 @@ def test_requires_auth(contract_kit: Kit, contract_scope: str) -> None:
     task_id = next(iter(_accepted_ids(kit, contract_scope)), str(uuid.uuid4()))
     body = strategies.plain_request(kit.model(contract_scope))
     verdicts = Verdicts()
-    for why, headers in AUTH_FAILURES:
+    for why, headers, kind in AUTH_FAILURES:
         post = kit.call(runner.submit, contract_scope, body, headers=headers)
         get = kit.call(runner.send, "GET", kit.target.url(contract_scope, task_id), headers=headers)
         for exchange, method in ((post, "POST"), (get, "GET")):
             if exchange is not None:
-                kit.judge(exchange, Expect(checks.AUTH, f"{method} with {why}"), verdicts)
+                kit.judge(exchange, Expect(kind, f"{method} with {why}"), verdicts)
         if verdicts.of("fail"):
             break  # a server that ignores keys would otherwise create a paid task per variant
     kit.settle(verdicts)

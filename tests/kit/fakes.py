@@ -1,0 +1,153 @@
+"""Small independent servers of the unified API, to prove the kit right on servers that are not ours.
+
+``Fake`` is a plain implementation written from the seed, not from our schemas or our mock, whose
+every choice is a field: some fields make it conform in ways our mock does not, and the ``*_hook``
+fields break it in exactly one way. A task advances one state per poll, so no clock is involved.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+SUBMIT_TIME = 1_756_693_797
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+MEDIA = {
+    "images": (PNG, "image/png"),
+    "videos": (b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 32, "video/mp4"),
+    "audio": (b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\x00" * 32, "audio/wav"),
+}
+WALK = (("SUBMITTED", "0%"), ("QUEUED", "0%"), ("IN_PROGRESS", "30%"), ("IN_PROGRESS", "70%"), ("SUCCESS", "100%"))
+TERMINAL = ("SUCCESS", "FAILURE")
+
+
+@dataclass
+class Task:
+    task_id: str
+    scope: str
+    key: str
+    polls: int = 0
+
+
+def openai_error(status: int, message: str) -> Response:
+    return JSONResponse({"error": {"message": message, "type": "invalid_request_error", "code": str(status)}}, status)
+
+
+def problem(body: Any) -> str | None:
+    """What is wrong with a submit body, by the seed's own words; None when nothing is."""
+    if not isinstance(body, dict):
+        return "body must be an object"
+    for name in ("prompt", "model"):
+        if not isinstance(body.get(name), str) or not body[name]:
+            return f"{name} is required"
+    kinds = {"duration": (int, float), "aspect_ratio": str, "size": str, "resolution": str, "watermark": bool}
+    for name, kind in kinds.items():
+        if name in body and (not isinstance(body[name], kind) or (kind != bool and isinstance(body[name], bool))):
+            return f"{name} has the wrong type"
+    for name in ("images", "videos"):
+        if name in body and not (isinstance(body[name], list) and all(isinstance(x, str) for x in body[name])):
+            return f"{name} must be a list of strings"
+    if any(not v.startswith(("http://", "https://")) for v in body.get("videos", [])):
+        return "videos are URLs only"
+    return None
+
+
+@dataclass
+class Fake:
+    keys: tuple[str, ...] = ("sk-one", "sk-two")
+    scopes: tuple[str, ...] = tuple(MEDIA)
+    walk: tuple[tuple[str, str], ...] = WALK
+    make_id: Callable[[int], str] = lambda n: str(uuid.UUID(int=n + 1, version=4))
+    unset: Any = 0  # how a timestamp not reached yet is shown; "absent" leaves it out
+    extra: dict[str, Any] = field(default_factory=dict)
+    result: Callable[[str, Task], dict[str, Any]] = lambda base, t: {"output": f"{base}files/{t.task_id}"}
+    media: Callable[[str], tuple[bytes, str]] = lambda scope: MEDIA[scope]
+    not_found: Callable[[], Response] = lambda: openai_error(404, "no such task")
+    error: Callable[[int, str], Response] = openai_error
+    submit_status: int = 200
+    refuse_images_with_videos: bool = False
+    check_content_type: bool = True
+    submit_hook: Callable[[Any], Response | None] | None = None  # first look at a parsed body
+    task_hook: Callable[[dict[str, Any], Task], dict[str, Any]] | None = None  # last word on each poll
+    poll_hook: Callable[[Task], Response | None] | None = None  # answers a poll instead, when it returns one
+    auth_hook: Callable[[str | None], str | None] | None = None  # maps the presented key to the owner
+    tasks: dict[str, Task] = field(default_factory=dict)
+
+    def owner(self, request: Request) -> str | None:
+        scheme, _, key = request.headers.get("authorization", "").partition(" ")
+        given = key.strip() if scheme == "Bearer" else None
+        if self.auth_hook:
+            return self.auth_hook(given)
+        return given if given in self.keys else None
+
+    async def submit(self, request: Request) -> Response:
+        owner = self.owner(request)
+        if owner is None:
+            return self.error(401, "bad key")
+        if request.path_params["scope"] not in self.scopes:
+            return self.error(404, "no such scope")
+        if self.check_content_type and request.headers.get("content-type") != "application/json":
+            return self.error(415, "send JSON")
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            return self.error(400, "not JSON")
+        if self.submit_hook and (answer := self.submit_hook(body)):
+            return answer
+        if wrong := problem(body):
+            return self.error(400, wrong)
+        if self.refuse_images_with_videos and body.get("images") and body.get("videos"):
+            return self.error(400, "images or videos, not both")
+        task = Task(self.make_id(len(self.tasks)), request.path_params["scope"], owner)
+        self.tasks[task.task_id] = task
+        return JSONResponse({"task_id": task.task_id, **self.extra}, self.submit_status)
+
+    async def poll(self, request: Request) -> Response:
+        owner = self.owner(request)
+        if owner is None:
+            return self.error(401, "bad key")
+        task = self.tasks.get(request.path_params["task_id"])
+        if task is None or task.key != owner or task.scope != request.path_params["scope"]:
+            return self.not_found()
+        task.polls += 1
+        if self.poll_hook and (answer := self.poll_hook(task)):
+            return answer
+        body = self.view(task, str(request.base_url))
+        return JSONResponse(self.task_hook(body, task) if self.task_hook else body)
+
+    def view(self, task: Task, base: str) -> dict[str, Any]:
+        step = min(task.polls - 1, len(self.walk) - 1)
+        status, progress = self.walk[step]
+        started = any(s in ("IN_PROGRESS", *TERMINAL) for s, _ in self.walk[: step + 1])
+        body: dict[str, Any] = {"task_id": task.task_id, "status": status, "progress": progress, **self.extra}
+        times = {"submit_time": SUBMIT_TIME, "start_time": SUBMIT_TIME + 5 if started else self.unset}
+        times["finish_time"] = SUBMIT_TIME + 60 if status in TERMINAL else self.unset
+        body.update({k: v for k, v in times.items() if v != "absent"})
+        body["fail_reason"] = "upstream refused the prompt" if status == "FAILURE" else ""
+        body["data"] = self.result(base, task) if status == "SUCCESS" else None
+        return body
+
+    async def file(self, request: Request) -> Response:
+        task = self.tasks.get(request.path_params["task_id"])
+        if task is None:
+            return Response("gone", 404)
+        content, kind = self.media(task.scope)
+        return Response(content, media_type=kind)
+
+    def app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route("/v2/{scope}/generations", self.submit, methods=["POST"]),
+                Route("/v2/{scope}/generations/{task_id:path}", self.poll, methods=["GET"]),
+                Route("/files/{task_id:path}", self.file, methods=["GET"]),
+            ]
+        )
+

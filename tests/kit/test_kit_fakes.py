@@ -1,0 +1,139 @@
+"""The kit against servers that are not ours: no false alarm on conforming variants, no miss on broken ones.
+
+Each run is the documented command with default options apart from the URL, keys and a fast poll
+schedule, exactly as a gateway team would run it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+
+from mockserver.testing import serving
+from fakes import MEDIA, WALK, Fake, Task, openai_error, problem
+
+FAST = ["--contract-poll-initial", "0.01", "--contract-poll-max", "0.02", "--contract-timeout", "3"]
+
+
+def run_kit(pytester: pytest.Pytester, fake: Fake, *extra: str) -> pytest.RunResult:
+    with serving(fake.app()) as url:
+        args = ["--pyargs", "contract_tests", "--contract-url", url, "--contract-key", fake.keys[0]]
+        args += ["--contract-second-key", fake.keys[1], *FAST, "-p", "no:cacheprovider", *extra]
+        return pytester.runpytest_inprocess(*args)
+
+
+def replace(task: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    return {**task, **fields}
+
+
+def every_other(answer: Callable[[], Response]) -> Callable[[Task], Response | None]:
+    """A poll hook that answers ``answer()`` on every second poll of a task."""
+    return lambda task: answer() if task.polls % 2 == 0 else None
+
+
+def newapi_not_found() -> Response:
+    return JSONResponse({"code": "task_not_exist", "message": "task_not_exist", "data": None}, 400)
+
+
+def detail_error(status: int, message: str) -> Response:
+    return JSONResponse({"detail": message}, 422 if status == 400 else status)
+
+
+def dated_429() -> Callable[[Any], Response | None]:
+    count = itertools.count()
+    headers = {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}
+    return lambda body: JSONResponse({"error": "slow down"}, 429, headers) if next(count) % 3 == 0 else None
+
+
+CONFORMING: dict[str, Callable[[], Fake]] = {
+    "seed-style ids": lambda: Fake(make_id=lambda n: f"veo3:1756693796-{n:010d}"),
+    "numeric ids": lambda: Fake(make_id=lambda n: str(1000 + n)),
+    "skipped states": lambda: Fake(walk=(("NOT_START", "0%"), ("SUCCESS", "100%"))),
+    "straight to failure": lambda: Fake(walk=(("QUEUED", "0%"), ("FAILURE", "100%"))),
+    "failure resets progress": lambda: Fake(walk=(("IN_PROGRESS", "50%"), ("FAILURE", "0%"))),
+    "no progress field": lambda: Fake(task_hook=lambda t, _: {k: v for k, v in t.items() if k != "progress"}),
+    "extra fields": lambda: Fake(extra={"platform": "google", "x_cost": 0.12, "meta": {"a": [1]}}),
+    "outputs only": lambda: Fake(result=lambda base, t: {"outputs": [f"{base}files/{t.task_id}", f"{base}files/{t.task_id}?n=2"]}),
+    "null timestamps": lambda: Fake(unset=None),
+    "absent timestamps": lambda: Fake(unset="absent"),
+    "new-api unknown task": lambda: Fake(not_found=newapi_not_found),
+    "other error shape, 422": lambda: Fake(error=detail_error, not_found=lambda: detail_error(404, "nope")),
+    "refuses images with videos": lambda: Fake(refuse_images_with_videos=True),
+    "202 on submit": lambda: Fake(submit_status=202),
+    "429 with a date": lambda: Fake(submit_hook=dated_429()),
+    "503 now and then": lambda: Fake(poll_hook=every_other(lambda: JSONResponse({}, 503, {"Retry-After": "0"}))),
+    "late visible": lambda: Fake(poll_hook=lambda t: openai_error(404, "not yet") if t.polls == 1 else None),
+    "lenient content type": lambda: Fake(check_content_type=False),
+    "re-signed output links": lambda: Fake(result=lambda base, t: {"output": f"{base}files/{t.task_id}?sig={t.polls}"}),
+    "octet-stream outputs": lambda: Fake(media=lambda scope: (MEDIA[scope][0], "application/octet-stream")),
+}
+
+
+@pytest.mark.parametrize("name", CONFORMING)
+def test_a_conforming_server_passes(pytester: pytest.Pytester, name: str) -> None:
+    result = run_kit(pytester, CONFORMING[name]())
+    assert result.ret == 0, result.stdout.str()[-4000:]
+
+
+def _going_back(task: dict[str, Any], t: Task) -> dict[str, Any]:
+    return replace(task, status="QUEUED") if t.polls == 4 else task
+
+
+BROKEN: dict[str, tuple[Callable[[], Fake], str]] = {
+    "5xx on a non-object body": (lambda: Fake(submit_hook=lambda b: None if isinstance(b, dict) else PlainTextResponse("boom", 500)), "not_server_error"),
+    "accepts an empty prompt": (lambda: Fake(submit_hook=lambda b: JSONResponse({"task_id": "x"}) if isinstance(b, dict) and b.get("prompt") == "" else None), "status_code"),
+    "accepts base64 videos": (lambda: Fake(submit_hook=lambda b: JSONResponse({"task_id": "x"}) if isinstance(b, dict) and any(not str(v).startswith("http") for v in b.get("videos", []) or []) else None), "status_code"),
+    "any key works": (lambda: Fake(auth_hook=lambda key: "sk-one" if key else None), "status_code"),
+    "no key needed": (lambda: Fake(auth_hook=lambda key: key or "sk-one"), "status_code"),
+    "403 for no key": (lambda: Fake(error=lambda s, m: openai_error(403 if s == 401 else s, m)), "status_code"),
+    "shared tasks": (lambda: Fake(auth_hook=lambda key: "sk-one" if key in ("sk-one", "sk-two") else None), "status_code"),
+    "unknown task is 200": (lambda: Fake(not_found=lambda: JSONResponse({"status": "UNKNOWN"})), "status_code"),
+    "goes back a state": (lambda: Fake(task_hook=_going_back), "forward_only"),
+    "success then failure": (lambda: Fake(walk=(*WALK, ("FAILURE", "100%"))), "forward_only"),
+    "progress falls": (lambda: Fake(walk=(("IN_PROGRESS", "60%"), ("IN_PROGRESS", "20%"), ("SUCCESS", "100%"))), "progress_monotonic"),
+    "success at 99%": (lambda: Fake(walk=(("IN_PROGRESS", "50%"), ("SUCCESS", "99%"))), "task_schema"),
+    "progress without %": (lambda: Fake(walk=(("IN_PROGRESS", "50"), ("SUCCESS", "100%"))), "task_schema"),
+    "lowercase status": (lambda: Fake(walk=(("in_progress", "50%"), ("SUCCESS", "100%"))), "task_schema"),
+    "milliseconds": (lambda: Fake(task_hook=lambda t, _: replace(t, submit_time=t["submit_time"] * 1000)), "timestamps_plausible"),
+    "start before submit": (lambda: Fake(task_hook=lambda t, _: replace(t, start_time=t["submit_time"] - 100) if t.get("start_time") else t), "timestamp_order"),
+    "finish time too early": (lambda: Fake(task_hook=lambda t, _: replace(t, finish_time=t["submit_time"] + 9)), "task_schema"),
+    "finish time moves": (lambda: Fake(task_hook=lambda t, task: replace(t, finish_time=t["finish_time"] + task.polls) if t.get("finish_time") else t), "terminal_holds"),
+    "other task id": (lambda: Fake(task_hook=lambda t, _: replace(t, task_id="someone-else")), "task_id_echoed"),
+    "success without output": (lambda: Fake(result=lambda base, t: {}), "task_schema"),
+    "failure without reason": (lambda: Fake(walk=(("QUEUED", "0%"), ("FAILURE", "100%")), task_hook=lambda t, _: replace(t, fail_reason="")), "task_schema"),
+    "never finishes": (lambda: Fake(walk=(("QUEUED", "0%"), ("IN_PROGRESS", "10%"))), "finishes"),
+    "forgets finished tasks": (lambda: Fake(poll_hook=lambda t: openai_error(404, "gone") if t.polls > len(WALK) else None), "finishes"),
+    "dead output links": (lambda: Fake(result=lambda base, t: {"output": f"{base}nowhere/{t.task_id}"}), "outputs_download"),
+    "html instead of video": (lambda: Fake(media=lambda scope: (b"<html>oops</html>", "text/html")), "outputs_download"),
+    "no task_id on submit": (lambda: Fake(submit_hook=lambda b: JSONResponse({"id": "abc"}) if problem_free(b) else None), "submit_response_schema"),
+    "submit answered as text": (lambda: Fake(submit_hook=lambda b: PlainTextResponse('{"task_id": "t1"}') if problem_free(b) else None), "json_body"),
+    "refuses plain bodies": (lambda: Fake(submit_hook=lambda b: openai_error(400, "need size") if isinstance(b, dict) and "size" not in b else None), "status_code"),
+    "text errors on bad bodies": (lambda: Fake(error=lambda s, m: PlainTextResponse(m, s)), "json_body"),
+    "accepts a wrong type": (lambda: Fake(submit_hook=_lax_types), "status_code"),
+    "accepts a missing model": (lambda: Fake(submit_hook=lambda b: JSONResponse({"task_id": "x"}) if isinstance(b, dict) and "model" not in b else None), "status_code"),
+    "serves any scope": (lambda: Fake(scopes=(*MEDIA, "not-a-scope")), "status_code"),
+}
+
+
+def problem_free(body: Any) -> bool:
+    return problem(body) is None
+
+
+def _lax_types(body: Any) -> Response | None:
+    """Lets any type through for every field but the two required ones."""
+    if isinstance(body, dict) and isinstance(body.get("prompt"), str) and body["prompt"] and isinstance(body.get("model"), str) and body["model"]:
+        return JSONResponse({"task_id": "lax"}) if problem(body) else None
+    return None
+
+
+@pytest.mark.parametrize("name", BROKEN)
+def test_a_broken_server_is_caught(pytester: pytest.Pytester, name: str) -> None:
+    make, check = BROKEN[name]
+    result = run_kit(pytester, make())
+    output = result.stdout.str()
+    assert result.ret != 0, output[-4000:]
+    assert f"[{check}]" in output, output[-4000:]

@@ -7,23 +7,28 @@ import hashlib
 import hmac
 import json
 import random
+import math
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from contract_tests import contract
 
-from . import ids, lifecycle, media, scenarios
+from . import admin, ids, lifecycle, media, scenarios
 from .catalog import SCOPES, Catalog, resolve
 from .config import Config
 from .errors import error
 from .faults import Injector, drop_connection
+from .journal import Journal
 from .store import MemoryStore, Store
 
 
@@ -36,6 +41,9 @@ class Mock:
     store: Store
     clock: Callable[[], float]
     injector: Injector
+    journal: deque[dict[str, Any]]
+    lookup: Callable[[str], lifecycle.Record | None] = lambda task_id: None
+    epoch: float = -math.inf  # ids minted before this (an admin reset) are forgotten
 
 
 def create_app(
@@ -52,7 +60,14 @@ def create_app(
     worker started with the same settings can answer a poll for a task another one accepted.
     """
     config = config or Config()
-    mock = Mock(config, resolve(config), MemoryStore() if store is None else store, clock or time.time, Injector(config.faults, config.seed))
+    mock = Mock(
+        config,
+        resolve(config),
+        MemoryStore() if store is None else store,
+        clock or time.time,
+        Injector(config.faults, config.seed),
+        deque(maxlen=config.journal_size),
+    )
     catalog, tasks, now = mock.catalog, mock.store, mock.clock
     nonces = random.Random(config.seed)
     secret = secret or ids.derive_secret(config.seed, config.keys)
@@ -143,7 +158,9 @@ def create_app(
         if record is not None:
             return record if record.owner == owner and record.scope == scope else None
         ticket = ids.read(secret, task_id, scope, owner)
-        return None if ticket is None else replay(task_id, ticket, scope, owner)
+        if ticket is None or ticket.submitted_ms / 1000 < mock.epoch:
+            return None
+        return replay(task_id, ticket, scope, owner)
 
     def find_public(task_id: str) -> lifecycle.Record | None:
         """For keyless output links: try each scope and key the id could have been signed for (a few)."""
@@ -187,13 +204,16 @@ def create_app(
             return error(405, "method_not_allowed", "That method is not served here.", headers=dict(exc.headers or {}))
         return error(404, "not_found", "Nothing is served at this path.")
 
-    app = Starlette(
-        routes=[
-            Route("/v2/{scope}/generations", submit, methods=["POST"]),
-            Route("/v2/{scope}/generations/{task_id}", poll, methods=["GET"]),
-            Route("/_media/{task_id}/{name}", download, methods=["GET"]),
-        ],
-        exception_handlers={HTTPException: http_error},
-    )
+    routes = [
+        Route("/v2/{scope}/generations", submit, methods=["POST"]),
+        Route("/v2/{scope}/generations/{task_id}", poll, methods=["GET"]),
+        Route("/_media/{task_id}/{name}", download, methods=["GET"]),
+    ]
+    middleware = []
+    if config.admin_key:
+        mock.lookup = find_public
+        routes += admin.routes(mock, config.admin_key)
+        middleware.append(Middleware(Journal, entries=mock.journal, clock=now))
+    app = Starlette(routes=routes, middleware=middleware, exception_handlers={HTTPException: http_error})
     app.state.mock = mock
     return app

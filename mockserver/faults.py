@@ -80,6 +80,7 @@ class ConnectionDropped(Exception):
 
 
 RAW_RECEIVE = "mockserver.receive"
+DROPPED = "mockserver.dropped"
 
 
 def drop_connection(scope: Scope, receive: Receive) -> None:
@@ -88,8 +89,10 @@ def drop_connection(scope: Scope, receive: Receive) -> None:
     ASGI has no message for this. Under uvicorn, ``receive`` is bound to the request cycle, which
     holds the transport: marking the cycle disconnected stops uvicorn from sending its own 500,
     and closing the transport ends the connection. Elsewhere the exception ends the request.
-    Middleware that wraps ``receive`` keeps the server's own under ``RAW_RECEIVE`` in the scope.
+    Middleware that wraps ``receive`` keeps the server's own under ``RAW_RECEIVE`` in the scope,
+    and finds ``DROPPED`` set in it afterwards.
     """
+    scope[DROPPED] = True
     cycle = getattr(scope.get(RAW_RECEIVE, receive), "__self__", None)
     transport = getattr(cycle, "transport", None)
     if transport is None:

@@ -1,0 +1,111 @@
+"""HTTP-level faults at configured rates: deterministic under the seed, and never a half-created task."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from starlette.testclient import TestClient
+
+from contract_tests import contract
+from mockserver import Config, create_app
+from mockserver.faults import ConnectionDropped, Faults
+from mockserver.profiles import Timing
+from mockserver.testing import running_mock
+
+KEY = {"Authorization": "Bearer sk-mock-dev"}
+CAT = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}
+
+
+def app_with(faults: Faults, seed: int = 0, delays: list[float] | None = None) -> TestClient:
+    async def sleep(seconds: float) -> None:
+        if delays is not None:
+            delays.append(seconds)
+
+    return TestClient(create_app(Config(faults=faults, seed=seed), clock=lambda: 1_756_693_797.0, sleep=sleep))
+
+
+def stored(client: TestClient) -> int:
+    return len(client.app.state.mock.store)  # type: ignore[attr-defined]
+
+
+def test_the_embedded_default_injects_no_faults() -> None:
+    assert not Config().faults.active
+    with app_with(Config().faults) as c:
+        task_id = c.post("/v2/videos/generations", json=CAT, headers=KEY).json()["task_id"]
+        assert all(c.get(f"/v2/videos/generations/{task_id}", headers=KEY).status_code == 200 for _ in range(200))
+
+
+def test_a_rate_limited_submit_gets_retry_after_and_creates_no_task() -> None:
+    with app_with(Faults(submit_429=1.0, retry_after=7)) as c:
+        response = c.post("/v2/videos/generations", json=CAT, headers=KEY)
+        assert (response.status_code, response.headers["retry-after"]) == (429, "7")
+        assert response.json()["error"]["code"] == "rate_limited" and contract.is_valid("error", response.json())
+        assert stored(c) == 0
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_polls_get_the_configured_server_errors(status: int) -> None:
+    with app_with(Faults(**{f"poll_{status}": 1.0}, retry_after=3)) as c:
+        task_id = c.post("/v2/videos/generations", json=CAT, headers=KEY).json()["task_id"]
+        response = c.get(f"/v2/videos/generations/{task_id}", headers=KEY)
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == "simulated_fault" and contract.is_valid("error", response.json())
+    assert response.headers.get("retry-after") == ("3" if status == 503 else None)
+
+
+def statuses(seed: int, polls: int = 400) -> list[int]:
+    with app_with(Faults(poll_500=0.1, poll_502=0.1, poll_503=0.1), seed=seed) as c:
+        task_id = c.post("/v2/videos/generations", json=CAT, headers=KEY).json()["task_id"]
+        return [c.get(f"/v2/videos/generations/{task_id}", headers=KEY).status_code for _ in range(polls)]
+
+
+def test_fault_draws_follow_the_rates_and_repeat_under_the_same_seed() -> None:
+    first = statuses(seed=5)
+    assert first == statuses(seed=5) != statuses(seed=6)
+    for status in (200, 500, 502, 503):
+        share = first.count(status) / len(first)
+        assert abs(share - (0.7 if status == 200 else 0.1)) < 0.06, (status, share)
+
+
+def test_added_latency_is_drawn_from_its_distribution() -> None:
+    delays: list[float] = []
+    with app_with(Faults(latency=Timing("lognormal", 0.2, 1.0, 0.05, 2.0)), delays=delays) as c:
+        task_id = c.post("/v2/videos/generations", json=CAT, headers=KEY).json()["task_id"]
+        for _ in range(300):
+            assert c.get(f"/v2/videos/generations/{task_id}", headers=KEY).status_code == 200
+    assert len(delays) == 301 and min(delays) == 0.05 and max(delays) == 2.0
+    assert 0.15 < sorted(delays)[150] < 0.25
+
+
+def test_a_dropped_submit_creates_no_task_in_process() -> None:
+    with app_with(Faults(drop=1.0)) as c:
+        with pytest.raises(ConnectionDropped):
+            c.post("/v2/videos/generations", json=CAT, headers=KEY)
+        assert stored(c) == 0
+
+
+def test_a_dropped_connection_over_a_real_socket_gets_no_answer_and_the_server_lives_on() -> None:
+    with running_mock(faults=Faults(drop=0.5), seed=1) as mock:
+        outcomes = []
+        for _ in range(20):
+            try:
+                outcomes.append(httpx.post(f"{mock.url}/v2/images/generations", json=CAT, headers=KEY).status_code)
+            except httpx.RemoteProtocolError as exc:
+                assert "without sending" in str(exc)
+                outcomes.append("dropped")
+        assert {"dropped", 200} == set(outcomes)
+        assert len(mock.app.state.mock.store) == outcomes.count(200)
+
+
+def test_faults_spare_output_downloads() -> None:
+    clock = [1_756_693_797.0]
+    app = create_app(Config(), clock=lambda: clock[0])
+    with TestClient(app) as c:
+        headers = {**KEY, "X-Mock-Scenario": "success"}
+        task_id = c.post("/v2/images/generations", json={"prompt": "p", "model": "m"}, headers=headers).json()["task_id"]
+        clock[0] += 1000
+        link = c.get(f"/v2/images/generations/{task_id}", headers=KEY).json()["data"]["output"]
+        app.state.mock.injector.faults = Faults(poll_500=1.0, drop=1.0)
+        assert c.get(link).status_code == 200

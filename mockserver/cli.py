@@ -25,6 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--config", metavar="FILE", help="a TOML file (schemas/mock-config.json); default: embedded")
     parser.add_argument("--key", action="append", help="an accepted API key (repeatable; replaces the development key)")
+    parser.add_argument("--admin-key", help="switch on the admin API under /_mock/, for this bearer key")
     parser.add_argument("--time-scale", type=float, help="60 makes a three-minute job take three seconds")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--workers", type=int, default=1, help="worker processes sharing the port")
@@ -42,7 +43,12 @@ def _config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Config
         config = load_config(args.config)
     except ConfigError as exc:
         parser.error(str(exc))
-    given = {"time_scale": args.time_scale, "seed": args.seed, "keys": tuple(args.key) if args.key else None}
+    given = {
+        "time_scale": args.time_scale,
+        "seed": args.seed,
+        "keys": tuple(args.key) if args.key else None,
+        "admin_key": args.admin_key,
+    }
     return replace(config, **{name: value for name, value in given.items() if value is not None})
 
 
@@ -56,7 +62,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = _parser()
     args = parser.parse_args(argv)
     config = _config(parser, args)
-    print(f"mock serving on http://{args.host}:{args.port}  key: Authorization: Bearer {config.keys[0]}", flush=True)
+    url = f"http://{args.host}:{args.port}"
+    print(f"mock serving on {url}  key: Authorization: Bearer {config.keys[0]}", flush=True)
+    if config.admin_key:
+        print(f"admin API on {url}/_mock/  key: Authorization: Bearer {config.admin_key}", flush=True)
     options = {"host": args.host, "port": args.port, "log_level": args.log_level, "access_log": args.access_log}
     if args.workers == 1:
         uvicorn.run(create_app(config), **options)

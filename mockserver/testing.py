@@ -22,6 +22,7 @@ class RunningMock:
     url: str
     keys: tuple[str, ...]
     app: Starlette
+    admin_key: str | None = None
 
 
 @contextmanager
@@ -30,12 +31,13 @@ def running_mock(
 ) -> Iterator[RunningMock]:
     """Serve the mock with uvicorn on 127.0.0.1 and a free port until the block ends.
 
-    ``overrides`` replace fields of ``config`` (``time_scale=600``, ``seed=1``, ``keys=(...)``).
+    ``overrides`` replace fields of ``config`` (``time_scale=600``, ``seed=1``, ``keys=(...)``,
+    ``admin_key="..."`` to switch on the admin API).
     """
     config = replace(config or Config(), **overrides)
     app = create_app(config, clock=clock)
     with serving(app) as url:
-        yield RunningMock(url, config.keys, app)
+        yield RunningMock(url, config.keys, app, config.admin_key)
 
 
 @contextmanager

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import signal
+import socket
+import subprocess
+import sys
+import time
+
 import httpx
 import pytest
 
@@ -38,3 +44,28 @@ def test_cli_refuses_bad_options(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
         main(argv)
     assert exit_.value.code == 2
+
+
+def test_cli_prints_url_and_keys_serves_the_admin_api_and_stops_on_ctrl_c() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [sys.executable, "-m", "mockserver", "--port", str(port), "--admin-key", "sk-adm", "--log-level", "warning"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        first, second = process.stdout.readline(), process.stdout.readline()  # type: ignore[union-attr]
+        assert f"http://127.0.0.1:{port}" in first and "Bearer sk-mock-dev" in first
+        assert "/_mock/" in second and "Bearer sk-adm" in second
+        for _ in range(200):
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/_mock/health", headers={"Authorization": "Bearer sk-adm"})
+                break
+            except httpx.TransportError:
+                time.sleep(0.05)  # waiting for a real process to bind, not for the mock's clock
+        assert health.json()["status"] == "ok"
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

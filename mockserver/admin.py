@@ -1,0 +1,165 @@
+"""The admin API under ``/_mock/``: inspect and steer a running mock from a test or a shell.
+
+Served only when an admin key is configured, and only to ``Authorization: Bearer <admin key>``.
+Forcing a state stores an override in the task's record, so the engine stays a pure function of
+record and clock. State lives in one process: with ``--workers`` each worker has its own.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import math
+from dataclasses import asdict, replace
+from itertools import islice
+from typing import TYPE_CHECKING, Any
+
+from jsonschema import Draft202012Validator
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from contract_tests import contract
+
+from . import lifecycle, scenarios
+from .config import faults_from
+from .errors import error
+from .faults import Injector
+
+if TYPE_CHECKING:
+    from .app import Mock
+
+PAGE = 100
+MAX_PAGE = 1000
+FAULTS = Draft202012Validator({"$ref": f"{contract.BASE_ID}mock-config.json#/$defs/faults"}, registry=contract.registry())
+
+
+def routes(mock: Mock, admin_key: str) -> list[Route]:
+    expected = admin_key.encode()
+
+    def refused(request: Request) -> Response | None:
+        scheme, _, key = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not key:
+            return error(401, "missing_api_key", "Send Authorization: Bearer <admin key>.")
+        if not hmac.compare_digest(key.strip().encode(), expected):
+            return error(401, "invalid_api_key", "That is not the admin key.")
+        return None
+
+    def admin(handler: Any) -> Any:
+        async def guarded(request: Request) -> Response:
+            return refused(request) or await handler(request)
+
+        return guarded
+
+    async def body_of(request: Request) -> dict[str, Any] | Response:
+        try:
+            payload = json.loads(await request.body())
+        except (ValueError, RecursionError):
+            return error(400, "invalid_json", "The body is not valid JSON.")
+        if not isinstance(payload, dict):
+            return error(400, "invalid_body", "The body must be a JSON object.")
+        return payload
+
+    def describe(record: lifecycle.Record) -> dict[str, Any]:
+        catalog, now = mock.catalog, mock.clock()
+        return {
+            "task_id": record.task_id,
+            "scope": record.scope,
+            "profile": catalog.names[record.profile],
+            "behaviour": scenarios.BEHAVIOURS[record.flags.bit_length() - 1] if record.flags else "default",
+            "status": lifecycle.status_at(record, now),
+            "visible": lifecycle.visible(catalog, record, now),
+            "submitted_at": record.submitted_at,
+        }
+
+    async def health(request: Request) -> Response:
+        size = len(mock.store) if hasattr(mock.store, "__len__") else None
+        faults = mock.injector.faults.active
+        return JSONResponse({"status": "ok", "time": mock.clock(), "tasks": size, "faults": faults, "seed": mock.config.seed})
+
+    async def tasks(request: Request) -> Response:
+        try:
+            offset = max(0, int(request.query_params.get("offset", 0)))
+            limit = min(MAX_PAGE, max(1, int(request.query_params.get("limit", PAGE))))
+        except ValueError:
+            return error(400, "invalid_field", "offset and limit are whole numbers.", param="limit")
+        page = [describe(r) for r in islice(mock.store.records(), offset, offset + limit + 1)]
+        more = len(page) > limit
+        return JSONResponse({"tasks": page[:limit], "next_offset": offset + limit if more else None})
+
+    async def task(request: Request) -> Response:
+        record = mock.lookup(request.path_params["task_id"])
+        if record is None:
+            return error(404, "task_not_found", "No such task.")
+        view = lifecycle.view(mock.catalog, record, mock.clock(), f"{request.base_url}_media")
+        return JSONResponse({**describe(record), "record": asdict(record), "view": view})
+
+    async def force(request: Request) -> Response:
+        """Move the task on, or hold it where it is, from now; never back, and never out of a final state."""
+        record = mock.lookup(request.path_params["task_id"])
+        if record is None:
+            return error(404, "task_not_found", "No such task.")
+        payload = await body_of(request)
+        if isinstance(payload, Response):
+            return payload
+        now, status = mock.clock(), payload.get("status")
+        current = lifecycle.status_at(record, now)
+        if status not in lifecycle.STATES:
+            return error(400, "invalid_field", f"status must be one of {list(lifecycle.STATES)}.", param="status")
+        if status != current and status not in contract.lifecycle()["transitions"][current]:
+            return error(400, "invalid_field", f"A task in {current} cannot move to {status}.", param="status")
+        reasons = mock.catalog.reasons
+        failure = -1 if status == lifecycle.SUCCESS else record.failure
+        if status == lifecycle.FAILURE:
+            name = payload.get("fail_reason", reasons[max(record.failure, 0)])
+            if name not in reasons:
+                return error(400, "invalid_field", f"fail_reason must be one of {list(reasons)}.", param="fail_reason")
+            failure = reasons.index(name)
+        if status == current and (record.forced >= 0 or status in lifecycle.TERMINAL):
+            return JSONResponse(describe(record))  # already held there
+        if record.forced >= 0:
+            # Moving on from a held state: what was seen while held stays true, so the task's own
+            # schedule no longer applies; it starts (if it had not) and ends when forced to.
+            started = lifecycle.times(record).started
+            record = replace(record, queue_for=started - record.submitted_at, run_for=math.inf)
+        record = replace(record, forced=lifecycle.STATES.index(status), forced_at=now, failure=failure)
+        mock.store.put(record)
+        return JSONResponse(describe(record))
+
+    async def reset(request: Request) -> Response:
+        """Forget every task (ids handed out before now no longer replay), the journal, and runtime faults."""
+        mock.store.clear()
+        mock.journal.clear()
+        mock.injector = Injector(mock.config.faults, mock.config.seed)
+        mock.epoch = mock.clock()
+        return JSONResponse({"status": "reset"})
+
+    async def faults(request: Request) -> Response:
+        if request.method == "PUT":
+            payload = await body_of(request)
+            if isinstance(payload, Response):
+                return payload
+            problems = sorted(FAULTS.iter_errors(payload), key=lambda e: e.json_path)
+            if problems:
+                first = problems[0]
+                return error(400, "invalid_field", contract.describe(first), param=contract.location(first).lstrip("/") or None)
+            mock.injector.faults = faults_from(payload)
+        return JSONResponse(mock.injector.faults.as_dict())
+
+    async def journal(request: Request) -> Response:
+        try:
+            limit = min(MAX_PAGE, max(1, int(request.query_params.get("limit", PAGE))))
+        except ValueError:
+            return error(400, "invalid_field", "limit is a whole number.", param="limit")
+        entries = list(mock.journal)[-limit:]
+        return JSONResponse({"entries": entries})
+
+    return [
+        Route("/_mock/health", admin(health), methods=["GET"]),
+        Route("/_mock/tasks", admin(tasks), methods=["GET"]),
+        Route("/_mock/tasks/{task_id}", admin(task), methods=["GET"]),
+        Route("/_mock/tasks/{task_id}/state", admin(force), methods=["POST"]),
+        Route("/_mock/reset", admin(reset), methods=["POST"]),
+        Route("/_mock/faults", admin(faults), methods=["GET", "PUT"]),
+        Route("/_mock/journal", admin(journal), methods=["GET"]),
+    ]

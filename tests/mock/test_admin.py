@@ -1,0 +1,165 @@
+"""The admin API: off without a key, guarded by it, and able to inspect, force, reset, fault and journal."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from starlette.testclient import TestClient
+
+from contract_tests import contract
+from mockserver import Config, create_app
+from mockserver.faults import ConnectionDropped
+from mockserver.profiles import Profile, fixed
+
+KEY = {"Authorization": "Bearer sk-mock-dev"}
+ADMIN = {"Authorization": "Bearer sk-admin"}
+CAT = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}
+START = 1_756_693_797.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def client(clock: Clock) -> Iterator[TestClient]:
+    profile = Profile(queue=fixed(10), run=fixed(100), fail_rate=0.0)
+    config = Config(admin_key="sk-admin", profiles={"videos": profile}, journal_size=5)
+    with TestClient(create_app(config, clock=clock)) as c:
+        yield c
+
+
+def submit(client: TestClient, body: dict = CAT, headers: dict = KEY) -> str:
+    response = client.post("/v2/videos/generations", json=body, headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()["task_id"]
+
+
+def poll(client: TestClient, task_id: str) -> dict:
+    task = client.get(f"/v2/videos/generations/{task_id}", headers=KEY).json()
+    assert contract.is_valid("task", task), task
+    return task
+
+
+def test_without_an_admin_key_the_prefix_is_not_served() -> None:
+    with TestClient(create_app()) as c:
+        response = c.get("/_mock/health", headers=ADMIN)
+    assert (response.status_code, response.json()["error"]["code"]) == (404, "not_found")
+
+
+@pytest.mark.parametrize(("headers", "code"), [({}, "missing_api_key"), (KEY, "invalid_api_key")])
+def test_admin_endpoints_want_the_admin_key(client: TestClient, headers: dict, code: str) -> None:
+    for method, path in [("GET", "/_mock/health"), ("GET", "/_mock/tasks"), ("POST", "/_mock/reset"), ("PUT", "/_mock/faults")]:
+        response = client.request(method, path, headers=headers, json={})
+        assert (response.status_code, response.json()["error"]["code"]) == (401, code)
+
+
+def test_health_and_task_listing_in_pages(client: TestClient) -> None:
+    ids = [submit(client) for _ in range(5)]
+    assert client.get("/_mock/health", headers=ADMIN).json()["tasks"] == 5
+    first = client.get("/_mock/tasks?limit=3", headers=ADMIN).json()
+    rest = client.get(f"/_mock/tasks?limit=3&offset={first['next_offset']}", headers=ADMIN).json()
+    assert [t["task_id"] for t in first["tasks"] + rest["tasks"]] == ids
+    assert rest["next_offset"] is None
+    assert {t["status"] for t in first["tasks"]} == {"SUBMITTED"} and first["tasks"][0]["profile"] == "veo3"
+    assert client.get("/_mock/tasks?limit=x", headers=ADMIN).status_code == 400
+
+
+def test_one_task_shows_its_record_and_current_view(client: TestClient, clock: Clock) -> None:
+    task_id = submit(client, headers={**KEY, "X-Mock-Scenario": "late-visible"})
+    clock.now += 1
+    shown = client.get(f"/_mock/tasks/{task_id}", headers=ADMIN).json()
+    assert (shown["behaviour"], shown["visible"], shown["view"]) == ("late-visible", False, None)
+    assert shown["record"]["task_id"] == task_id and shown["record"]["forced"] == -1
+    clock.now += 10
+    assert client.get(f"/_mock/tasks/{task_id}", headers=ADMIN).json()["view"] == poll(client, task_id)
+    assert client.get("/_mock/tasks/nope", headers=ADMIN).status_code == 404
+
+
+def test_forcing_a_state_holds_and_keeps_the_lifecycle_lawful(client: TestClient, clock: Clock) -> None:
+    task_id = submit(client)
+    clock.now += 20
+    forced = client.post(f"/_mock/tasks/{task_id}/state", headers=ADMIN, json={"status": "FAILURE", "fail_reason": "quota"})
+    assert forced.status_code == 200, forced.text
+    task = poll(client, task_id)
+    assert (task["status"], task["finish_time"], task["progress"]) == ("FAILURE", int(clock.now), "100%")
+    assert "quota" in task["fail_reason"]
+    clock.now += 1000
+    assert poll(client, task_id) == task
+    back = client.post(f"/_mock/tasks/{task_id}/state", headers=ADMIN, json={"status": "QUEUED"})
+    assert (back.status_code, back.json()["error"]["param"]) == (400, "status")
+
+
+def test_forcing_in_progress_pins_the_task_there(client: TestClient, clock: Clock) -> None:
+    task_id = submit(client, {"prompt": "p", "model": "m"})
+    clock.now += 60
+    assert client.post(f"/_mock/tasks/{task_id}/state", headers=ADMIN, json={"status": "IN_PROGRESS"}).status_code == 200
+    pinned = poll(client, task_id)
+    clock.now += 10_000
+    assert poll(client, task_id) == pinned and pinned["progress"] == "50%"
+    assert client.post(f"/_mock/tasks/{task_id}/state", headers=ADMIN, json={"status": "SUCCESS"}).status_code == 200
+    done = poll(client, task_id)
+    assert done["status"] == "SUCCESS" and done["start_time"] <= done["finish_time"] == int(clock.now)
+
+
+@pytest.mark.parametrize("body", [{"status": "DONE"}, {}, {"status": "FAILURE", "fail_reason": "meteor"}])
+def test_forcing_nonsense_is_a_400(client: TestClient, body: dict) -> None:
+    task_id = submit(client)
+    response = client.post(f"/_mock/tasks/{task_id}/state", headers=ADMIN, json=body)
+    assert response.status_code == 400 and contract.is_valid("error", response.json())
+
+
+def test_reset_forgets_tasks_journal_and_runtime_faults(client: TestClient, clock: Clock) -> None:
+    task_id = submit(client)
+    client.put("/_mock/faults", headers=ADMIN, json={"poll_500": 1.0})
+    clock.now += 1
+    assert client.post("/_mock/reset", headers=ADMIN).status_code == 200
+    assert client.get("/_mock/journal", headers=ADMIN).json()["entries"] == []
+    assert client.get("/_mock/faults", headers=ADMIN).json()["poll_500"] == 0
+    assert client.get(f"/v2/videos/generations/{task_id}", headers=KEY).status_code == 404
+    assert client.get("/_mock/health", headers=ADMIN).json()["tasks"] == 0
+
+
+def test_faults_change_at_run_time(client: TestClient) -> None:
+    task_id = submit(client)
+    changed = client.put("/_mock/faults", headers=ADMIN, json={"poll_503": 1.0, "retry_after": 9})
+    assert changed.status_code == 200 and changed.json()["poll_503"] == 1.0
+    response = client.get(f"/v2/videos/generations/{task_id}", headers=KEY)
+    assert (response.status_code, response.headers["retry-after"]) == (503, "9")
+    assert client.get("/_mock/faults", headers=ADMIN).json() == changed.json()
+    bad = client.put("/_mock/faults", headers=ADMIN, json={"poll_503": 2})
+    assert (bad.status_code, bad.json()["error"]["param"]) == (400, "poll_503")
+    latency = {"dist": "lognormal", "median": 0.001, "sigma": 0.1, "max": 0.002}
+    assert client.put("/_mock/faults", headers=ADMIN, json={"latency": latency}).json()["latency"] == latency
+
+
+def test_the_journal_is_bounded_and_never_holds_a_key(client: TestClient) -> None:
+    task_id = submit(client)
+    for _ in range(6):
+        poll(client, task_id)
+    client.post("/v2/videos/generations", content=b"{bad", headers={**KEY, "Content-Type": "application/json"})
+    entries = client.get("/_mock/journal", headers=ADMIN).json()["entries"]
+    assert len(entries) == 5
+    assert entries[-1]["status"] == 400 and entries[-1]["body"] == "{bad" and entries[-1]["method"] == "POST"
+    assert entries[0]["path"] == f"/v2/videos/generations/{task_id}" and entries[0]["ms"] >= 0
+    assert "sk-mock-dev" not in str(entries) and "sk-admin" not in str(entries)
+    assert len(client.get("/_mock/journal?limit=2", headers=ADMIN).json()["entries"]) == 2
+
+
+def test_the_journal_records_a_dropped_connection_as_status_0(client: TestClient) -> None:
+    client.put("/_mock/faults", headers=ADMIN, json={"drop": 1.0})
+    with pytest.raises(ConnectionDropped):
+        client.post("/v2/videos/generations", json=CAT, headers=KEY)
+    entry = client.get("/_mock/journal", headers=ADMIN).json()["entries"][-1]
+    assert (entry["method"], entry["status"]) == ("POST", 0)  # refused before its body was read
+    assert client.get("/_mock/health", headers=ADMIN).json()["tasks"] == 0

@@ -16,7 +16,7 @@ from typing import Any, Callable
 import httpx
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
-from hypothesis import HealthCheck, Phase, given, seed, settings
+from hypothesis import HealthCheck, Phase, example, given, seed, settings
 from hypothesis import strategies as st
 
 from . import checks, lifecycle_checks, runner, strategies
@@ -119,8 +119,11 @@ class Kit:
         collect()
         return found
 
-    def for_each(self, strategy: st.SearchStrategy[Any], test: Callable[[Any], None]) -> None:
-        """Run ``test`` on generated values; no shrinking, since each retry may be a request that costs."""
+    def for_each(self, strategy: st.SearchStrategy[Any], test: Callable[[Any], None], explicit: list[Any]) -> None:
+        """Run ``test`` on each ``explicit`` value, then on generated ones.
+
+        No shrinking: against a broken server each retry may be a request that costs.
+        """
 
         @settings(
             max_examples=self.options.examples,
@@ -134,6 +137,8 @@ class Kit:
         def prop(value: Any) -> None:
             test(value)
 
+        for value in reversed(explicit):
+            prop = example(value)(prop)
         prop()
 
     def judge(self, exchange: Exchange, expect: checks.Expect, verdicts: Verdicts) -> None:

@@ -5,8 +5,8 @@ body, then each way of breaking one. Field names, required fields, types, patter
 all come from the schema, and every body drawn is checked against it, so a change of contract
 changes what is generated.
 
-Valid values lean on the schema's ``examples``: against a real gateway each accepted body is a
-paid generation, and realistic inputs make that generation worth watching.
+Valid values come from the schema's ``examples`` where it gives some: against a real gateway each
+accepted body is a paid generation, and realistic inputs make that generation worth watching.
 """
 
 from __future__ import annotations
@@ -45,19 +45,25 @@ def _resolve(node: dict[str, Any], resolver: Resolver) -> tuple[dict[str, Any], 
 
 
 def from_schema(node: dict[str, Any], resolver: Resolver | None = None) -> st.SearchStrategy[Any]:
-    """Values of one schema node: its examples mostly, values its constraints allow otherwise."""
+    """Values of one schema node: its examples where it has some, else values its constraints allow.
+
+    Examples win because valid bodies are paid probes: a real gateway should get inputs it can
+    act on, not a URL with a mixed-case scheme and a host of stray code points.
+    """
+    resolver = resolver or _resolver()
     examples = node.get("examples")
-    node, resolver = _resolve(node, resolver or _resolver())
-    examples = examples or node.get("examples")
-    if "anyOf" in node:
-        branches = st.one_of([from_schema(b, resolver) for b in node["anyOf"]])
-    elif "enum" in node:
-        branches = st.sampled_from(node["enum"])
-    else:
-        branches = _typed(node, resolver)
+    while "$ref" in node and not examples:
+        found = resolver.lookup(node["$ref"])
+        node, resolver = found.contents, found.resolver
+        examples = node.get("examples")
+    node, resolver = _resolve(node, resolver)
     if examples:
-        return st.one_of(st.sampled_from(examples), st.sampled_from(examples), branches)
-    return branches
+        return st.sampled_from(examples)
+    if "anyOf" in node:
+        return st.one_of([from_schema(b, resolver) for b in node["anyOf"]])
+    if "enum" in node:
+        return st.sampled_from(node["enum"])
+    return _typed(node, resolver)
 
 
 def _typed(node: dict[str, Any], resolver: Resolver) -> st.SearchStrategy[Any]:
@@ -176,51 +182,54 @@ def cover(candidates: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
 # Invalid bodies. Each is a (reason, body) pair; a body is bytes when it must not be JSON at all.
 
 
-def _wrong_types(node: dict[str, Any]) -> st.SearchStrategy[Any]:
+def _wrong_values(node: dict[str, Any]) -> list[Any]:
     """Values of a JSON type the node does not allow, and that no lenient parser coerces into it."""
     node, _ = _resolve(node, _resolver())
     kind = node.get("type")
     if kind == "string":
-        return st.sampled_from([123, 4.5, True, ["text"], {"text": "x"}])
+        return [123, 4.5, True, ["text"], {"text": "x"}]
     if kind == "number":
-        return st.sampled_from(["five seconds", ["5"], {"seconds": 5}])
+        return ["five seconds", ["5"], {"seconds": 5}]
     if kind == "boolean":
-        return st.sampled_from(["maybe", 7, ["true"], {"on": True}])
+        return ["maybe", 7, ["true"], {"on": True}]
     if kind == "array":
-        return st.sampled_from(["https://example.com/a.png", 3, {"0": "x"}, True])
-    if "anyOf" in node:
-        return st.sampled_from([42, ["x"], {"x": 1}])
+        return ["https://example.com/a.png", 3, {"0": "x"}, True]
     raise NotImplementedError(f"no wrong type for {node!r}")
+
+
+def _inline_images() -> list[str]:
+    """The schema's example images that are not URLs: what ``videos`` (seed: only url) must refuse."""
+    examples = _resolve(properties()["images"]["items"], _resolver())[0]["examples"]
+    return [e for e in examples if not e.lower().startswith(("http://", "https://"))]
+
+
+def breakages(body: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Every single way this kit knows to break a valid ``body``, each checked against the schema."""
+    cases: list[tuple[str, Any]] = []
+    for name in required():
+        cases.append((f"no {name}", {k: v for k, v in body.items() if k != name}))
+        cases.append((f"empty {name}", {**body, name: ""}))
+    for name, node in properties().items():
+        cases += [(f"{name} of the wrong type", {**body, name: value}) for value in _wrong_values(node)]
+    without_images = {k: v for k, v in body.items() if k != "images"}
+    reason = "videos given as base64, where the seed says url only"
+    cases += [(reason, {**without_images, "videos": [ref]}) for ref in _inline_images()]
+    cases += [("a body that is not a JSON object", value) for value in ([body], "prompt", 42, None, True)]
+    text = json.dumps(body)
+    malformed = [text[:-1], text.replace('"', "'"), "", "{prompt: x}"]
+    cases += [("malformed JSON", t.encode()) for t in malformed] + [("malformed JSON", text[:-1].encode() + b"\xff")]
+    for reason, broken in cases:
+        if not isinstance(broken, bytes) and contract.is_valid(SCHEMA, broken):
+            raise AssertionError(f"meant to break the schema by {reason}, but it accepts {broken!r}")
+    return cases
+
+
+def invalid_examples(model: str) -> list[tuple[str, Any]]:
+    """Each breakage of the plain body: tried on every run, so no clause is left to chance."""
+    return breakages(plain_request(model))
 
 
 @st.composite
 def invalid_requests(draw: st.DrawFn, model: str) -> tuple[str, Any]:
-    """One valid body broken in one way the seed forbids, named for the report."""
-    body = draw(valid_requests(model))
-    way = draw(st.sampled_from(["missing", "blank", "wrong-type", "base64-video", "not-an-object", "not-json"]))
-    if way == "missing":
-        name = draw(st.sampled_from(required()))
-        del body[name]
-        reason = f"no {name}"
-    elif way == "blank":
-        name = draw(st.sampled_from(required()))
-        body[name] = ""
-        reason = f"empty {name}"
-    elif way == "wrong-type":
-        name = draw(st.sampled_from(sorted(properties())))
-        body[name] = draw(_wrong_types(properties()[name]))
-        reason = f"{name} of the wrong type"
-    elif way == "base64-video":
-        image_examples = _resolve(properties()["images"]["items"], _resolver())[0]["examples"]
-        body.pop("images", None)
-        body["videos"] = [draw(st.sampled_from([e for e in image_examples if not e.startswith("http")]))]
-        reason = "videos given as base64, where the seed says url only"
-    elif way == "not-an-object":
-        return "a body that is not a JSON object", draw(st.sampled_from([[body], "prompt", 42, None, True]))
-    else:
-        text = json.dumps(body)
-        broken = draw(st.sampled_from([text[:-1], text.replace('"', "'"), "", "{prompt: x}"]))
-        return "malformed JSON", broken.encode() + draw(st.sampled_from([b"", b"\xff"]))
-    if contract.is_valid(SCHEMA, body):
-        raise AssertionError(f"meant to break the schema by {reason}, but it accepts {body!r}")
-    return reason, body
+    """A generated valid body broken in one way the seed forbids, named for the report."""
+    return draw(st.sampled_from(breakages(draw(valid_requests(model)))))

@@ -57,7 +57,8 @@ def test_rejects_invalid_requests(contract_kit: Kit, contract_scope: str) -> Non
         if message := kit.failures(verdicts):
             raise AssertionError(message)
 
-    kit.for_each(strategies.invalid_requests(kit.model(contract_scope)), one)
+    model = kit.model(contract_scope)
+    kit.for_each(strategies.invalid_requests(model), one, strategies.invalid_examples(model))
 
 
 def test_requires_auth(contract_kit: Kit, contract_scope: str) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
+import time
 import venv
 from pathlib import Path
 
@@ -46,3 +48,43 @@ def test_wheel_carries_every_schema_and_fixture(installed: Path, tmp_path: Path)
     run = subprocess.run([installed, "-c", CHECK_CONTRACT], cwd=tmp_path, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert "schemas;" in run.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _await_listening(port: int, process: subprocess.Popen[str], limit: float = 30.0) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline and process.poll() is None:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError("mockserver did not start listening")
+
+
+def test_the_documented_kit_command_works_from_another_directory(installed: Path, tmp_path: Path) -> None:
+    """`pytest --pyargs contract_tests --contract-url URL --contract-key KEY` against the wheel's own mockserver."""
+    bin_dir = installed.parent
+    port = _free_port()
+    server = subprocess.Popen(
+        [bin_dir / "mockserver", "--port", str(port), "--time-scale", "1000", "--key", "sk-a", "--key", "sk-b"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        _await_listening(port, server)
+        command = [
+            bin_dir / "pytest", "--pyargs", "contract_tests",
+            "--contract-url", f"http://127.0.0.1:{port}", "--contract-key", "sk-a", "--contract-second-key", "sk-b",
+            "--contract-poll-initial", "0.05", "--contract-poll-max", "0.2", "--contract-timeout", "60",
+            "-p", "no:cacheprovider",
+        ]
+        run = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert "23 passed" in run.stdout and "contract kit" in run.stdout

@@ -41,6 +41,11 @@ def openai_error(status: int, message: str) -> Response:
     return JSONResponse({"error": {"message": message, "type": "invalid_request_error", "code": str(status)}}, status)
 
 
+def bare_error(status: int, message: str) -> Response:
+    """An error in a JSON shape of its own, as many gateways answer: not ``schemas/error.json``'s."""
+    return JSONResponse({"message": message}, status)
+
+
 def problem(body: Any) -> str | None:
     """What is wrong with a submit body, by the seed's own words; None when nothing is."""
     if not isinstance(body, dict):

@@ -9,24 +9,25 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from mockserver.testing import serving
+from harness import Outcome, run_pytest
 from fakes import MEDIA, WALK, Fake, Task, openai_error, problem
 
 FAST = ["--contract-poll-initial", "0.01", "--contract-poll-max", "0.02", "--contract-timeout", "3"]
 
 
-def run_kit(pytester: pytest.Pytester, fake: Fake, *extra: str) -> pytest.RunResult:
+def run_kit(tmp_path: Path, fake: Fake, *extra: str) -> Outcome:
     """One kit run on ``fake``; ``extra`` defaults to the videos scope only."""
     extra = extra or ("--contract-scopes", "videos")
     with serving(fake.app()) as url:
         args = ["--pyargs", "contract_tests", "--contract-url", url, "--contract-key", fake.keys[0]]
-        args += ["--contract-second-key", fake.keys[1], *FAST, "-p", "no:cacheprovider", *extra]
-        return pytester.runpytest_inprocess(*args)
+        return run_pytest(tmp_path, *args, "--contract-second-key", fake.keys[1], *FAST, *extra)
 
 
 def replace(task: dict[str, Any], **fields: Any) -> dict[str, Any]:
@@ -76,16 +77,16 @@ CONFORMING: dict[str, Callable[[], Fake]] = {
 }
 
 
-def test_the_plain_fake_passes_on_every_scope(pytester: pytest.Pytester) -> None:
-    result = run_kit(pytester, Fake(), "--contract-scopes", "images,videos,audio")
-    assert result.ret == 0, result.stdout.str()[-4000:]
-    result.stdout.fnmatch_lines(["*tasks created: * of a budget of 12*"])
+def test_the_plain_fake_passes_on_every_scope(tmp_path: Path) -> None:
+    result = run_kit(tmp_path, Fake(), "--contract-scopes", "images,videos,audio")
+    assert result.ret == 0, result.out[-4000:]
+    assert "tasks created: 9 of a budget of 12" in result.out
 
 
 @pytest.mark.parametrize("name", CONFORMING)
-def test_a_conforming_server_passes(pytester: pytest.Pytester, name: str) -> None:
-    result = run_kit(pytester, CONFORMING[name]())
-    assert result.ret == 0, result.stdout.str()[-4000:]
+def test_a_conforming_server_passes(tmp_path: Path, name: str) -> None:
+    result = run_kit(tmp_path, CONFORMING[name]())
+    assert result.ret == 0, result.out[-4000:]
 
 
 def _going_back(task: dict[str, Any], t: Task) -> dict[str, Any]:
@@ -147,9 +148,9 @@ def _lax_types(body: Any) -> Response | None:
 
 
 @pytest.mark.parametrize("name", BROKEN)
-def test_a_broken_server_is_caught(pytester: pytest.Pytester, name: str) -> None:
+def test_a_broken_server_is_caught(tmp_path: Path, name: str) -> None:
     make, check = BROKEN[name]
-    result = run_kit(pytester, make())
-    output = result.stdout.str()
+    result = run_kit(tmp_path, make())
+    output = result.out
     assert result.ret != 0, output[-4000:]
     assert f"[{check}]" in output, output[-4000:]

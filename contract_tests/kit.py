@@ -1,7 +1,7 @@
 """One run of the kit: the endpoint, the budget, the paid probes and their walks, the tally.
 
-The valid probes are the expensive part, so they are planned once per run: a plain body per
-scope, then the few generated bodies that together show the most varieties. Each accepted probe
+The valid probes are the expensive part, so they are planned once per run: a plain body and the
+seed's template per scope, then the few generated bodies that together show the most varieties. Each accepted probe
 is then walked to its end and its outputs fetched, all scopes at once; the acceptance, lifecycle
 and output tests only read those results.
 """
@@ -87,13 +87,22 @@ class Kit:
         return self._probes[scope]
 
     def _plan(self, scope: str) -> list[Probe]:
-        """Probes per scope: the budget, less a little for inputs a broken server might accept."""
+        """Probes per scope, within the budget less a little for inputs a broken server might accept.
+
+        A plain body and the seed's own template must be accepted; the generated bodies that cover
+        the most further varieties should be (their values are partly our reading).
+        """
         share = max(1, (self.options.budget - 2) // len(self.options.scopes))
-        plain = Probe(scope, strategies.plain_request(self.model(scope)), checks.Expect(checks.ACCEPT, "a plain valid body"))
-        pool = self.sample(strategies.valid_requests(self.model(scope)), _POOL)
-        rich = [b for b in strategies.cover(pool, share) if len(b) > len(plain.body)][: share - 1]
-        why = "a valid body with optional or extra fields"
-        return [plain, *(Probe(scope, b, checks.Expect(checks.ACCEPT_RICH, why)) for b in rich)]
+        model = self.model(scope)
+        plain = strategies.plain_request(model)
+        must = [
+            Probe(scope, plain, checks.Expect(checks.ACCEPT, "a plain valid body")),
+            Probe(scope, strategies.seed_template_request(model), checks.Expect(checks.ACCEPT, "the seed's own template")),
+        ][:share]
+        pool = self.sample(strategies.valid_requests(model), _POOL)
+        rich = [b for b in strategies.cover(pool, share + 1) if len(b) > len(plain)][: share - len(must)]
+        why = "a generated valid body with optional or extra fields"
+        return [*must, *(Probe(scope, b, checks.Expect(checks.ACCEPT_RICH, why)) for b in rich)]
 
     async def _play(self, probes: list[Probe]) -> None:
         await asyncio.gather(*(self._play_one(p) for p in probes))

@@ -185,6 +185,9 @@ def finishes(walk: Walk) -> Iterator[Finding]:
         yield Finding("finishes", FAIL, "a task that was readable stopped being found", shown)
     elif walk.outcome == "unreadable":
         yield Finding("finishes", FAIL, "the task could not be read", shown)
+    elif walk.outcome == "off-contract":
+        status = (walk.last or {}).get("status")
+        yield Finding("finishes", FAIL, f"the task kept a status outside the seed's states ({status!r})", shown)
     elif walk.polls and walk.polls[0].task is None and walk.last is not None:
         yield Finding("finishes", WARN, "a new task was not found at first; it appeared later", (walk.polls[0].exchange,))
 

@@ -16,10 +16,12 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from . import contract
 from .client import HONOURS_RETRY_AFTER, Policy, backoff, is_terminal, retry_after
 from .findings import Exchange
 
 HOLD_POLLS = 2  # polls after a terminal state, to see that it holds
+STRANGE_POLLS = 3  # polls in a row with a status outside the seed's before a walk gives up
 VISIBILITY_GRACE = 15.0  # seconds a new task may answer "not found" before that counts against it
 _NOT_VISIBLE = frozenset({400, 404, 410})
 _KEPT_MEDIA_BYTES = 64 * 1024
@@ -107,7 +109,7 @@ class Walk:
     task_id: str
     started: float
     polls: list[Poll] = field(default_factory=list)
-    outcome: str = "finished"  # finished | timeout | gone | unreadable
+    outcome: str = "finished"  # finished | timeout | gone | unreadable | off-contract
     downloads: list[Exchange] = field(default_factory=list)
 
     @property
@@ -119,7 +121,8 @@ async def walk(target: Target, scope: str, task_id: str) -> Walk:
     """Poll on the seed's schedule to a terminal state, then a few more times to see it hold."""
     policy = target.policy
     found = Walk(scope, task_id, target.clock())
-    attempt = transient = held = 0
+    attempt = transient = held = strange = 0
+    states = contract.lifecycle()["states"]
     while True:
         exchange = await send(target, "GET", target.url(scope, task_id), headers=target.auth())
         now = target.clock()
@@ -130,7 +133,11 @@ async def walk(target: Target, scope: str, task_id: str) -> Walk:
         if task is not None:
             transient = 0
             held += is_terminal(task)
+            strange = 0 if task.get("status") in states else strange + 1
             if held > HOLD_POLLS:
+                return found
+            if strange >= STRANGE_POLLS:
+                found.outcome = "off-contract"  # it may never reach a state we know to be the end
                 return found
         elif exchange.status is None or exchange.status == 429 or exchange.status >= 500:
             transient += 1

@@ -17,7 +17,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from . import contract
+from . import contract, golden
 
 Resolver = Any  # referencing's resolver type, which the library does not export
 
@@ -51,11 +51,7 @@ def from_schema(node: dict[str, Any], resolver: Resolver | None = None) -> st.Se
     act on, not a URL with a mixed-case scheme and a host of stray code points.
     """
     resolver = resolver or _resolver()
-    examples = node.get("examples")
-    while "$ref" in node and not examples:
-        found = resolver.lookup(node["$ref"])
-        node, resolver = found.contents, found.resolver
-        examples = node.get("examples")
+    examples = from_schema_examples(node, resolver)
     node, resolver = _resolve(node, resolver)
     if examples:
         return st.sampled_from(examples)
@@ -114,8 +110,30 @@ def extra_fields() -> st.SearchStrategy[dict[str, Any]]:
 
 def plain_request(model: str) -> dict[str, Any]:
     """The required fields only, with the schema's example prompt: what every conforming server accepts."""
-    body = {name: properties()[name].get("examples", ["x"])[0] for name in required()}
-    return {**body, "model": model}
+    return {**{name: from_schema_examples(properties()[name])[0] for name in required()}, "model": model}
+
+
+def seed_template_request(model: str) -> dict[str, Any]:
+    """The seed's request template with its own example values; its ``""`` placeholders get the schema's examples.
+
+    Only one of ``images`` and ``videos`` is kept (images), since the seed lets a server refuse the pair.
+    """
+    text = (contract.fixtures_dir() / "seed" / "endpoints-submit-request.jsonc").read_text(encoding="utf-8")
+    body = {k: v for k, v in golden.parse_seed_template(text).items() if k != "videos" and v != ""}
+    body["images"] = [from_schema_examples(properties()["images"]["items"])[0]]
+    body = {**plain_request(model), **body, "model": model}
+    if not contract.is_valid(SCHEMA, body):
+        raise AssertionError(f"the seed's template, filled in, breaks the schema: {body!r}")
+    return body
+
+
+def from_schema_examples(node: dict[str, Any], resolver: Resolver | None = None) -> list[Any]:
+    """The first examples found on ``node`` or along its ``$ref`` chain."""
+    resolver = resolver or _resolver()
+    while not node.get("examples") and "$ref" in node:
+        found = resolver.lookup(node["$ref"])
+        node, resolver = found.contents, found.resolver
+    return list(node.get("examples", []))
 
 
 @st.composite

@@ -108,6 +108,8 @@ BROKEN: dict[str, tuple[Callable[[], Fake], str]] = {
     "success at 99%": (lambda: Fake(walk=(("IN_PROGRESS", "50%"), ("SUCCESS", "99%"))), "task_schema"),
     "progress without %": (lambda: Fake(walk=(("IN_PROGRESS", "50"), ("SUCCESS", "100%"))), "task_schema"),
     "lowercase status": (lambda: Fake(walk=(("in_progress", "50%"), ("SUCCESS", "100%"))), "task_schema"),
+    "ends in a status of its own": (lambda: Fake(walk=(("IN_PROGRESS", "50%"), ("COMPLETED", "100%"))), "finishes"),
+    "seed template refused": (lambda: Fake(submit_hook=lambda b: openai_error(400, "no") if isinstance(b, dict) and "resolution" in b else None), "status_code"),
     "milliseconds": (lambda: Fake(task_hook=lambda t, _: replace(t, submit_time=t["submit_time"] * 1000)), "timestamps_plausible"),
     "start before submit": (lambda: Fake(task_hook=lambda t, _: replace(t, start_time=t["submit_time"] - 100) if t.get("start_time") else t), "timestamp_order"),
     "finish time too early": (lambda: Fake(task_hook=lambda t, _: replace(t, finish_time=t["submit_time"] + 9)), "task_schema"),
@@ -154,3 +156,10 @@ def test_a_broken_server_is_caught(tmp_path: Path, name: str) -> None:
     output = result.out
     assert result.ret != 0, output[-4000:]
     assert f"[{check}]" in output, output[-4000:]
+
+
+def test_a_status_outside_the_seed_ends_the_walk_without_waiting_for_the_timeout(tmp_path: Path) -> None:
+    fake = Fake(walk=(("IN_PROGRESS", "50%"), ("COMPLETED", "100%")))
+    result = run_kit(tmp_path, fake, "--contract-scopes", "videos", "--contract-timeout", "600")
+    assert result.ret == 1
+    assert "[finishes] the task kept a status outside the seed's states ('COMPLETED')" in result.out

@@ -114,6 +114,8 @@ BROKEN: dict[str, tuple[Callable[[], Fake], str]] = {
     "start before submit": (lambda: Fake(task_hook=lambda t, _: replace(t, start_time=t["submit_time"] - 100) if t.get("start_time") else t), "timestamp_order"),
     "finish time too early": (lambda: Fake(task_hook=lambda t, _: replace(t, finish_time=t["submit_time"] + 9)), "task_schema"),
     "finish time moves": (lambda: Fake(task_hook=lambda t, task: replace(t, finish_time=t["finish_time"] + task.polls) if t.get("finish_time") else t), "terminal_holds"),
+    "poll answered as text": (lambda: Fake(poll_hook=lambda t: PlainTextResponse("status=QUEUED") if t.polls == 2 else None), "poll_json"),
+    "finish time vanishes": (lambda: Fake(task_hook=lambda t, task: replace(t, finish_time=0) if task.polls > len(WALK) else t), "timestamps_stay"),
     "other task id": (lambda: Fake(task_hook=lambda t, _: replace(t, task_id="someone-else")), "task_id_echoed"),
     "success without output": (lambda: Fake(result=lambda base, t: {}), "task_schema"),
     "failure without reason": (lambda: Fake(walk=(("QUEUED", "0%"), ("FAILURE", "100%")), task_hook=lambda t, _: replace(t, fail_reason="")), "task_schema"),

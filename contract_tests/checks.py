@@ -104,7 +104,9 @@ def json_body(exchange: Exchange, expect: Expect) -> Finding | None:
     hard = 200 <= status < 300 or expect.kind == REJECT
     severity = FAIL if hard else WARN
     if not is_json_type(exchange.content_type):
-        return _finding(json_body, severity, f"{expect.why}: content type {exchange.content_type!r} is not JSON", exchange)
+        return _finding(
+            json_body, severity, f"{expect.why}: content type {exchange.content_type!r} is not JSON", exchange
+        )
     if exchange.json() is NOT_JSON:
         return _finding(json_body, severity, f"{expect.why}: the body does not parse as JSON", exchange)
     return None

@@ -97,7 +97,9 @@ class Kit:
         plain = strategies.plain_request(model)
         must = [
             Probe(scope, plain, checks.Expect(checks.ACCEPT, "a plain valid body")),
-            Probe(scope, strategies.seed_template_request(model), checks.Expect(checks.ACCEPT, "the seed's own template")),
+            Probe(
+                scope, strategies.seed_template_request(model), checks.Expect(checks.ACCEPT, "the seed's own template")
+            ),
         ][:share]
         pool = self.sample(strategies.valid_requests(model), _POOL)
         rich = [b for b in strategies.cover(pool, share + 1) if len(b) > len(plain)][: share - len(must)]
@@ -120,7 +122,13 @@ class Kit:
         found: list[Any] = []
 
         @seed(self.seed)
-        @settings(max_examples=count, database=None, deadline=None, phases=[Phase.generate], suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=count,
+            database=None,
+            deadline=None,
+            phases=[Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
         @given(strategy)
         def collect(value: Any) -> None:
             found.append(value)

@@ -68,7 +68,9 @@ def task_schema(walk: Walk) -> Iterator[Finding]:
 def task_id_echoed(walk: Walk) -> Iterator[Finding]:
     for ex, task in _seen(walk):
         if task.get("task_id") != walk.task_id:
-            yield Finding("task_id_echoed", FAIL, f"polled {walk.task_id!r}, got task_id {task.get('task_id')!r}", (ex,))
+            yield Finding(
+                "task_id_echoed", FAIL, f"polled {walk.task_id!r}, got task_id {task.get('task_id')!r}", (ex,)
+            )
             return
 
 
@@ -189,15 +191,23 @@ def finishes(walk: Walk) -> Iterator[Finding]:
         status = (walk.last or {}).get("status")
         yield Finding("finishes", FAIL, f"the task kept a status outside the seed's states ({status!r})", shown)
     elif walk.polls and walk.polls[0].task is None and walk.last is not None:
-        yield Finding("finishes", WARN, "a new task was not found at first; it appeared later", (walk.polls[0].exchange,))
+        yield Finding(
+            "finishes", WARN, "a new task was not found at first; it appeared later", (walk.polls[0].exchange,)
+        )
 
 
 @walk_check
 def transient_errors(walk: Walk) -> Iterator[Finding]:
     """429 and 5xx while polling are survivable (the client retries), but worth knowing about."""
-    hiccups = [p.exchange for p in walk.polls if p.exchange.status is None or p.exchange.status == 429 or p.exchange.status >= 500]
+    hiccups = [
+        p.exchange
+        for p in walk.polls
+        if p.exchange.status is None or p.exchange.status == 429 or p.exchange.status >= 500
+    ]
     if hiccups and walk.outcome == "finished":
-        yield Finding("transient_errors", WARN, f"{len(hiccups)} poll(s) answered an error and were retried", (hiccups[0],))
+        yield Finding(
+            "transient_errors", WARN, f"{len(hiccups)} poll(s) answered an error and were retried", (hiccups[0],)
+        )
 
 
 _UNLABELLED = frozenset({"", "application/octet-stream", "binary/octet-stream"})
@@ -223,7 +233,9 @@ def outputs_download(walk: Walk) -> Iterator[Finding]:
             yield Finding("outputs_download", severity, msg, (ex,))
 
 
-def run(walk: Walk, verdicts: Verdicts, *, only: set[str] | None = None, skip: frozenset[str] | set[str] = frozenset()) -> None:
+def run(
+    walk: Walk, verdicts: Verdicts, *, only: set[str] | None = None, skip: frozenset[str] | set[str] = frozenset()
+) -> None:
     for fn in WALK_CHECKS:
         if fn.__name__ in skip or (only is not None and fn.__name__ not in only):
             continue

@@ -23,7 +23,11 @@ _OPTIONS: list[tuple[str, str, str]] = [
     ("--contract-url", "CONTRACT_URL", "base URL of the endpoint under test (the part before /v2/...)"),
     ("--contract-key", "CONTRACT_KEY", "API key sent as Authorization: Bearer KEY"),
     ("--contract-second-key", "CONTRACT_SECOND_KEY", "a second key; switches on the isolation check"),
-    ("--contract-model", "CONTRACT_MODEL", "SCOPE=MODEL, repeatable (env: comma-separated); default: gpt-image-1, veo3, suno-v4"),
+    (
+        "--contract-model",
+        "CONTRACT_MODEL",
+        "SCOPE=MODEL, repeatable (env: comma-separated); default: gpt-image-1, veo3, suno-v4",
+    ),
     ("--contract-scopes", "CONTRACT_SCOPES", "comma-separated scopes to test (default: all)"),
     ("--contract-poll-initial", "CONTRACT_POLL_INITIAL", "first poll interval in seconds (default 2)"),
     ("--contract-poll-max", "CONTRACT_POLL_MAX", "longest poll interval in seconds (default 8)"),

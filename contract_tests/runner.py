@@ -181,8 +181,13 @@ async def download(target: Target, url: str) -> Exchange:
     except httpx.HTTPError as exc:
         return Exchange.failed(request, exc)
     return Exchange(
-        "GET", url, tuple(request.headers.multi_items()), b"", response.status_code,
-        tuple(response.headers.multi_items()), head,
+        "GET",
+        url,
+        tuple(request.headers.multi_items()),
+        b"",
+        response.status_code,
+        tuple(response.headers.multi_items()),
+        head,
     )
 
 

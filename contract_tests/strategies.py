@@ -104,7 +104,9 @@ def prompts(draw: st.DrawFn) -> str:
 def extra_fields() -> st.SearchStrategy[dict[str, Any]]:
     """Fields the schema does not name: the seed's ``......`` says a server must let them through."""
     names = st.from_regex(r"\Ax_[a-z]{1,10}\Z").filter(lambda n: n not in properties())
-    values = st.none() | st.booleans() | st.integers(-10, 10) | st.text(max_size=10) | st.lists(st.integers(), max_size=2)
+    values = (
+        st.none() | st.booleans() | st.integers(-10, 10) | st.text(max_size=10) | st.lists(st.integers(), max_size=2)
+    )
     return st.dictionaries(names, values, min_size=1, max_size=2)
 
 

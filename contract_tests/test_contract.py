@@ -151,7 +151,9 @@ def test_isolation(contract_kit: Kit, contract_scope: str) -> None:
     if not ids:
         pytest.skip("no task of this scope was accepted")
     verdicts = Verdicts()
-    answers = [kit.call(runner.send, "GET", kit.target.url(contract_scope, i), headers=kit.target.auth(other)) for i in ids]
+    answers = [
+        kit.call(runner.send, "GET", kit.target.url(contract_scope, i), headers=kit.target.auth(other)) for i in ids
+    ]
     if all(a.status in (401, 403) for a in answers):
         pytest.skip("the second key is refused outright (401/403), so isolation cannot be told apart from it")
     for exchange in answers:

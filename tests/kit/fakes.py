@@ -55,7 +55,7 @@ def problem(body: Any) -> str | None:
             return f"{name} is required"
     kinds = {"duration": (int, float), "aspect_ratio": str, "size": str, "resolution": str, "watermark": bool}
     for name, kind in kinds.items():
-        if name in body and (not isinstance(body[name], kind) or (kind != bool and isinstance(body[name], bool))):
+        if name in body and (not isinstance(body[name], kind) or (kind is not bool and isinstance(body[name], bool))):
             return f"{name} has the wrong type"
     for name in ("images", "videos"):
         if name in body and not (isinstance(body[name], list) and all(isinstance(x, str) for x in body[name])):
@@ -155,4 +155,3 @@ class Fake:
                 Route("/files/{task_id:path}", self.file, methods=["GET"]),
             ]
         )
-

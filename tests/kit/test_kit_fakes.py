@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes import MEDIA, WALK, Fake, Task, openai_error, problem
+from harness import Outcome, run_pytest
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from mockserver.testing import serving
-from harness import Outcome, run_pytest
-from fakes import MEDIA, WALK, Fake, Task, openai_error, problem
 
 FAST = ["--contract-poll-initial", "0.01", "--contract-poll-max", "0.02", "--contract-timeout", "3"]
 
@@ -61,7 +61,9 @@ CONFORMING: dict[str, Callable[[], Fake]] = {
     "failure resets progress": lambda: Fake(walk=(("IN_PROGRESS", "50%"), ("FAILURE", "0%"))),
     "no progress field": lambda: Fake(task_hook=lambda t, _: {k: v for k, v in t.items() if k != "progress"}),
     "extra fields": lambda: Fake(extra={"platform": "google", "x_cost": 0.12, "meta": {"a": [1]}}),
-    "outputs only": lambda: Fake(result=lambda base, t: {"outputs": [f"{base}files/{t.task_id}", f"{base}files/{t.task_id}?n=2"]}),
+    "outputs only": lambda: Fake(
+        result=lambda base, t: {"outputs": [f"{base}files/{t.task_id}", f"{base}files/{t.task_id}?n=2"]}
+    ),
     "null timestamps": lambda: Fake(unset=None),
     "absent timestamps": lambda: Fake(unset="absent"),
     "new-api unknown task": lambda: Fake(not_found=newapi_not_found),
@@ -94,41 +96,114 @@ def _going_back(task: dict[str, Any], t: Task) -> dict[str, Any]:
 
 
 BROKEN: dict[str, tuple[Callable[[], Fake], str]] = {
-    "5xx on a non-object body": (lambda: Fake(submit_hook=lambda b: None if isinstance(b, dict) else PlainTextResponse("boom", 500)), "not_server_error"),
-    "accepts an empty prompt": (lambda: Fake(submit_hook=lambda b: JSONResponse({"task_id": "x"}) if isinstance(b, dict) and b.get("prompt") == "" else None), "status_code"),
+    "5xx on a non-object body": (
+        lambda: Fake(submit_hook=lambda b: None if isinstance(b, dict) else PlainTextResponse("boom", 500)),
+        "not_server_error",
+    ),
+    "accepts an empty prompt": (
+        lambda: Fake(
+            submit_hook=lambda b: (
+                JSONResponse({"task_id": "x"}) if isinstance(b, dict) and b.get("prompt") == "" else None
+            )
+        ),
+        "status_code",
+    ),
     "accepts base64 videos": (lambda: Fake(submit_hook=_inline_videos), "status_code"),
     "any key works": (lambda: Fake(auth_hook=lambda key: "sk-one" if key else None), "status_code"),
     "no key needed": (lambda: Fake(auth_hook=lambda key: key or "sk-one"), "status_code"),
     "403 for no key": (lambda: Fake(error=lambda s, m: openai_error(403 if s == 401 else s, m)), "status_code"),
-    "shared tasks": (lambda: Fake(auth_hook=lambda key: "sk-one" if key in ("sk-one", "sk-two") else None), "status_code"),
+    "shared tasks": (
+        lambda: Fake(auth_hook=lambda key: "sk-one" if key in ("sk-one", "sk-two") else None),
+        "status_code",
+    ),
     "unknown task is 200": (lambda: Fake(not_found=lambda: JSONResponse({"status": "UNKNOWN"})), "status_code"),
     "goes back a state": (lambda: Fake(task_hook=_going_back), "forward_only"),
     "success then failure": (lambda: Fake(walk=(*WALK, ("FAILURE", "100%"))), "forward_only"),
-    "progress falls": (lambda: Fake(walk=(("IN_PROGRESS", "60%"), ("IN_PROGRESS", "20%"), ("SUCCESS", "100%"))), "progress_monotonic"),
+    "progress falls": (
+        lambda: Fake(walk=(("IN_PROGRESS", "60%"), ("IN_PROGRESS", "20%"), ("SUCCESS", "100%"))),
+        "progress_monotonic",
+    ),
     "success at 99%": (lambda: Fake(walk=(("IN_PROGRESS", "50%"), ("SUCCESS", "99%"))), "task_schema"),
     "progress without %": (lambda: Fake(walk=(("IN_PROGRESS", "50"), ("SUCCESS", "100%"))), "task_schema"),
     "lowercase status": (lambda: Fake(walk=(("in_progress", "50%"), ("SUCCESS", "100%"))), "task_schema"),
     "ends in a status of its own": (lambda: Fake(walk=(("IN_PROGRESS", "50%"), ("COMPLETED", "100%"))), "finishes"),
-    "seed template refused": (lambda: Fake(submit_hook=lambda b: openai_error(400, "no") if isinstance(b, dict) and "resolution" in b else None), "status_code"),
-    "milliseconds": (lambda: Fake(task_hook=lambda t, _: replace(t, submit_time=t["submit_time"] * 1000)), "timestamps_plausible"),
-    "start before submit": (lambda: Fake(task_hook=lambda t, _: replace(t, start_time=t["submit_time"] - 100) if t.get("start_time") else t), "timestamp_order"),
-    "finish time too early": (lambda: Fake(task_hook=lambda t, _: replace(t, finish_time=t["submit_time"] + 9)), "task_schema"),
-    "finish time moves": (lambda: Fake(task_hook=lambda t, task: replace(t, finish_time=t["finish_time"] + task.polls) if t.get("finish_time") else t), "terminal_holds"),
-    "poll answered as text": (lambda: Fake(poll_hook=lambda t: PlainTextResponse("status=QUEUED") if t.polls == 2 else None), "poll_json"),
-    "finish time vanishes": (lambda: Fake(task_hook=lambda t, task: replace(t, finish_time=0) if task.polls > len(WALK) else t), "timestamps_stay"),
+    "seed template refused": (
+        lambda: Fake(
+            submit_hook=lambda b: openai_error(400, "no") if isinstance(b, dict) and "resolution" in b else None
+        ),
+        "status_code",
+    ),
+    "milliseconds": (
+        lambda: Fake(task_hook=lambda t, _: replace(t, submit_time=t["submit_time"] * 1000)),
+        "timestamps_plausible",
+    ),
+    "start before submit": (
+        lambda: Fake(
+            task_hook=lambda t, _: replace(t, start_time=t["submit_time"] - 100) if t.get("start_time") else t
+        ),
+        "timestamp_order",
+    ),
+    "finish time too early": (
+        lambda: Fake(task_hook=lambda t, _: replace(t, finish_time=t["submit_time"] + 9)),
+        "task_schema",
+    ),
+    "finish time moves": (
+        lambda: Fake(
+            task_hook=lambda t, task: (
+                replace(t, finish_time=t["finish_time"] + task.polls) if t.get("finish_time") else t
+            )
+        ),
+        "terminal_holds",
+    ),
+    "poll answered as text": (
+        lambda: Fake(poll_hook=lambda t: PlainTextResponse("status=QUEUED") if t.polls == 2 else None),
+        "poll_json",
+    ),
+    "finish time vanishes": (
+        lambda: Fake(task_hook=lambda t, task: replace(t, finish_time=0) if task.polls > len(WALK) else t),
+        "timestamps_stay",
+    ),
     "other task id": (lambda: Fake(task_hook=lambda t, _: replace(t, task_id="someone-else")), "task_id_echoed"),
     "success without output": (lambda: Fake(result=lambda base, t: {}), "task_schema"),
-    "failure without reason": (lambda: Fake(walk=(("QUEUED", "0%"), ("FAILURE", "100%")), task_hook=lambda t, _: replace(t, fail_reason="")), "task_schema"),
+    "failure without reason": (
+        lambda: Fake(walk=(("QUEUED", "0%"), ("FAILURE", "100%")), task_hook=lambda t, _: replace(t, fail_reason="")),
+        "task_schema",
+    ),
     "never finishes": (lambda: Fake(walk=(("QUEUED", "0%"), ("IN_PROGRESS", "10%"))), "finishes"),
-    "forgets finished tasks": (lambda: Fake(poll_hook=lambda t: openai_error(404, "gone") if t.polls > len(WALK) else None), "finishes"),
-    "dead output links": (lambda: Fake(result=lambda base, t: {"output": f"{base}nowhere/{t.task_id}"}), "outputs_download"),
-    "html instead of video": (lambda: Fake(media=lambda scope: (b"<html>oops</html>", "text/html")), "outputs_download"),
-    "no task_id on submit": (lambda: Fake(submit_hook=lambda b: JSONResponse({"id": "abc"}) if problem_free(b) else None), "submit_response_schema"),
-    "submit answered as text": (lambda: Fake(submit_hook=lambda b: PlainTextResponse('{"task_id": "t1"}') if problem_free(b) else None), "json_body"),
-    "refuses plain bodies": (lambda: Fake(submit_hook=lambda b: openai_error(400, "need size") if isinstance(b, dict) and "size" not in b else None), "status_code"),
+    "forgets finished tasks": (
+        lambda: Fake(poll_hook=lambda t: openai_error(404, "gone") if t.polls > len(WALK) else None),
+        "finishes",
+    ),
+    "dead output links": (
+        lambda: Fake(result=lambda base, t: {"output": f"{base}nowhere/{t.task_id}"}),
+        "outputs_download",
+    ),
+    "html instead of video": (
+        lambda: Fake(media=lambda scope: (b"<html>oops</html>", "text/html")),
+        "outputs_download",
+    ),
+    "no task_id on submit": (
+        lambda: Fake(submit_hook=lambda b: JSONResponse({"id": "abc"}) if problem_free(b) else None),
+        "submit_response_schema",
+    ),
+    "submit answered as text": (
+        lambda: Fake(submit_hook=lambda b: PlainTextResponse('{"task_id": "t1"}') if problem_free(b) else None),
+        "json_body",
+    ),
+    "refuses plain bodies": (
+        lambda: Fake(
+            submit_hook=lambda b: openai_error(400, "need size") if isinstance(b, dict) and "size" not in b else None
+        ),
+        "status_code",
+    ),
     "text errors on bad bodies": (lambda: Fake(error=lambda s, m: PlainTextResponse(m, s)), "json_body"),
     "accepts a wrong type": (lambda: Fake(submit_hook=_lax_types), "status_code"),
-    "accepts a missing model": (lambda: Fake(submit_hook=lambda b: JSONResponse({"task_id": "x"}) if isinstance(b, dict) and "model" not in b else None), "status_code"),
+    "accepts a missing model": (
+        lambda: Fake(
+            submit_hook=lambda b: JSONResponse({"task_id": "x"}) if isinstance(b, dict) and "model" not in b else None
+        ),
+        "status_code",
+    ),
     "serves any scope": (lambda: Fake(scopes=(*MEDIA, "not-a-scope")), "status_code"),
 }
 
@@ -146,7 +221,13 @@ def _inline_videos(body: Any) -> Response | None:
 
 def _lax_types(body: Any) -> Response | None:
     """Lets any type through for every field but the two required ones."""
-    if isinstance(body, dict) and isinstance(body.get("prompt"), str) and body["prompt"] and isinstance(body.get("model"), str) and body["model"]:
+    if (
+        isinstance(body, dict)
+        and isinstance(body.get("prompt"), str)
+        and body["prompt"]
+        and isinstance(body.get("model"), str)
+        and body["model"]
+    ):
         return JSONResponse({"task_id": "lax"}) if problem(body) else None
     return None
 

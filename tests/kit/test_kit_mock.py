@@ -86,7 +86,9 @@ def _accepts_everything() -> tuple[Fake, list[Any]]:
 def test_the_budget_holds_even_when_a_server_accepts_everything(tmp_path: Path) -> None:
     fake, accepted = _accepts_everything()
     with serving(fake.app()) as url:
-        result = run_pytest(tmp_path, *KIT, "--contract-url", url, "--contract-key", "sk-one", "--contract-budget", "5", *FAST)
+        result = run_pytest(
+            tmp_path, *KIT, "--contract-url", url, "--contract-key", "sk-one", "--contract-budget", "5", *FAST
+        )
     assert result.ret == 1
     assert len(accepted) == 5
     assert "tasks created: 5 of a budget of 5" in result.out

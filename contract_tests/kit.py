@@ -9,9 +9,10 @@ and output tests only read those results.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -75,6 +76,15 @@ class Kit:
     def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run one of ``runner``'s coroutines on the kit's event loop and return its result."""
         return self.portal.call(lambda: fn(self.target, *args, **kwargs))
+
+    def get(self, scope: str, task_id: str, headers: dict[str, str] | None = None) -> Exchange:
+        """GET one task, with the kit's key unless ``headers`` says otherwise."""
+        url = self.target.url(scope, task_id)
+        return self.call(runner.send, "GET", url, headers=self.target.auth() if headers is None else headers)
+
+    def post(self, scope: str, body: Any, **kwargs: Any) -> Exchange | None:
+        """Submit within the budget (None when it is spent); see ``runner.submit``."""
+        return self.call(runner.submit, scope, body, **kwargs)
 
     def model(self, scope: str) -> str:
         return self.options.models[scope]

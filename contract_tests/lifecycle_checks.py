@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from itertools import pairwise
 
 from . import contract
 from .checks import is_json_type
@@ -147,7 +148,7 @@ def timestamp_order(walk: Walk) -> Iterator[Finding]:
     order = _rules()["timestamp_order"]
     for ex, task in _seen(walk):
         values = [(n, task.get(n)) for n in order if _set(task.get(n))]
-        for (a, x), (b, y) in zip(values, values[1:]):
+        for (a, x), (b, y) in pairwise(values):
             if x > y:
                 yield Finding("timestamp_order", FAIL, f"{a}={x} is after {b}={y}", (ex,))
                 return

@@ -48,7 +48,7 @@ def test_rejects_invalid_requests(contract_kit: Kit, contract_scope: str) -> Non
 
     def one(case: tuple[str, Any]) -> None:
         reason, body = case
-        exchange = kit.call(runner.submit, contract_scope, body)
+        exchange = kit.post(contract_scope, body)
         if exchange is None:
             return
         verdicts = Verdicts()
@@ -68,8 +68,8 @@ def test_requires_auth(contract_kit: Kit, contract_scope: str) -> None:
     body = strategies.plain_request(kit.model(contract_scope))
     verdicts = Verdicts()
     for why, headers, kind in AUTH_FAILURES:
-        post = kit.call(runner.submit, contract_scope, body, headers=headers)
-        get = kit.call(runner.send, "GET", kit.target.url(contract_scope, task_id), headers=headers)
+        post = kit.post(contract_scope, body, headers=headers)
+        get = kit.get(contract_scope, task_id, headers)
         for exchange, method in ((post, "POST"), (get, "GET")):
             if exchange is not None:
                 kit.judge(exchange, Expect(kind, f"{method} with {why}"), verdicts)
@@ -83,7 +83,7 @@ def test_unknown_task(contract_kit: Kit, contract_scope: str) -> None:
     kit = contract_kit
     verdicts = Verdicts()
     for task_id in (str(uuid.uuid4()), f"unknown:{uuid.uuid4().hex}"):
-        exchange = kit.call(runner.send, "GET", kit.target.url(contract_scope, task_id), headers=kit.target.auth())
+        exchange = kit.get(contract_scope, task_id)
         kit.judge(exchange, Expect(checks.UNKNOWN, "an unknown task id"), verdicts)
     kit.settle(verdicts)
 
@@ -94,8 +94,8 @@ def test_unknown_scope(contract_kit: Kit) -> None:
     scope = kit.options.scopes[0]
     kit.probes(scope)
     verdicts = Verdicts()
-    post = kit.call(runner.submit, "not-a-scope", strategies.plain_request(kit.model(scope)))
-    get = kit.call(runner.send, "GET", kit.target.url("not-a-scope", str(uuid.uuid4())), headers=kit.target.auth())
+    post = kit.post("not-a-scope", strategies.plain_request(kit.model(scope)))
+    get = kit.get("not-a-scope", str(uuid.uuid4()))
     for exchange in (post, get):
         if exchange is not None:
             kit.judge(exchange, Expect(checks.UNKNOWN, "an unknown scope"), verdicts)
@@ -107,7 +107,7 @@ def test_submit_content_type(contract_kit: Kit) -> None:
     kit = contract_kit
     scope = kit.options.scopes[0]
     kit.probes(scope)
-    exchange = kit.call(runner.submit, scope, strategies.plain_request(kit.model(scope)), content_type="text/plain")
+    exchange = kit.post(scope, strategies.plain_request(kit.model(scope)), content_type="text/plain")
     if exchange is None:
         pytest.skip("no budget left for this probe")
     verdicts = Verdicts()
@@ -151,9 +151,7 @@ def test_isolation(contract_kit: Kit, contract_scope: str) -> None:
     if not ids:
         pytest.skip("no task of this scope was accepted")
     verdicts = Verdicts()
-    answers = [
-        kit.call(runner.send, "GET", kit.target.url(contract_scope, i), headers=kit.target.auth(other)) for i in ids
-    ]
+    answers = [kit.get(contract_scope, i, kit.target.auth(other)) for i in ids]
     if all(a.status in (401, 403) for a in answers):
         pytest.skip("the second key is refused outright (401/403), so isolation cannot be told apart from it")
     for exchange in answers:

@@ -71,7 +71,7 @@ def create_app(
     catalog, tasks, now = mock.catalog, mock.store, mock.clock
     nonces = random.Random(config.seed)
     secret = secret or ids.derive_secret(config.seed, config.keys)
-    owners = [(k.encode(), int.from_bytes(hashlib.sha256(k.encode()).digest()[:8], "big")) for k in config.keys]
+    owners = [(k.encode(), int.from_bytes(hashlib.sha256(k.encode()).digest()[:8], "big", signed=True)) for k in config.keys]
 
     def owner_of(request: Request) -> int | None:
         scheme, _, key = request.headers.get("authorization", "").partition(" ")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import sys
 from dataclasses import replace
 
@@ -13,6 +14,7 @@ from starlette.applications import Starlette
 
 from .app import create_app
 from .config import Config, ConfigError, load_config
+from .store import open_store
 
 # Worker processes rebuild the app from the same command line, handed over in the environment,
 # because uvicorn starts several workers only from an import string.
@@ -29,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--time-scale", type=float, help="60 makes a three-minute job take three seconds")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--workers", type=int, default=1, help="worker processes sharing the port")
+    parser.add_argument("--store", default="memory", help="where tasks live: memory, or sqlite:PATH to keep them")
+    parser.add_argument("--secret", help="signs task ids; default: derived from the seed and keys")
     parser.add_argument("--log-level", default="info")
     parser.add_argument("--no-access-log", dest="access_log", action="store_false", help="skip a log line per request")
     return parser
@@ -52,10 +56,19 @@ def _config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Config
     return replace(config, **{name: value for name, value in given.items() if value is not None})
 
 
+def _app(parser: argparse.ArgumentParser, args: argparse.Namespace, config: Config) -> Starlette:
+    try:
+        store = open_store(args.store)
+    except (ValueError, sqlite3.Error) as exc:
+        parser.error(f"--store: {exc}")
+    return create_app(config, store=store, secret=args.secret.encode() if args.secret else None)
+
+
 def worker_app() -> Starlette:
     """The app of one worker process, built from the command line its parent was given."""
     parser = _parser()
-    return create_app(_config(parser, parser.parse_args(json.loads(os.environ[_ARGV_ENV]))))
+    args = parser.parse_args(json.loads(os.environ[_ARGV_ENV]))
+    return _app(parser, args, _config(parser, args))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -67,8 +80,9 @@ def main(argv: list[str] | None = None) -> None:
     if config.admin_key:
         print(f"admin API on {url}/_mock/  key: Authorization: Bearer {config.admin_key}", flush=True)
     options = {"host": args.host, "port": args.port, "log_level": args.log_level, "access_log": args.access_log}
+    app = _app(parser, args, config)  # with workers, only to refuse a bad --store before they start
     if args.workers == 1:
-        uvicorn.run(create_app(config), **options)
+        uvicorn.run(app, **options)
         return
     os.environ[_ARGV_ENV] = json.dumps(argv if argv is not None else sys.argv[1:])
     uvicorn.run("mockserver.cli:worker_app", factory=True, workers=args.workers, **options)

@@ -35,7 +35,7 @@ def derive_secret(*parts: object) -> bytes:
 
 
 def _tag(secret: bytes, payload: bytes, scope: str, owner: int) -> bytes:
-    message = payload + scope.encode() + owner.to_bytes(8, "big")
+    message = payload + scope.encode() + owner.to_bytes(8, "big", signed=True)
     return hmac.digest(secret, message, "sha256")[:_TAG_BYTES]
 
 

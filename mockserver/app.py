@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import random
 import math
 import time
@@ -18,17 +17,18 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from contract_tests import contract
 
-from . import admin, ids, lifecycle, media, scenarios
+from . import admin, ids, jsonio, lifecycle, media, scenarios, validate
 from .catalog import SCOPES, Catalog, resolve
 from .config import Config
 from .errors import error
 from .faults import Injector, drop_connection
 from .journal import Journal
+from .jsonio import FastJSONResponse
 from .store import MemoryStore, Store
 
 
@@ -123,12 +123,12 @@ def create_app(
             if len(body) > config.max_body_bytes:
                 return error(413, "request_too_large", f"The body is over {config.max_body_bytes} bytes.")
         try:
-            payload = json.loads(body)
+            payload = jsonio.loads(body)
         except (ValueError, RecursionError):
             return error(400, "invalid_json", "The body is not valid JSON.")
         if not isinstance(payload, dict):
             return error(400, "invalid_body", "The body must be a JSON object.")
-        problems = contract.errors("submit-request", payload)
+        problems = validate.problems("submit-request", payload)
         if problems:
             first = problems[0]
             code = "missing_field" if first.validator == "required" else "invalid_field"
@@ -144,7 +144,7 @@ def create_app(
         ticket = ids.Ticket(submitted_ms=int(now() * 1000), profile=profile, scenario=choice.code, nonce=nonces.getrandbits(56))
         task_id = ids.mint(secret, ticket, scope, owner)
         tasks.put(replay(task_id, ticket, scope, owner))
-        return JSONResponse({"task_id": task_id})
+        return FastJSONResponse({"task_id": task_id})
 
     def replay(task_id: str, ticket: ids.Ticket, scope: str, owner: int) -> lifecycle.Record | None:
         choice = scenarios.Choice.from_code(ticket.scenario, len(catalog.reasons))
@@ -180,7 +180,7 @@ def create_app(
         task = None if record is None else lifecycle.view(catalog, record, now(), f"{request.base_url}_media")
         if task is None:
             return error(404, "task_not_found", "No such task for this key and scope.")
-        return JSONResponse(task)
+        return FastJSONResponse(task)
 
     async def download(request: Request) -> Response:
         """Output files are public links, as on a CDN: no key, only for a visible, successful task."""

@@ -1,0 +1,67 @@
+"""The compiled validator never lets through a body that ``schemas/`` refuses."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from contract_tests import contract
+from mockserver import validate
+
+NAME = "submit-request"
+FIELDS = sorted(contract.schema(NAME)["properties"])
+FIXTURES = sorted((contract.fixtures_dir() / NAME).glob("*/*.json"))
+
+
+def _patterns(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        own = [node["pattern"]] if "pattern" in node else []
+        return own + [p for v in node.values() for p in _patterns(v)]
+    if isinstance(node, list):
+        return [p for v in node for p in _patterns(v)]
+    return []
+
+
+# near-misses as well as hits: strings matching each pattern of the contract, sometimes with a newline
+# after them (Python's $ allows one) or around them
+matching = st.sampled_from(_patterns(contract.schema("common"))).flatmap(lambda p: st.from_regex(p))
+texts = st.one_of(st.text(max_size=12), matching, matching.map(lambda s: s + "\n"), matching.map(lambda s: " " + s))
+scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), texts)
+values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3), max_leaves=6)
+bodies = st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=5), values, max_size=6)
+
+
+def test_the_contract_schema_compiles() -> None:
+    assert validate._compiled(NAME) is not None, "submit-request.json uses a keyword the fast path does not take"
+
+
+@settings(max_examples=250)
+@given(bodies)
+def test_fast_valid_means_contract_valid(body: dict[str, Any]) -> None:
+    fast = validate._compiled(NAME)
+    assert fast is not None
+    try:
+        fast(body)
+    except Exception:
+        return
+    assert contract.is_valid(NAME, body), body
+
+
+@settings(max_examples=100)
+@given(bodies)
+def test_problems_are_the_contracts_own(body: dict[str, Any]) -> None:
+    assert [e.message for e in validate.problems(NAME, body)] == [e.message for e in contract.errors(NAME, body)]
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_golden_bodies_judged_alike(path: Any) -> None:
+    body = json.loads(path.read_text(encoding="utf-8"))
+    assert bool(validate.problems(NAME, body)) == (not contract.is_valid(NAME, body)) == (path.parent.name == "invalid")
+
+
+def test_dollar_inside_a_class_is_escaped_and_anchors_are_not() -> None:
+    assert validate._escape_class_dollars(r"^[a$]\$[^$]$") == r"^[a\$]\$[^\$]$"

@@ -1,4 +1,4 @@
-"""Memory per stored task: fill a store through the same path a submit takes, and weigh it.
+"""Memory per stored task: fill a store the way a submit does, and weigh it.
 
 tracemalloc counts exactly what the records, their ids and the store's index allocate, and
 nothing of the interpreter around them, so the figure is the same on any machine.
@@ -9,26 +9,40 @@ from __future__ import annotations
 import random
 import sys
 import tracemalloc
+from collections.abc import Iterator
 
-from mockserver import ids, lifecycle
+from mockserver import ids, lifecycle, scenarios
 from mockserver.catalog import resolve
 from mockserver.config import Config
-from mockserver.scenarios import Choice
 from mockserver.store import MemoryStore
 
+START_MS = 1_756_693_797_000
 
-def bytes_per_task(count: int, config: Config | None = None) -> float:
+
+def records(count: int, config: Config | None = None, owner: int = 1) -> Iterator[lifecycle.Record]:
+    """What ``count`` submits of the seed's video request, a millisecond apart, would store.
+
+    tests/reliability/test_bench.py holds this to the app's own submit path.
+    """
     config = config or Config()
+    catalog = resolve(config)
     secret = ids.derive_secret(config.seed, config.keys)
     nonces = random.Random(config.seed)
-    catalog, profile = resolve(config), resolve(config).defaults["videos"]
+    profile = catalog.profile_for("videos", "veo3")
+    choice = scenarios.parse("default", catalog.reasons)
+    assert profile is not None and isinstance(choice, scenarios.Choice)
+    for at in range(START_MS, START_MS + count):
+        ticket = ids.Ticket(submitted_ms=at, profile=profile, scenario=choice.code, nonce=nonces.getrandbits(56))
+        task_id = ids.mint(secret, ticket, "videos", owner)
+        yield lifecycle.plan(catalog, task_id, "videos", owner, at / 1000, profile, choice)
+
+
+def bytes_per_task(count: int) -> float:
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
     store = MemoryStore()
-    for n in range(count):
-        ticket = ids.Ticket(submitted_ms=1_756_693_797_000 + n, profile=0, scenario=0, nonce=nonces.getrandbits(56))
-        task_id = ids.mint(secret, ticket, "videos", 1)
-        store.put(lifecycle.plan(catalog, task_id, "videos", 1, ticket.submitted_ms / 1000, profile, Choice()))
+    for record in records(count):
+        store.put(record)
     used = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
     return used / count

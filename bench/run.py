@@ -82,7 +82,10 @@ def wrk(url: str, duration: float, connections: int, script: Path | None = None)
     argv = ["wrk", "-t2", f"-c{connections}", f"-d{duration:g}s", "--latency", "-H", f"Authorization: Bearer {KEY}"]
     if script is not None:
         argv += ["-s", str(script)]
-    out = subprocess.run([*argv, url], capture_output=True, text=True, check=True).stdout
+    return parse_wrk(subprocess.run([*argv, url], capture_output=True, text=True, check=True).stdout)
+
+
+def parse_wrk(out: str) -> Load:
     latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M))
     bad = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
     bad += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))

@@ -141,7 +141,7 @@ def create_app(
         if profile is None:
             known = sorted(model for s, model in catalog.index if s == scope)
             return error(400, "unknown_model", f"Unknown model for {scope}; use one of: {', '.join(known)}.", param="model")
-        ticket = ids.Ticket(submitted_ms=int(now() * 1000), profile=profile, scenario=choice.code, nonce=nonces.getrandbits(56))
+        ticket = ids.Ticket(submitted_ms=round(now() * 1000), profile=profile, scenario=choice.code, nonce=nonces.getrandbits(56))
         task_id = ids.mint(secret, ticket, scope, owner)
         tasks.put(replay(task_id, ticket, scope, owner))
         return FastJSONResponse({"task_id": task_id})

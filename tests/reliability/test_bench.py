@@ -1,0 +1,51 @@
+"""The benchmark measures the real thing: its store is filled as the app's submits fill one."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+from starlette.testclient import TestClient
+
+from mockserver import Config, create_app
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+def _load(name: str):  # bench/ is scripts, not a package
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_memory_fill_stores_what_submits_store() -> None:
+    memory = _load("memory")
+    clock = [memory.START_MS / 1000]
+    app = create_app(Config(), clock=lambda: clock[0])
+    with TestClient(app) as client:
+        for n in range(3):
+            answer = client.post("/v2/videos/generations", json={"prompt": "A cat", "model": "veo3"}, headers={"Authorization": "Bearer sk-mock-dev"})
+            assert answer.status_code == 200, answer.text
+            clock[0] = (memory.START_MS + n + 1) / 1000
+    owner = next(iter(app.state.mock.store.records())).owner
+    assert list(app.state.mock.store.records()) == list(memory.records(3, owner=owner))
+    assert memory.bytes_per_task(500) > 0
+
+
+def test_wrk_output_is_read_into_figures() -> None:
+    run = _load("run")
+    out = """Running 8s test @ http://127.0.0.1:1/
+  Latency Distribution
+     50%  812.00us
+     75%    1.20ms
+     90%    2.00ms
+     99%    4.51ms
+  160000 requests in 8.00s, 30.00MB read
+  Socket errors: connect 0, read 2, write 0, timeout 1
+  Non-2xx or 3xx responses: 5
+Requests/sec:  20000.50
+"""
+    assert run.parse_wrk(out) == run.Load(rps=20000.5, p50_ms=0.812, p99_ms=4.51, bad=8)

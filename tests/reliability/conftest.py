@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 
-import httpx
 import pytest
 
 def free_port() -> int:
@@ -38,12 +37,14 @@ def mock_process(*argv: str, port: int | None = None) -> Iterator[tuple[str, sub
 
 
 def _await_answer(url: str, process: subprocess.Popen[bytes], limit: float = 30.0) -> None:
+    """Wait until the port takes connections; a plain socket, so no client library's state is involved."""
+    port = int(url.rsplit(":", 1)[1])
     deadline = time.monotonic() + limit
     while True:
         try:
-            httpx.get(f"{url}/", timeout=1)
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
             return
-        except httpx.TransportError:
+        except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the mock on {url} did not start") from None
             time.sleep(0.05)

@@ -34,7 +34,7 @@ def records(count: int, config: Config | None = None, owner: int = 1) -> Iterato
     for at in range(START_MS, START_MS + count):
         ticket = ids.Ticket(submitted_ms=at, profile=profile, scenario=choice.code, nonce=nonces.getrandbits(56))
         task_id = ids.mint(secret, ticket, "videos", owner)
-        yield lifecycle.plan(catalog, task_id, "videos", owner, at / 1000, profile, choice)
+        yield lifecycle.plan(catalog, task_id, "videos", owner, at / 1000, profile, choice, fate=ticket.nonce)
 
 
 def bytes_per_task(count: int) -> float:

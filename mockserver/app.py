@@ -150,7 +150,9 @@ def create_app(
         choice = scenarios.Choice.from_code(ticket.scenario, len(catalog.reasons))
         if choice is None or ticket.profile >= len(catalog.profiles):
             return None
-        return lifecycle.plan(catalog, task_id, scope, owner, ticket.submitted_ms / 1000, ticket.profile, choice)
+        return lifecycle.plan(
+            catalog, task_id, scope, owner, ticket.submitted_ms / 1000, ticket.profile, choice, fate=ticket.nonce
+        )
 
     def find(task_id: str, scope: str, owner: int) -> lifecycle.Record | None:
         """This process's record, or one rebuilt from a signed id that another worker handed out."""

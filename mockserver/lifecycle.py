@@ -51,13 +51,16 @@ class Times:
     finished: float
 
 
-def plan(catalog: Catalog, task_id: str, scope: str, owner: int, now: float, profile: int, choice: Choice) -> Record:
-    """Draw a task's fate once, at submit, from a generator keyed by the seed and the task id.
+def plan(
+    catalog: Catalog, task_id: str, scope: str, owner: int, now: float, profile: int, choice: Choice, fate: int | None = None
+) -> Record:
+    """Draw a task's fate once, at submit, from a generator keyed by the seed and ``fate`` (default: the id).
 
-    Each task has its own generator, so one task's scenario never shifts another task's fate.
+    Each task has its own generator, so one task's scenario never shifts another task's fate. The app
+    passes the id's seeded nonce as ``fate``: ids also hold the submit time, and fates must not.
     """
     p = catalog.profiles[profile]
-    draw = random.Random(f"{catalog.seed}:{task_id}")
+    draw = random.Random(f"{catalog.seed}:{task_id if fate is None else fate}")
     queue_for = p.queue.draw(draw) / catalog.scale
     run_for = p.run.draw(draw) / catalog.scale
     fails = draw.random() < p.fail_rate

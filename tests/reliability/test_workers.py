@@ -50,3 +50,19 @@ def test_mockserver_workers_2_answers_every_poll(spawn: Any) -> None:
         with open(f"/proc/{process.pid}/task/{process.pid}/children") as children:
             assert len(children.read().split()) >= 2  # the workers (and multiprocessing's tracker)
     assert [a.status_code for a in answers] == [200] * len(answers)
+
+
+def test_fates_follow_the_seed_not_the_clock() -> None:
+    """Ids hold the submit time; the nth task under a seed must still play the same fate at any time."""
+    from starlette.testclient import TestClient
+
+    from mockserver import Config, create_app
+
+    def fates(start: float) -> list[tuple[float, float, int]]:
+        app = create_app(Config(seed=5), clock=lambda: start)
+        with TestClient(app) as client:
+            for _ in range(20):
+                client.post("/v2/videos/generations", json=BODY, headers=auth())
+        return [(r.queue_for, r.run_for, r.failure) for r in app.state.mock.store.records()]
+
+    assert fates(1_756_693_797.0) == fates(1_800_000_000.5)

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from mockserver.testing import running_mock, serving
 
 FAST = ["--contract-poll-initial", "0.01", "--contract-poll-max", "0.05", "--contract-timeout", "20"]
+SHORT = [*FAST, "--contract-timeout", "1"]  # where tasks never appear, only the visibility grace is waited
 KIT = ["--pyargs", "contract_tests"]
 
 
@@ -87,7 +88,7 @@ def test_the_budget_holds_even_when_a_server_accepts_everything(tmp_path: Path) 
     fake, accepted = _accepts_everything()
     with serving(fake.app()) as url:
         result = run_pytest(
-            tmp_path, *KIT, "--contract-url", url, "--contract-key", "sk-one", "--contract-budget", "5", *FAST
+            tmp_path, *KIT, "--contract-url", url, "--contract-key", "sk-one", "--contract-budget", "5", *SHORT
         )
     assert result.ret == 1
     assert len(accepted) == 5
@@ -97,7 +98,7 @@ def test_the_budget_holds_even_when_a_server_accepts_everything(tmp_path: Path) 
 def test_a_failure_shows_the_request_and_response_with_the_key_masked(tmp_path: Path) -> None:
     fake, _ = _accepts_everything()
     with serving(fake.app()) as url:
-        args = ["--contract-url", url, "--contract-key", "sk-one-secret-value", "--contract-scopes", "images", *FAST]
+        args = ["--contract-url", url, "--contract-key", "sk-one-secret-value", "--contract-scopes", "images", *SHORT]
         out = run_pytest(tmp_path, *KIT, *args).out
     assert "[status_code] no prompt: accepted a request the seed forbids" in out
     assert "> POST http://127.0.0.1:" in out and "< 200" in out and '< {"task_id":"paid-' in out

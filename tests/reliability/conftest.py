@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -20,14 +21,22 @@ def free_port() -> int:
 
 
 @contextmanager
-def mock_process(*argv: str, port: int | None = None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def mock_process(
+    *argv: str, port: int | None = None, log: Path | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """``python -m mockserver`` with ``argv`` until the block ends; yields its URL once it answers.
 
     It runs in a session of its own, so that stopping it also stops any worker processes it forked.
+    With ``log``, everything it prints goes to that file.
     """
     port = port or free_port()
     command = [sys.executable, "-m", "mockserver", "--port", str(port), "--log-level", "warning", *argv]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, start_new_session=True)
+    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
+    try:
+        process = subprocess.Popen(command, stdout=out, stderr=out if log else None, start_new_session=True)
+    finally:
+        if log:
+            out.close()
     url = f"http://127.0.0.1:{port}"
     try:
         _await_answer(url, process)
@@ -70,4 +79,10 @@ Spawn = Callable[..., AbstractContextManager[tuple[str, subprocess.Popen[bytes]]
 @pytest.fixture
 def spawn() -> Spawn:
     """``with spawn("--workers", "2") as (url, process):`` serves a real mock process."""
+    return mock_process
+
+
+@pytest.fixture(scope="module")
+def spawn_once() -> Spawn:
+    """``spawn`` for a server that a whole module shares."""
     return mock_process

@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from contract_tests import contract
 
-from . import admin, ids, jsonio, lifecycle, media, scenarios, validate
+from . import admin, ids, jsonio, lifecycle, media, scenarios, urls, validate
 from .catalog import SCOPES, Catalog, resolve
 from .config import Config
 from .errors import error
@@ -179,7 +179,7 @@ def create_app(
         if mock.injector.faults.active and (refused := await fault(request, submit=False)) is not None:
             return refused
         record = find(request.path_params["task_id"], request.path_params["scope"], owner)
-        task = None if record is None else lifecycle.view(catalog, record, now(), f"{request.base_url}_media")
+        task = None if record is None else lifecycle.view(catalog, record, now(), urls.media_base(request))
         if task is None:
             return error(404, "task_not_found", "No such task for this key and scope.")
         return FastJSONResponse(task)

@@ -15,7 +15,7 @@ from . import contract
 from .checks import is_json_type
 from .client import is_terminal, output_urls
 from .findings import FAIL, WARN, Exchange, Finding, Verdicts
-from .runner import Walk
+from .runner import Walk, transient_error
 from .sniff import media_kind
 
 EARLIEST = 946_684_800  # 2000-01-01: a unix time in seconds is later than this
@@ -200,11 +200,7 @@ def finishes(walk: Walk) -> Iterator[Finding]:
 @walk_check
 def transient_errors(walk: Walk) -> Iterator[Finding]:
     """429 and 5xx while polling are survivable (the client retries), but worth knowing about."""
-    hiccups = [
-        p.exchange
-        for p in walk.polls
-        if p.exchange.status is None or p.exchange.status == 429 or p.exchange.status >= 500
-    ]
+    hiccups = [p.exchange for p in walk.polls if transient_error(p.exchange)]
     if hiccups and walk.outcome == "finished":
         yield Finding(
             "transient_errors", WARN, f"{len(hiccups)} poll(s) answered an error and were retried", (hiccups[0],)

@@ -57,13 +57,21 @@ def _error_responses() -> dict[str, Any]:
             "content": {"application/json": {"schema": {"$ref": _LOCAL + "Error"}}},
         }
         if row.get("headers"):
-            response["headers"] = {h: {"schema": {"type": "string"}, "description": "Seconds, or an HTTP date."} for h in row["headers"]}
+            response["headers"] = {
+                h: {"schema": {"type": "string"}, "description": "Seconds, or an HTTP date."} for h in row["headers"]
+            }
         responses[str(status)] = response
     return responses
 
 
 def _parameter(name: str, component: str, description: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "description": description, "schema": {"$ref": _LOCAL + component}}
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": {"$ref": _LOCAL + component},
+    }
 
 
 def build() -> dict[str, Any]:
@@ -120,7 +128,9 @@ def build() -> dict[str, Any]:
         },
         "components": {
             "schemas": _components(),
-            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer <API-Key>"}},
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer <API-Key>"}
+            },
         },
     }
 

@@ -20,7 +20,7 @@ from . import contract
 from .client import HONOURS_RETRY_AFTER, Policy, backoff, is_terminal, retry_after
 from .findings import Exchange
 
-HOLD_POLLS = 2  # polls after a terminal state, to see that it holds
+HOLD_POLLS = 3  # polls after a terminal state, to see that it holds
 STRANGE_POLLS = 3  # polls in a row with a status outside the seed's before a walk gives up
 VISIBILITY_GRACE = 15.0  # seconds a new task may answer "not found" before that counts against it
 _NOT_VISIBLE = frozenset({400, 404, 410})
@@ -139,7 +139,7 @@ async def walk(target: Target, scope: str, task_id: str) -> Walk:
             if strange >= STRANGE_POLLS:
                 found.outcome = "off-contract"  # it may never reach a state we know to be the end
                 return found
-        elif exchange.status is None or exchange.status == 429 or exchange.status >= 500:
+        elif transient_error(exchange):
             transient += 1
             if transient > policy.retries:
                 found.outcome = "unreadable"
@@ -157,6 +157,23 @@ async def walk(target: Target, scope: str, task_id: str) -> Walk:
         delay = policy.poll_initial if held else hint if hint is not None else backoff(attempt, policy)
         attempt += 1
         await target.sleep(min(delay, max(0.0, found.started + policy.timeout - now)))
+
+
+def transient_error(exchange: Exchange) -> bool:
+    """What a client retries: a dropped connection, a 429 or a 5xx."""
+    return exchange.status is None or exchange.status == 429 or exchange.status >= 500
+
+
+async def read(target: Target, scope: str, task_id: str) -> Exchange:
+    """One look at a task, retried on transient errors as a poll would be."""
+    policy = target.policy
+    for attempt in range(policy.retries + 1):
+        exchange = await send(target, "GET", target.url(scope, task_id), headers=target.auth())
+        if not transient_error(exchange) or attempt == policy.retries:
+            break
+        hint = retry_after(exchange.header("retry-after"), time.time(), policy.retry_after_max)
+        await target.sleep(backoff(attempt, policy) if hint is None else hint)
+    return exchange
 
 
 def _grace(policy: Policy) -> float:

@@ -8,6 +8,8 @@ sends only requests a conforming server refuses, so they cost nothing on a serve
 
 from __future__ import annotations
 
+import dataclasses
+import time
 import uuid
 from typing import Any
 
@@ -15,7 +17,7 @@ import pytest
 
 from contract_tests import checks, lifecycle_checks, runner, strategies
 from contract_tests.checks import Expect
-from contract_tests.findings import Verdicts
+from contract_tests.findings import FAIL, Finding, Verdicts
 from contract_tests.kit import Kit
 
 AUTH_FAILURES = [
@@ -156,4 +158,22 @@ def test_isolation(contract_kit: Kit, contract_scope: str) -> None:
         pytest.skip("the second key is refused outright (401/403), so isolation cannot be told apart from it")
     for exchange in answers:
         kit.judge(exchange, Expect(checks.FOREIGN, "another key's task"), verdicts)
+    kit.settle(verdicts)
+
+
+def test_finished_tasks_stay_finished(contract_kit: Kit, contract_scope: str) -> None:
+    """Read once more at the end of the run, every finished task still says what it said."""
+    kit = contract_kit
+    walks = [w for w in _walks(kit, contract_scope) if w.outcome == "finished"]
+    if not walks:
+        pytest.skip("no task of this scope finished")
+    verdicts = Verdicts()
+    for walk in walks:
+        exchange = kit.call(runner.read, contract_scope, walk.task_id)
+        task = exchange.json() if exchange.status == 200 else None
+        if not isinstance(task, dict):
+            verdicts.add(Finding("terminal_holds", FAIL, "a finished task could not be read later", (exchange,)))
+            continue
+        later = dataclasses.replace(walk, polls=[*walk.polls, runner.Poll(time.time(), exchange, task)])
+        lifecycle_checks.run(later, verdicts, only={"terminal_holds", "task_schema", "timestamps_stay"})
     kit.settle(verdicts)

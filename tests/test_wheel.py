@@ -87,4 +87,4 @@ def test_the_documented_kit_command_works_from_another_directory(installed: Path
         server.terminate()
         server.wait(timeout=10)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
-    assert "23 passed" in run.stdout and "contract kit" in run.stdout
+    assert "26 passed" in run.stdout and "contract kit" in run.stdout

@@ -118,6 +118,10 @@ BROKEN: dict[str, tuple[Callable[[], Fake], str]] = {
     ),
     "unknown task is 200": (lambda: Fake(not_found=lambda: JSONResponse({"status": "UNKNOWN"})), "status_code"),
     "goes back a state": (lambda: Fake(task_hook=_going_back), "forward_only"),
+    "flips once the client stops looking": (
+        lambda: Fake(walk=(*WALK, *[WALK[-1]] * 3, ("FAILURE", "100%"))),
+        "terminal_holds",
+    ),
     "success then failure": (lambda: Fake(walk=(*WALK, ("FAILURE", "100%"))), "forward_only"),
     "progress falls": (
         lambda: Fake(walk=(("IN_PROGRESS", "60%"), ("IN_PROGRESS", "20%"), ("SUCCESS", "100%"))),

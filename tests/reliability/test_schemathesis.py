@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from contract_tests import contract
 from mockserver import Config, create_app
@@ -13,14 +12,9 @@ schema = schemathesis.openapi.from_path(str(contract.schemas_dir() / "openapi.js
 # in-process over ASGI; a high time scale so that generated polls meet every state
 schema.app = create_app(Config(time_scale=1000))
 AUTH = {"Authorization": "Bearer sk-mock-dev"}
-# Known gap, not a mock bug: the schemas' "\s" means ECMA-262 white space to Schemathesis but Python's
-# (which adds U+001C-U+001F and U+0085) to jsonschema, so a URL holding U+001F is "valid" to one and
-# not the other. Spelling the class out in schemas/common.json would close it; until then this one
-# check is left out.
-DIALECT_GAP = [positive_data_acceptance]
 
 
 @schema.parametrize()
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 def test_every_answer_conforms(case: schemathesis.Case) -> None:
-    case.call_and_validate(headers=AUTH, excluded_checks=DIALECT_GAP)
+    case.call_and_validate(headers=AUTH)

@@ -70,10 +70,15 @@ def test_the_seed_curl_examples_get_the_seed_shapes() -> None:
 @pytest.mark.skipif(shutil.which("curl") is None, reason="no curl on this machine")
 def test_the_seed_curl_submit_runs_as_is_in_a_shell_curl() -> None:
     with running_mock() as mock:
-        run = subprocess.run(curl_words("example-curl-submit.txt", mock.url) + ["-s"], capture_output=True, timeout=30)
+        run = subprocess.run(
+            curl_words("example-curl-submit.txt", mock.url) + ["-s"], capture_output=True, timeout=30, check=True
+        )
         answer = json.loads(run.stdout)
         assert contract.is_valid("submit-response", answer)
         poll = subprocess.run(
-            curl_words("example-curl-poll.txt", mock.url, answer["task_id"]) + ["-s"], capture_output=True, timeout=30
+            curl_words("example-curl-poll.txt", mock.url, answer["task_id"]) + ["-s"],
+            capture_output=True,
+            timeout=30,
+            check=True,
         )
         assert contract.is_valid("task", json.loads(poll.stdout))

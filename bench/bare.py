@@ -24,6 +24,7 @@ async def poll(request: Request) -> JSONResponse:
 
 
 async def submit(request: Request) -> JSONResponse:
+    await request.body()  # any submit handler must read what it was sent
     return JSONResponse(_SUBMITTED)
 
 

@@ -40,6 +40,22 @@ def check(fn: Check) -> Check:
     return fn
 
 
+# The error code in schemas/error.json's x-errors table that names each kind of refusal.
+_USUAL_CODE = {
+    REJECT: "invalid_field",
+    AUTH: "missing_api_key",
+    WRONG_KEY: "invalid_api_key",
+    UNKNOWN: "task_not_found",
+    FOREIGN: "task_not_found",
+    READING: "unsupported_media_type",
+}
+
+
+def usual_status(code: str) -> int:
+    """The HTTP status ``error.json``'s table gives an error code."""
+    return next(status for status, row in contract.error_table().items() if code in row["codes"])
+
+
 def _finding(fn: Check | str, severity: str, message: str, exchange: Exchange) -> Finding:
     name = fn if isinstance(fn, str) else fn.__name__
     return Finding(name, severity, message, (exchange,))
@@ -83,7 +99,7 @@ def status_code(exchange: Exchange, expect: Expect) -> Finding | None:
         return _finding(status_code, WARN if expect.kind == READING else FAIL, f"{expect.why}: {what}", exchange)
     if not 400 <= status < 500:
         return _finding(status_code, FAIL, f"{expect.why}: expected a 4xx, got {status}", exchange)
-    wanted = {REJECT: 400, AUTH: 401, WRONG_KEY: 401, UNKNOWN: 404, FOREIGN: 404, READING: 415}[expect.kind]
+    wanted = usual_status(_USUAL_CODE[expect.kind])
     if status == wanted:
         return None
     if expect.kind == AUTH or (expect.kind == WRONG_KEY and status != 403):

@@ -57,8 +57,6 @@ def from_schema(node: dict[str, Any], resolver: Resolver | None = None) -> st.Se
         return st.sampled_from(examples)
     if "anyOf" in node:
         return st.one_of([from_schema(b, resolver) for b in node["anyOf"]])
-    if "enum" in node:
-        return st.sampled_from(node["enum"])
     return _typed(node, resolver)
 
 
@@ -73,8 +71,6 @@ def _typed(node: dict[str, Any], resolver: Resolver) -> st.SearchStrategy[Any]:
     if kind == "number":
         low = node.get("exclusiveMinimum", node.get("minimum", 0))
         return st.integers(int(low) + 1, 60) | st.floats(low, 60, exclude_min="exclusiveMinimum" in node)
-    if kind == "integer":
-        return st.integers(node.get("minimum", 0), 10**6)
     if kind == "boolean":
         return st.booleans()
     if kind == "array":

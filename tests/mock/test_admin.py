@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from fakeclock import Clock
 from starlette.testclient import TestClient
 
 from contract_tests import contract
@@ -15,20 +16,8 @@ from mockserver.profiles import Profile, fixed
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 ADMIN = {"Authorization": "Bearer sk-admin"}
 CAT = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}
-START = 1_756_693_797.0
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

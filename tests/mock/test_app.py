@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from fakeclock import Clock
 from starlette.testclient import TestClient
 
 from contract_tests import contract, golden
@@ -15,17 +16,6 @@ KEY = {"Authorization": "Bearer sk-mock-dev"}
 CAT = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_756_693_797.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

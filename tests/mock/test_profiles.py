@@ -8,6 +8,7 @@ import tracemalloc
 from collections.abc import Iterator
 
 import pytest
+from fakeclock import START, Clock
 from starlette.testclient import TestClient
 
 from contract_tests import contract
@@ -19,15 +20,7 @@ from mockserver.scenarios import Choice
 from mockserver.store import MemoryStore
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
-START = 1_756_693_797.0
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def draws(t: Timing, n: int = 4000) -> list[float]:
@@ -52,10 +45,6 @@ def test_draws_are_clamped_to_min_max_and_never_negative() -> None:
     values = draws(Timing("lognormal", 60, 2, 11, 360))
     assert min(values) == 11 and max(values) == 360
 
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 def walk(client: TestClient, clock: Clock, scope: str, model: str, scenario: str = "success") -> list[dict]:

@@ -27,6 +27,7 @@ ACCEPT_RICH = "accept-rich"  # a body the schema accepts, with optional or extra
 REJECT = "reject"  # a body the seed forbids
 AUTH = "auth"  # no key or a malformed header
 WRONG_KEY = "wrong-key"  # a well-formed header with a key the server does not know
+MALFORMED_AUTH = "malformed-auth"  # an Authorization header that is not "Bearer <key>" (RFC 6750 allows 400)
 UNKNOWN = "unknown"  # a task id or scope that does not exist
 FOREIGN = "foreign"  # another key's task
 READING = "reading"  # an input only our reading forbids (a submit sent as text/plain)
@@ -44,6 +45,7 @@ def check(fn: Check) -> Check:
 _USUAL_CODE = {
     REJECT: "invalid_field",
     AUTH: "missing_api_key",
+    MALFORMED_AUTH: "missing_api_key",
     WRONG_KEY: "invalid_api_key",
     UNKNOWN: "task_not_found",
     FOREIGN: "task_not_found",
@@ -92,6 +94,7 @@ def status_code(exchange: Exchange, expect: Expect) -> Finding | None:
             REJECT: "accepted a request the seed forbids (against a real gateway, a paid task)",
             AUTH: "served a request without a valid key",
             WRONG_KEY: "served a request with a wrong key",
+            MALFORMED_AUTH: "served a request without a valid key",
             UNKNOWN: "answered 2xx for something that does not exist",
             FOREIGN: "showed one key's task to another key",
             READING: "accepted it",
@@ -102,7 +105,8 @@ def status_code(exchange: Exchange, expect: Expect) -> Finding | None:
     wanted = usual_status(_USUAL_CODE[expect.kind])
     if status == wanted:
         return None
-    if expect.kind == AUTH or (expect.kind == WRONG_KEY and status != 403):
+    tolerated = {WRONG_KEY: (403,), MALFORMED_AUTH: (400, 403)}.get(expect.kind, ())
+    if expect.kind in (AUTH, WRONG_KEY, MALFORMED_AUTH) and status not in tolerated:
         return _finding(status_code, FAIL, f"{expect.why}: HTTP says 401 when credentials fail, got {status}", exchange)
     return _finding(status_code, WARN, f"{expect.why}: got {status}; {wanted} is the usual answer", exchange)
 

@@ -78,29 +78,30 @@ class Kit:
         return self.portal.call(lambda: fn(self.target, *args, **kwargs))
 
     def get(self, scope: str, task_id: str, headers: dict[str, str] | None = None) -> Exchange:
-        """GET one task, with the kit's key unless ``headers`` says otherwise."""
-        url = self.target.url(scope, task_id)
-        return self.call(runner.send, "GET", url, headers=self.target.auth() if headers is None else headers)
+        """GET one task, with the kit's key unless ``headers`` says otherwise; transient errors are retried."""
+        return self.call(runner.read, scope, task_id, headers)
 
     def post(self, scope: str, body: Any, **kwargs: Any) -> Exchange | None:
-        """Submit within the budget (None when it is spent); see ``runner.submit``."""
-        return self.call(runner.submit, scope, body, **kwargs)
+        """Submit a body that must be refused, within the budget (None when it is spent); see ``runner.submit``."""
+        return self.call(runner.submit, scope, body, retry_gateway_errors=True, **kwargs)
 
     def model(self, scope: str) -> str:
         return self.options.models[scope]
 
     def probes(self, scope: str) -> list[Probe]:
         if self._probes is None:
-            planned = {s: self._plan(s) for s in self.options.scopes}
+            seen: set[str] = set()
+            planned = {s: self._plan(s, seen) for s in self.options.scopes}
             self.portal.call(self._play, [p for ps in planned.values() for p in ps])
             self._probes = planned
         return self._probes[scope]
 
-    def _plan(self, scope: str) -> list[Probe]:
+    def _plan(self, scope: str, seen: set[str]) -> list[Probe]:
         """Probes per scope, within the budget less a little for inputs a broken server might accept.
 
         A plain body and the seed's own template must be accepted; the generated bodies that cover
-        the most further varieties should be (their values are partly our reading).
+        the most further varieties should be (their values are partly our reading). ``seen`` carries
+        the varieties already planned for other scopes, so each scope's bodies add new ones.
         """
         share = max(1, (self.options.budget - 2) // len(self.options.scopes))
         model = self.model(scope)
@@ -112,7 +113,7 @@ class Kit:
             ),
         ][:share]
         pool = self.sample(strategies.valid_requests(model), _POOL)
-        rich = [b for b in strategies.cover(pool, share + 1) if len(b) > len(plain)][: share - len(must)]
+        rich = [b for b in strategies.cover(pool, share + 1, seen) if len(b) > len(plain)][: share - len(must)]
         why = "a generated valid body with optional or extra fields"
         return [*must, *(Probe(scope, b, checks.Expect(checks.ACCEPT_RICH, why)) for b in rich)]
 
@@ -152,6 +153,7 @@ class Kit:
         No shrinking: against a broken server each retry may be a request that costs.
         """
 
+        @seed(self.seed)
         @settings(
             max_examples=self.options.examples,
             database=None,

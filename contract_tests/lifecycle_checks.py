@@ -19,7 +19,7 @@ from .runner import Walk, transient_error
 from .sniff import media_kind
 
 EARLIEST = 946_684_800  # 2000-01-01: a unix time in seconds is later than this
-SKEW = 86_400.0  # a server's clock may run ahead of ours, but not by a day
+SKEW = 3_600.0  # a server's clock may run ahead of ours, but not by an hour (a time-zone slip is hours)
 _PROGRESS = re.compile(r"^(\d+(?:\.\d+)?)%$")
 
 WalkCheck = Callable[[Walk], Iterator[Finding]]
@@ -130,7 +130,7 @@ def progress_monotonic(walk: Walk) -> Iterator[Finding]:
 
 @walk_check
 def timestamps_plausible(walk: Walk) -> Iterator[Finding]:
-    """Set timestamps are unix seconds: after 2000 and not ahead of our clock by a day (so not milliseconds)."""
+    """Set timestamps are unix seconds in UTC: after 2000, and not ahead of our clock by an hour."""
     for poll in walk.polls:
         if poll.task is None:
             continue

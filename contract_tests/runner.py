@@ -24,6 +24,7 @@ HOLD_POLLS = 3  # polls after a terminal state, to see that it holds
 STRANGE_POLLS = 3  # polls in a row with a status outside the seed's before a walk gives up
 VISIBILITY_GRACE = 15.0  # seconds a new task may answer "not found" before that counts against it
 _NOT_VISIBLE = frozenset({400, 404, 410})
+_TRANSIENT = frozenset({None, 429, 500, 502, 503, 504})
 _KEPT_MEDIA_BYTES = 64 * 1024
 
 
@@ -79,17 +80,19 @@ async def submit(
     *,
     headers: dict[str, str] | None = None,
     content_type: str = "application/json",
+    retry_gateway_errors: bool = False,
 ) -> Exchange | None:
-    """POST once, or again after a 429 (which created nothing); None when the budget is spent."""
+    """POST once, or again after a 429 (which created nothing); None when the budget is spent.
+
+    ``retry_gateway_errors`` also retries 5xx and dropped connections: only for bodies that must be
+    refused, since a valid submit that timed out at a proxy may still have become a paid task.
+    """
     if not target.budget.allows():
         return None
     sent = {"Content-Type": content_type, **(target.auth() if headers is None else headers)}
-    for attempt in range(target.policy.retries + 1):
-        exchange = await send(target, "POST", target.url(scope), content=encode(body), headers=sent)
-        if exchange.status != 429 or attempt == target.policy.retries:
-            break
-        hint = retry_after(exchange.header("retry-after"), time.time(), target.policy.retry_after_max)
-        await target.sleep(backoff(attempt, target.policy) if hint is None else hint)
+    retry = _TRANSIENT if retry_gateway_errors else frozenset({429})
+    url = target.url(scope)
+    exchange = await _retrying(target, lambda: send(target, "POST", url, content=encode(body), headers=sent), retry)
     target.budget.charge(exchange)
     return exchange
 
@@ -161,15 +164,21 @@ async def walk(target: Target, scope: str, task_id: str) -> Walk:
 
 def transient_error(exchange: Exchange) -> bool:
     """What a client retries: a dropped connection, a 429 or a 5xx."""
-    return exchange.status is None or exchange.status == 429 or exchange.status >= 500
+    return exchange.status in _TRANSIENT or (exchange.status or 0) >= 500
 
 
-async def read(target: Target, scope: str, task_id: str) -> Exchange:
+async def read(target: Target, scope: str, task_id: str, headers: dict[str, str] | None = None) -> Exchange:
     """One look at a task, retried on transient errors as a poll would be."""
+    sent = target.auth() if headers is None else headers
+    return await _retrying(target, lambda: send(target, "GET", target.url(scope, task_id), headers=sent), _TRANSIENT)
+
+
+async def _retrying(target: Target, attempt_once: Callable[[], Awaitable[Exchange]], retry: frozenset[int]) -> Exchange:
+    """Send until the answer is not one of ``retry`` (None: a dropped connection), honouring Retry-After."""
     policy = target.policy
     for attempt in range(policy.retries + 1):
-        exchange = await send(target, "GET", target.url(scope, task_id), headers=target.auth())
-        if not transient_error(exchange) or attempt == policy.retries:
+        exchange = await attempt_once()
+        if exchange.status not in retry or attempt == policy.retries:
             break
         hint = retry_after(exchange.header("retry-after"), time.time(), policy.retry_after_max)
         await target.sleep(backoff(attempt, policy) if hint is None else hint)
@@ -181,11 +190,17 @@ def _grace(policy: Policy) -> float:
 
 
 async def download(target: Target, url: str) -> Exchange:
-    """GET an output the way a client keeps it; the kit's own key is offered only to the gateway itself.
+    """GET an output as a client keeps it: without a key, then with it only where the gateway itself asks.
 
     Only the first bytes are kept: enough to show and to recognise the media.
     """
-    headers = target.auth() if _same_origin(url, target.base_url) else {}
+    exchange = await _fetch(target, url, {})
+    if exchange.status in (401, 403) and _same_origin(url, target.base_url):
+        exchange = await _fetch(target, url, target.auth())  # the gateway's own content endpoint
+    return exchange
+
+
+async def _fetch(target: Target, url: str, headers: dict[str, str]) -> Exchange:
     request = target.http.build_request("GET", url, headers=headers)
     try:
         response = await target.http.send(request, stream=True, follow_redirects=True)
@@ -197,15 +212,8 @@ async def download(target: Target, url: str) -> Exchange:
             await response.aclose()
     except httpx.HTTPError as exc:
         return Exchange.failed(request, exc)
-    return Exchange(
-        "GET",
-        url,
-        tuple(request.headers.multi_items()),
-        b"",
-        response.status_code,
-        tuple(response.headers.multi_items()),
-        head,
-    )
+    answer = (response.status_code, tuple(response.headers.multi_items()), head)
+    return Exchange("GET", url, tuple(request.headers.multi_items()), b"", *answer)
 
 
 def _same_origin(url: str, base: str) -> bool:

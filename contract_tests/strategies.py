@@ -114,11 +114,12 @@ def plain_request(model: str) -> dict[str, Any]:
 def seed_template_request(model: str) -> dict[str, Any]:
     """The seed's request template with its own example values; its ``""`` placeholders get the schema's examples.
 
-    Only one of ``images`` and ``videos`` is kept (images), since the seed lets a server refuse the pair.
+    Only one of ``images`` and ``videos`` is kept (images, inline as a data URI, so that a server that
+    fetches its inputs can act on it), since the seed lets a server refuse the pair.
     """
     text = (contract.fixtures_dir() / "seed" / "endpoints-submit-request.jsonc").read_text(encoding="utf-8")
     body = {k: v for k, v in golden.parse_seed_template(text).items() if k != "videos" and v != ""}
-    body["images"] = [from_schema_examples(properties()["images"]["items"])[0]]
+    body["images"] = [e for e in from_schema_examples(properties()["images"]["items"]) if e.startswith("data:")][:1]
     body = {**plain_request(model), **body, "model": model}
     if not contract.is_valid(SCHEMA, body):
         raise AssertionError(f"the seed's template, filled in, breaks the schema: {body!r}")
@@ -176,16 +177,18 @@ def _ref_kind(ref: str) -> str:
     return "data-uri" if ref.startswith("data:") else "base64"
 
 
-def cover(candidates: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
-    """Greedily pick ``count`` bodies that together show the most varieties.
+def cover(candidates: list[dict[str, Any]], count: int, seen: set[str] | None = None) -> list[dict[str, Any]]:
+    """Greedily pick ``count`` bodies that together show the most varieties not yet in ``seen``.
 
-    The first pick is always the plainest body, so each scope's first probe is one any
-    conforming server must accept.
+    The first pick is always the plainest body. ``seen`` is updated, so that the picks for one
+    scope go on from where another scope's left off.
     """
     if not candidates or count <= 0:
         return []
+    seen = set() if seen is None else seen
     plainest = min(candidates, key=lambda b: (len(b), len(json.dumps(b))))
-    picked, seen = [plainest], set(features(plainest))
+    picked = [plainest]
+    seen |= features(plainest)
     rest = [b for b in candidates if b is not plainest]
     while rest and len(picked) < count:
         best = max(rest, key=lambda b: len(features(b) - seen))

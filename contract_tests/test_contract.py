@@ -22,10 +22,19 @@ from contract_tests.kit import Kit
 
 AUTH_FAILURES = [
     ("no Authorization header", {}, checks.AUTH),
-    ("a malformed Authorization header", {"Authorization": "Token sk-not-a-bearer-token"}, checks.AUTH),
-    ("a bearer scheme with no key", {"Authorization": "Bearer"}, checks.AUTH),
+    ("a malformed Authorization header", {"Authorization": "Token sk-not-a-bearer-token"}, checks.MALFORMED_AUTH),
+    ("a bearer scheme with no key", {"Authorization": "Bearer"}, checks.MALFORMED_AUTH),
     ("a wrong key", {"Authorization": f"Bearer sk-wrong-{uuid.uuid4().hex}"}, checks.WRONG_KEY),
 ]
+
+
+def _near_misses(key: str) -> list[tuple[str, dict[str, str], str]]:
+    """The real key with something added, and with its last character changed: a prefix match is no match."""
+    changed = key[:-1] + ("x" if key[-1:] != "x" else "y")
+    return [
+        ("the key with a suffix", {"Authorization": f"Bearer {key}x"}, checks.WRONG_KEY),
+        ("the key with its last character changed", {"Authorization": f"Bearer {changed}"}, checks.WRONG_KEY),
+    ]
 
 
 def _accepted_ids(kit: Kit, scope: str) -> list[str]:
@@ -69,7 +78,7 @@ def test_requires_auth(contract_kit: Kit, contract_scope: str) -> None:
     task_id = next(iter(_accepted_ids(kit, contract_scope)), str(uuid.uuid4()))
     body = strategies.plain_request(kit.model(contract_scope))
     verdicts = Verdicts()
-    for why, headers, kind in AUTH_FAILURES:
+    for why, headers, kind in [*AUTH_FAILURES, *_near_misses(kit.target.key)]:
         post = kit.post(contract_scope, body, headers=headers)
         get = kit.get(contract_scope, task_id, headers)
         for exchange, method in ((post, "POST"), (get, "GET")):

@@ -8,6 +8,7 @@ scope (no check depends on which); the plain fake is run on all three.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -82,7 +83,8 @@ CONFORMING: dict[str, Callable[[], Fake]] = {
 def test_the_plain_fake_passes_on_every_scope(tmp_path: Path) -> None:
     result = run_kit(tmp_path, Fake(), "--contract-scopes", "images,videos,audio")
     assert result.ret == 0, result.out[-4000:]
-    assert "tasks created: 9 of a budget of 12" in result.out
+    created = re.search(r"tasks created: (\d+) of a budget of 12", result.out)
+    assert created and 6 <= int(created.group(1)) <= 12, result.out[-2000:]  # two must-accept probes a scope
 
 
 @pytest.mark.parametrize("name", CONFORMING)

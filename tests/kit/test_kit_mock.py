@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,8 @@ KIT = ["--pyargs", "contract_tests"]
 def test_strict_run_against_the_in_process_mock_passes(tmp_path: Path) -> None:
     result = run_pytest(tmp_path, *KIT, "--contract-mock", "--contract-strict")
     assert result.ret == 0, result.out[-4000:]
-    assert "endpoint: in-process mock; tasks created: 9 of a budget of 12" in result.out
+    created = re.search(r"endpoint: in-process mock; tasks created: (\d+) of a budget of 12", result.out)
+    assert created and 6 <= int(created.group(1)) <= 12  # two must-accept probes a scope, within the budget
     assert "warnings, where only our reading" not in result.out
     assert result.count("passed") == 26
 

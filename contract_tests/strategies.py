@@ -230,10 +230,15 @@ def breakages(body: dict[str, Any]) -> list[tuple[str, Any]]:
         cases.append((f"empty {name}", {**body, name: ""}))
     for name, node in properties().items():
         cases += [(f"{name} of the wrong type", {**body, name: value}) for value in _wrong_values(node)]
+    for name, node in properties().items():
+        if _resolve(node, _resolver())[0].get("type") == "array":
+            cases += [(f"{name} holding a non-string", {**body, name: [item]}) for item in (123, None, {"url": "x"})]
     without_images = {k: v for k, v in body.items() if k != "images"}
+    cases.append(("videos holding a string that is not a URL", {**without_images, "videos": ["clip.mp4"]}))
     reason = "videos given as base64, where the seed says url only"
     cases += [(reason, {**without_images, "videos": [ref]}) for ref in _inline_images()]
     cases += [("a body that is not a JSON object", value) for value in ([body], "prompt", 42, None, True)]
+    cases.append(("a body of arrays nested 100,000 deep", b"[" * 100_000 + b"]" * 100_000))
     text = json.dumps(body)
     malformed = [text[:-1], text.replace('"', "'"), "", "{prompt: x}"]
     cases += [("malformed JSON", t.encode()) for t in malformed] + [("malformed JSON", text[:-1].encode() + b"\xff")]

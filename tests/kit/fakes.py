@@ -103,7 +103,7 @@ class Fake:
             return self.error(415, "send JSON")
         try:
             body = json.loads(await request.body())
-        except ValueError:
+        except (ValueError, RecursionError):
             return self.error(400, "not JSON")
         if self.submit_hook and (answer := self.submit_hook(body)):
             return answer

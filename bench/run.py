@@ -26,6 +26,8 @@ from pathlib import Path
 
 import httpx
 
+from mockserver.testing import await_port
+
 HERE = Path(__file__).resolve().parent
 KEY = "sk-mock-dev"
 BODY = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}
@@ -54,15 +56,7 @@ def serving(argv: list[str], port: int, env: dict[str, str] | None = None) -> It
     process = subprocess.Popen(argv, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"server did not start: {' '.join(argv)}") from None
-                time.sleep(0.05)
+        await_port(port, process)
         yield url
     finally:
         process.terminate()
@@ -113,7 +107,10 @@ def measure(workers: int, duration: float, connections: int, rounds: int) -> dic
         task_id, task = first_task(mock_url)
         env = {"BENCH_TASK_JSON": json.dumps(task), "PYTHONPATH": str(HERE)}
         with serving(bare, bare_port, env) as bare_url:
-            paths = {"poll": (f"/v2/videos/generations/{task_id}", None), "submit": ("/v2/videos/generations", HERE / "submit.lua")}
+            paths = {
+                "poll": (f"/v2/videos/generations/{task_id}", None),
+                "submit": ("/v2/videos/generations", HERE / "submit.lua"),
+            }
             found: dict[str, Load] = {}
             for path, (url_path, script) in paths.items():
                 for server, url in (("mock", mock_url), ("bare", bare_url)):
@@ -151,7 +148,10 @@ def table(loads: dict[int, dict[str, Load]], per_task: dict[int, float], kit: fl
             bare, mock = found[f"bare {path}"], found[f"mock {path}"]
             ratio = mock.rps / bare.rps
             verdict = "met" if ratio >= TARGETS[path] else "MISSED"
-            for name, load, tail in ((f"mock {path}", mock, f"{ratio:.0%} | ≥{TARGETS[path]:.0%} {verdict}"), (f"bare {path}", bare, "100% | ")):
+            for name, load, tail in (
+                (f"mock {path}", mock, f"{ratio:.0%} | ≥{TARGETS[path]:.0%} {verdict}"),
+                (f"bare {path}", bare, "100% | "),
+            ):
                 rows.append(
                     f"| {name}, {workers} worker{'s' if workers > 1 else ''} | {load.rps:,.0f} | {load.p50_ms:.2f} |"
                     f" {load.p99_ms:.2f} | {load.bad} | {tail} |"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -64,3 +65,19 @@ def _await_start(server: uvicorn.Server, thread: threading.Thread, limit: float 
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("the mock did not start")
         time.sleep(0.01)
+
+
+def await_port(port: int, process: subprocess.Popen[Any], limit: float = 30.0) -> None:
+    """Wait until a server process takes connections on 127.0.0.1:``port``; raise if it dies or is too slow.
+
+    A plain socket, so that no client library's state is involved.
+    """
+    deadline = time.monotonic() + limit
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"no server came up on port {port}") from None
+            time.sleep(0.05)

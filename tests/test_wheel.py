@@ -5,11 +5,12 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import time
 import venv
 from pathlib import Path
 
 import pytest
+
+from mockserver.testing import await_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,16 +57,6 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _await_listening(port: int, process: subprocess.Popen[str], limit: float = 30.0) -> None:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline and process.poll() is None:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError("mockserver did not start listening")
-
-
 def test_the_documented_kit_command_works_from_another_directory(installed: Path, tmp_path: Path) -> None:
     """`pytest --pyargs contract_tests --contract-url URL --contract-key KEY` against the wheel's own mockserver."""
     bin_dir = installed.parent
@@ -75,7 +66,7 @@ def test_the_documented_kit_command_works_from_another_directory(installed: Path
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
-        _await_listening(port, server)
+        await_port(port, server)
         command = [
             bin_dir / "pytest", "--pyargs", "contract_tests",
             "--contract-url", f"http://127.0.0.1:{port}", "--contract-key", "sk-a", "--contract-second-key", "sk-b",

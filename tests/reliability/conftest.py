@@ -7,12 +7,14 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
+
+from mockserver.testing import await_port
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -39,24 +41,10 @@ def mock_process(
             out.close()
     url = f"http://127.0.0.1:{port}"
     try:
-        _await_answer(url, process)
+        await_port(port, process)
         yield url, process
     finally:
         _stop(process)
-
-
-def _await_answer(url: str, process: subprocess.Popen[bytes], limit: float = 30.0) -> None:
-    """Wait until the port takes connections; a plain socket, so no client library's state is involved."""
-    port = int(url.rsplit(":", 1)[1])
-    deadline = time.monotonic() + limit
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the mock on {url} did not start") from None
-            time.sleep(0.05)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

@@ -1,7 +1,7 @@
 """The lifecycle engine: a task's state is a pure function of its record and the clock.
 
 Nothing runs in the background. Each poll recomputes the view from the submit time, the
-durations drawn once from a seeded generator, and now; so the same seed and requests give the
+durations drawn once from seeded draws, and now; so the same seed and requests give the
 same lifecycle, and a finished task can never change. The record holds numbers only (indexes
 into the catalog's tables), so a million tasks fit in a few hundred megabytes.
 """
@@ -9,7 +9,6 @@ into the catalog's tables), so a million tasks fit in a few hundred megabytes.
 from __future__ import annotations
 
 import math
-import random
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +16,7 @@ from contract_tests import contract
 
 from . import media
 from .catalog import Catalog
+from .draws import Draws
 from .scenarios import EXPIRE, LATE, NO_PROGRESS, OUTPUTS, SKIP_STATES, SLOW, STUCK, Choice
 
 STATES = tuple(contract.lifecycle()["states"])
@@ -54,13 +54,13 @@ class Times:
 def plan(
     catalog: Catalog, task_id: str, scope: str, owner: int, now: float, profile: int, choice: Choice, fate: int | None = None
 ) -> Record:
-    """Draw a task's fate once, at submit, from a generator keyed by the seed and ``fate`` (default: the id).
+    """Draw a task's fate once, at submit, from draws keyed by the seed and ``fate`` (default: the id).
 
-    Each task has its own generator, so one task's scenario never shifts another task's fate. The app
+    Each task has its own draws, so one task's scenario never shifts another task's fate. The app
     passes the id's seeded nonce as ``fate``: ids also hold the submit time, and fates must not.
     """
     p = catalog.profiles[profile]
-    draw = random.Random(f"{catalog.seed}:{task_id if fate is None else fate}")
+    draw = Draws(catalog.seed, task_id if fate is None else fate)
     queue_for = p.queue.draw(draw) / catalog.scale
     run_for = p.run.draw(draw) / catalog.scale
     fails = draw.random() < p.fail_rate

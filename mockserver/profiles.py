@@ -12,6 +12,8 @@ import math
 import random
 from dataclasses import dataclass
 
+from .draws import Draws
+
 DAY = 24 * 3600
 
 
@@ -29,7 +31,7 @@ class Timing:
     low: float = 0.0
     high: float = math.inf
 
-    def draw(self, rng: random.Random) -> float:
+    def draw(self, rng: random.Random | Draws) -> float:
         if self.kind == "fixed":
             value = self.a
         elif self.kind == "uniform":

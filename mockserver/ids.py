@@ -3,7 +3,7 @@
 A task's state is a pure function of its record and the clock, and the record is a pure function
 of what ``plan()`` is given. So an id that says when the task was submitted, which profile and
 scenario it plays and a nonce is enough for any worker process, or the same process after a
-restart, to rebuild the record without shared storage. The tag is an HMAC over those fields and
+restart, to rebuild the record without shared storage. The tag is a keyed MAC over those fields and
 over the scope and owner, which the id does not show: a forged or altered id, or an id polled by
 another key or under another scope, reads as no task at all.
 """
@@ -35,8 +35,9 @@ def derive_secret(*parts: object) -> bytes:
 
 
 def _tag(secret: bytes, payload: bytes, scope: str, owner: int) -> bytes:
+    """Keyed BLAKE2b is a MAC on its own (no HMAC construction needed), at a third of HMAC-SHA256's cost."""
     message = payload + scope.encode() + owner.to_bytes(8, "big", signed=True)
-    return hmac.digest(secret, message, "sha256")[:_TAG_BYTES]
+    return hashlib.blake2b(message, key=secret, digest_size=_TAG_BYTES).digest()
 
 
 def mint(secret: bytes, ticket: Ticket, scope: str, owner: int) -> str:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import random
 import math
+import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
@@ -19,18 +19,17 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from contract_tests import contract
 
-from . import admin, ids, jsonio, lifecycle, media, scenarios, urls, validate
+from . import admin, ids, jsonio, lifecycle, media, scenarios, urls, validate, wire
 from .catalog import SCOPES, Catalog, resolve
 from .config import Config
 from .errors import error
 from .faults import Injector, drop_connection
 from .journal import Journal
-from .jsonio import FastJSONResponse
 from .store import MemoryStore, Store
-
 
 REBUILT_KEPT = 4096  # records rebuilt from signed ids kept per worker; a few MiB at most
 
@@ -73,37 +72,38 @@ def create_app(
     )
     catalog, tasks, now = mock.catalog, mock.store, mock.clock
     nonces = random.Random(config.seed)
+    choices = scenarios.by_code(len(catalog.reasons))
     secret = secret or ids.derive_secret(config.seed, config.keys)
     owners = [(k.encode(), int.from_bytes(hashlib.sha256(k.encode()).digest()[:8], "big", signed=True)) for k in config.keys]
 
-    def owner_of(request: Request) -> int | None:
-        scheme, _, key = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not key:
+    def owner_of(authorization: bytes | None) -> int | None:
+        scheme, _, key = (authorization or b"").partition(b" ")
+        if scheme.lower() != b"bearer" or not key:
             return None
-        given = key.strip().encode()
+        given = key.strip()
         for known, owner in owners:
             if hmac.compare_digest(known, given):
                 return owner
         return -1
 
-    def guard(request: Request) -> Response | int:
-        owner = owner_of(request)
+    def guard(scope: Scope, headers: dict[bytes, bytes]) -> Response | int:
+        owner = owner_of(headers.get(b"authorization"))
         if owner is None:
             return error(401, "missing_api_key", "Send Authorization: Bearer <API-Key>.")
         if owner == -1:
             return error(401, "invalid_api_key", "That API key is not known to this server.")
-        scope = request.path_params["scope"]
-        if scope not in SCOPES:
-            return error(404, "unknown_scope", f"Unknown scope {scope!r}; use one of {sorted(SCOPES)}.")
+        name = scope["path_params"]["scope"]
+        if name not in SCOPES:
+            return error(404, "unknown_scope", f"Unknown scope {name!r}; use one of {sorted(SCOPES)}.")
         return owner
 
-    async def fault(request: Request, submit: bool) -> Response | None:
+    async def fault(scope: Scope, receive: Receive, submit: bool) -> Response | None:
         """A simulated fault's answer, or None to answer normally; decided before anything is stored."""
         chosen = mock.injector.decide(submit)
         if chosen.delay:
             await sleep(chosen.delay)
         if chosen.drop:
-            drop_connection(request.scope, request.receive)
+            drop_connection(scope, receive)
             return Response(status_code=500)  # never sent: the connection is gone
         if not chosen.status:
             return None
@@ -112,19 +112,29 @@ def create_app(
             return error(429, "rate_limited", "Simulated rate limit: try again after Retry-After seconds.", headers=retry)
         return error(chosen.status, "simulated_fault", f"Simulated HTTP {chosen.status} fault.", headers=retry)
 
-    async def submit(request: Request) -> Response:
-        owner = guard(request)
+    async def submit(scope: Scope, receive: Receive, send: Send) -> None:
+        answer = await accept(scope, receive)
+        if isinstance(answer, str):
+            await wire.send_json(send, {"task_id": answer})
+        elif answer is not None:
+            await answer(scope, receive, send)
+
+    async def accept(scope: Scope, receive: Receive) -> str | Response | None:
+        """The new task's id, a refusal, or None if the client went away before sending its body."""
+        headers = wire.headers(scope)
+        owner = guard(scope, headers)
         if isinstance(owner, Response):
             return owner
-        if mock.injector.faults.active and (refused := await fault(request, submit=True)) is not None:
+        if mock.injector.faults.active and (refused := await fault(scope, receive, submit=True)) is not None:
             return refused
-        if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+        if headers.get(b"content-type", b"").split(b";")[0].strip().lower() != b"application/json":
             return error(415, "unsupported_media_type", "Send the body as Content-Type: application/json.")
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > config.max_body_bytes:
-                return error(413, "request_too_large", f"The body is over {config.max_body_bytes} bytes.")
+        try:
+            body = await wire.read_body(receive, config.max_body_bytes)
+        except wire.BodyTooLarge:
+            return error(413, "request_too_large", f"The body is over {config.max_body_bytes} bytes.")
+        if body is None:
+            return None
         try:
             payload = jsonio.loads(body)
         except (ValueError, RecursionError):
@@ -136,28 +146,29 @@ def create_app(
             first = problems[0]
             code = "missing_field" if first.validator == "required" else "invalid_field"
             return error(400, code, contract.describe(first), param=contract.location(first).lstrip("/") or None)
-        choice = scenarios.parse(request.headers.get("x-mock-scenario", "default"), catalog.reasons)
+        header = headers.get(b"x-mock-scenario")
+        choice = scenarios.DEFAULT if header is None else scenarios.parse(header.decode("latin-1"), catalog.reasons)
         if isinstance(choice, str):
             return error(400, "invalid_field", choice, param="X-Mock-Scenario")
-        scope = request.path_params["scope"]
-        profile = catalog.profile_for(scope, payload["model"])
+        name = scope["path_params"]["scope"]
+        profile = catalog.profile_for(name, payload["model"])
         if profile is None:
-            known = sorted(model for s, model in catalog.index if s == scope)
-            return error(400, "unknown_model", f"Unknown model for {scope}; use one of: {', '.join(known)}.", param="model")
+            known = sorted(model for s, model in catalog.index if s == name)
+            return error(400, "unknown_model", f"Unknown model for {name}; use one of: {', '.join(known)}.", param="model")
         ticket = ids.Ticket(submitted_ms=round(now() * 1000), profile=profile, scenario=choice.code, nonce=nonces.getrandbits(56))
-        task_id = ids.mint(secret, ticket, scope, owner)
-        tasks.put(replay(task_id, ticket, scope, owner))
-        return FastJSONResponse({"task_id": task_id})
+        task_id = ids.mint(secret, ticket, name, owner)
+        tasks.put(replay(task_id, ticket, name, owner))
+        return task_id
 
     def replay(task_id: str, ticket: ids.Ticket, scope: str, owner: int) -> lifecycle.Record | None:
-        choice = scenarios.Choice.from_code(ticket.scenario, len(catalog.reasons))
+        choice = choices.get(ticket.scenario)
         if choice is None or ticket.profile >= len(catalog.profiles):
             return None
         return lifecycle.plan(
             catalog, task_id, scope, owner, ticket.submitted_ms / 1000, ticket.profile, choice, fate=ticket.nonce
         )
 
-    # Records rebuilt from other workers' ids: each task is polled many times, and a rebuild (an HMAC and
+    # Records rebuilt from other workers' ids: each task is polled many times, and a rebuild (a MAC check and
     # a seeded generator) took about 28 of a 44 us poll in-process, where a dict lookup costs well under one.
     rebuilt: dict[str, lifecycle.Record] = {}
 
@@ -186,17 +197,19 @@ def create_app(
         found = (find(task_id, scope, owner) for scope in SCOPES for _, owner in owners)
         return next((record for record in found if record is not None), None)
 
-    async def poll(request: Request) -> Response:
-        owner = guard(request)
+    async def poll(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = wire.headers(scope)
+        owner = guard(scope, headers)
         if isinstance(owner, Response):
-            return owner
-        if mock.injector.faults.active and (refused := await fault(request, submit=False)) is not None:
-            return refused
-        record = find(request.path_params["task_id"], request.path_params["scope"], owner)
-        task = None if record is None else lifecycle.view(catalog, record, now(), urls.media_base(request))
+            return await owner(scope, receive, send)
+        if mock.injector.faults.active and (refused := await fault(scope, receive, submit=False)) is not None:
+            return await refused(scope, receive, send)
+        params = scope["path_params"]
+        record = find(params["task_id"], params["scope"], owner)
+        task = None if record is None else lifecycle.view(catalog, record, now(), urls.media_base(scope))
         if task is None:
-            return error(404, "task_not_found", "No such task for this key and scope.")
-        return FastJSONResponse(task)
+            return await error(404, "task_not_found", "No such task for this key and scope.")(scope, receive, send)
+        await wire.send_json(send, task)
 
     async def download(request: Request) -> Response:
         """Output files are public links, as on a CDN: no key, only for a visible, successful task."""
@@ -221,8 +234,8 @@ def create_app(
         return error(404, "not_found", "Nothing is served at this path.")
 
     routes = [
-        Route("/v2/{scope}/generations", submit, methods=["POST"]),
-        Route("/v2/{scope}/generations/{task_id}", poll, methods=["GET"]),
+        Route("/v2/{scope}/generations", wire.endpoint(submit), methods=["POST"]),
+        Route("/v2/{scope}/generations/{task_id}", wire.endpoint(poll), methods=["GET"]),
         Route("/_media/{task_id}/{name}", download, methods=["GET"]),
     ]
     middleware = []

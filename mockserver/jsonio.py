@@ -1,6 +1,6 @@
-"""JSON in and out through orjson, with the standard library's exact answers kept.
+"""JSON in through orjson, with the standard library's exact answers kept.
 
-orjson parses and writes several times faster than ``json``. It refuses a few inputs that ``json``
+orjson parses several times faster than ``json``. It refuses a few inputs that ``json``
 takes (NaN, integers over 64 bits, lone surrogates, nesting over 1024 levels), so those are
 handed to ``json.loads`` and get the answers they always got; nothing a client sees changes.
 """
@@ -11,7 +11,6 @@ import json
 from typing import Any
 
 import orjson
-from starlette.responses import JSONResponse
 
 
 def loads(body: bytes | bytearray) -> Any:
@@ -20,14 +19,3 @@ def loads(body: bytes | bytearray) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
         return json.loads(body)
-
-
-class FastJSONResponse(JSONResponse):
-    """A JSONResponse whose bytes are those of Starlette's, written by orjson.
-
-    Starlette writes compact separators and raw UTF-8, as orjson does; the mock's bodies hold only
-    strings, integers, None, lists and dicts, for which the two agree byte for byte.
-    """
-
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)

@@ -38,7 +38,7 @@ class Settings:
     slow_queue: float = 600.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Choice:
     """A parsed header: a behaviour, and an outcome (0: the profile decides; 1: success; 2 + i: reason i)."""
 
@@ -54,11 +54,17 @@ class Choice:
     def code(self) -> int:
         return self.behaviour << 5 | self.outcome
 
-    @classmethod
-    def from_code(cls, code: int, reasons: int) -> Choice | None:
-        """The choice a code stands for, or None if it cannot be one (more reasons than this config has)."""
-        behaviour, outcome = code >> 5, code & 31
-        return cls(behaviour, outcome) if behaviour < len(BEHAVIOURS) and outcome < 2 + reasons else None
+
+DEFAULT = Choice()
+
+
+def by_code(reasons: int) -> dict[int, Choice]:
+    """Every choice an id can carry under a config with ``reasons`` failure reasons, by its code.
+
+    An id signed under another config may hold a code missing here; it reads as no task at all.
+    """
+    every = (Choice(behaviour, outcome) for behaviour in range(len(BEHAVIOURS)) for outcome in range(2 + reasons))
+    return {choice.code: choice for choice in every}
 
 
 def names(reasons: tuple[str, ...]) -> list[str]:

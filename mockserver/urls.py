@@ -9,20 +9,20 @@ client, so the memo is bounded: past its size, links are worked out afresh each 
 from __future__ import annotations
 
 from starlette.requests import Request
+from starlette.types import Scope
 
 _MEMO_SIZE = 256
 _memo: dict[tuple[object, ...], str] = {}
 
 
-def media_base(request: Request) -> str:
+def media_base(scope: Scope) -> str:
     """``{base_url}_media``, as output links start."""
-    scope = request.scope
     host = next((value for name, value in scope["headers"] if name == b"host"), None)
     server = scope.get("server")
     key = (scope.get("scheme"), host, server and tuple(server), scope.get("app_root_path", scope.get("root_path", "")))
     found = _memo.get(key)
     if found is None:
-        found = f"{request.base_url}_media"
+        found = f"{Request(scope).base_url}_media"
         if len(_memo) < _MEMO_SIZE:
             _memo[key] = found
     return found

@@ -1,0 +1,72 @@
+"""Reading a request and writing a JSON answer at the ASGI level, for the two routes clients hammer.
+
+Submits and polls are nearly all of a mock's traffic. Starlette's ``Request`` and ``Response``
+objects, and the wrapper its router puts around a plain function, cost about as much as the engine's
+own work on a poll; these helpers do the little those routes need with the ASGI messages themselves.
+Every other route keeps Starlette's objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class BodyTooLarge(Exception):
+    """The body went past the limit; nothing more of it was read."""
+
+
+def endpoint(handler: Handler) -> ASGIApp:
+    """``handler`` as an ASGI app, so that ``Route`` calls it as it is rather than wrapping it.
+
+    ``Route`` treats a plain function as ``f(request) -> response``; any other callable is taken to be
+    an ASGI app. A class whose ``__call__`` is the handler adds no frame to each call.
+    """
+    return type(handler.__name__, (), {"__call__": staticmethod(handler), "__slots__": ()})()
+
+
+def headers(scope: Scope) -> dict[bytes, bytes]:
+    """The request's headers by lower-case name; the first of repeated ones, as Starlette's ``get`` gives."""
+    return dict(reversed(scope["headers"]))
+
+
+async def read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole body, or None if the client went away; ``BodyTooLarge`` past ``limit`` bytes."""
+    message = await receive()
+    body = message.get("body", b"")
+    if len(body) > limit:
+        raise BodyTooLarge
+    if not message.get("more_body"):
+        return body if message["type"] == "http.request" else None
+    chunks, size = [body], len(body)
+    while message.get("more_body"):
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def send_json(send: Send, content: Any) -> None:
+    """A 200 with ``content`` as JSON, byte for byte what Starlette's ``JSONResponse`` sends.
+
+    Starlette writes compact separators and raw UTF-8, as orjson does; the mock's answers hold only
+    strings, integers, None, lists and dicts, for which the two agree.
+    """
+    body = orjson.dumps(content)
+    start = {
+        "type": "http.response.start",
+        "status": 200,
+        "headers": [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")],
+    }
+    await send(start)
+    await send({"type": "http.response.body", "body": body})

@@ -19,6 +19,8 @@ from .store import open_store
 # Worker processes rebuild the app from the same command line, handed over in the environment,
 # because uvicorn starts several workers only from an import string.
 _ARGV_ENV = "MOCKSERVER_ARGV"
+_PER_WORKER = "note: each admin request reaches one worker; faults set at run time and the journal are that worker's"
+_UNSHARED = ", and so are forced states and resets unless the workers share --store sqlite:PATH"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -79,6 +81,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"mock serving on {url}  key: Authorization: Bearer {config.keys[0]}", flush=True)
     if config.admin_key:
         print(f"admin API on {url}/_mock/  key: Authorization: Bearer {config.admin_key}", flush=True)
+        if args.workers > 1:
+            print(_PER_WORKER + ("" if args.store.startswith("sqlite:") else _UNSHARED), file=sys.stderr, flush=True)
     options = {"host": args.host, "port": args.port, "log_level": args.log_level, "access_log": args.access_log}
     app = _app(parser, args, config)  # with workers, only to refuse a bad --store before they start
     if args.workers == 1:

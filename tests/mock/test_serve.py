@@ -46,6 +46,22 @@ def test_cli_refuses_bad_options(argv: list[str]) -> None:
     assert exit_.value.code == 2
 
 
+@pytest.mark.parametrize(("store", "unshared"), [("memory", True), ("sqlite:{tmp}/tasks.db", False)])
+def test_cli_says_what_the_admin_api_cannot_share_between_workers(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: object, store: str, unshared: bool
+) -> None:
+    started: list[dict[str, object]] = []
+    monkeypatch.setenv("MOCKSERVER_ARGV", "")  # main() hands its argv to the workers there; undone after
+    monkeypatch.setattr("uvicorn.run", lambda app, **options: started.append(options))
+    main(["--workers", "2", "--admin-key", "sk-adm", "--store", store.format(tmp=tmp_path)])
+    err = capsys.readouterr().err
+    assert started and started[0]["workers"] == 2
+    assert "journal are that worker's" in err
+    assert ("forced states and resets" in err) is unshared
+    main(["--admin-key", "sk-adm"])
+    assert capsys.readouterr().err == ""
+
+
 def test_cli_prints_url_and_keys_serves_the_admin_api_and_stops_on_ctrl_c() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

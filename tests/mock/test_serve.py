@@ -56,8 +56,8 @@ def test_cli_says_what_the_admin_api_cannot_share_between_workers(
     main(["--workers", "2", "--admin-key", "sk-adm", "--store", store.format(tmp=tmp_path)])
     err = capsys.readouterr().err
     assert started and started[0]["workers"] == 2
-    assert "journal are that worker's" in err
-    assert ("forced states and resets" in err) is unshared
+    assert "resets are that worker's" in err
+    assert ("forced states" in err) is unshared
     main(["--admin-key", "sk-adm"])
     assert capsys.readouterr().err == ""
 

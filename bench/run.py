@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import shutil
@@ -21,7 +22,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -42,6 +43,8 @@ class Load:
     p50_ms: float
     p99_ms: float
     bad: int  # answers that were not 2xx, plus socket errors
+    requests: int = 0
+    cpu_us: float = math.nan  # the server's CPU time (all its processes) per request
 
 
 def free_port() -> int:
@@ -51,13 +54,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(argv: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[str]:
-    """Run a server process until the block ends; yield its URL once it accepts connections."""
+def serving(argv: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[tuple[str, int]]:
+    """Run a server process until the block ends; yield its URL and pid once it accepts connections."""
     process = subprocess.Popen(argv, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
         await_port(port, process)
-        yield url
+        yield url, process.pid
     finally:
         process.terminate()
         try:
@@ -72,11 +75,39 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk(url: str, duration: float, connections: int, script: Path | None = None) -> Load:
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process and its descendants so far (Linux ``/proc``).
+
+    wrk shares the cores with the server, so throughput depends on how the scheduler splits them;
+    the server's own CPU time per request does not, and says what each request costs.
+    """
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # the process ended meanwhile
+        child = int(stat.parent.name)
+        parents[child], ticks[child] = int(fields[1]), int(fields[11]) + int(fields[12])
+    family, grew = {pid}, True
+    while grew:
+        grew = False
+        for child, parent in parents.items():
+            if parent in family and child not in family:
+                family.add(child)
+                grew = True
+    return sum(ticks.get(member, 0) for member in family) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(url: str, pid: int, duration: float, connections: int, script: Path | None = None) -> Load:
     argv = ["wrk", "-t2", f"-c{connections}", f"-d{duration:g}s", "--latency", "-H", f"Authorization: Bearer {KEY}"]
     if script is not None:
         argv += ["-s", str(script)]
-    return parse_wrk(subprocess.run([*argv, url], capture_output=True, text=True, check=True).stdout)
+    before = cpu_seconds(pid)
+    load = parse_wrk(subprocess.run([*argv, url], capture_output=True, text=True, check=True).stdout)
+    used = cpu_seconds(pid) - before
+    return replace(load, cpu_us=1e6 * used / load.requests) if load.requests else load
 
 
 def parse_wrk(out: str) -> Load:
@@ -84,7 +115,8 @@ def parse_wrk(out: str) -> Load:
     bad = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
     bad += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    return Load(rps, _ms(latency["50"]), _ms(latency["99"]), bad)
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    return Load(rps, _ms(latency["50"]), _ms(latency["99"]), bad, requests)
 
 
 def first_task(url: str) -> tuple[str, dict]:
@@ -103,21 +135,22 @@ def measure(workers: int, duration: float, connections: int, rounds: int) -> dic
     mock_port, bare_port = free_port(), free_port()
     mock = [sys.executable, "-m", "mockserver", "--port", str(mock_port), "--workers", str(workers)]
     bare = [sys.executable, "-m", "uvicorn", "bare:app", "--port", str(bare_port), "--workers", str(workers), *UVICORN]
-    with serving([*mock, "--no-access-log", "--log-level", "warning"], mock_port) as mock_url:
+    with serving([*mock, "--no-access-log", "--log-level", "warning"], mock_port) as (mock_url, mock_pid):
         task_id, task = first_task(mock_url)
         env = {"BENCH_TASK_JSON": json.dumps(task), "PYTHONPATH": str(HERE)}
-        with serving(bare, bare_port, env) as bare_url:
+        with serving(bare, bare_port, env) as (bare_url, bare_pid):
+            servers = (("mock", mock_url, mock_pid), ("bare", bare_url, bare_pid))
             paths = {
                 "poll": (f"/v2/videos/generations/{task_id}", None),
                 "submit": ("/v2/videos/generations", HERE / "submit.lua"),
             }
             found: dict[str, Load] = {}
             for path, (url_path, script) in paths.items():
-                for server, url in (("mock", mock_url), ("bare", bare_url)):
-                    wrk(url + url_path, 1, connections, script)  # warm up
+                for server, url, pid in servers:
+                    wrk(url + url_path, pid, 1, connections, script)  # warm up
                 for _ in range(rounds):
-                    for server, url in (("mock", mock_url), ("bare", bare_url)):
-                        load = wrk(url + url_path, duration, connections, script)
+                    for server, url, pid in servers:
+                        load = wrk(url + url_path, pid, duration, connections, script)
                         best = found.get(f"{server} {path}")
                         if best is None or load.rps > best.rps:
                             found[f"{server} {path}"] = load
@@ -142,25 +175,28 @@ def kit_seconds() -> float | None:
 
 
 def table(loads: dict[int, dict[str, Load]], per_task: dict[int, float], kit: float | None) -> str:
-    rows = ["| row | req/s | p50 ms | p99 ms | non-2xx | vs bare | target |", "|---|---:|---:|---:|---:|---:|---|"]
+    rows = [
+        "| row | req/s | p50 ms | p99 ms | non-2xx | CPU µs/req | req/s vs bare | bare's CPU/req vs this | target |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
     for workers, found in loads.items():
         for path in ("poll", "submit"):
             bare, mock = found[f"bare {path}"], found[f"mock {path}"]
             ratio = mock.rps / bare.rps
             verdict = "met" if ratio >= TARGETS[path] else "MISSED"
             for name, load, tail in (
-                (f"mock {path}", mock, f"{ratio:.0%} | ≥{TARGETS[path]:.0%} {verdict}"),
-                (f"bare {path}", bare, "100% | "),
+                (f"mock {path}", mock, f"{ratio:.0%} | {bare.cpu_us / mock.cpu_us:.0%} | ≥{TARGETS[path]:.0%} {verdict}"),
+                (f"bare {path}", bare, "100% | 100% | "),
             ):
                 rows.append(
                     f"| {name}, {workers} worker{'s' if workers > 1 else ''} | {load.rps:,.0f} | {load.p50_ms:.2f} |"
-                    f" {load.p99_ms:.2f} | {load.bad} | {tail} |"
+                    f" {load.p99_ms:.2f} | {load.bad} | {load.cpu_us:.0f} | {tail} |"
                 )
     for count, size in per_task.items():
         verdict = "met" if size <= MAX_BYTES_PER_TASK else "MISSED"
-        rows.append(f"| memory per task at {count:,} tasks | {size:,.0f} B | | | | | ≤1 KiB {verdict} |")
+        rows.append(f"| memory per task at {count:,} tasks | {size:,.0f} B | | | | | | | ≤1 KiB {verdict} |")
     kit_cell = "n/a (kit not installed)" if kit is None else f"{kit:.1f} s"
-    rows.append(f"| one kit run against the mock | {kit_cell} | | | | | |")
+    rows.append(f"| one kit run against the mock | {kit_cell} | | | | | | | |")
     return "\n".join(rows)
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -48,4 +51,19 @@ def test_wrk_output_is_read_into_figures() -> None:
   Non-2xx or 3xx responses: 5
 Requests/sec:  20000.50
 """
-    assert run.parse_wrk(out) == run.Load(rps=20000.5, p50_ms=0.812, p99_ms=4.51, bad=8)
+    assert run.parse_wrk(out) == run.Load(rps=20000.5, p50_ms=0.812, p99_ms=4.51, bad=8, requests=160000)
+
+
+def test_cpu_time_counts_the_server_and_its_worker_processes() -> None:
+    """uvicorn's workers are children of the process the bench starts; their CPU time must count."""
+    run = _load("run")
+    child = "import time; t = time.process_time(); sum(range(20_000_000)); print(time.process_time() - t, flush=True); time.sleep(60)"
+    parent = f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {child!r}]); time.sleep(60)"
+    process = subprocess.Popen([sys.executable, "-c", parent], stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        burnt = float(process.stdout.readline())  # the child has spent this much CPU and is still alive
+        assert run.cpu_seconds(process.pid) >= burnt * 0.9
+        assert run.cpu_seconds(process.pid) < burnt + 5
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()

@@ -23,7 +23,7 @@ from starlette.types import Receive, Scope, Send
 
 from contract_tests import contract
 
-from . import admin, ids, jsonio, lifecycle, media, scenarios, urls, validate, wire
+from . import admin, cors, ids, jsonio, lifecycle, media, scenarios, urls, validate, wire
 from .catalog import SCOPES, Catalog, resolve
 from .config import Config
 from .errors import error
@@ -154,8 +154,9 @@ def create_app(
         profile = catalog.profile_for(name, payload["model"])
         if profile is None:
             known = sorted(model for s, model in catalog.index if s == name)
-            return error(400, "unknown_model", f"Unknown model for {name}; use one of: {', '.join(known)}.", param="model")
-        ticket = ids.Ticket(submitted_ms=round(now() * 1000), profile=profile, scenario=choice.code, nonce=nonces.getrandbits(56))
+            message = f"Unknown model for {name}; use one of: {', '.join(known)}."
+            return error(400, "unknown_model", message, param="model")
+        ticket = ids.Ticket(round(now() * 1000), profile, choice.code, nonce=nonces.getrandbits(56))
         task_id = ids.mint(secret, ticket, name, owner)
         tasks.put(replay(task_id, ticket, name, owner))
         return task_id
@@ -239,6 +240,8 @@ def create_app(
         Route("/_media/{task_id}/{name}", download, methods=["GET"]),
     ]
     middleware = []
+    if config.cors_origins:
+        middleware.append(cors.middleware(config.cors_origins))
     if config.admin_key:
         mock.lookup = find_public
         routes += admin.routes(mock, config.admin_key)

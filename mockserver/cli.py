@@ -30,6 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="FILE", help="a TOML file (schemas/mock-config.json); default: embedded")
     parser.add_argument("--key", action="append", help="an accepted API key (repeatable; replaces the development key)")
     parser.add_argument("--admin-key", help="switch on the admin API under /_mock/, for this bearer key")
+    parser.add_argument("--cors-origin", action="append", help="let a browser app on this origin call the mock (repeatable; * for any)")
     parser.add_argument("--time-scale", type=float, help="60 makes a three-minute job take three seconds")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--workers", type=int, default=1, help="worker processes sharing the port")
@@ -54,6 +55,7 @@ def _config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Config
         "seed": args.seed,
         "keys": tuple(args.key) if args.key else None,
         "admin_key": args.admin_key,
+        "cors_origins": tuple(args.cors_origin) if args.cors_origin else None,
     }
     return replace(config, **{name: value for name, value in given.items() if value is not None})
 

@@ -1,4 +1,4 @@
-"""What the mock plays: keys, per-model profiles, scenarios' settings, faults, the time scale and seed.
+"""What the mock plays: keys, CORS origins, per-model profiles, scenarios' settings, faults, the time scale and seed.
 
 The embedded default answers any model on a first try, fails a task now and then (2%) and injects
 no HTTP faults. A TOML file (``--config``) is checked against ``schemas/mock-config.json`` and laid
@@ -34,6 +34,7 @@ class Config:
 
     keys: tuple[str, ...] = (DEV_KEY,)
     admin_key: str | None = None
+    cors_origins: tuple[str, ...] = ()
     time_scale: float = 1.0
     seed: int = 0
     max_body_bytes: int = 10 * 1024 * 1024
@@ -100,8 +101,9 @@ def from_dict(data: dict[str, Any]) -> Config:
         models[name] = _profile(under, given)
     top: dict[str, Any] = {k: v for k, v in data.items() if k in {f.name for f in fields(Config)}}
     top.update(profiles=profiles, models=models)
-    if "keys" in data:
-        top["keys"] = tuple(data["keys"])
+    for listed in ("keys", "cors_origins"):
+        if listed in data:
+            top[listed] = tuple(data[listed])
     top["aliases"] = {**base.aliases, **data.get("aliases", {})}
     top["fail_reasons"] = {**base.fail_reasons, **data.get("fail_reasons", {})}
     top["scenarios"] = replace(base.scenarios, **data.get("scenarios", {}))

@@ -2,7 +2,8 @@
 
 Served only when an admin key is configured, and only to ``Authorization: Bearer <admin key>``.
 Forcing a state stores an override in the task's record, so the engine stays a pure function of
-record and clock. State lives in one process: with ``--workers`` each worker has its own.
+record and clock. State lives in one process: with ``--workers`` each worker has its own (the CLI says
+which parts).
 """
 
 from __future__ import annotations
@@ -60,6 +61,17 @@ def routes(mock: Mock, admin_key: str) -> list[Route]:
             return error(400, "invalid_body", "The body must be a JSON object.")
         return payload
 
+    def paging(request: Request, name: str, default: int, least: int) -> int | Response:
+        """A whole-number query parameter of at least ``least``; limits are capped at MAX_PAGE."""
+        given = request.query_params.get(name)
+        try:
+            value = default if given is None else int(given)
+        except ValueError:
+            value = least - 1
+        if value < least:
+            return error(400, "invalid_field", f"{name} is a whole number of {least} or more.", param=name)
+        return min(value, MAX_PAGE) if name == "limit" else value
+
     def describe(record: lifecycle.Record) -> dict[str, Any]:
         catalog, now = mock.catalog, mock.clock()
         return {
@@ -67,6 +79,7 @@ def routes(mock: Mock, admin_key: str) -> list[Route]:
             "scope": record.scope,
             "profile": catalog.names[record.profile],
             "behaviour": scenarios.BEHAVIOURS[record.flags.bit_length() - 1] if record.flags else "default",
+            "outcome": "success" if record.failure < 0 else f"fail-{catalog.reasons[record.failure]}",
             "status": lifecycle.status_at(record, now),
             "visible": lifecycle.visible(catalog, record, now),
             "submitted_at": record.submitted_at,
@@ -78,11 +91,11 @@ def routes(mock: Mock, admin_key: str) -> list[Route]:
         return JSONResponse({"status": "ok", "time": mock.clock(), "tasks": size, "faults": faults, "seed": mock.config.seed})
 
     async def tasks(request: Request) -> Response:
-        try:
-            offset = max(0, int(request.query_params.get("offset", 0)))
-            limit = min(MAX_PAGE, max(1, int(request.query_params.get("limit", PAGE))))
-        except ValueError:
-            return error(400, "invalid_field", "offset and limit are whole numbers.", param="limit")
+        offset, limit = paging(request, "offset", 0, 0), paging(request, "limit", PAGE, 1)
+        if isinstance(offset, Response):
+            return offset
+        if isinstance(limit, Response):
+            return limit
         page = [describe(r) for r in islice(mock.store.records(), offset, offset + limit + 1)]
         more = len(page) > limit
         return JSONResponse({"tasks": page[:limit], "next_offset": offset + limit if more else None})
@@ -92,7 +105,8 @@ def routes(mock: Mock, admin_key: str) -> list[Route]:
         if record is None:
             return error(404, "task_not_found", "No such task.")
         view = lifecycle.view(mock.catalog, record, mock.clock(), f"{request.base_url}_media")
-        return JSONResponse({**describe(record), "record": asdict(record), "view": view})
+        fields = {name: _finite(value) for name, value in asdict(record).items()}
+        return JSONResponse({**describe(record), "record": fields, "view": view})
 
     async def force(request: Request) -> Response:
         """Move the task on, or hold it where it is, from now; never back, and never out of a final state."""
@@ -147,10 +161,9 @@ def routes(mock: Mock, admin_key: str) -> list[Route]:
         return JSONResponse(mock.injector.faults.as_dict())
 
     async def journal(request: Request) -> Response:
-        try:
-            limit = min(MAX_PAGE, max(1, int(request.query_params.get("limit", PAGE))))
-        except ValueError:
-            return error(400, "invalid_field", "limit is a whole number.", param="limit")
+        limit = paging(request, "limit", PAGE, 1)
+        if isinstance(limit, Response):
+            return limit
         entries = list(mock.journal)[-limit:]
         return JSONResponse({"entries": entries})
 
@@ -163,3 +176,8 @@ def routes(mock: Mock, admin_key: str) -> list[Route]:
         Route("/_mock/faults", admin(faults), methods=["GET", "PUT"]),
         Route("/_mock/journal", admin(journal), methods=["GET"]),
     ]
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no infinity: a time that never comes (a stuck task's run) is shown as null."""
+    return None if isinstance(value, float) and not math.isfinite(value) else value

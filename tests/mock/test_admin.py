@@ -61,7 +61,24 @@ def test_health_and_task_listing_in_pages(client: TestClient) -> None:
     assert [t["task_id"] for t in first["tasks"] + rest["tasks"]] == ids
     assert rest["next_offset"] is None
     assert {t["status"] for t in first["tasks"]} == {"SUBMITTED"} and first["tasks"][0]["profile"] == "veo3"
-    assert client.get("/_mock/tasks?limit=x", headers=ADMIN).status_code == 400
+    for query in ("limit=x", "limit=0", "limit=-1", "offset=-5"):
+        refused = client.get(f"/_mock/tasks?{query}", headers=ADMIN)
+        assert (refused.status_code, refused.json()["error"]["code"]) == (400, "invalid_field"), query
+    assert client.get("/_mock/journal?limit=-5", headers=ADMIN).status_code == 400
+
+
+@pytest.mark.parametrize(("scenario", "outcome"), [("stuck", "success"), ("stuck, fail-quota", "fail-quota")])
+def test_a_stuck_task_shows_its_never_ending_run_as_null_and_its_outcome(
+    client: TestClient, clock: Clock, scenario: str, outcome: str
+) -> None:
+    task_id = submit(client, headers={**KEY, "X-Mock-Scenario": scenario})
+    clock.now += 500
+    shown = client.get(f"/_mock/tasks/{task_id}", headers=ADMIN)
+    assert shown.status_code == 200, shown.text
+    assert (shown.json()["record"]["run_for"], shown.json()["outcome"]) == (None, outcome)
+    assert shown.json()["view"]["status"] == "IN_PROGRESS"
+    listed = client.get("/_mock/tasks", headers=ADMIN).json()["tasks"][0]
+    assert (listed["behaviour"], listed["outcome"]) == ("stuck", outcome)
 
 
 def test_one_task_shows_its_record_and_current_view(client: TestClient, clock: Clock) -> None:

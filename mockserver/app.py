@@ -137,8 +137,10 @@ def create_app(
             return None
         try:
             payload = jsonio.loads(body)
-        except (ValueError, RecursionError):
-            return error(400, "invalid_json", "The body is not valid JSON.")
+        except jsonio.TooDeep:
+            return error(400, "invalid_json", "The body is nested too deeply (about 1,000 levels at most).")
+        except ValueError as exc:
+            return error(400, "invalid_json", f"The body is not valid JSON: {exc}.")
         if not isinstance(payload, dict):
             return error(400, "invalid_body", "The body must be a JSON object.")
         problems = validate.problems("submit-request", payload)

@@ -114,6 +114,22 @@ def test_bad_submits_get_their_documented_4xx(client: TestClient, request_kwargs
     assert contract.is_valid("error", response.json())
 
 
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (b'{"prompt": "cat", "model": "veo3", "duration": NaN}', "NaN is not JSON"),
+        (b'{"prompt": "cat", "model": "veo3", "duration": Infinity}', "Infinity is not JSON"),
+        (b'{"prompt": "cat", "model": "veo3", "duration": 1e999}', "too large"),
+        (b'{"prompt": "cat", "model": "veo3", "extra": ' + b"[" * 5000 + b"]" * 5000 + b"}", "nested too deeply"),
+        (b'{"prompt": "cat", "model"}', "Expecting ':' delimiter"),
+    ],
+)
+def test_what_is_not_strict_json_is_refused_saying_why(client: TestClient, body: bytes, says: str) -> None:
+    response = client.post("/v2/videos/generations", content=body, headers={**KEY, "Content-Type": "application/json"})
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "invalid_json")
+    assert says in response.json()["error"]["message"]
+
+
 def test_body_over_the_limit_is_413(clock: Clock) -> None:
     with TestClient(create_app(Config(max_body_bytes=1000), clock=clock)) as c:
         body = {**CAT, "images": ["A" * 2000]}

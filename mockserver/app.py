@@ -249,5 +249,6 @@ def create_app(
         routes += admin.routes(mock, config.admin_key)
         middleware.append(Middleware(Journal, entries=mock.journal, clock=now))
     app = Starlette(routes=routes, middleware=middleware, exception_handlers={HTTPException: http_error})
+    app.router.redirect_slashes = False  # a bare 307 before any key check; clients that follow it re-POST
     app.state.mock = mock
     return app

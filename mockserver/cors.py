@@ -24,7 +24,8 @@ class _JSONRefusals(CORSMiddleware):
         if answer.status_code != 400:
             return answer
         reason = bytes(answer.body).decode()  # Starlette's words: "Disallowed CORS origin, headers"
-        allowed = f"{reason}. Allowed headers: {', '.join(ALLOWED_HEADERS)}; methods: GET, POST."
+        sent, origins = request_headers.get("origin"), ", ".join(self.allow_origins)
+        allowed = f"{reason} (sent: {sent}). Allowed origins: {origins}; headers: {', '.join(ALLOWED_HEADERS)}."
         kept = {name: value for name, value in answer.headers.items() if name.startswith("access-control-")}
         return error(400, "cors_refused", allowed, headers=kept or None)
 

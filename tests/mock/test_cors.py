@@ -52,7 +52,8 @@ def test_a_refused_preflight_is_a_json_error_from_the_contracts_table(origin: st
     assert refused.status_code == 400
     assert contract.is_valid("error", refused.json())
     assert refused.json()["error"]["code"] == "cors_refused"
-    assert "Disallowed CORS" in refused.json()["error"]["message"]
+    message = refused.json()["error"]["message"]
+    assert "Disallowed CORS" in message and f"sent: {origin}" in message and APP_ORIGIN in message
 
 
 def test_any_origin_with_a_star_and_the_config_file_checked_by_its_schema(tmp_path: object) -> None:

@@ -80,7 +80,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     config = _config(parser, args)
     url = f"http://{args.host}:{args.port}"
-    print(f"mock serving on {url}  key: Authorization: Bearer {config.keys[0]}", flush=True)
+    keys = f"key{'s' if len(config.keys) > 1 else ''}: Authorization: Bearer {' or '.join(config.keys)}"
+    where = f"{url} (port 0: a free port, which uvicorn's next line names)" if args.port == 0 else url
+    print(f"mock serving on {where}  {keys}", flush=True)
     if config.admin_key:
         print(f"admin API on {url}/_mock/  key: Authorization: Bearer {config.admin_key}", flush=True)
         if args.workers > 1:

@@ -62,6 +62,16 @@ def test_cli_says_what_the_admin_api_cannot_share_between_workers(
     assert capsys.readouterr().err == ""
 
 
+def test_the_banner_names_every_key_and_says_when_the_port_is_chosen_later(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("uvicorn.run", lambda app, **options: None)
+    main(["--key", "sk-a", "--key", "sk-b", "--port", "0"])
+    banner = capsys.readouterr().out
+    assert "keys: Authorization: Bearer sk-a or sk-b" in banner
+    assert "port 0: a free port" in banner
+
+
 def test_cli_prints_url_and_keys_serves_the_admin_api_and_stops_on_ctrl_c() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -79,6 +79,10 @@ def location(error: ValidationError) -> str:
 def describe(error: ValidationError) -> str:
     """One line a person can act on: where, and what was wrong."""
     where = location(error).lstrip("/").replace("/", ".") or "body"
+    said = error.validator == "pattern" and isinstance(error.schema, dict) and error.schema.get("x-pattern-message")
+    if said:  # the schema's words for a pattern that reads as noise, such as a spelled-out class of white space
+        shown = repr(error.instance)
+        return f"{where}: {shown if len(shown) <= 60 else shown[:57] + '...'} {said}"
     return f"{where}: {error.message}"
 
 

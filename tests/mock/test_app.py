@@ -163,3 +163,19 @@ def test_another_key_cannot_see_the_task(client: TestClient) -> None:
 def test_a_task_is_found_only_under_its_own_scope(client: TestClient) -> None:
     task_id = submit(client, scope="images")
     assert client.get(f"/v2/videos/generations/{task_id}", headers=KEY).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({**CAT, "prompt": "   "}, "prompt: '   ' holds only white space"),
+        ({**CAT, "prompt": "\u3000" * 100}, "holds only white space"),
+    ],
+)
+def test_a_white_space_prompt_is_refused_in_words_not_in_a_character_class(
+    client: TestClient, body: dict, message: str
+) -> None:
+    response = client.post("/v2/videos/generations", json=body, headers=KEY)
+    assert response.status_code == 400
+    said = response.json()["error"]["message"]
+    assert message in said and "\\u" not in said and len(said) < 120

@@ -25,7 +25,7 @@ import mimetypes
 import os
 import random as _random
 import re
-import tempfile
+import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -197,9 +197,12 @@ def target(directory: Path, task: dict[str, Any], index: int, response: httpx.Re
 
 
 def temp_file(directory: Path) -> tuple[Any, Path]:
-    """A hidden file beside the target, so the final ``os.replace`` never crosses file systems."""
-    handle = tempfile.NamedTemporaryFile(dir=directory, prefix=".", suffix=".part", delete=False)
-    return handle, Path(handle.name)
+    """A hidden file beside the target, so the final ``os.replace`` never crosses file systems.
+
+    Opened with the umask's permissions, as any saved file is, not ``tempfile``'s owner-only 0600.
+    """
+    path = directory / f".{secrets.token_hex(12)}.part"
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb"), path
 
 
 def commit(staged: list[tuple[Path, Path]]) -> list[Path]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from email.utils import format_datetime
@@ -245,6 +246,15 @@ def test_download_writes_every_output_under_its_own_name(
     assert [p.read_bytes() for p in paths] == [mock.get(url).content]
     assert sorted(tmp_path.iterdir()) == paths
     assert paths[0].name.startswith(task["task_id"])
+
+
+def test_downloads_get_the_permissions_any_saved_file_gets(mock: TestClient, fake: FakeTime, tmp_path: Path) -> None:
+    umask = os.umask(0o022)
+    try:
+        (path,) = client(mock, fake).download(finished(mock, fake, "images"), "images", tmp_path)
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o644  # not tempfile's owner-only 0600
 
 
 def test_wrong_content_type_leaves_nothing_behind(mock: TestClient, fake: FakeTime, tmp_path: Path) -> None:

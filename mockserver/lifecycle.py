@@ -71,7 +71,9 @@ def plan(
     if choice.flags & SLOW:
         queue_for += catalog.settings.slow_queue / catalog.scale
     if choice.flags & STUCK:
-        run_for = math.inf
+        # Runs for ever; with a fail outcome, until the provider's hard timeout, counted from submit.
+        hard = catalog.settings.hard_timeout / catalog.scale - queue_for
+        run_for = max(0.0, hard) if choice.outcome >= 2 else math.inf
     return Record(task_id, scope, owner, now, queue_for, run_for, failure, profile, choice.flags)
 
 
@@ -98,7 +100,9 @@ def status_at(record: Record, now: float) -> str:
         return SUCCESS if record.failure < 0 else FAILURE
     if record.forced >= 0 and now >= record.forced_at:
         return STATES[record.forced]
-    if record.flags & SKIP_STATES or now < record.submitted_at:
+    if record.flags & SKIP_STATES:
+        return NOT_START  # as new-api shows a task it never hands upstream, until it ends
+    if now < record.submitted_at:
         return SUBMITTED
     if now < t.started:
         return QUEUED if now > record.submitted_at else SUBMITTED
@@ -142,7 +146,7 @@ def view(catalog: Catalog, record: Record, now: float, media_base: str) -> dict[
         "progress": "0%",
         "data": {},
     }
-    if status in (SUBMITTED, QUEUED):
+    if status in (NOT_START, SUBMITTED, QUEUED):
         return task
     task["start_time"] = int(min(t.started, t.finished))
     if status == IN_PROGRESS:
@@ -164,7 +168,7 @@ def view(catalog: Catalog, record: Record, now: float, media_base: str) -> dict[
 
 def _progress(catalog: Catalog, record: Record, t: Times, now: float) -> int:
     step = 100 if record.flags & NO_PROGRESS else catalog.profiles[record.profile].progress_step
-    if step >= 100 or math.isinf(record.run_for):
+    if step >= 100 or record.flags & STUCK or math.isinf(record.run_for):
         return 0
     until = min(now, record.forced_at) if record.forced >= 0 else now
     done = min(99, int(100 * (until - t.started) / record.run_for))

@@ -5,13 +5,13 @@
 | `default` | the model's profile decides: timings, progress, failure rate, output shape |
 | `success` | always succeeds |
 | `fail-<reason>` | fails at the end of its run with that reason from the catalogue (`fail-content-policy`, `fail-upstream-timeout`, `fail-quota` by default) |
-| `stuck` | stays `IN_PROGRESS` for ever, for testing client timeouts |
+| `stuck` | stays `IN_PROGRESS` at 0% for ever, for testing client timeouts; with a `fail-` outcome, until `hard_timeout` seconds after submit, then fails |
 | `slow` | waits `slow_queue` seconds longer in `QUEUED` (behind a concurrency limit) |
 | `late-visible` | polls answer 404 `task_not_found` for the first `late_visible_for` seconds, then the task is found |
 | `expire` | the task (and its links) answer 404 `expire_after` seconds after it finishes |
 | `outputs` | succeeds with `data.outputs`, a list of `outputs` URLs |
 | `no-progress` | shows 0% until it is done |
-| `skip-states` | goes straight from `SUBMITTED` to its final state, with no `QUEUED` or `IN_PROGRESS` |
+| `skip-states` | shows `NOT_START` and then its final state, with nothing between, as new-api does for a task it never sends upstream |
 
 One behaviour (`stuck` ... `skip-states`) and one outcome (`success` or a `fail-` one) can be
 combined, separated by a comma (`late-visible, fail-quota`). The seconds are settings in the
@@ -36,6 +36,7 @@ class Settings:
     expire_after: float = 60.0
     outputs: int = 4
     slow_queue: float = 600.0
+    hard_timeout: float = 1800.0
 
 
 @dataclass(frozen=True, slots=True)

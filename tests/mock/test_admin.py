@@ -67,15 +67,19 @@ def test_health_and_task_listing_in_pages(client: TestClient) -> None:
     assert client.get("/_mock/journal?limit=-5", headers=ADMIN).status_code == 400
 
 
-@pytest.mark.parametrize(("scenario", "outcome"), [("stuck", "success"), ("stuck, fail-quota", "fail-quota")])
+@pytest.mark.parametrize(
+    ("scenario", "outcome", "ends"), [("stuck", "success", None), ("stuck, fail-quota", "fail-quota", 1800)]
+)
 def test_a_stuck_task_shows_its_never_ending_run_as_null_and_its_outcome(
-    client: TestClient, clock: Clock, scenario: str, outcome: str
+    client: TestClient, clock: Clock, scenario: str, outcome: str, ends: float | None
 ) -> None:
     task_id = submit(client, headers={**KEY, "X-Mock-Scenario": scenario})
     clock.now += 500
     shown = client.get(f"/_mock/tasks/{task_id}", headers=ADMIN)
     assert shown.status_code == 200, shown.text
-    assert (shown.json()["record"]["run_for"], shown.json()["outcome"]) == (None, outcome)
+    record = shown.json()["record"]
+    run_for = record["run_for"] and round(record["queue_for"] + record["run_for"])  # a hard timeout from submit
+    assert (run_for, shown.json()["outcome"]) == (ends, outcome)
     assert shown.json()["view"]["status"] == "IN_PROGRESS"
     listed = client.get("/_mock/tasks", headers=ADMIN).json()["tasks"][0]
     assert (listed["behaviour"], listed["outcome"]) == ("stuck", outcome)

@@ -58,6 +58,15 @@ def test_stuck_scenario_never_finishes() -> None:
     assert (task["status"], task["finish_time"], task["progress"]) == ("IN_PROGRESS", 0, "0%")
 
 
+def test_stuck_with_a_fail_outcome_fails_at_the_providers_hard_timeout() -> None:
+    seen = [t for _, t in play("stuck, fail-upstream-timeout", [5, 20, 1000, 1799, 1800, YEAR])]
+    assert [t["status"] for t in seen] == ["QUEUED", "IN_PROGRESS", "IN_PROGRESS", "IN_PROGRESS", "FAILURE", "FAILURE"]
+    assert {t["progress"] for t in seen[1:4]} == {"0%"}
+    assert seen[-1]["finish_time"] == int(START) + 1800
+    assert seen[-1]["fail_reason"] == FAIL_REASONS["upstream-timeout"]
+    assert last("stuck, success", YEAR)["status"] == "IN_PROGRESS"
+
+
 def test_slow_scenario_waits_long_in_the_queue() -> None:
     assert [t["status"] for _, t in play("slow", [5, 300, 609, 611, 800])] == [
         "QUEUED", "QUEUED", "QUEUED", "IN_PROGRESS", "SUCCESS"
@@ -96,9 +105,10 @@ def test_no_progress_scenario_shows_zero_until_done() -> None:
     assert play("default", [50])[0][1]["progress"] == "40%"
 
 
-def test_skip_states_goes_straight_from_submitted_to_the_end() -> None:
+def test_skip_states_goes_straight_from_not_start_to_the_end() -> None:
     seen = [t for _, t in play("skip-states, fail-quota", [0, 5, 50, 109, 110])]
-    assert [t["status"] for t in seen] == ["SUBMITTED"] * 4 + ["FAILURE"]
+    assert [t["status"] for t in seen] == ["NOT_START"] * 4 + ["FAILURE"]
+    assert seen[0]["progress"] == "0%" and seen[0]["start_time"] == 0
     assert seen[-1]["submit_time"] <= seen[-1]["start_time"] <= seen[-1]["finish_time"]
 
 

@@ -11,13 +11,14 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from email.utils import formatdate
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
@@ -27,7 +28,7 @@ from . import admin, cors, ids, jsonio, lifecycle, media, scenarios, urls, valid
 from .catalog import SCOPES, Catalog, resolve
 from .config import Config
 from .errors import error
-from .faults import Injector, drop_connection
+from .faults import Injector, drop_connection, proxy_page
 from .journal import Journal
 from .store import MemoryStore, Store
 
@@ -107,9 +108,14 @@ def create_app(
             return Response(status_code=500)  # never sent: the connection is gone
         if not chosen.status:
             return None
-        retry = {"Retry-After": str(mock.injector.faults.retry_after)} if chosen.status in (429, 503) else None
+        faults = mock.injector.faults
+        wait = faults.retry_after
+        after = formatdate(math.ceil(now()) + wait, usegmt=True) if faults.retry_after_date else str(wait)
+        retry = {"Retry-After": after} if chosen.status in (429, 503) else None
         if chosen.status == 429:
             return error(429, "rate_limited", "Simulated rate limit: try again after Retry-After seconds.", headers=retry)
+        if faults.proxy_html and chosen.status in (502, 503):
+            return HTMLResponse(proxy_page(chosen.status), status_code=chosen.status, headers=retry)
         return error(chosen.status, "simulated_fault", f"Simulated HTTP {chosen.status} fault.", headers=retry)
 
     async def submit(scope: Scope, receive: Receive, send: Send) -> None:

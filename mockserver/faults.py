@@ -27,6 +27,8 @@ class Faults:
     poll_503: float = 0.0
     drop: float = 0.0
     latency: Timing | None = None
+    proxy_html: bool = False
+    retry_after_date: bool = False
 
     @property
     def active(self) -> bool:
@@ -34,9 +36,9 @@ class Faults:
 
     def as_dict(self) -> dict[str, Any]:
         """The config's ``faults`` table form (``latency`` as a distribution table, or absent)."""
-        data: dict[str, Any] = {
-            name: getattr(self, name) for name in ("submit_429", "retry_after", "poll_500", "poll_502", "poll_503", "drop")
-        }
+        names = ("submit_429", "retry_after", "poll_500", "poll_502", "poll_503", "drop")
+        names += ("proxy_html", "retry_after_date")
+        data: dict[str, Any] = {name: getattr(self, name) for name in names}
         if self.latency is not None:
             data["latency"] = table(self.latency)
         return data
@@ -99,3 +101,10 @@ def drop_connection(scope: Scope, receive: Receive) -> None:
         raise ConnectionDropped
     cycle.disconnected = True  # type: ignore[union-attr]
     transport.close()
+
+
+def proxy_page(status: int) -> str:
+    """The HTML a reverse proxy in front of a gateway answers when the gateway is down or overloaded."""
+    title = f"{status} " + {502: "Bad Gateway", 503: "Service Temporarily Unavailable"}[status]
+    lines = ["<html>", f"<head><title>{title}</title></head>", "<body>", f"<center><h1>{title}</h1></center>"]
+    return "\r\n".join([*lines, "<hr><center>nginx</center>", "</body>", "</html>", ""])

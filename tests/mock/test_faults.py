@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from email.utils import parsedate_to_datetime
+
 import httpx
 import pytest
 from starlette.testclient import TestClient
@@ -57,6 +59,25 @@ def statuses(seed: int, polls: int = 400) -> list[int]:
     with app_with(Faults(poll_500=0.1, poll_502=0.1, poll_503=0.1), seed=seed) as c:
         task_id = c.post("/v2/videos/generations", json=CAT, headers=KEY).json()["task_id"]
         return [c.get(f"/v2/videos/generations/{task_id}", headers=KEY).status_code for _ in range(polls)]
+
+
+@pytest.mark.parametrize("status", [502, 503])
+def test_a_proxy_in_front_answers_its_own_html_page(status: int) -> None:
+    with app_with(Faults(submit_429=0.0, **{f"poll_{status}": 1.0}, proxy_html=True, retry_after=4)) as c:
+        task_id = c.post("/v2/videos/generations", json=CAT, headers=KEY).json()["task_id"]
+        answer = c.get(f"/v2/videos/generations/{task_id}", headers=KEY)
+    assert answer.status_code == status and answer.headers["content-type"].startswith("text/html")
+    assert f"<h1>{status} " in answer.text and "nginx" in answer.text
+    assert answer.headers.get("retry-after") == ("4" if status == 503 else None)
+
+
+def test_retry_after_can_be_an_http_date() -> None:
+    with app_with(Faults(submit_429=1.0, retry_after=30, retry_after_date=True)) as c:
+        answer = c.post("/v2/videos/generations", json=CAT, headers=KEY)
+    assert answer.status_code == 429
+    when = parsedate_to_datetime(answer.headers["retry-after"]).timestamp()
+    assert when == 1_756_693_797 + 30  # the clock (a whole second here) and the wait
+    assert answer.json()["error"]["code"] == "rate_limited"
 
 
 def test_fault_draws_follow_the_rates_and_repeat_under_the_same_seed() -> None:

@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
@@ -206,6 +206,11 @@ def create_app(
         found = (find(task_id, scope, owner) for scope in SCOPES for _, owner in owners)
         return next((record for record in found if record is not None), None)
 
+    def not_found() -> Response:
+        if config.unknown_task == "new-api":  # off the contract's error shape, on purpose: as new-api answers
+            return JSONResponse({"code": "task_not_exist", "message": "task_not_exist", "data": None}, 400)
+        return error(404, "task_not_found", "No such task for this key and scope.")
+
     async def poll(scope: Scope, receive: Receive, send: Send) -> None:
         headers = wire.headers(scope)
         owner = guard(scope, headers)
@@ -217,7 +222,7 @@ def create_app(
         record = find(params["task_id"], params["scope"], owner)
         task = None if record is None else lifecycle.view(catalog, record, now(), urls.media_base(scope))
         if task is None:
-            return await error(404, "task_not_found", "No such task for this key and scope.")(scope, receive, send)
+            return await not_found()(scope, receive, send)
         await wire.send_json(send, task)
 
     async def download(request: Request) -> Response:

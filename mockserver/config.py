@@ -35,6 +35,7 @@ class Config:
     keys: tuple[str, ...] = (DEV_KEY,)
     admin_key: str | None = None
     cors_origins: tuple[str, ...] = ()
+    unknown_task: str = "404"
     time_scale: float = 1.0
     seed: int = 0
     max_body_bytes: int = 10 * 1024 * 1024

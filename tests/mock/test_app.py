@@ -179,3 +179,15 @@ def test_a_white_space_prompt_is_refused_in_words_not_in_a_character_class(
     assert response.status_code == 400
     said = response.json()["error"]["message"]
     assert message in said and "u001c" not in said and len(said) < 120
+
+
+def test_new_api_style_answers_an_unknown_or_foreign_task_with_its_400(clock: Clock) -> None:
+    config = Config(unknown_task="new-api", keys=("sk-mock-dev", "sk-two"))
+    new_api = {"code": "task_not_exist", "message": "task_not_exist", "data": None}
+    with TestClient(create_app(config, clock=clock)) as c:
+        task_id = c.post("/v2/videos/generations", json=CAT, headers=KEY).json()["task_id"]
+        assert c.get(f"/v2/videos/generations/{task_id}", headers=KEY).status_code == 200
+        for path, key in [("nope", KEY), (task_id, {"Authorization": "Bearer sk-two"})]:
+            answer = c.get(f"/v2/videos/generations/{path}", headers=key)
+            assert (answer.status_code, answer.json()) == (400, new_api)
+        assert c.get("/v2/videos/generations/nope", headers={"Authorization": "Bearer x"}).status_code == 401

@@ -19,6 +19,15 @@ def test_no_file_is_the_embedded_default() -> None:
     assert load_config() == Config()
 
 
+def test_new_api_errors_hard_timeouts_and_proxy_faults_are_read_from_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "mock.toml"
+    text = "unknown_task = 'new-api'\n[scenarios]\nhard_timeout = 600\n[faults]\nproxy_html = true\nretry_after_date = true\n"
+    path.write_text(text)
+    config = load_config(path)
+    assert (config.unknown_task, config.scenarios.hard_timeout) == ("new-api", 600)
+    assert config.faults.proxy_html and config.faults.retry_after_date
+
+
 def test_file_overrides_only_what_it_sets() -> None:
     config = load_config(FLAKY)
     default = Config()
@@ -60,6 +69,9 @@ def test_file_overrides_only_what_it_sets() -> None:
         ("[faults]\nsubmit_500 = 0.1", "submit_500"),
         ("[scenarios]\noutputs = 0", "outputs"),
         ("strict_models = 'yes'", "strict_models"),
+        ("unknown_task = '410'", "unknown_task"),
+        ("[faults]\nproxy_html = 1", "proxy_html"),
+        ("[scenarios]\nhard_timeout = -1", "hard_timeout"),
     ],
 )
 def test_bad_file_is_refused_naming_the_problem(tmp_path: Path, text: str, where: str) -> None:

@@ -60,7 +60,7 @@ def test_file_overrides_only_what_it_sets() -> None:
         ("seed = ", "Invalid value"),
         ("[models.x]\nrun = 3", "scope"),
         ("[models.x]\nscope = 'videos'\nspeed = 3", "speed"),
-        ("[profiles.videos]\nrun = {dist = 'normal', mean = 3}", "run"),
+        ("[profiles.videos]\nrun = {dist = 'normal', mean = 3}", "run.sd: 'sd' is a required property"),
         ("[profiles.videos]\nrun = {dist = 'gamma', k = 3}", "run"),
         ("[profiles.videos]\nprogress_step = 0", "progress_step"),
         ("[profiles.videos]\nfail_reasons = ['meteor']", "meteor"),

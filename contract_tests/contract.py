@@ -118,3 +118,13 @@ def error_table() -> dict[int, dict[str, Any]]:
 def media_type(scope: str) -> str:
     """The top-level media type of a scope's outputs (``image`` for ``images``)."""
     return schema("common")["$defs"]["scope"]["x-media-types"][scope]
+
+
+@cache
+def _property_validator(name: str, prop: str) -> Draft202012Validator:
+    return Draft202012Validator({"$ref": f"{schema(name)['$id']}#/properties/{prop}"}, registry=registry())
+
+
+def property_valid(name: str, prop: str, value: Any) -> bool:
+    """Whether ``value`` is allowed for the property ``prop`` of ``schemas/<name>.json``, on its own."""
+    return _property_validator(name, prop).is_valid(value)

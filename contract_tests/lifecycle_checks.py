@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Iterator
 from itertools import pairwise
 
-from . import contract
+from . import contract, lenient
 from .checks import is_json_type
 from .client import is_terminal, output_urls
 from .findings import FAIL, WARN, Exchange, Finding, Verdicts
@@ -56,13 +56,24 @@ def poll_json(walk: Walk) -> Iterator[Finding]:
 
 @walk_check
 def task_schema(walk: Walk) -> Iterator[Finding]:
-    """Each poll's task matches ``schemas/task.json``: seed states, progress form, a result at SUCCESS."""
+    """Each poll's task matches ``schemas/task.json``: seed states, progress form, a result at SUCCESS.
+
+    Where only the schema's stricter reading refuses a value the seed leaves open (see ``lenient``),
+    the task is warned about once and judged with that value in the accepted form.
+    """
+    warned = False
     for ex, task in _seen(walk):
-        problems = contract.errors("task", task)
+        if not contract.errors("task", task):
+            continue
+        read, notes = lenient.tolerated(task)
+        problems = contract.errors("task", read)
         if problems:
             clauses = "; ".join(contract.describe(p) for p in problems[:3])
             yield Finding("task_schema", FAIL, f"task does not match schemas/task.json: {clauses}", (ex,))
             return
+        if not warned:
+            warned = True
+            yield Finding("task_schema", WARN, f"tolerated, as the seed leaves it open: {'; '.join(notes)}", (ex,))
 
 
 @walk_check

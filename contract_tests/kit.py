@@ -9,7 +9,7 @@ and output tests only read those results.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from typing import Any
@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
-from hypothesis import HealthCheck, Phase, example, given, seed, settings
+from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
 from . import checks, lifecycle_checks, runner, strategies
@@ -29,6 +29,7 @@ from .report import Report
 _POOL = 40  # generated bodies to choose the paid probes from
 _MOCK_KEYS = ("sk-contract-one", "sk-contract-two")
 _MOCK_TIME_SCALE = 1000.0
+_SHOWN_FINDINGS = 10  # a server that fails every refusal probe would otherwise print them all
 
 
 @dataclass
@@ -65,10 +66,12 @@ class Kit:
         self._probes: dict[str, list[Probe]] | None = None
 
     async def _target(self, policy: Policy) -> runner.Target:
-        http = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0))
+        options = self.options
+        http = httpx.AsyncClient(timeout=httpx.Timeout(options.request_timeout, connect=10.0))
         self._stack.callback(self.portal.call, http.aclose)
-        assert self.options.url and self.options.key
-        return runner.Target(self.options.url, self.options.key, policy, runner.Budget(self.options.budget), http)
+        assert options.url and options.key
+        budget = runner.Budget(options.budget)
+        return runner.Target(options.url, options.key, policy, budget, http, options.second_key, options.hold)
 
     def close(self) -> None:
         self._stack.close()
@@ -77,6 +80,14 @@ class Kit:
         """Run one of ``runner``'s coroutines on the kit's event loop and return its result."""
         return self.portal.call(lambda: fn(self.target, *args, **kwargs))
 
+    def gather(self, *calls: Callable[[runner.Target], Awaitable[Any]]) -> list[Any]:
+        """Run several of ``runner``'s coroutines at once, each given the target; results in the order given."""
+
+        async def all_of() -> list[Any]:
+            return list(await asyncio.gather(*(call(self.target) for call in calls)))
+
+        return self.portal.call(all_of)
+
     def get(self, scope: str, task_id: str, headers: dict[str, str] | None = None) -> Exchange:
         """GET one task, with the kit's key unless ``headers`` says otherwise; transient errors are retried."""
         return self.call(runner.read, scope, task_id, headers)
@@ -84,6 +95,10 @@ class Kit:
     def post(self, scope: str, body: Any, **kwargs: Any) -> Exchange | None:
         """Submit a body that must be refused, within the budget (None when it is spent); see ``runner.submit``."""
         return self.call(runner.submit, scope, body, retry_gateway_errors=True, **kwargs)
+
+    def post_many(self, scope: str, bodies: list[Any]) -> list[Exchange | None]:
+        """Submit bodies that must be refused, several at once; answers in the order of ``bodies``."""
+        return self.call(runner.submit_many, scope, bodies)
 
     def model(self, scope: str) -> str:
         return self.options.models[scope]
@@ -126,7 +141,9 @@ class Kit:
             return
         probe.walk = await runner.walk(self.target, probe.scope, probe.task_id)
         for url in lifecycle_checks.outputs_of(probe.walk):
-            probe.walk.downloads.append(await runner.download(self.target, url))
+            exchange, late = await runner.download(self.target, url)
+            probe.walk.downloads.append(exchange)
+            probe.walk.late_downloads += [late] if late else []
 
     def sample(self, strategy: st.SearchStrategy[Any], count: int) -> list[Any]:
         """``count`` values drawn by Hypothesis, the same ones for the same seed."""
@@ -147,29 +164,6 @@ class Kit:
         collect()
         return found
 
-    def for_each(self, strategy: st.SearchStrategy[Any], test: Callable[[Any], None], explicit: list[Any]) -> None:
-        """Run ``test`` on each ``explicit`` value, then on generated ones.
-
-        No shrinking: against a broken server each retry may be a request that costs.
-        """
-
-        @seed(self.seed)
-        @settings(
-            max_examples=self.options.examples,
-            database=None,
-            deadline=None,
-            phases=[Phase.explicit, Phase.generate],
-            suppress_health_check=list(HealthCheck),
-            print_blob=False,
-        )
-        @given(strategy)
-        def prop(value: Any) -> None:
-            test(value)
-
-        for value in reversed(explicit):
-            prop = example(value)(prop)
-        prop()
-
     def judge(self, exchange: Exchange, expect: checks.Expect, verdicts: Verdicts) -> None:
         checks.run(exchange, expect, verdicts)
 
@@ -185,4 +179,5 @@ class Kit:
     def failures(self, verdicts: Verdicts) -> str:
         """The findings that fail a test, rendered with their requests and responses; "" if none."""
         bad = verdicts.of(FAIL) + (verdicts.of(WARN) if self.options.strict else [])
-        return "\n\n".join(f.render() for f in bad)
+        shown = "\n\n".join(f.render() for f in bad[:_SHOWN_FINDINGS])
+        return shown + (f"\n\n... and {len(bad) - _SHOWN_FINDINGS} more" if len(bad) > _SHOWN_FINDINGS else "")

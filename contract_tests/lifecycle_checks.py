@@ -202,10 +202,23 @@ def finishes(walk: Walk) -> Iterator[Finding]:
     elif walk.outcome == "off-contract":
         status = (walk.last or {}).get("status")
         yield Finding("finishes", FAIL, f"the task kept a status outside the seed's states ({status!r})", shown)
-    elif walk.polls and walk.polls[0].task is None and walk.last is not None:
-        yield Finding(
-            "finishes", WARN, "a new task was not found at first; it appeared later", (walk.polls[0].exchange,)
-        )
+    else:
+        if walk.polls and walk.polls[0].task is None:
+            yield Finding(
+                "finishes", WARN, "a new task was not found at first; it appeared later", (walk.polls[0].exchange,)
+            )
+        if lapse := _lapse(walk):
+            msg = "a task already found answered not found for a while (a lagging replica?), then was found again"
+            yield Finding("finishes", WARN, msg, (lapse,))
+
+
+def _lapse(walk: Walk) -> Exchange | None:
+    """The first poll that found nothing between two that found the task."""
+    found = [i for i, p in enumerate(walk.polls) if p.task is not None]
+    if not found:
+        return None
+    between = walk.polls[found[0] : found[-1]]
+    return next((p.exchange for p in between if p.task is None and not transient_error(p.exchange)), None)
 
 
 @walk_check
@@ -228,6 +241,8 @@ def outputs_download(walk: Walk) -> Iterator[Finding]:
     A CDN that labels the file only octet-stream is warned about when the bytes are right.
     """
     kind = contract.media_type(walk.scope)
+    for ex in walk.late_downloads:
+        yield Finding("outputs_download", WARN, "an output URL failed at first and downloaded on a retry", (ex,))
     for ex in walk.downloads:
         if ex.status is None or not 200 <= ex.status < 300:
             yield Finding("outputs_download", FAIL, "an output URL did not download", (ex,))

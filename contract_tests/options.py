@@ -12,6 +12,7 @@ from . import contract
 DEFAULT_BUDGET = 12
 PROFILES = {"quick": 25, "thorough": 200}  # invalid bodies tried per scope
 _MOCK_POLL = (0.05, 0.25, 60.0)  # initial, max, timeout: the in-process mock plays jobs in a blink
+_MOCK_HOLD = 0.02  # the in-process mock runs 1000 times faster: 20 s of its time
 
 
 def all_scopes() -> list[str]:
@@ -32,6 +33,16 @@ _OPTIONS: list[tuple[str, str, str]] = [
     ("--contract-poll-initial", "CONTRACT_POLL_INITIAL", "first poll interval in seconds (default 2)"),
     ("--contract-poll-max", "CONTRACT_POLL_MAX", "longest poll interval in seconds (default 8)"),
     ("--contract-timeout", "CONTRACT_TIMEOUT", "seconds a task may take to finish (default 1800)"),
+    (
+        "--contract-hold",
+        "CONTRACT_HOLD",
+        "seconds a finished task is still polled, to see that it stays finished (default 5)",
+    ),
+    (
+        "--contract-request-timeout",
+        "CONTRACT_REQUEST_TIMEOUT",
+        "seconds one HTTP request may take (default 300): some gateways answer a submit only once upstream has",
+    ),
     ("--contract-budget", "CONTRACT_BUDGET", f"most tasks one run may create (default {DEFAULT_BUDGET})"),
     ("--contract-profile", "CONTRACT_PROFILE", "quick (default) or thorough: how many invalid bodies to try"),
 ]
@@ -76,6 +87,8 @@ class Options:
     poll_initial: float = 2.0
     poll_max: float = 8.0
     timeout: float = 1800.0
+    hold: float = 5.0
+    request_timeout: float = 300.0
     budget: int = DEFAULT_BUDGET
     mock: bool = False
     strict: bool = False
@@ -125,6 +138,8 @@ def read(config: pytest.Config) -> Options:
         poll_initial=_number(got, "--contract-poll-initial", initial),
         poll_max=_number(got, "--contract-poll-max", most),
         timeout=_number(got, "--contract-timeout", timeout),
+        hold=_number(got, "--contract-hold", _MOCK_HOLD if mock else 5.0),
+        request_timeout=_number(got, "--contract-request-timeout", 300.0),
         budget=int(_number(got, "--contract-budget", DEFAULT_BUDGET)),
         mock=mock,
         strict=bool(got["--contract-strict"]),
@@ -150,6 +165,7 @@ def _number(got: dict[str, object], flag: str, default: float) -> float:
         value = float(str(raw))
     except ValueError:
         raise pytest.UsageError(f"{flag} takes a number, got {raw!r}") from None
-    if value < 0 or (flag == "--contract-budget" and value < 1):
+    least = {"--contract-budget": 1.0, "--contract-request-timeout": 0.001}.get(flag, 0.0)
+    if value < least:
         raise pytest.UsageError(f"{flag} must be positive, got {raw!r}")
     return value

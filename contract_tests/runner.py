@@ -19,24 +19,50 @@ import httpx
 from . import contract
 from .client import HONOURS_RETRY_AFTER, Policy, backoff, is_terminal, retry_after
 from .findings import Exchange
+from .options import all_scopes
 
-HOLD_POLLS = 3  # polls after a terminal state, to see that it holds
+HOLD_POLLS = 8  # polls after a terminal state, to see that it holds (each a free GET)
 STRANGE_POLLS = 3  # polls in a row with a status outside the seed's before a walk gives up
-VISIBILITY_GRACE = 15.0  # seconds a new task may answer "not found" before that counts against it
+GRACE = 15.0  # seconds a task or an output may answer "not found" (replica or CDN lag) before that counts
+IN_FLIGHT = 8  # unpaid requests sent at once: a slow server then costs seconds, not minutes
 _NOT_VISIBLE = frozenset({400, 404, 410})
 _TRANSIENT = frozenset({None, 429, 500, 502, 503, 504})
 _KEPT_MEDIA_BYTES = 64 * 1024
+_LATE_OUTPUT = frozenset({None, 403, 404, 410, 429})  # what a CDN answers before the file reaches it
+_OUTPUT_RETRY = 0.25  # seconds before the first retry of an output, doubling
 
 
 @dataclass
 class Budget:
-    """The most tasks one run may create: against a real gateway every accepted submit is paid for."""
+    """The most tasks one run may create: against a real gateway every accepted submit is paid for.
+
+    Submits in flight hold a slot each until answered, so concurrent ones never overspend.
+    """
 
     limit: int
     spent: int = 0
+    pending: int = 0
+    _freed: asyncio.Condition | None = None
 
     def allows(self) -> bool:
         return self.spent < self.limit
+
+    async def reserve(self) -> bool:
+        """Take a slot, waiting while submits in flight might still leave one; False once none can."""
+        self._freed = self._freed or asyncio.Condition()
+        async with self._freed:
+            await self._freed.wait_for(lambda: self.spent + self.pending < self.limit or not self.pending)
+            if self.spent + self.pending >= self.limit:
+                return False
+            self.pending += 1
+            return True
+
+    async def settle(self, exchange: Exchange) -> None:
+        assert self._freed is not None
+        async with self._freed:
+            self.pending -= 1
+            self.charge(exchange)
+            self._freed.notify_all()
 
     def charge(self, exchange: Exchange) -> None:
         if exchange.status is not None and 200 <= exchange.status < 300:
@@ -50,6 +76,8 @@ class Target:
     policy: Policy
     budget: Budget
     http: httpx.AsyncClient
+    second_key: str | None = None
+    hold: float = 5.0  # seconds a finished task is still polled
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
 
@@ -87,14 +115,28 @@ async def submit(
     ``retry_gateway_errors`` also retries 5xx and dropped connections: only for bodies that must be
     refused, since a valid submit that timed out at a proxy may still have become a paid task.
     """
-    if not target.budget.allows():
+    if not await target.budget.reserve():
         return None
     sent = {"Content-Type": content_type, **(target.auth() if headers is None else headers)}
     retry = _TRANSIENT if retry_gateway_errors else frozenset({429})
     url = target.url(scope)
-    exchange = await _retrying(target, lambda: send(target, "POST", url, content=encode(body), headers=sent), retry)
-    target.budget.charge(exchange)
+    exchange = Exchange("POST", url, (), b"", None, error="not sent")
+    try:
+        exchange = await _retrying(target, lambda: send(target, "POST", url, content=encode(body), headers=sent), retry)
+    finally:
+        await target.budget.settle(exchange)
     return exchange
+
+
+async def submit_many(target: Target, scope: str, bodies: list[Any]) -> list[Exchange | None]:
+    """Refusal probes, ``IN_FLIGHT`` at a time, answers in the order of ``bodies`` whatever order they came in."""
+    gate = asyncio.Semaphore(IN_FLIGHT)
+
+    async def one(body: Any) -> Exchange | None:
+        async with gate:
+            return await submit(target, scope, body, retry_gateway_errors=True)
+
+    return list(await asyncio.gather(*(one(b) for b in bodies)))
 
 
 @dataclass
@@ -114,6 +156,8 @@ class Walk:
     polls: list[Poll] = field(default_factory=list)
     outcome: str = "finished"  # finished | timeout | gone | unreadable | off-contract
     downloads: list[Exchange] = field(default_factory=list)
+    late_downloads: list[Exchange] = field(default_factory=list)  # first answers of outputs that came late
+    foreign: list[tuple[str, Exchange]] = field(default_factory=list)  # the second key's reads, while it ran
 
     @property
     def last(self) -> dict[str, Any] | None:
@@ -121,10 +165,16 @@ class Walk:
 
 
 async def walk(target: Target, scope: str, task_id: str) -> Walk:
-    """Poll on the seed's schedule to a terminal state, then a few more times to see it hold."""
+    """Poll on the seed's schedule to a terminal state, then on for a while to see it hold.
+
+    While the task runs, the second key (if any) tries to read it once. A task that was found and
+    then is not, as a lagging replica answers, is polled on through a grace before it counts as gone.
+    """
     policy = target.policy
     found = Walk(scope, task_id, target.clock())
     attempt = transient = held = strange = 0
+    finished: float | None = None
+    missing: float | None = None  # since when a task already found answers "not found"
     states = contract.lifecycle()["states"]
     while True:
         exchange = await send(target, "GET", target.url(scope, task_id), headers=target.auth())
@@ -134,10 +184,13 @@ async def walk(target: Target, scope: str, task_id: str) -> Walk:
         found.polls.append(Poll(now, exchange, task))
         hint = None
         if task is not None:
-            transient = 0
-            held += is_terminal(task)
+            transient, missing = 0, None
+            finished = now if finished is None and is_terminal(task) else finished
+            held += finished is not None
+            if finished is None and target.second_key and not found.foreign:
+                found.foreign = await foreign_reads(target, scope, task_id, "while it ran")
             strange = 0 if task.get("status") in states else strange + 1
-            if held > HOLD_POLLS:
+            if finished is not None and held > HOLD_POLLS and now - finished >= target.hold:
                 return found
             if strange >= STRANGE_POLLS:
                 found.outcome = "off-contract"  # it may never reach a state we know to be the end
@@ -149,17 +202,30 @@ async def walk(target: Target, scope: str, task_id: str) -> Walk:
                 return found
             if exchange.status in HONOURS_RETRY_AFTER:
                 hint = retry_after(exchange.header("retry-after"), time.time(), policy.retry_after_max)
-        elif exchange.status in _NOT_VISIBLE and found.last is None and now - found.started < _grace(policy):
-            pass  # some gateways make a new task visible a moment after its submit
         else:
-            found.outcome = "gone" if found.last is not None else "unreadable"
-            return found
-        if now - found.started >= policy.timeout:
+            # Some gateways show a new task a moment after its submit; a lagging replica may miss a known one.
+            if found.last is not None and missing is None:
+                missing = now
+            lost = found.started if found.last is None else missing
+            if exchange.status not in _NOT_VISIBLE or now - lost >= grace(policy):
+                found.outcome = "gone" if found.last is not None else "unreadable"
+                return found
+        if now - found.started >= policy.timeout and finished is None:
             found.outcome = "timeout"
             return found
         delay = policy.poll_initial if held else hint if hint is not None else backoff(attempt, policy)
         attempt += 1
-        await target.sleep(min(delay, max(0.0, found.started + policy.timeout - now)))
+        await target.sleep(min(delay, max(policy.poll_initial, found.started + policy.timeout - now)))
+
+
+async def foreign_reads(target: Target, scope: str, task_id: str, when: str) -> list[tuple[str, Exchange]]:
+    """The second key reads the task through every scope's path: none of them may show it."""
+    assert target.second_key
+    paths = [scope, *(s for s in all_scopes() if s != scope)]
+    headers = target.auth(target.second_key)
+    reads = [read(target, s, task_id, headers) for s in paths]
+    answers = await asyncio.gather(*reads)
+    return [(f"another key's {scope} task, {when}, read at /v2/{s}/", a) for s, a in zip(paths, answers)]
 
 
 def transient_error(exchange: Exchange) -> bool:
@@ -171,6 +237,16 @@ async def read(target: Target, scope: str, task_id: str, headers: dict[str, str]
     """One look at a task, retried on transient errors as a poll would be."""
     sent = target.auth() if headers is None else headers
     return await _retrying(target, lambda: send(target, "GET", target.url(scope, task_id), headers=sent), _TRANSIENT)
+
+
+async def reread(target: Target, scope: str, task_id: str) -> Exchange:
+    """A known task read again later: "not found" is retried through the grace, as a walk would."""
+    deadline = target.clock() + grace(target.policy)
+    while True:
+        exchange = await read(target, scope, task_id)
+        if exchange.status not in _NOT_VISIBLE or target.clock() >= deadline:
+            return exchange
+        await target.sleep(target.policy.poll_initial)
 
 
 async def _retrying(target: Target, attempt_once: Callable[[], Awaitable[Exchange]], retry: frozenset[int]) -> Exchange:
@@ -185,15 +261,33 @@ async def _retrying(target: Target, attempt_once: Callable[[], Awaitable[Exchang
     return exchange
 
 
-def _grace(policy: Policy) -> float:
-    return min(VISIBILITY_GRACE, policy.timeout / 4)
+def grace(policy: Policy) -> float:
+    """How long a task or an output may be missing before that counts: ``GRACE``, less for short timeouts."""
+    return min(GRACE, policy.timeout / 4)
 
 
-async def download(target: Target, url: str) -> Exchange:
-    """GET an output as a client keeps it: without a key, then with it only where the gateway itself asks.
+async def download(target: Target, url: str) -> tuple[Exchange, Exchange | None]:
+    """GET an output as a client keeps it, and the first failed answer if it only came after retries.
 
-    Only the first bytes are kept: enough to show and to recognise the media.
+    A CDN may not have the file for a moment after SUCCESS, so a missing or failing output is
+    fetched again, backing off, through the grace.
     """
+    deadline = target.clock() + grace(target.policy)
+    first: Exchange | None = None
+    delay = _OUTPUT_RETRY
+    while True:
+        exchange = await _download_once(target, url)
+        if exchange.status not in _LATE_OUTPUT and (exchange.status or 0) < 500:
+            return exchange, first
+        first = first or exchange
+        if target.clock() >= deadline:
+            return exchange, None
+        await target.sleep(min(delay, deadline - target.clock()))
+        delay *= 2
+
+
+async def _download_once(target: Target, url: str) -> Exchange:
+    """Without a key, then with it only where the gateway itself asks; the first bytes are kept."""
     exchange = await _fetch(target, url, {})
     if exchange.status in (401, 403) and _same_origin(url, target.base_url):
         exchange = await _fetch(target, url, target.auth())  # the gateway's own content endpoint

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import uuid
-from typing import Any
+from functools import partial
 
 import pytest
 
@@ -53,23 +53,20 @@ def test_accepts_valid_requests(contract_kit: Kit, contract_scope: str) -> None:
 
 
 def test_rejects_invalid_requests(contract_kit: Kit, contract_scope: str) -> None:
-    """Bodies the seed forbids get a 4xx with a JSON body: never a task, never a 5xx."""
+    """Bodies the seed forbids get a 4xx with a JSON body: never a task, never a 5xx.
+
+    Every known breakage of the plain body, then generated ones; sent several at once, since
+    each costs nothing on a conforming server, and judged in that order.
+    """
     kit = contract_kit
     kit.probes(contract_scope)  # the paid probes have the first claim on the budget
-
-    def one(case: tuple[str, Any]) -> None:
-        reason, body = case
-        exchange = kit.post(contract_scope, body)
-        if exchange is None:
-            return
-        verdicts = Verdicts()
-        kit.judge(exchange, Expect(checks.REJECT, reason), verdicts)
-        kit.report.add(verdicts)
-        if message := kit.failures(verdicts):
-            raise AssertionError(message)
-
     model = kit.model(contract_scope)
-    kit.for_each(strategies.invalid_requests(model), one, strategies.invalid_examples(model))
+    cases = strategies.invalid_examples(model) + kit.sample(strategies.invalid_requests(model), kit.options.examples)
+    verdicts = Verdicts()
+    for (reason, _), exchange in zip(cases, kit.post_many(contract_scope, [body for _, body in cases])):
+        if exchange is not None:
+            kit.judge(exchange, Expect(checks.REJECT, reason), verdicts)
+    kit.settle(verdicts)
 
 
 def test_requires_auth(contract_kit: Kit, contract_scope: str) -> None:
@@ -78,14 +75,18 @@ def test_requires_auth(contract_kit: Kit, contract_scope: str) -> None:
     task_id = next(iter(_accepted_ids(kit, contract_scope)), str(uuid.uuid4()))
     body = strategies.plain_request(kit.model(contract_scope))
     verdicts = Verdicts()
-    for why, headers, kind in [*AUTH_FAILURES, *_near_misses(kit.target.key)]:
+    variants = [*AUTH_FAILURES, *_near_misses(kit.target.key)]
+    reads = kit.gather(
+        *(partial(runner.read, scope=contract_scope, task_id=task_id, headers=h) for _, h, _ in variants)
+    )
+    for (why, _, kind), get in zip(variants, reads):
+        kit.judge(get, Expect(kind, f"GET with {why}"), verdicts)
+    for why, headers, kind in variants:  # one by one: a server that ignores keys would create a paid task each
         post = kit.post(contract_scope, body, headers=headers)
-        get = kit.get(contract_scope, task_id, headers)
-        for exchange, method in ((post, "POST"), (get, "GET")):
-            if exchange is not None:
-                kit.judge(exchange, Expect(kind, f"{method} with {why}"), verdicts)
+        if post is not None:
+            kit.judge(post, Expect(kind, f"POST with {why}"), verdicts)
         if verdicts.of("fail"):
-            break  # a server that ignores keys would otherwise create a paid task per variant
+            break
     kit.settle(verdicts)
 
 
@@ -93,8 +94,8 @@ def test_unknown_task(contract_kit: Kit, contract_scope: str) -> None:
     """A task id nobody created gets a 4xx (404 expected), never 200 or 5xx."""
     kit = contract_kit
     verdicts = Verdicts()
-    for task_id in (str(uuid.uuid4()), f"unknown:{uuid.uuid4().hex}"):
-        exchange = kit.get(contract_scope, task_id)
+    ids = (str(uuid.uuid4()), f"unknown:{uuid.uuid4().hex}")
+    for exchange in kit.gather(*(partial(runner.read, scope=contract_scope, task_id=i) for i in ids)):
         kit.judge(exchange, Expect(checks.UNKNOWN, "an unknown task id"), verdicts)
     kit.settle(verdicts)
 
@@ -153,20 +154,23 @@ def test_outputs_download(contract_kit: Kit, contract_scope: str) -> None:
 
 
 def test_isolation(contract_kit: Kit, contract_scope: str) -> None:
-    """A second key does not see the first key's tasks."""
+    """A second key never sees the first key's tasks: not while they run, not once finished, not via any scope."""
     kit = contract_kit
-    other = kit.options.second_key
-    if not other:
+    if not kit.options.second_key:
         pytest.skip("give --contract-second-key to check isolation")
-    ids = _accepted_ids(kit, contract_scope)
-    if not ids:
+    probes = [p for p in kit.probes(contract_scope) if p.task_id]
+    if not probes:
         pytest.skip("no task of this scope was accepted")
-    verdicts = Verdicts()
-    answers = [kit.get(contract_scope, i, kit.target.auth(other)) for i in ids]
-    if all(a.status in (401, 403) for a in answers):
+    reads = [read for p in probes if p.walk for read in p.walk.foreign]
+    later = (
+        partial(runner.foreign_reads, scope=contract_scope, task_id=p.task_id, when="once finished") for p in probes
+    )
+    reads += [read for reads_of_one in kit.gather(*later) for read in reads_of_one]
+    if all(exchange.status in (401, 403) for _, exchange in reads):
         pytest.skip("the second key is refused outright (401/403), so isolation cannot be told apart from it")
-    for exchange in answers:
-        kit.judge(exchange, Expect(checks.FOREIGN, "another key's task"), verdicts)
+    verdicts = Verdicts()
+    for why, exchange in reads:
+        kit.judge(exchange, Expect(checks.FOREIGN, why), verdicts)
     kit.settle(verdicts)
 
 
@@ -177,8 +181,8 @@ def test_finished_tasks_stay_finished(contract_kit: Kit, contract_scope: str) ->
     if not walks:
         pytest.skip("no task of this scope finished")
     verdicts = Verdicts()
-    for walk in walks:
-        exchange = kit.call(runner.read, contract_scope, walk.task_id)
+    answers = kit.gather(*(partial(runner.reread, scope=contract_scope, task_id=w.task_id) for w in walks))
+    for walk, exchange in zip(walks, answers):
         task = exchange.json() if exchange.status == 200 else None
         if not isinstance(task, dict):
             verdicts.add(Finding("terminal_holds", FAIL, "a finished task could not be read later", (exchange,)))

@@ -35,6 +35,12 @@ class Task:
     scope: str
     key: str
     polls: int = 0
+    fetches: int = 0  # downloads of its output
+
+
+def own_scope_only(task: Task, owner: str, scope: str) -> bool:
+    """Who may read a task: its own key, through its own scope's path."""
+    return task.key == owner and task.scope == scope
 
 
 def openai_error(status: int, message: str) -> Response:
@@ -80,10 +86,13 @@ class Fake:
     submit_status: int = 200
     refuse_images_with_videos: bool = False
     check_content_type: bool = True
+    body_hook: Callable[[bytes], Response | None] | None = None  # first look at a raw body
     submit_hook: Callable[[Any], Response | None] | None = None  # first look at a parsed body
     task_hook: Callable[[dict[str, Any], Task], dict[str, Any]] | None = None  # last word on each poll
     poll_hook: Callable[[Task], Response | None] | None = None  # answers a poll instead, when it returns one
     auth_hook: Callable[[str | None], str | None] | None = None  # maps the presented key to the owner
+    shows: Callable[[Task, str, str], bool] = own_scope_only  # whether (task, owner, scope path) may read it
+    file_hook: Callable[[Task], Response | None] | None = None  # answers a download instead, when it returns one
     tasks: dict[str, Task] = field(default_factory=dict)
 
     def owner(self, request: Request) -> str | None:
@@ -101,8 +110,11 @@ class Fake:
             return self.error(404, "no such scope")
         if self.check_content_type and request.headers.get("content-type") != "application/json":
             return self.error(415, "send JSON")
+        raw = await request.body()
+        if self.body_hook and (answer := self.body_hook(raw)):
+            return answer
         try:
-            body = json.loads(await request.body())
+            body = json.loads(raw)
         except (ValueError, RecursionError):
             return self.error(400, "not JSON")
         if self.submit_hook and (answer := self.submit_hook(body)):
@@ -120,7 +132,7 @@ class Fake:
         if owner is None:
             return self.error(401, "bad key")
         task = self.tasks.get(request.path_params["task_id"])
-        if task is None or task.key != owner or task.scope != request.path_params["scope"]:
+        if task is None or not self.shows(task, owner, request.path_params["scope"]):
             return self.not_found()
         task.polls += 1
         if self.poll_hook and (answer := self.poll_hook(task)):
@@ -144,6 +156,9 @@ class Fake:
         task = self.tasks.get(request.path_params["task_id"])
         if task is None:
             return Response("gone", 404)
+        task.fetches += 1
+        if self.file_hook and (answer := self.file_hook(task)):
+            return answer
         content, kind = self.media(task.scope)
         return Response(content, media_type=kind)
 

@@ -14,7 +14,16 @@ from starlette.responses import JSONResponse, Response
 
 from mockserver.testing import running_mock, serving
 
-FAST = ["--contract-poll-initial", "0.01", "--contract-poll-max", "0.05", "--contract-timeout", "20"]
+FAST = [
+    "--contract-poll-initial",
+    "0.01",
+    "--contract-poll-max",
+    "0.05",
+    "--contract-timeout",
+    "20",
+    "--contract-hold",
+    "0.05",
+]
 SHORT = [*FAST, "--contract-timeout", "1"]  # where tasks never appear, only the visibility grace is waited
 KIT = ["--pyargs", "contract_tests"]
 

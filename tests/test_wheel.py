@@ -61,9 +61,10 @@ def test_the_documented_kit_command_works_from_another_directory(installed: Path
     """`pytest --pyargs contract_tests --contract-url URL --contract-key KEY` against the wheel's own mockserver."""
     bin_dir = installed.parent
     port = _free_port()
+    log = (tmp_path / "server.log").open("w")  # not a pipe: a full pipe nobody reads would stall the server
     server = subprocess.Popen(
         [bin_dir / "mockserver", "--port", str(port), "--time-scale", "1000", "--key", "sk-a", "--key", "sk-b"],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, text=True,
     )
     try:
         await_port(port, server)
@@ -77,5 +78,6 @@ def test_the_documented_kit_command_works_from_another_directory(installed: Path
     finally:
         server.terminate()
         server.wait(timeout=10)
+        log.close()
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     assert "26 passed" in run.stdout and "contract kit" in run.stdout

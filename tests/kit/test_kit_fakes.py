@@ -8,6 +8,7 @@ scope (no check depends on which); the plain fake is run on all three.
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -253,11 +254,60 @@ BROKEN: dict[str, tuple[Callable[[], Fake], str]] = {
         lambda: Fake(shows=lambda t, owner, scope: t.key == owner if scope == t.scope else True),
         "status_code",
     ),
+    "500 on JSON nested deeper than its parser goes": (
+        lambda: Fake(
+            body_hook=lambda raw: PlainTextResponse("RecursionError", 500) if raw.count(b"[") > 1000 else None
+        ),
+        "not_server_error",
+    ),
+    "500 on a body over 100 KB": (
+        lambda: Fake(
+            submit_hook=lambda b: PlainTextResponse("too large", 500) if len(json.dumps(b)) > 100_000 else None
+        ),
+        "not_server_error",
+    ),
+    "500 on an aspect_ratio that is not W:H": (lambda: Fake(submit_hook=_aspect_ratio_500), "not_server_error"),
+    "500 on a lone surrogate": (lambda: Fake(submit_hook=_lone_surrogate_500), "not_server_error"),
     "flips after more polls than the kit used to hold": (
         lambda: Fake(walk=(*WALK, *[WALK[-1]] * 6, ("FAILURE", "100%"))),
         "terminal_holds",
     ),
 }
+
+
+def _aspect_ratio_500(body: Any) -> Response | None:
+    """Divides the two sides of aspect_ratio before any validation."""
+    ratio = body.get("aspect_ratio") if isinstance(body, dict) else None
+    if isinstance(ratio, str):
+        width, _, height = ratio.partition(":")
+        try:
+            int(width) / int(height)
+        except (ValueError, ZeroDivisionError):
+            return PlainTextResponse("ValueError", 500)
+    return None
+
+
+def _lone_surrogate_500(body: Any) -> Response | None:
+    """Encodes the body as UTF-8 for its database before any validation."""
+    try:
+        json.dumps(body, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return PlainTextResponse("surrogates not allowed", 500)
+    return None
+
+
+def _astral_500(body: Any) -> Response | None:
+    """A valid body whose prompt holds a character outside the BMP: a utf8mb3 column refuses it."""
+    if problem(body) is None and any(ord(c) > 0xFFFF for c in body["prompt"]):
+        return PlainTextResponse("Incorrect string value", 500)
+    return None
+
+
+def test_a_server_that_fails_on_emoji_is_caught_on_a_run_of_every_scope(tmp_path: Path) -> None:
+    """With three scopes the budget leaves one generated body each: one of them carries a four-byte character."""
+    result = run_kit(tmp_path, Fake(submit_hook=_astral_500), "--contract-scopes", "images,videos,audio")
+    assert result.ret == 1, result.out[-3000:]
+    assert "[not_server_error]" in result.out
 
 
 def problem_free(body: Any) -> bool:

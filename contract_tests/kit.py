@@ -2,14 +2,16 @@
 
 The valid probes are the expensive part, so they are planned once per run: a plain body and the
 seed's template per scope, then the few generated bodies that together show the most varieties. Each accepted probe
-is then walked to its end and its outputs fetched, all scopes at once; the acceptance, lifecycle
-and output tests only read those results.
+is then walked to its end and its outputs fetched, all scopes at once and in the background, while
+the free probes of the other tests run; the acceptance, lifecycle and output tests only read those
+results.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from typing import Any
@@ -64,6 +66,7 @@ class Kit:
         policy = Policy(poll_initial=options.poll_initial, poll_max=options.poll_max, timeout=options.timeout)
         self.target: runner.Target = self.portal.call(self._target, policy)
         self._probes: dict[str, list[Probe]] | None = None
+        self._following: Future[None] | None = None
 
     async def _target(self, policy: Policy) -> runner.Target:
         options = self.options
@@ -74,6 +77,8 @@ class Kit:
         return runner.Target(options.url, options.key, policy, budget, http, options.second_key, options.hold)
 
     def close(self) -> None:
+        if self._following is not None:
+            self._following.cancel()  # a run stopped early need not wait for its tasks to end
         self._stack.close()
 
     def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -104,12 +109,26 @@ class Kit:
         return self.options.models[scope]
 
     def probes(self, scope: str) -> list[Probe]:
+        """The scope's paid probes, submitted (the first call submits every scope's).
+
+        Their walks go on in the background, so that the free probes of the other tests run while
+        the tasks do; ``walked`` waits for them.
+        """
         if self._probes is None:
             seen: set[str] = set()
             planned = {s: self._plan(s, seen) for s in self.options.scopes}
-            self.portal.call(self._play, [p for ps in planned.values() for p in ps])
+            every = [p for ps in planned.values() for p in ps]
+            self.portal.call(self._submit, every)
+            self._following = self.portal.start_task_soon(self._follow, every)
             self._probes = planned
         return self._probes[scope]
+
+    def walked(self, scope: str) -> list[Probe]:
+        """The scope's paid probes once every accepted one has been walked to its end."""
+        probes = self.probes(scope)
+        assert self._following is not None
+        self._following.result()
+        return probes
 
     def _plan(self, scope: str, seen: set[str]) -> list[Probe]:
         """Probes per scope, within the budget less a little for inputs a broken server might accept.
@@ -132,13 +151,16 @@ class Kit:
         why = "a generated valid body with optional or extra fields"
         return [*must, *(Probe(scope, b, checks.Expect(checks.ACCEPT_RICH, why)) for b in rich)]
 
-    async def _play(self, probes: list[Probe]) -> None:
-        await asyncio.gather(*(self._play_one(p) for p in probes))
+    async def _submit(self, probes: list[Probe]) -> None:
+        answers = await asyncio.gather(*(runner.submit(self.target, p.scope, p.body) for p in probes))
+        for probe, exchange in zip(probes, answers):
+            probe.exchange = exchange
 
-    async def _play_one(self, probe: Probe) -> None:
-        probe.exchange = await runner.submit(self.target, probe.scope, probe.body)
-        if probe.task_id is None:
-            return
+    async def _follow(self, probes: list[Probe]) -> None:
+        await asyncio.gather(*(self._follow_one(p) for p in probes if p.task_id is not None))
+
+    async def _follow_one(self, probe: Probe) -> None:
+        assert probe.task_id is not None
         probe.walk = await runner.walk(self.target, probe.scope, probe.task_id)
         for url in lifecycle_checks.outputs_of(probe.walk):
             exchange, late = await runner.download(self.target, url)

@@ -128,7 +128,7 @@ def test_submit_content_type(contract_kit: Kit) -> None:
 
 
 def _walks(kit: Kit, scope: str) -> list[runner.Walk]:
-    walks = [p.walk for p in kit.probes(scope) if p.walk is not None]
+    walks = [p.walk for p in kit.walked(scope) if p.walk is not None]
     if not walks:
         pytest.fail("no task of this scope was accepted, so no lifecycle could be followed", pytrace=False)
     return walks
@@ -158,7 +158,7 @@ def test_isolation(contract_kit: Kit, contract_scope: str) -> None:
     kit = contract_kit
     if not kit.options.second_key:
         pytest.skip("give --contract-second-key to check isolation")
-    probes = [p for p in kit.probes(contract_scope) if p.task_id]
+    probes = [p for p in kit.walked(contract_scope) if p.task_id]
     if not probes:
         pytest.skip("no task of this scope was accepted")
     reads = [read for p in probes if p.walk for read in p.walk.foreign]

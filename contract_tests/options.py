@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 
 import pytest
@@ -118,6 +119,8 @@ def read(config: pytest.Config) -> Options:
         raise pytest.UsageError("give --contract-url or --contract-mock, not both")
     if url and not got["--contract-key"]:
         raise pytest.UsageError("--contract-url needs --contract-key (or CONTRACT_KEY)")
+    if url and not re.match(r"https?://[^/?#\s]+", str(url), re.IGNORECASE):
+        raise pytest.UsageError(f"--contract-url wants an http:// or https:// URL with a host, got {url!r}")
     scopes = _scopes(got["--contract-scopes"])
     models = {scope: default_model(scope) for scope in scopes}
     for item in got["--contract-model"] or []:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from . import options
@@ -15,6 +16,7 @@ from .kit import Kit
 
 _OPTIONS = pytest.StashKey[options.Options]()
 _KIT = pytest.StashKey[Kit]()
+_STOPPED = pytest.ExitCode.USAGE_ERROR  # the run could not start, as with a bad option
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -37,12 +39,31 @@ def contract_kit(request: pytest.FixtureRequest) -> Iterator[Kit]:
     given = request.config.stash[_OPTIONS]
     if not given.active:
         pytest.skip("the contract kit is idle: give --contract-url URL --contract-key KEY, or --contract-mock")
+    if given.url:
+        _preflight(given)
     kit = Kit(given, request.config.getoption("hypothesis_seed", None))
     request.config.stash[_KIT] = kit
     try:
         yield kit
     finally:
         kit.close()
+
+
+def _preflight(given: options.Options) -> None:
+    """Stop at once, saying why, when no check could mean anything: nothing answers, or the key is refused.
+
+    One GET of a task that cannot exist costs nothing, and a conforming server answers it 4xx with
+    the key accepted; without this, an unreachable URL or a wrong key reads as dozens of failed checks.
+    """
+    scope = given.scopes[0] if given.scopes else options.all_scopes()[0]
+    url = f"{given.url}/v2/{scope}/generations/contract-kit-preflight"
+    try:
+        answer = httpx.get(url, headers={"Authorization": f"Bearer {given.key}"}, timeout=30)
+    except httpx.HTTPError as exc:
+        pytest.exit(f"contract kit: cannot reach {given.url}: {type(exc).__name__}: {exc}", returncode=_STOPPED)
+    if answer.status_code == 401:  # not 403: some servers answer it for any task not the caller's
+        said = answer.text[:200].strip()
+        pytest.exit(f"contract kit: {given.url} refused --contract-key with HTTP 401: {said}", returncode=_STOPPED)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:

@@ -74,12 +74,25 @@ def test_idle_without_options_and_harmless_to_other_suites(tmp_path: Path) -> No
         (["--contract-mock", "--contract-scopes", "films"], "--contract-scopes takes some of"),
         (["--contract-mock", "--contract-budget", "0"], "--contract-budget must be positive"),
         (["--contract-mock", "--contract-url", "http://x", "--contract-key", "k"], "not both"),
+        (["--contract-url", "127.0.0.1:8000", "--contract-key", "k"], "wants an http:// or https:// URL"),
+        (["--contract-url", "ftp://files.example", "--contract-key", "k"], "wants an http:// or https:// URL"),
     ],
 )
 def test_bad_options_are_usage_errors(tmp_path: Path, argv: list[str], complaint: str) -> None:
     result = run_pytest(tmp_path, *KIT, *argv)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert complaint in result.err
+
+
+def test_an_unreachable_url_or_a_refused_key_stops_the_run_saying_so(tmp_path: Path) -> None:
+    with running_mock() as mock:
+        refused = run_pytest(tmp_path, *KIT, "--contract-url", mock.url, "--contract-key", "sk-wrong", *FAST)
+    assert refused.ret == pytest.ExitCode.USAGE_ERROR
+    assert "refused --contract-key with HTTP 401" in refused.out + refused.err
+    assert "not_server_error" not in refused.out
+    gone = run_pytest(tmp_path, *KIT, "--contract-url", mock.url, "--contract-key", mock.keys[0], *FAST)
+    assert gone.ret == pytest.ExitCode.USAGE_ERROR  # the mock above has stopped
+    assert f"cannot reach {mock.url}: ConnectError" in gone.out + gone.err
 
 
 def _accepts_everything() -> tuple[Fake, list[Any]]:

@@ -73,6 +73,8 @@ def test_idle_without_options_and_harmless_to_other_suites(tmp_path: Path) -> No
         (["--contract-mock", "--contract-model", "videos"], "--contract-model wants SCOPE=MODEL"),
         (["--contract-mock", "--contract-scopes", "films"], "--contract-scopes takes some of"),
         (["--contract-mock", "--contract-budget", "0"], "--contract-budget must be positive"),
+        (["--contract-mock", "--contract-request-timeout", "0"], "--contract-request-timeout must be positive"),
+        (["--contract-mock", "--contract-hold", "-1"], "--contract-hold must be positive"),
         (["--contract-mock", "--contract-url", "http://x", "--contract-key", "k"], "not both"),
         (["--contract-url", "127.0.0.1:8000", "--contract-key", "k"], "wants an http:// or https:// URL"),
         (["--contract-url", "ftp://files.example", "--contract-key", "k"], "wants an http:// or https:// URL"),

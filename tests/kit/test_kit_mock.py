@@ -12,6 +12,8 @@ from fakes import Fake, bare_error
 from harness import run_pytest
 from starlette.responses import JSONResponse, Response
 
+from contract_tests.kit import Kit
+from contract_tests.options import Options
 from mockserver.testing import running_mock, serving
 
 FAST = [
@@ -142,3 +144,14 @@ def test_warnings_fail_only_under_strict(tmp_path: Path) -> None:
     assert "[error_schema]" in lenient.out
     assert strict.ret == 1
     assert "[error_schema]" in strict.out
+
+
+def test_the_request_timeout_reaches_the_http_client() -> None:
+    """Gateways whose submit blocks until upstream answers need more than httpx's usual few seconds."""
+    given = Options(url="http://127.0.0.1:9", key="sk-one", scopes=("images",), request_timeout=420.0)
+    kit = Kit(given, None)
+    try:
+        assert kit.target.http.timeout.read == 420.0
+        assert Options().request_timeout == 300.0
+    finally:
+        kit.close()

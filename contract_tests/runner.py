@@ -44,9 +44,6 @@ class Budget:
     pending: int = 0
     _freed: asyncio.Condition | None = None
 
-    def allows(self) -> bool:
-        return self.spent < self.limit
-
     async def reserve(self) -> bool:
         """Take a slot, waiting while submits in flight might still leave one; False once none can."""
         self._freed = self._freed or asyncio.Condition()
@@ -61,12 +58,8 @@ class Budget:
         assert self._freed is not None
         async with self._freed:
             self.pending -= 1
-            self.charge(exchange)
+            self.spent += exchange.status is not None and 200 <= exchange.status < 300
             self._freed.notify_all()
-
-    def charge(self, exchange: Exchange) -> None:
-        if exchange.status is not None and 200 <= exchange.status < 300:
-            self.spent += 1
 
 
 @dataclass

@@ -189,7 +189,7 @@ async def walk(target: Target, scope: str, task_id: str) -> Walk:
                 found.outcome = "off-contract"  # it may never reach a state we know to be the end
                 return found
         elif transient_error(exchange):
-            transient += 1
+            transient += exchange.status != 429  # "slow down" is no fault: waited out to the timeout
             if transient > policy.retries:
                 found.outcome = "unreadable"
                 return found

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections.abc import Callable
 from typing import Any
@@ -130,3 +131,16 @@ def test_refusal_probes_in_flight_never_overspend_the_budget_and_answer_in_order
     assert len(accepted) == 3 and subject.budget.spent == 3
     assert all(a is None or json.loads(a.request_body) == {"n": n} for n, a in enumerate(answers))
     assert all(a is not None for a in answers[:6])  # a refusal never used a slot up
+
+
+def test_a_walk_waits_out_a_rate_limit_however_many_429s_it_meets() -> None:
+    """A 429 says "slow down", not "broken": only 5xx and dropped connections use the retries up."""
+    answers = itertools.count()
+
+    def limited(request: httpx.Request, now: float) -> httpx.Response:
+        if next(answers) < 3 * POLICY.retries:
+            return httpx.Response(429, headers={"Retry-After": "1"})
+        return httpx.Response(200, json=DONE)
+
+    subject, _ = target(limited)
+    assert run(walk(subject, "images", "t1")).outcome == "finished"

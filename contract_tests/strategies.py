@@ -246,6 +246,7 @@ def breakages(body: dict[str, Any]) -> list[tuple[str, Any]]:
     reason = "videos given as base64, where the seed says url only"
     cases += [(reason, {**without_images, "videos": [ref]}) for ref in _inline_images()]
     cases += _odd_values(body)
+    cases += _no_prompt_in_each_mode(body)
     cases += [("a body that is not a JSON object", value) for value in ([body], "prompt", 42, None, True)]
     cases.append(("a body of arrays nested 100,000 deep", b"[" * 100_000 + b"]" * 100_000))
     text = json.dumps(body)
@@ -254,6 +255,17 @@ def breakages(body: dict[str, Any]) -> list[tuple[str, Any]]:
     for reason, broken in cases:
         if not isinstance(broken, bytes) and contract.is_valid(SCHEMA, broken):
             raise AssertionError(f"meant to break the schema by {reason}, but it accepts {broken!r}")
+    return cases
+
+
+def _no_prompt_in_each_mode(body: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The seed requires a prompt (必须) whatever the mode: image- or video-to-video no less than text."""
+    bare = {k: v for k, v in body.items() if k not in ("prompt", "images", "videos")}
+    cases: list[tuple[str, Any]] = []
+    for name in ("images", "videos"):
+        ref = from_schema_examples(properties()[name]["items"])[0]
+        cases += [(f"no prompt, with {name}", {**bare, name: [ref]})]
+        cases += [(f"an empty prompt, with {name}", {**bare, "prompt": "", name: [ref]})]
     return cases
 
 

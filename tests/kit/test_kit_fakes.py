@@ -254,6 +254,7 @@ BROKEN: dict[str, tuple[Callable[[], Fake], str]] = {
         lambda: Fake(shows=lambda t, owner, scope: t.key == owner if scope == t.scope else True),
         "status_code",
     ),
+    "prompt optional when images are given": (lambda: Fake(submit_hook=_prompt_optional_with_images), "status_code"),
     "500 on JSON nested deeper than its parser goes": (
         lambda: Fake(
             body_hook=lambda raw: PlainTextResponse("RecursionError", 500) if raw.count(b"[") > 1000 else None
@@ -273,6 +274,12 @@ BROKEN: dict[str, tuple[Callable[[], Fake], str]] = {
         "terminal_holds",
     ),
 }
+
+
+def _prompt_optional_with_images(body: Any) -> Response | None:
+    """Takes image-to-video bodies without a prompt, as if the image said enough."""
+    bare = isinstance(body, dict) and body.get("images") and not body.get("prompt")
+    return JSONResponse({"task_id": "no-prompt"}) if bare and problem({**body, "prompt": "x"}) is None else None
 
 
 def _aspect_ratio_500(body: Any) -> Response | None:

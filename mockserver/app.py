@@ -111,7 +111,8 @@ def create_app(
         faults = mock.injector.faults
         wait = faults.retry_after
         after = formatdate(math.ceil(now()) + wait, usegmt=True) if faults.retry_after_date else str(wait)
-        retry = {"Retry-After": after} if chosen.status in (429, 503) else None
+        carries = contract.error_table()[chosen.status].get("headers", ())  # error.json says which statuses
+        retry = {"Retry-After": after} if "Retry-After" in carries else None
         if chosen.status == 429:
             return error(429, "rate_limited", "Simulated rate limit: try again after Retry-After seconds.", headers=retry)
         if faults.proxy_html and chosen.status in (502, 503):

@@ -13,6 +13,8 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 
+from contract_tests import contract
+
 from .errors import error
 
 ALLOWED_HEADERS = ["Authorization", "Content-Type", "X-Mock-Scenario"]
@@ -36,5 +38,5 @@ def middleware(origins: tuple[str, ...]) -> Middleware:
         allow_origins=origins,
         allow_methods=["GET", "POST"],
         allow_headers=ALLOWED_HEADERS,
-        expose_headers=["Retry-After"],
+        expose_headers=sorted({name for row in contract.error_table().values() for name in row.get("headers", ())}),
     )

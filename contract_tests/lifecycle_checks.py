@@ -86,6 +86,58 @@ def task_id_echoed(walk: Walk) -> Iterator[Finding]:
             return
 
 
+# Fields of the seed's real answer that say what a task is, not how far it got: once shown, they stay.
+_NAMING = ("action", "platform")
+_RESULTS = frozenset({"output", "outputs"})
+
+
+def _echoes(task: dict, sent: dict) -> Iterator[tuple[str, object]]:
+    """The fields of the request that the task shows again, at its top level or in ``data``."""
+    data = task.get("data") if isinstance(task.get("data"), dict) else {}
+    for where in (task, data):
+        yield from ((k, v) for k, v in where.items() if k in sent and k not in _RESULTS and v is not None)
+
+
+def _short(value: object) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
+
+
+@walk_check
+def task_identity(walk: Walk) -> Iterator[Finding]:
+    """Each poll answers its own task: what it echoes of the request is that request's, and what names it stays.
+
+    An echo holding another task's value of the run (its prompt, its model) is a poll answered with the
+    wrong task. One matching no request is only warned about: gateways rewrite model names and prompts.
+    """
+    sent = walk.request if isinstance(walk.request, dict) else {}
+    warned = False
+    for ex, task in _seen(walk):
+        for name, value in _echoes(task, sent):
+            if value == sent[name]:
+                continue
+            if any(isinstance(other, dict) and other.get(name) == value for other in walk.siblings):
+                msg = f"shows {name}={_short(value)}, which another task of the run was sent, not {_short(sent[name])}"
+                yield Finding("task_identity", FAIL, msg, (ex,))
+                return
+            if not warned:
+                warned = True
+                msg = f"shows {name}={_short(value)}, not the {_short(sent[name])} it was sent (rewritten by the gateway?)"
+                yield Finding("task_identity", WARN, msg, (ex,))
+    first: dict[str, tuple[Exchange, object]] = {}
+    for ex, task in _seen(walk):
+        for name in (*sent, *_NAMING):
+            value = task.get(name)
+            if value in (None, ""):
+                continue
+            if name in first and first[name][1] != value:
+                was = _short(first[name][1])
+                msg = f"{name} changed from {was} to {_short(value)} between polls: one answered another task"
+                yield Finding("task_identity", FAIL, msg, (first[name][0], ex))
+                return
+            first.setdefault(name, (ex, value))
+
+
 @walk_check
 def forward_only(walk: Walk) -> Iterator[Finding]:
     """States only move along ``transitions`` (skips allowed, never back)."""

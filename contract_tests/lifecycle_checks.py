@@ -255,13 +255,21 @@ def finishes(walk: Walk) -> Iterator[Finding]:
         status = (walk.last or {}).get("status")
         yield Finding("finishes", FAIL, f"the task kept a status outside the seed's states ({status!r})", shown)
     else:
-        if walk.polls and walk.polls[0].task is None:
-            yield Finding(
-                "finishes", WARN, "a new task was not found at first; it appeared later", (walk.polls[0].exchange,)
-            )
+        if first_miss := _missed_at_first(walk):
+            yield Finding("finishes", WARN, "a new task was not found at first; it appeared later", (first_miss,))
         if lapse := _lapse(walk):
             msg = "a task already found answered not found for a while (a lagging replica?), then was found again"
             yield Finding("finishes", WARN, msg, (lapse,))
+
+
+def _missed_at_first(walk: Walk) -> Exchange | None:
+    """A "not found" before the task was first seen; a 429 or 5xx there is ``transient_errors``' business."""
+    for poll in walk.polls:
+        if poll.task is not None:
+            return None
+        if not transient_error(poll.exchange):
+            return poll.exchange
+    return None
 
 
 def _lapse(walk: Walk) -> Exchange | None:

@@ -127,6 +127,10 @@ class Kit:
             self._probes = planned
         return self._probes[scope]
 
+    def planned(self) -> list[Probe]:
+        """Every paid probe of the run so far, in the order planned; none when no test asked for them."""
+        return [p for probes in (self._probes or {}).values() for p in probes]
+
     def walked(self, scope: str) -> list[Probe]:
         """The scope's paid probes once every accepted one has been walked to its end."""
         probes = self.probes(scope)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from . import options
+from . import html_report, options
 from .kit import Kit
 
 _OPTIONS = pytest.StashKey[options.Options]()
@@ -76,3 +76,18 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     terminalreporter.write_line(f"endpoint: {mode}; tasks created: {budget.spent} of a budget of {budget.limit}")
     for line in kit.report.lines(kit.options.strict):
         terminalreporter.write_line(line)
+    if kit.options.report:
+        _write_report(kit, mode)
+        terminalreporter.write_line(f"report: {kit.options.report}")
+
+
+def _write_report(kit: Kit, endpoint: str) -> None:
+    budget = kit.target.budget
+    tasks = [(p.expect.why, p.body, p.walk) for p in kit.planned() if p.exchange is not None]
+    facts = {
+        "endpoint": endpoint,
+        "tasks created": f"{budget.spent} of a budget of {budget.limit}",
+        "scopes": ", ".join(kit.options.scopes),
+        "strict": "yes" if kit.options.strict else "no (warnings do not fail the run)",
+    }
+    html_report.write(kit.options.report, kit.report, tasks, **facts)

@@ -107,6 +107,8 @@ def status_code(exchange: Exchange, expect: Expect) -> Finding | None:
         }[expect.kind]
         severity = WARN if expect.kind in _OUR_READING else FAIL
         return _finding(status_code, severity, f"{expect.why}: {what}", exchange)
+    if expect.kind == ODD_ID and 300 <= status < 400:  # a router adding or dropping a slash, say; not followed
+        return _finding(status_code, WARN, f"{expect.why}: redirected ({status}) rather than refused", exchange)
     if not 400 <= status < 500:
         return _finding(status_code, FAIL, f"{expect.why}: expected a 4xx, got {status}", exchange)
     if expect.kind == ODD_ID:

@@ -19,7 +19,7 @@ from uuid import uuid4
 import pytest
 from fakes import MEDIA, WALK, Fake, Task, openai_error, problem
 from harness import Outcome, run_pytest
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
 from mockserver.testing import serving
 
@@ -472,6 +472,10 @@ WARNED_13: dict[str, tuple[Callable[[], Fake], str]] = {
     "null optional fields read as absent": (lambda: Fake(normalise=_drop_nulls), "status_code"),
     "a canonical model name echoed": (lambda: Fake(task_hook=_echoes(model="veo-3.0-generate-001")), "task_identity"),
     "the scheme only as 'Bearer'": (lambda: Fake(exact_scheme=True), "auth_scheme_case"),
+    "an empty task id redirected, as a router drops a trailing slash": (
+        lambda: Fake(lookup_hook=lambda i: RedirectResponse("/v2/videos/generations", 307) if i == "" else None),
+        "status_code",
+    ),
 }
 
 

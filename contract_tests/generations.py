@@ -110,7 +110,6 @@ def _image(ref: str) -> str:
 
 def _follow(client: Client, scope: str, task_id: str, out: str | None, as_json: bool) -> int:
     with display(sys.stderr, task_id) as shown:
-        shown.update({"status": "SUBMITTED"})
         task = client.wait(scope, task_id, on_poll=shown.update)
     files = [str(p) for p in client.download(task, scope, out)] if out and task.get("status") == "SUCCESS" else []
     return _report(task, files, as_json)

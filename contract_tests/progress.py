@@ -40,7 +40,7 @@ class Bar:
             transient=False,
         )
         self.label = label
-        self.bar = self.progress.add_task(f"{label} submitted", total=100)
+        self.bar = self.progress.add_task(f"{label} polling", total=100)
 
     def __enter__(self) -> Self:
         self.progress.start()

@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import anyio
@@ -202,3 +203,16 @@ def test_ctrl_c_in_the_middle_of_a_download_leaves_no_partial_file(tmp_path: Pat
     assert list(out.iterdir()) == []
     sent = gateway.bodies[0]["images"][0]
     assert sent == "data:image/png;base64," + base64.b64encode(image.read_bytes()).decode()  # a local file, inline
+
+
+def test_the_key_defaults_to_the_mocks_and_the_script_is_installed(tmp_path: Path) -> None:
+    """The seed's example against a mock started with its defaults needs no key: only where it listens."""
+    scripts = [e.value for e in entry_points(group="console_scripts") if e.name == "generations"]
+    assert scripts == ["contract_tests.generations:main"]
+    env = {k: v for k, v in os.environ.items() if k != "GENERATIONS_KEY"}
+    with running_mock(time_scale=1000) as default:
+        env["GENERATIONS_URL"] = default.url
+        args = ["run", "videos", "--model", "veo3", "--prompt", PROMPT, "--out", str(tmp_path), *FAST]
+        done = generations(*args, env=env)
+    assert done.returncode == 0, done.stderr
+    assert [p.suffix for p in tmp_path.iterdir()] == [".mp4"]

@@ -18,6 +18,9 @@ from fakes import Fake
 from harness import run_pytest
 from starlette.responses import JSONResponse
 
+from contract_tests import html_report
+from contract_tests.findings import Exchange
+from contract_tests.runner import Poll, Walk
 from mockserver.testing import serving
 
 KIT = ["--pyargs", "contract_tests"]
@@ -89,3 +92,19 @@ def test_the_report_shows_each_finding_with_its_exchange_and_the_key_masked(tmp_
     assert "&gt; authorization: Bearer sk-***" in dom and "&lt; 200" in dom
     assert key not in page.read_text(encoding="utf-8")
     assert re.search(r'<p class="fail" id="verdict">[1-9]\d* failed', dom)
+
+
+def test_a_timeline_marks_429s_and_5xx_and_places_polls_by_progress() -> None:
+    url = "https://gateway.example/v2/images/generations/t1"
+    answers = [(0.0, 200, "QUEUED", "0%"), (1.0, 429, None, None), (2.0, 503, None, None), (3.0, None, None, None)]
+    answers += [(4.0, 200, "IN_PROGRESS", "50%"), (6.0, 200, "SUCCESS", "100%")]
+    polls = []
+    for at, status, state, progress in answers:
+        exchange = Exchange("GET", url, (), b"", status, error="" if status else "ReadError: dropped")
+        task = {"task_id": "t1", "status": state, "progress": progress} if state else None
+        polls.append(Poll(1000.0 + at, exchange, task))
+    svg = html_report._timeline(Walk("images", "t1", 1000.0, polls))
+    assert svg.count("class='poll'") == 3 and svg.count("class='limited'") == 1 and svg.count("class='error'") == 2
+    heights = [float(y) for y in re.findall(r"class='poll' cx='[\d.]+' cy='([\d.]+)'", svg)]
+    assert heights[0] > heights[1] > heights[2]  # 0%, 50%, 100%, drawn upwards
+    assert "6.00 s" in svg

@@ -193,7 +193,12 @@ def progress_monotonic(walk: Walk) -> Iterator[Finding]:
 
 @walk_check
 def timestamps_plausible(walk: Walk) -> Iterator[Finding]:
-    """Set timestamps are unix seconds in UTC: after 2000, and not ahead of our clock by an hour."""
+    """Set timestamps are unix seconds in UTC: after 2000, and not ahead of our clock by an hour.
+
+    Nor is the first of them (``submit_time``) an hour or more before the kit submitted the task: a
+    local time read as UTC west of Greenwich, or UTC read as local time east of it, slips by hours.
+    """
+    first = _rules()["timestamp_order"][0]
     for poll in walk.polls:
         if poll.task is None:
             continue
@@ -201,6 +206,11 @@ def timestamps_plausible(walk: Walk) -> Iterator[Finding]:
             value = poll.task.get(name)
             if _set(value) and not EARLIEST <= value <= poll.at + SKEW:
                 msg = f"{name}={value!r} is not a plausible unix time in seconds (now is about {int(poll.at)})"
+                yield Finding("timestamps_plausible", FAIL, msg, (poll.exchange,))
+                return
+            if name == first and _set(value) and value < walk.started - SKEW:
+                hours = (walk.started - value) / 3600
+                msg = f"{name}={value!r} is {hours:.1f} h before the kit submitted the task (a time-zone slip?)"
                 yield Finding("timestamps_plausible", FAIL, msg, (poll.exchange,))
                 return
 

@@ -2,12 +2,14 @@
 
 ``Fake`` is a plain implementation written from the seed, not from our schemas or our mock, whose
 every choice is a field: some fields make it conform in ways our mock does not, and the ``*_hook``
-fields break it in exactly one way. A task advances one state per poll, so no clock is involved.
+fields break it in exactly one way. A task advances one state per poll; the clock is read once, for
+its submit_time.
 """
 
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +20,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-SUBMIT_TIME = 1_756_693_797
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 MEDIA = {
     "images": (PNG, "image/png"),
@@ -35,6 +36,7 @@ class Task:
     scope: str
     key: str
     body: dict[str, Any] = field(default_factory=dict)  # what created it
+    submitted: int = field(default_factory=lambda: int(time.time()))  # the one clock read: submit_time
     polls: int = 0
     fetches: int = 0  # downloads of its output
 
@@ -161,8 +163,8 @@ class Fake:
         status, progress = self.walk[step]
         started = any(s in ("IN_PROGRESS", *TERMINAL) for s, _ in self.walk[: step + 1])
         body: dict[str, Any] = {"task_id": task.task_id, "status": status, "progress": progress, **self.extra}
-        times = {"submit_time": SUBMIT_TIME, "start_time": SUBMIT_TIME + 5 if started else self.unset}
-        times["finish_time"] = SUBMIT_TIME + 60 if status in TERMINAL else self.unset
+        times = {"submit_time": task.submitted, "start_time": task.submitted + 5 if started else self.unset}
+        times["finish_time"] = task.submitted + 60 if status in TERMINAL else self.unset
         body.update({k: v for k, v in times.items() if v != "absent"})
         body["fail_reason"] = "upstream refused the prompt" if status == "FAILURE" else ""
         body["data"] = self.result(base, task) if status == "SUCCESS" else None

@@ -422,6 +422,11 @@ def _action_flips(t: dict[str, Any], task: Task) -> dict[str, Any]:
     return {**t, "action": "google-videos" if task.polls % 2 else "kling-videos"}
 
 
+def _shifted(seconds: int) -> Callable[[dict[str, Any], Task], dict[str, Any]]:
+    """Every set timestamp moved by ``seconds``, as a server clock off by that much, or a time zone, shows."""
+    return lambda t, task: {k: v + seconds if k.endswith("_time") and v else v for k, v in t.items()}
+
+
 def _html_414(task_id: str) -> Response | None:
     if len(task_id) > 4096:
         return Response("<html><body><h1>414 Request-URI Too Large</h1></body></html>", 414, media_type="text/html")
@@ -457,6 +462,7 @@ BROKEN_13: dict[str, tuple[Callable[[], Fake], str]] = {
     "polls answer the latest task": (lambda: _answers_the_latest(Fake()), "task_identity"),
     "action changes between polls": (lambda: Fake(task_hook=_action_flips), "task_identity"),
     "refuses a charset parameter": (lambda: Fake(exact_content_type=True), "status_code"),
+    "timestamps eight hours early": (lambda: Fake(task_hook=_shifted(-8 * 3600)), "timestamps_plausible"),
 }
 
 CONFORMING_13: dict[str, Callable[[], Fake]] = {
@@ -466,6 +472,7 @@ CONFORMING_13: dict[str, Callable[[], Fake]] = {
         lookup_hook=lambda i: openai_error(400, "bad id") if not re.fullmatch(r"[0-9a-f-]{36}", i) else None
     ),
     "same-second ids with a nonce": lambda: Fake(id_hook=lambda b, s: f"{b['model']}:{int(time.time())}-{uuid4()}"),
+    "a clock two minutes behind": lambda: Fake(task_hook=_shifted(-120)),
 }
 
 WARNED_13: dict[str, tuple[Callable[[], Fake], str]] = {

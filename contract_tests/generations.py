@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import math
 import mimetypes
 import os
 import sys
@@ -36,17 +37,29 @@ class Usage(Exception):
     """Input the command refuses before sending anything, worded for the person who typed it."""
 
 
-def _parser() -> argparse.ArgumentParser:
+def _seconds(text: str) -> float:
+    """A finite number above 0: argparse's ``float`` alone lets ``nan``, ``inf`` and ``-1`` through."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"wants a finite number above 0, got {text!r}")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line; ``--url``, ``--key`` and the rest go after the subcommand, as users type them."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--url", default=os.environ.get("GENERATIONS_URL", DEFAULT_URL), help="[env GENERATIONS_URL]")
     common.add_argument("--key", default=os.environ.get("GENERATIONS_KEY", DEFAULT_KEY), help="[env GENERATIONS_KEY]")
     common.add_argument("--json", action="store_true", help="print the final task as JSON, for scripts")
-    common.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for the task (default 1800)")
-    common.add_argument("--poll-initial", type=float, default=2.0, help=argparse.SUPPRESS)
-    common.add_argument("--poll-max", type=float, default=8.0, help=argparse.SUPPRESS)
+    common.add_argument("--timeout", type=_seconds, default=1800.0, help="seconds to wait for the task (default 1800)")
+    common.add_argument("--poll-initial", type=_seconds, default=2.0, help=argparse.SUPPRESS)
+    common.add_argument("--poll-max", type=_seconds, default=8.0, help=argparse.SUPPRESS)
     scopes = contract.schema("common")["$defs"]["scope"]["enum"]
-    parser = argparse.ArgumentParser(prog="generations", description="Submit, follow and keep generations.")
-    commands = parser.add_subparsers(dest="command", required=True)
+    top = argparse.ArgumentParser(prog="generations", description="Submit, follow and keep generations.")
+    commands = top.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", parents=[common], help="submit a task, wait for it, save its outputs")
     run.add_argument("scope", choices=scopes)
@@ -54,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--prompt", required=True)
     run.add_argument("--image", action="append", default=[], help="an image URL or a local file (sent as base64)")
     run.add_argument("--video", action="append", default=[], help="a video URL")
-    run.add_argument("--duration", type=float)
+    run.add_argument("--duration", type=_seconds)
     run.add_argument("--aspect-ratio")
     run.add_argument("--size")
     run.add_argument("--resolution")
@@ -68,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("scope", choices=scopes)
         sub.add_argument("task_id")
     wait.add_argument("--out", help="directory to save the outputs in")
-    return parser
+    return top
 
 
 def body_of(args: argparse.Namespace) -> dict[str, Any]:
@@ -88,13 +101,17 @@ def body_of(args: argparse.Namespace) -> dict[str, Any]:
         if not sep or not name:
             raise Usage(f"--field wants KEY=VALUE, got {item!r}")
         try:
-            body[name] = json.loads(raw)
-        except ValueError:
+            body[name] = json.loads(raw, parse_constant=_not_json)
+        except (ValueError, RecursionError):
             body[name] = raw
     problems = contract.errors("submit-request", body)
     if problems:
         raise Usage("; ".join(contract.describe(p) for p in problems[:3]))
     return body
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")  # Python's json reads NaN and Infinity; the wire cannot carry them
 
 
 def _image(ref: str) -> str:
@@ -131,8 +148,6 @@ def _report(task: dict[str, Any], files: list[str], as_json: bool) -> int:
 def _command(args: argparse.Namespace) -> int:
     if not args.url.lower().startswith(("http://", "https://")):
         raise Usage(f"--url wants an http:// or https:// URL, got {args.url!r}")
-    if args.timeout <= 0 or args.poll_initial <= 0 or args.poll_max <= 0:
-        raise Usage("--timeout and the poll intervals must be positive")
     policy = Policy(poll_initial=args.poll_initial, poll_max=args.poll_max, timeout=args.timeout)
     with Client(args.url, args.key, policy=policy) as client:
         if args.command == "status":
@@ -145,7 +160,7 @@ def _command(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)  # exits 2 on bad flags, as argparse does
+    args = parser().parse_args(argv)  # exits 2 on bad flags, as argparse does
     try:
         return _command(args)
     except Usage as exc:

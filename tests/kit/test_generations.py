@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
+from contract_tests.generations import parser, body_of
 from contract_tests.sniff import media_kind
 from mockserver.testing import RunningMock, running_mock, serving
 
@@ -119,6 +120,9 @@ def test_a_failed_task_exits_1_with_its_reason(mock: RunningMock, tmp_path: Path
         (["run", "images", "--model", "m", "--prompt", PROMPT, "--image", "no-such.png", "--out", "x"], "no-such.png"),
         (["run", "videos", "--model", "m", "--prompt", PROMPT, "--field", "novalue", "--out", "x"], "KEY=VALUE"),
         (["status", "videos", "t1", "--url", "ftp://host"], "http:// or https://"),
+        (["run", "videos", "--model", "m", "--prompt", PROMPT, "--duration", "inf", "--out", "x"], "finite"),
+        (["wait", "videos", "t1", "--timeout", "nan"], "finite"),
+        (["wait", "videos", "t1", "--timeout", "-5"], "above 0"),
     ],
 )
 def test_usage_errors_exit_2_before_anything_is_sent(args: list[str], said: str) -> None:
@@ -216,3 +220,21 @@ def test_the_key_defaults_to_the_mocks_and_the_script_is_installed(tmp_path: Pat
         done = generations(*args, env=env)
     assert done.returncode == 0, done.stderr
     assert [p.suffix for p in tmp_path.iterdir()] == [".mp4"]
+
+
+def test_flags_make_the_body_the_seed_describes() -> None:
+    args = ["run", "videos", "--model", "veo3", "--prompt", PROMPT, "--duration", "5", "--aspect-ratio", "16:9"]
+    args += ["--watermark", "--video", "https://cdn.example/in.mp4", "--field", "seed=42", "--field", "x=NaN"]
+    args += ["--field", 'tags=["a"]', "--field", "style=anime", "--out", "out"]
+    assert body_of(parser().parse_args(args)) == {
+        "prompt": PROMPT,
+        "model": "veo3",
+        "duration": 5,  # an int, as the seed shows
+        "aspect_ratio": "16:9",
+        "watermark": True,
+        "videos": ["https://cdn.example/in.mp4"],
+        "seed": 42,  # JSON where it parses
+        "x": "NaN",  # not JSON on the wire, so kept as text
+        "tags": ["a"],
+        "style": "anime",
+    }

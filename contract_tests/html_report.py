@@ -61,7 +61,9 @@ def write(path: str | Path, report: Report, tasks: Iterable[tuple[str, Any, Walk
         _checks(report),
         "</body></html>",
     ]
-    Path(path).write_text("\n".join(parts), encoding="utf-8")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(parts), encoding="utf-8")
 
 
 def _facts(run: dict[str, Any]) -> str:

@@ -77,8 +77,12 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     for line in kit.report.lines(kit.options.strict):
         terminalreporter.write_line(line)
     if kit.options.report:
-        _write_report(kit, mode)
-        terminalreporter.write_line(f"report: {kit.options.report}")
+        try:
+            _write_report(kit, mode)
+        except OSError as exc:
+            terminalreporter.write_line(f"report: could not write {kit.options.report}: {exc}", red=True)
+        else:
+            terminalreporter.write_line(f"report: {kit.options.report}")
 
 
 def _write_report(kit: Kit, endpoint: str) -> None:

@@ -47,7 +47,7 @@ def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_report_of_a_mock_run_renders_every_task_in_chromium(tmp_path: Path) -> None:
-    page, junit = tmp_path / "report.html", tmp_path / "junit.xml"
+    page, junit = tmp_path / "artefacts" / "report.html", tmp_path / "junit.xml"  # a directory made for it
     result = run_pytest(
         tmp_path, *KIT, "--contract-mock", "--contract-strict", f"--contract-report={page}", f"--junitxml={junit}"
     )

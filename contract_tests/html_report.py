@@ -43,9 +43,19 @@ img.preview{max-width:160px;max-height:120px;border:1px solid #ccc;vertical-alig
 """
 
 
-def write(path: str | Path, report: Report, tasks: Iterable[tuple[str, Any, Walk | None]], **run: Any) -> None:
-    """Write the page. ``tasks`` holds (why the body was sent, the body, its walk or None); ``run`` the header facts."""
-    shown = list(tasks)
+def write(
+    path: str | Path,
+    report: Report,
+    tasks: Iterable[tuple[str, Any, Walk | None]],
+    stray: Iterable[Exchange] = (),
+    **run: Any,
+) -> None:
+    """Write the page.
+
+    ``tasks`` holds (why the body was sent, the body, its walk or None) for each paid probe; ``stray``
+    the other submits the server accepted (paid for, never followed); ``run`` the facts at the top.
+    """
+    shown, others = list(tasks), list(stray)
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Contract kit report</title>",
         f"<style>{_STYLE}</style></head><body>",
@@ -55,6 +65,7 @@ def write(path: str | Path, report: Report, tasks: Iterable[tuple[str, Any, Walk
         f"<h2>Paid tasks ({len(shown)})</h2>",
         _legend(),
         *(_task(why, body, walk) for why, body, walk in shown),
+        *_stray(others),
         f"<h2>Findings ({len(report.findings)})</h2>",
         *(_finding(f) for f in report.findings),
         "<h2>Checks</h2>",
@@ -102,6 +113,14 @@ def _task(why: str, body: Any, walk: Walk | None) -> str:
             "</div>",
         ]
     )
+
+
+def _stray(accepted: list[Exchange]) -> list[str]:
+    """Submits meant to be refused that the server took: each a paid task on a real gateway."""
+    if not accepted:
+        return []
+    items = [f"<pre class='stray'>{escape(ex.render())}</pre>" for ex in accepted]
+    return [f"<h2>Other submits accepted, and paid for ({len(accepted)})</h2>", *items]
 
 
 def _timeline(walk: Walk) -> str:

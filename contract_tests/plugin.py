@@ -87,11 +87,13 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
 
 def _write_report(kit: Kit, endpoint: str) -> None:
     budget = kit.target.budget
-    tasks = [(p.expect.why, p.body, p.walk) for p in kit.planned() if p.exchange is not None]
+    probes = [p for p in kit.planned() if p.exchange is not None]
+    tasks = [(p.expect.why, p.body, p.walk) for p in probes]
+    stray = [ex for _, ex in kit.target.accepted if all(ex is not p.exchange for p in probes)]
     facts = {
         "endpoint": endpoint,
         "tasks created": f"{budget.spent} of a budget of {budget.limit}",
         "scopes": ", ".join(kit.options.scopes),
         "strict": "yes" if kit.options.strict else "no (warnings do not fail the run)",
     }
-    html_report.write(kit.options.report, kit.report, tasks, **facts)
+    html_report.write(kit.options.report, kit.report, tasks, stray, **facts)

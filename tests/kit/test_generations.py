@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
-from contract_tests.generations import parser, body_of
+from contract_tests.generations import body_of, parser
 from contract_tests.sniff import media_kind
 from mockserver.testing import RunningMock, running_mock, serving
 
@@ -75,8 +75,11 @@ def test_run_under_a_terminal_draws_the_bar(mock: RunningMock, tmp_path: Path) -
     shown = b""
     while True:
         ready, _, _ = select.select([fd], [], [], 30)
+        if not ready:  # silent for 30 s: stop it, so that the test fails instead of hanging
+            os.kill(pid, signal.SIGKILL)
+            break
         try:
-            chunk = os.read(fd, 65536) if ready else b""
+            chunk = os.read(fd, 65536)
         except OSError:  # the child closed the terminal
             chunk = b""
         if not chunk:

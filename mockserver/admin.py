@@ -146,6 +146,8 @@ def routes(mock: Mock, admin_key: str) -> list[Route]:
         mock.journal.clear()
         mock.injector = Injector(mock.config.faults, mock.config.seed)
         mock.epoch = mock.clock()
+        if mock.metrics is not None:
+            mock.metrics.reset()
         return JSONResponse({"status": "reset"})
 
     async def faults(request: Request) -> Response:

@@ -28,8 +28,9 @@ from . import admin, cors, ids, jsonio, lifecycle, media, scenarios, urls, valid
 from .catalog import SCOPES, Catalog, resolve
 from .config import Config
 from .errors import error
-from .faults import Injector, drop_connection, proxy_page
+from .faults import FAULT, Injector, drop_connection, proxy_page
 from .journal import Journal
+from .metrics import Metrics, fault_kinds, mode_of, scenario_of
 from .store import MemoryStore, Store
 
 REBUILT_KEPT = 4096  # records rebuilt from signed ids kept per worker; a few MiB at most
@@ -46,6 +47,7 @@ class Mock:
     injector: Injector
     journal: deque[dict[str, Any]]
     lookup: Callable[[str], lifecycle.Record | None] = lambda task_id: None
+    metrics: Metrics | None = None
     epoch: float = -math.inf  # ids minted before this (an admin reset) are forgotten
 
 
@@ -72,6 +74,10 @@ def create_app(
         deque(maxlen=config.journal_size),
     )
     catalog, tasks, now = mock.catalog, mock.store, mock.clock
+    if config.metrics:
+        shared = not isinstance(tasks, MemoryStore)
+        mock.metrics = Metrics(lambda: len(tasks), catalog.reasons, shared_store=shared)  # type: ignore[arg-type]
+    metrics = mock.metrics
     nonces = random.Random(config.seed)
     choices = scenarios.by_code(len(catalog.reasons))
     secret = secret or ids.derive_secret(config.seed, config.keys)
@@ -101,6 +107,12 @@ def create_app(
     async def fault(scope: Scope, receive: Receive, submit: bool) -> Response | None:
         """A simulated fault's answer, or None to answer normally; decided before anything is stored."""
         chosen = mock.injector.decide(submit)
+        if chosen.delay or chosen.drop or chosen.status:
+            kinds = fault_kinds(chosen.status, chosen.drop, chosen.delay)
+            scope[FAULT] = ",".join(kinds)  # for the journal
+            if metrics is not None:
+                for kind in kinds:
+                    metrics.fault(kind)
         if chosen.delay:
             await sleep(chosen.delay)
         if chosen.drop:
@@ -168,6 +180,8 @@ def create_app(
         ticket = ids.Ticket(round(now() * 1000), profile, choice.code, nonce=nonces.getrandbits(56))
         task_id = ids.mint(secret, ticket, name, owner)
         tasks.put(replay(task_id, ticket, name, owner))
+        if metrics is not None:
+            metrics.created(name, catalog.names[profile], mode_of(payload), scenario_of(choice, catalog.reasons))
         return task_id
 
     def replay(task_id: str, ticket: ids.Ticket, scope: str, owner: int) -> lifecycle.Record | None:
@@ -224,6 +238,8 @@ def create_app(
         task = None if record is None else lifecycle.view(catalog, record, now(), urls.media_base(scope))
         if task is None:
             return await not_found()(scope, receive, send)
+        if metrics is not None:
+            metrics.polled(params["task_id"], task["status"], record.failure)  # type: ignore[union-attr]
         await wire.send_json(send, task)
 
     async def download(request: Request) -> Response:
@@ -260,6 +276,9 @@ def create_app(
         mock.lookup = find_public
         routes += admin.routes(mock, config.admin_key)
         middleware.append(Middleware(Journal, entries=mock.journal, clock=now))
+    if metrics is not None:
+        routes.append(Route("/metrics", metrics.endpoint, methods=["GET"]))
+        middleware.append(Middleware(metrics.middleware))  # innermost: it reads the endpoint the router matched
     app = Starlette(routes=routes, middleware=middleware, exception_handlers={HTTPException: http_error})
     app.router.redirect_slashes = False  # a bare 307 before any key check; clients that follow it re-POST
     app.state.mock = mock

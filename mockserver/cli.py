@@ -7,6 +7,9 @@ import json
 import os
 import sqlite3
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 
 import uvicorn
@@ -14,6 +17,7 @@ from starlette.applications import Starlette
 
 from .app import create_app
 from .config import Config, ConfigError, load_config
+from .metrics import MULTIPROC_ENV
 from .store import open_store
 
 # Worker processes rebuild the app from the same command line, handed over in the environment,
@@ -36,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=1, help="worker processes sharing the port")
     parser.add_argument("--store", default="memory", help="where tasks live: memory, or sqlite:PATH to keep them")
     parser.add_argument("--secret", help="signs task ids; default: derived from the seed and keys")
+    parser.add_argument("--metrics", action="store_true", default=None, help="serve Prometheus metrics at /metrics")
     parser.add_argument("--log-level", default="info")
     parser.add_argument("--no-access-log", dest="access_log", action="store_false", help="skip a log line per request")
     return parser
@@ -56,6 +61,7 @@ def _config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Config
         "keys": tuple(args.key) if args.key else None,
         "admin_key": args.admin_key,
         "cors_origins": tuple(args.cors_origin) if args.cors_origin else None,
+        "metrics": args.metrics,
     }
     return replace(config, **{name: value for name, value in given.items() if value is not None})
 
@@ -89,8 +95,25 @@ def main(argv: list[str] | None = None) -> None:
             print(_PER_WORKER + ("" if args.store.startswith("sqlite:") else _UNSHARED), file=sys.stderr, flush=True)
     options = {"host": args.host, "port": args.port, "log_level": args.log_level, "access_log": args.access_log}
     app = _app(parser, args, config)  # with workers, only to refuse a bad --store before they start
+    if config.metrics:
+        print(f"metrics on {url}/metrics", flush=True)
     if args.workers == 1:
         uvicorn.run(app, **options)
         return
     os.environ[_ARGV_ENV] = json.dumps(argv if argv is not None else sys.argv[1:])
-    uvicorn.run("mockserver.cli:worker_app", factory=True, workers=args.workers, **options)
+    with metrics_dir(config.metrics):
+        uvicorn.run("mockserver.cli:worker_app", factory=True, workers=args.workers, **options)
+
+
+@contextmanager
+def metrics_dir(wanted: bool) -> Iterator[None]:
+    """With workers, each writes its metrics to files in a fresh directory, which every scrape adds up."""
+    if not wanted or MULTIPROC_ENV in os.environ:
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="mockserver-metrics-") as where:
+        os.environ[MULTIPROC_ENV] = where
+        try:
+            yield
+        finally:
+            del os.environ[MULTIPROC_ENV]

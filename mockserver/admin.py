@@ -35,7 +35,8 @@ MAX_PAGE = 1000
 FAULTS = Draft202012Validator({"$ref": f"{contract.BASE_ID}mock-config.json#/$defs/faults"}, registry=contract.registry())
 
 
-def routes(mock: Mock, admin_key: str) -> list[Route]:
+def guard(admin_key: str) -> Any:
+    """Wraps a handler so that only ``Authorization: Bearer <admin key>`` reaches it; 401 otherwise."""
     expected = admin_key.encode()
 
     def refused(request: Request) -> Response | None:
@@ -51,6 +52,27 @@ def routes(mock: Mock, admin_key: str) -> list[Route]:
             return refused(request) or await handler(request)
 
         return guarded
+
+    return admin
+
+
+def summary(mock: Mock, record: lifecycle.Record, now: float) -> dict[str, Any]:
+    """A task as the admin API lists it: its profile, scenario, fate and state now."""
+    catalog = mock.catalog
+    return {
+        "task_id": record.task_id,
+        "scope": record.scope,
+        "profile": catalog.names[record.profile],
+        "behaviour": scenarios.BEHAVIOURS[record.flags.bit_length() - 1] if record.flags else "default",
+        "outcome": "success" if record.failure < 0 else f"fail-{catalog.reasons[record.failure]}",
+        "status": lifecycle.status_at(record, now),
+        "visible": lifecycle.visible(catalog, record, now),
+        "submitted_at": record.submitted_at,
+    }
+
+
+def routes(mock: Mock, admin_key: str) -> list[Route]:
+    admin = guard(admin_key)
 
     async def body_of(request: Request) -> dict[str, Any] | Response:
         try:
@@ -73,17 +95,7 @@ def routes(mock: Mock, admin_key: str) -> list[Route]:
         return min(value, MAX_PAGE) if name == "limit" else value
 
     def describe(record: lifecycle.Record) -> dict[str, Any]:
-        catalog, now = mock.catalog, mock.clock()
-        return {
-            "task_id": record.task_id,
-            "scope": record.scope,
-            "profile": catalog.names[record.profile],
-            "behaviour": scenarios.BEHAVIOURS[record.flags.bit_length() - 1] if record.flags else "default",
-            "outcome": "success" if record.failure < 0 else f"fail-{catalog.reasons[record.failure]}",
-            "status": lifecycle.status_at(record, now),
-            "visible": lifecycle.visible(catalog, record, now),
-            "submitted_at": record.submitted_at,
-        }
+        return summary(mock, record, mock.clock())
 
     async def health(request: Request) -> Response:
         size = len(mock.store) if hasattr(mock.store, "__len__") else None

@@ -10,7 +10,7 @@ import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any
 
@@ -24,7 +24,7 @@ from starlette.types import Receive, Scope, Send
 
 from contract_tests import contract
 
-from . import admin, cors, ids, jsonio, lifecycle, media, scenarios, urls, validate, wire
+from . import admin, cors, ids, jsonio, lifecycle, media, scenarios, ui, urls, validate, wire
 from .catalog import SCOPES, Catalog, resolve
 from .config import Config
 from .errors import error
@@ -48,6 +48,7 @@ class Mock:
     journal: deque[dict[str, Any]]
     lookup: Callable[[str], lifecycle.Record | None] = lambda task_id: None
     metrics: Metrics | None = None
+    keys: dict[int, str] = field(default_factory=dict)  # the API key behind each record's owner number
     epoch: float = -math.inf  # ids minted before this (an admin reset) are forgotten
 
 
@@ -82,6 +83,7 @@ def create_app(
     choices = scenarios.by_code(len(catalog.reasons))
     secret = secret or ids.derive_secret(config.seed, config.keys)
     owners = [(k.encode(), int.from_bytes(hashlib.sha256(k.encode()).digest()[:8], "big", signed=True)) for k in config.keys]
+    mock.keys = {owner: key.decode() for key, owner in owners}
 
     def owner_of(authorization: bytes | None) -> int | None:
         scheme, _, key = (authorization or b"").partition(b" ")
@@ -274,7 +276,7 @@ def create_app(
         middleware.append(cors.middleware(config.cors_origins))
     if config.admin_key:
         mock.lookup = find_public
-        routes += admin.routes(mock, config.admin_key)
+        routes += admin.routes(mock, config.admin_key) + ui.routes(mock, config.admin_key)
         middleware.append(Middleware(Journal, entries=mock.journal, clock=now))
     if metrics is not None:
         routes.append(Route("/metrics", metrics.endpoint, methods=["GET"]))

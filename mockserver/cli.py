@@ -71,7 +71,9 @@ def _app(parser: argparse.ArgumentParser, args: argparse.Namespace, config: Conf
         store = open_store(args.store)
     except (ValueError, sqlite3.Error) as exc:
         parser.error(f"--store: {exc}")
-    return create_app(config, store=store, secret=args.secret.encode() if args.secret else None)
+    app = create_app(config, store=store, secret=args.secret.encode() if args.secret else None)
+    app.state.workers = args.workers  # the dashboard says when it shows one worker of several
+    return app
 
 
 def worker_app() -> Starlette:

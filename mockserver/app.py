@@ -30,7 +30,7 @@ from .config import Config
 from .errors import error
 from .faults import FAULT, Injector, drop_connection, proxy_page
 from .journal import Journal
-from .metrics import Metrics, fault_kinds, mode_of, scenario_of
+from .metrics import Metrics, fault_kinds
 from .store import MemoryStore, Store
 
 REBUILT_KEPT = 4096  # records rebuilt from signed ids kept per worker; a few MiB at most
@@ -183,7 +183,7 @@ def create_app(
         task_id = ids.mint(secret, ticket, name, owner)
         tasks.put(replay(task_id, ticket, name, owner))
         if metrics is not None:
-            metrics.created(name, catalog.names[profile], mode_of(payload), scenario_of(choice, catalog.reasons))
+            metrics.created(name, catalog.names[profile], payload, choice)
         return task_id
 
     def replay(task_id: str, ticket: ids.Ticket, scope: str, owner: int) -> lifecycle.Record | None:
@@ -280,8 +280,9 @@ def create_app(
         middleware.append(Middleware(Journal, entries=mock.journal, clock=now))
     if metrics is not None:
         routes.append(Route("/metrics", metrics.endpoint, methods=["GET"]))
-        middleware.append(Middleware(metrics.middleware))  # innermost: it reads the endpoint the router matched
     app = Starlette(routes=routes, middleware=middleware, exception_handlers={HTTPException: http_error})
     app.router.redirect_slashes = False  # a bare 307 before any key check; clients that follow it re-POST
+    if metrics is not None:
+        metrics.instrument(app.router)
     app.state.mock = mock
     return app

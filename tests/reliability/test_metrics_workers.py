@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -31,6 +32,13 @@ def totals(url: str) -> dict[str, float]:
 
 
 def test_two_workers_scrape_to_the_totals_sent(spawn: Any) -> None:
+    expected = {
+        "POST /v2/{scope}/generations 200": SUBMITS,
+        "GET /v2/{scope}/generations/{task_id} 200": SUBMITS * POLLS_EACH,
+        "GET /v2/{scope}/generations/{task_id} 401": 5,
+        "created": SUBMITS,
+        "stored": SUBMITS,
+    }
     with spawn("--workers", "2", "--metrics", "--time-scale", "600") as (url, process):
         # a fresh connection per request, so the kernel hands them to either worker
         ids = [httpx.post(f"{url}/v2/videos/generations", json=BODY, headers=AUTH).json()["task_id"] for _ in range(SUBMITS)]
@@ -41,13 +49,10 @@ def test_two_workers_scrape_to_the_totals_sent(spawn: Any) -> None:
             assert httpx.get(f"{url}/v2/videos/generations/{ids[0]}").status_code == 401
         with open(f"/proc/{process.pid}/task/{process.pid}/children") as children:
             assert len(children.read().split()) >= 2
+        # A worker's request tallies reach the shared files within a second (metrics.Latency)
+        deadline = time.monotonic() + 10
+        while totals(url) != expected and time.monotonic() < deadline:
+            pass  # each scrape is a round trip; no sleep needed
         scrapes = [totals(url) for _ in range(6)]  # each answered by either worker
-    expected = {
-        "POST /v2/{scope}/generations 200": SUBMITS,
-        "GET /v2/{scope}/generations/{task_id} 200": SUBMITS * POLLS_EACH,
-        "GET /v2/{scope}/generations/{task_id} 401": 5,
-        "created": SUBMITS,
-        "stored": SUBMITS,
-    }
     for found in scrapes:
         assert found == expected

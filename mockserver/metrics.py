@@ -24,6 +24,7 @@ from starlette.responses import Response
 from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .faults import DROPPED
 from .lifecycle import SUCCESS, TERMINAL
 from .scenarios import BEHAVIOURS, Choice
 
@@ -167,6 +168,8 @@ class Metrics:
                 status = exc.status_code
                 raise
             finally:
+                if scope.get(DROPPED):
+                    status = 0  # the 500 "sent" after a drop never left
                 tally = tallies.get((scope["method"], status))
                 if tally is None:
                     tally = latency.tally(label, scope["method"], status)

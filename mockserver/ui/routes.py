@@ -9,6 +9,7 @@ still matches, so an idle dashboard costs a hash, not a download.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from collections import deque
 from importlib import resources
@@ -70,7 +71,7 @@ def mask(key: str | None) -> str:
 
 
 def _finite(value: float) -> float | None:
-    return value if value != float("inf") else None
+    return value if math.isfinite(value) else None
 
 
 def row(mock: Mock, record: lifecycle.Record, now: float) -> dict[str, Any]:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from fakeclock import Clock
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
 from mockserver import Config, create_app
 from mockserver.config import load_config
-from mockserver.faults import Faults
+from mockserver.faults import ConnectionDropped, Faults
 from mockserver.profiles import Profile, fixed
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
@@ -84,6 +85,17 @@ def test_faults_are_counted_by_kind_and_a_reset_empties_the_store_gauge(clock: C
         samples = scrape(client)
     assert value(samples, "mock_faults_injected_total", kind="429") == 3
     assert value(samples, "mock_store_tasks") == 0
+
+
+def test_a_dropped_connection_counts_as_status_0(clock: Clock) -> None:
+    with mock(clock, metrics=True, faults=Faults(drop=1.0)) as client:
+        with pytest.raises(ConnectionDropped):
+            client.post("/v2/videos/generations", json=CAT, headers=KEY)
+        samples = scrape(client)
+    count = "mock_http_request_duration_seconds_count"
+    assert value(samples, count, route="/v2/{scope}/generations", method="POST", status="0") == 1
+    assert value(samples, "mock_faults_injected_total", kind="drop") == 1
+    assert value(samples, "mock_tasks_created_total", scope="videos", model="veo3", mode="text-to", scenario="default") == 0
 
 
 def test_a_config_file_can_switch_metrics_on(tmp_path: Path) -> None:

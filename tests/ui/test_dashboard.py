@@ -24,6 +24,7 @@ from mockserver.testing import RunningMock, running_mock
 ADMIN = "adm-dashboard-3c1f"
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 SHOTS = Path(__file__).parent / "screenshots"
+CONSOLE_ERRORS: list[tuple[str, str]] = []  # chromium's error lines: a blocked inline style or script shows here
 HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
 BODY = {"prompt": "A cat surfing in sunset, cinematic", "model": "house-video"}  # plays the videos default set below
 
@@ -54,6 +55,7 @@ def mock(clock: Clock) -> Iterator[RunningMock]:
 def page(browser: Any, mock: RunningMock) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
+    page.on("console", lambda m: m.type == "error" and CONSOLE_ERRORS.append((m.text, m.location.get("url", ""))))
     page.goto(f"{mock.url}/_mock/ui")
     yield page
     context.close()
@@ -206,3 +208,18 @@ def test_a_refused_key_logs_the_page_out(page: Page) -> None:
     expect(page.locator("#login")).to_be_visible()
     expect(page.locator("#login-error")).to_contain_text("invalid_api_key")
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/_mock/ui", page.url)
+
+
+def test_nothing_the_page_did_broke_its_policy() -> None:
+    """Only the refusals the tests asked for may be logged: wrong keys, the unknown task, the bogus latency.
+
+    Anything else, a Content-Security-Policy violation first of all, is a fault of the page.
+    """
+    asked = {"401": "/_mock/", "404": "/_mock/ui/api/tasks/", "400": "/_mock/faults"}
+    assert CONSOLE_ERRORS, "the wrong-key test should have logged its 401"
+    unexpected = [
+        (text, url)
+        for text, url in CONSOLE_ERRORS
+        if not any(f"status of {code}" in text and path in url for code, path in asked.items())
+    ]
+    assert unexpected == []

@@ -133,7 +133,7 @@ def test_forcing_a_state_shows_in_the_table(page: Page, mock: RunningMock) -> No
     form.locator("select[name=status]").select_option("FAILURE")
     form.locator("select[name=fail_reason]").select_option("quota")
     form.locator("button[type=submit]").click()
-    expect(form.locator("pre.answer")).to_contain_text('"status": "FAILURE"')
+    expect(page.locator("#task-detail pre.answer")).to_contain_text('"status": "FAILURE"')
     expect(task.locator(".status")).to_have_text("FAILURE")
     page.select_option("#filter-status", "FAILURE")
     expect(page.locator("#tasks-table tbody tr")).to_have_count(1)

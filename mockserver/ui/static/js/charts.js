@@ -6,6 +6,7 @@ import { h, s, clockTime, statusClass } from "./dom.js";
 const W = 460;
 const H = 150;
 const PAD = { left: 42, right: 8, top: 8, bottom: 22 };
+const LEVELS = [9, 19, 29, 9];  // label rows of the submitted, queued, started and finished marks
 
 function scale(domain, range) {
   const [d0, d1] = domain;
@@ -79,28 +80,28 @@ export function timelineChart(times, requests, now) {
   const end = Math.max(now, ...requests.map((r) => r.at), finished ?? 0);
   const last = Math.min(end, finished ?? end);
   const x = scale([submitted, Math.max(end, submitted + 1)], [PAD.left, W * 1.4 - 48]);
-  const svg = s("svg", { viewBox: `0 0 ${W * 1.4} 120`, role: "img", "aria-label": "task timeline", id: "timeline-chart" });
+  const svg = s("svg", { viewBox: `0 0 ${W * 1.4} 112`, role: "img", "aria-label": "task timeline", id: "timeline-chart" });
   const runFrom = started === null ? null : Math.min(started, last);
-  svg.append(s("rect", { x: x(submitted), y: 30, width: Math.max(1, x(runFrom ?? last) - x(submitted)), height: 16, class: "queued" }));
+  svg.append(s("rect", { x: x(submitted), y: 36, width: Math.max(1, x(runFrom ?? last) - x(submitted)), height: 16, class: "queued" }));
   if (runFrom !== null && runFrom <= end) {
-    svg.append(s("rect", { x: x(runFrom), y: 30, width: Math.max(1, x(last) - x(runFrom)), height: 16, class: "running" }));
+    svg.append(s("rect", { x: x(runFrom), y: 36, width: Math.max(1, x(last) - x(runFrom)), height: 16, class: "running" }));
   }
   const marks = [["submitted", submitted], ["queued", submitted], ["started", started], ["finished", finished]];
   marks.forEach(([name, at], n) => {
     if (at === null || at > end) return;
     svg.append(
-      s("line", { x1: x(at), y1: 24, x2: x(at), y2: 50, class: "mark" }),
-      s("text", { x: x(at) + 2, y: 10 + (n % 2) * 10, class: "tick mark-label" }, name),
+      s("line", { x1: x(at), y1: LEVELS[n] + 2, x2: x(at), y2: 56, class: "mark" }),
+      s("text", { x: x(at) + 2, y: LEVELS[n], class: `tick mark-label${x(at) > W * 1.4 - 60 ? " end" : ""}` }, name),
     );
   });
-  svg.append(s("text", { x: 2, y: 42, class: "tick" }, "task"), s("text", { x: 2, y: 84, class: "tick" }, "polls"));
+  svg.append(s("text", { x: 2, y: 48, class: "tick" }, "task"), s("text", { x: 2, y: 88, class: "tick" }, "polls"));
   requests.forEach((request) => {
     const cls = statusClass(request.status);
     const label = request.status === 0 ? "drop" : String(request.status);
     svg.append(
-      s("circle", { cx: x(request.at), cy: 80, r: 5, class: `poll ${cls}` },
+      s("circle", { cx: x(request.at), cy: 84, r: 5, class: `poll ${cls}` },
         s("title", {}, `${request.method} ${label} at ${clockTime(request.at)}`)),
-      s("text", { x: x(request.at), y: 100, class: `tick poll-label ${cls}` }, label),
+      s("text", { x: x(request.at), y: 104, class: `tick poll-label ${cls}` }, label),
     );
   });
   return svg;

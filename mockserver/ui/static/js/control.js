@@ -20,13 +20,15 @@ async function send(out, method, path, body) {
   }
 }
 
-const answerBox = () => h("pre", { class: "answer", role: "status", hidden: true });
+export const answerBox = () => h("pre", { class: "answer", role: "status", hidden: true });
 
-/** Force a state: the choices are the moves lifecycle.json allows from the task's state, when it is known. */
-export function forceStateForm(context, task = null) {
+/**
+ * Force a state: the choices are the moves lifecycle.json allows from the task's state, when it is known.
+ * ``out`` is where the answer goes; the timeline keeps its own, since it rebuilds the form as the state moves.
+ */
+export function forceStateForm(context, task = null, out = answerBox()) {
   const { states, transitions, fail_reasons: reasons } = context.forms;
   const allowed = task ? [task.status, ...transitions[task.status]] : states;
-  const out = answerBox();
   const id = h("input", { name: "task_id", required: true, placeholder: "task id", value: task?.task_id ?? "", spellcheck: "false" });
   const status = h("select", { name: "status", required: true }, allowed.map((s) => h("option", { value: s }, s)));
   const reason = h("select", { name: "fail_reason" }, reasons.map((r) => h("option", { value: r }, r)));
@@ -42,7 +44,7 @@ export function forceStateForm(context, task = null) {
   } } },
   task ? null : h("label", {}, "task ", id),
   h("label", {}, "status ", status), reasonLabel,
-  h("button", { type: "submit" }, task ? "Force" : "Force state"), out);
+  h("button", { type: "submit" }, task ? "Force" : "Force state"), out.isConnected ? null : out);
   if (task && transitions[task.status].length === 0) status.disabled = true;
   return form;
 }

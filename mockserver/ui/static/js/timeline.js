@@ -3,7 +3,7 @@
 
 import { get } from "./api.js";
 import { timelineChart } from "./charts.js";
-import { forceStateForm } from "./control.js";
+import { answerBox, forceStateForm } from "./control.js";
 import { h, replace, safeUrl, clockTime, statusClass } from "./dom.js";
 import { modeOf, scenarioOf } from "./tasks.js";
 
@@ -38,6 +38,7 @@ export function createTimeline(root, context) {
       polls: h("ul", { class: "polls" }),
       json: h("pre", { id: "detail-json" }),
       force: h("div"),
+      forced: answerBox(),
       outputs: h("ul", { id: "detail-outputs" }),
       error: h("pre", { class: "error", hidden: true }),
     };
@@ -47,7 +48,7 @@ export function createTimeline(root, context) {
         h("button", { type: "button", on: { click: () => close() } }, "Close")),
       parts.error, parts.facts, parts.chart, parts.times, parts.polls,
       h("h3", {}, "As a poll sees it now"), parts.json,
-      h("h3", {}, "Force its state"), parts.force,
+      h("h3", {}, "Force its state"), parts.force, parts.forced,
       h("h3", {}, "Outputs"), parts.outputs);
   }
 
@@ -76,7 +77,7 @@ export function createTimeline(root, context) {
     replace(parts.json, view === null ? "null: polls answer 404 now" : JSON.stringify(view, null, 2));
     // The form and the players are rebuilt only when they must be, so neither a choice being made
     // nor a playing preview is undone every second.
-    if (shown.status !== task.status) replace(parts.force, forceStateForm(context, task));
+    if (shown.status !== task.status) replace(parts.force, forceStateForm(context, task, parts.forced));
     const outputs = outputsOf(view);
     const key = JSON.stringify(outputs);
     if (shown.outputs !== key) {

@@ -93,6 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"mock serving on {where}  {keys}", flush=True)
     if config.admin_key:
         print(f"admin API on {url}/_mock/  key: Authorization: Bearer {config.admin_key}", flush=True)
+        print(f"dashboard on {url}/_mock/ui  (log in with the admin key)", flush=True)
         if args.workers > 1:
             print(_PER_WORKER + ("" if args.store.startswith("sqlite:") else _UNSHARED), file=sys.stderr, flush=True)
     options = {"host": args.host, "port": args.port, "log_level": args.log_level, "access_log": args.access_log}

@@ -87,6 +87,9 @@ def test_the_page_and_its_api_are_locked_down(mock: RunningMock) -> None:
         assert httpx.get(f"{mock.url}{path}").status_code == 401
         assert httpx.get(f"{mock.url}{path}", headers={"Authorization": "Bearer wrong"}).status_code == 401
     assert httpx.get(f"{mock.url}/_mock/ui/static/../../app.py").status_code == 404
+    # The page needs nothing of CORS: a cross-origin PUT of faults is still refused its preflight.
+    preflight = {"Origin": "http://app.example.test", "Access-Control-Request-Method": "PUT"}
+    assert httpx.options(f"{mock.url}/_mock/faults", headers=preflight).status_code == 400
 
 
 def test_logging_in_keeps_the_key_in_the_tab_only(page: Page, mock: RunningMock) -> None:

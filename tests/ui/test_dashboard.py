@@ -24,6 +24,7 @@ from mockserver.testing import RunningMock, running_mock
 ADMIN = "adm-dashboard-3c1f"
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 SHOTS = Path(__file__).parent / "screenshots"
+WATCHED: list[str] = []  # the task whose polls the first test made, shown again for the screenshot
 CONSOLE_ERRORS: list[tuple[str, str]] = []  # chromium's error lines: a blocked inline style or script shows here
 HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
 BODY = {"prompt": "A cat surfing in sunset, cinematic", "model": "house-video"}  # plays the videos default set below
@@ -124,7 +125,7 @@ def test_a_submitted_task_appears_and_moves_with_the_clock(page: Page, mock: Run
     expect(page.locator("#timeline-chart circle.poll")).to_have_count(4)
     expect(page.locator("#detail-json")).to_contain_text('"status": "SUCCESS"')
     expect(page.locator("#detail-outputs video")).to_have_count(1)
-    page.screenshot(path=SHOTS / "tasks.png")
+    WATCHED.append(task_id)
 
 
 def test_forcing_a_state_shows_in_the_table(page: Page, mock: RunningMock) -> None:
@@ -141,6 +142,13 @@ def test_forcing_a_state_shows_in_the_table(page: Page, mock: RunningMock) -> No
     page.select_option("#filter-status", "FAILURE")
     expect(page.locator("#tasks-table tbody tr")).to_have_count(1)
     page.select_option("#filter-status", "")
+    # A fuller table for the README: a stuck image and a queued song beside them, and the first task's timeline.
+    httpx.post(f"{mock.url}/v2/images/generations", json=BODY, headers={**KEY, "X-Mock-Scenario": "stuck"})
+    submit(mock, {**BODY, "model": "suno-v4"}, scope="audio")
+    expect(page.locator("#tasks-table tbody tr")).to_have_count(4)
+    row(page, WATCHED[0]).locator("button.open").click()
+    expect(page.locator("#timeline-chart circle.poll")).to_have_count(4)
+    page.screenshot(path=SHOTS / "tasks.png")
 
 
 def test_a_fault_set_in_the_page_shows_in_the_next_answers(page: Page, mock: RunningMock) -> None:

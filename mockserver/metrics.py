@@ -56,22 +56,24 @@ def fault_kinds(status: int, drop: bool, delay: float) -> list[str]:
     return (["latency"] if delay else []) + (["drop"] if drop else [str(status)] if status else [])
 
 
-class Latency:
-    """The request histogram, tallied in plain numbers and added to ``prometheus_client``'s in batches.
+class Batch:
+    """What the hot paths count, tallied in plain numbers and added to ``prometheus_client``'s in batches.
 
-    ``Histogram.observe`` takes two locks, over a microsecond, about a third of what metrics cost a poll.
-    Here a request adds to a list; the tallies reach the histogram at each scrape and, for the workers
-    a scrape does not reach, at most ``FLUSH_AFTER`` seconds after their first unsent request. This
-    writes to the labelled child's ``_sum`` and ``_buckets``, which every ``prometheus_client`` since
-    0.4 has had; ``tests/mock/test_metrics.py`` fails if that changes.
+    ``Histogram.observe`` takes two locks, over a microsecond, about a third of what metrics cost a poll,
+    and with several workers every increment is a write to a shared file. Here a request adds to a list;
+    the tallies reach the metrics at each scrape and, for the workers a scrape does not reach, at most
+    ``FLUSH_AFTER`` seconds after their first unsent count. Histogram tallies are written to the labelled
+    child's ``_sum`` and ``_buckets``, which every ``prometheus_client`` since 0.4 has had;
+    ``tests/mock/test_metrics.py`` fails if that changes.
     """
 
     FLUSH_AFTER = 1.0
 
-    def __init__(self, histogram: Any) -> None:
-        self.histogram = histogram
+    def __init__(self, histogram: Any, then: Callable[[], None]) -> None:
+        self.histogram, self.then = histogram, then
         self._tallies: list[tuple[Any, list[float]]] = []
         self._by_labels: dict[tuple[str, str, str], list[float]] = {}
+        self._counts: dict[Any, int] = {}  # a counter's labelled child -> increments not yet added
         self._due = False
 
     def tally(self, route: str, method: str, status: int) -> list[float]:
@@ -87,8 +89,17 @@ class Latency:
         tally[bisect_left(LATENCY_BUCKETS, seconds)] += 1
         tally[-1] += seconds
         if not self._due:
-            self._due = True
-            asyncio.get_running_loop().call_later(self.FLUSH_AFTER, self.flush)
+            self._schedule()
+
+    def count(self, child: Any) -> None:
+        """One increment of a counter's labelled child."""
+        self._counts[child] = self._counts.get(child, 0) + 1
+        if not self._due:
+            self._schedule()
+
+    def _schedule(self) -> None:
+        self._due = True
+        asyncio.get_running_loop().call_later(self.FLUSH_AFTER, self.flush)
 
     def flush(self) -> None:
         self._due = False
@@ -99,6 +110,10 @@ class Latency:
                         child._buckets[bucket].inc(count)
                 child._sum.inc(tally[-1])
                 tally[:] = [0.0] * len(tally)
+        counts, self._counts = self._counts, {}
+        for child, count in counts.items():
+            child.inc(count)
+        self.then()
 
 
 class Metrics:
@@ -110,10 +125,10 @@ class Metrics:
         self.multiprocess = MULTIPROC_ENV in os.environ
         self.registry = None if self.multiprocess else CollectorRegistry()
         on = {"registry": self.registry}
-        self.latency = Latency(Histogram(
+        requests = Histogram(
             "mock_http_request_duration_seconds", "Requests answered, by route, method and status (0: dropped), "
             "and how long each took.", ["route", "method", "status"], buckets=LATENCY_BUCKETS, **on,
-        ))
+        )
         self.created_total = Counter(
             "mock_tasks_created", "Tasks accepted, by scope, model profile, mode and scenario.",
             ["scope", "model", "mode", "scenario"], **on,
@@ -129,6 +144,7 @@ class Metrics:
         mode = "livemostrecent" if shared_store else "livesum"
         self.stored = Gauge("mock_store_tasks", "Tasks in the store.", multiprocess_mode=mode, **on)
         self.size, self.reasons, self.shared_store = size, reasons, shared_store
+        self.batch = Batch(requests, self._measure_store)
         self._created: dict[tuple[str, str, str, int], Any] = {}
         self._watched: dict[str, int] = {}  # task id -> polls so far, or -1 once counted finished
 
@@ -147,7 +163,7 @@ class Metrics:
     def _timed(self, label: str, app: ASGIApp, methods: set[str] | None, refuse: ASGIApp) -> ASGIApp:
         """``app`` timed; a method the route does not serve goes to ``refuse`` (Starlette's 405)."""
         tallies: dict[tuple[str, int], list[float]] = {}
-        latency, clock = self.latency, time.perf_counter
+        batch, clock = self.batch, time.perf_counter
 
         async def handle(scope: Scope, receive: Receive, send: Send) -> None:
             status, started = 0, clock()
@@ -172,10 +188,10 @@ class Metrics:
                     status = 0  # the 500 "sent" after a drop never left
                 tally = tallies.get((scope["method"], status))
                 if tally is None:
-                    tally = latency.tally(label, scope["method"], status)
+                    tally = batch.tally(label, scope["method"], status)
                     if scope["method"] in METHODS:  # any other method shares the "other" tally
                         tallies[(scope["method"], status)] = tally
-                latency.add(tally, clock() - started)
+                batch.add(tally, clock() - started)
 
         return handle
 
@@ -185,9 +201,7 @@ class Metrics:
         child = self._created.get(key)
         if child is None:
             child = self._created[key] = self.created_total.labels(scope, model, key[2], scenario_of(choice, self.reasons))
-        child.inc()
-        if not self.shared_store:
-            self.stored.inc()
+        self.batch.count(child)
 
     def polled(self, task_id: str, status: str, failure: int) -> None:
         """One poll answered 200 with ``status``; ``failure`` indexes the reasons, as in the record."""
@@ -212,14 +226,15 @@ class Metrics:
 
     def reset(self) -> None:
         self._watched.clear()
+        self._measure_store()
+
+    def _measure_store(self) -> None:
         self.stored.set(self.size())
 
     async def endpoint(self, request: Request) -> Response:
         from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
-        self.latency.flush()
-        if self.shared_store:
-            self.stored.set(self.size())
+        self.batch.flush()  # and reads the store's size
         registry = self.registry
         if registry is None:
             registry = CollectorRegistry()

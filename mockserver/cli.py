@@ -5,19 +5,24 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sqlite3
 import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
 
+from contract_tests import contract
+
 from .app import create_app
 from .config import Config, ConfigError, load_config
 from .metrics import MULTIPROC_ENV
+from .nonces import SLOTS_ENV, this_workers_slot
 from .store import open_store
 
 # Worker processes rebuild the app from the same command line, handed over in the environment,
@@ -25,6 +30,8 @@ from .store import open_store
 _ARGV_ENV = "MOCKSERVER_ARGV"
 _PER_WORKER = "note: each admin request reaches one worker; run-time faults, the journal and resets are that worker's"
 _UNSHARED = ", and so are forced states unless the workers share --store sqlite:PATH"
+SHUTDOWN_GRACE = 5  # seconds in-flight requests get on Ctrl-C or SIGTERM, so a long added latency cannot hold the exit
+_SERVER_OPTIONS = ("host", "port", "workers", "log_level", "store", "secret")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,29 +48,39 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--store", default="memory", help="where tasks live: memory, or sqlite:PATH to keep them")
     parser.add_argument("--secret", help="signs task ids; default: derived from the seed and keys")
     parser.add_argument("--metrics", action="store_true", default=None, help="serve Prometheus metrics at /metrics")
-    parser.add_argument("--log-level", default="info")
+    parser.add_argument("--log-level", default="info", help="critical, error, warning, info, debug or trace")
     parser.add_argument("--no-access-log", dest="access_log", action="store_false", help="skip a log line per request")
     return parser
 
 
+def _check(parser: argparse.ArgumentParser, schema: str, given: dict[str, Any], flags: dict[str, str]) -> None:
+    """Refuse the first value ``schemas/<schema>`` refuses, as a usage error naming its option."""
+    problems = contract.errors(schema, given, settings=True)
+    if problems:
+        first = problems[0]
+        field = next(iter(first.absolute_path), "")
+        where = f"--{flags.get(str(field), str(field)).replace('_', '-')}"
+        parser.error(f"{where}: {contract.describe(first).partition(': ')[2]}")
+
+
 def _config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Config:
-    if args.time_scale is not None and args.time_scale <= 0:
-        parser.error("--time-scale must be above 0")
-    if args.workers < 1:
-        parser.error("--workers must be 1 or more")
+    _check(parser, "mock-cli", {name: getattr(args, name) for name in _SERVER_OPTIONS if getattr(args, name) is not None}, {})
+    given = {
+        "time_scale": args.time_scale,
+        "seed": args.seed,
+        "keys": args.key,
+        "admin_key": args.admin_key,
+        "cors_origins": args.cors_origin,
+        "metrics": args.metrics,
+    }
+    given = {name: value for name, value in given.items() if value is not None}
+    _check(parser, "mock-config", given, {"keys": "key", "cors_origins": "cors_origin"})
     try:
         config = load_config(args.config)
     except ConfigError as exc:
         parser.error(str(exc))
-    given = {
-        "time_scale": args.time_scale,
-        "seed": args.seed,
-        "keys": tuple(args.key) if args.key else None,
-        "admin_key": args.admin_key,
-        "cors_origins": tuple(args.cors_origin) if args.cors_origin else None,
-        "metrics": args.metrics,
-    }
-    return replace(config, **{name: value for name, value in given.items() if value is not None})
+    listed = {name: tuple(value) for name, value in given.items() if isinstance(value, list)}
+    return replace(config, **{**given, **listed})
 
 
 def _app(parser: argparse.ArgumentParser, args: argparse.Namespace, config: Config) -> Starlette:
@@ -71,7 +88,8 @@ def _app(parser: argparse.ArgumentParser, args: argparse.Namespace, config: Conf
         store = open_store(args.store)
     except (ValueError, sqlite3.Error) as exc:
         parser.error(f"--store: {exc}")
-    app = create_app(config, store=store, secret=args.secret.encode() if args.secret else None)
+    secret = args.secret.encode() if args.secret else None
+    app = create_app(config, store=store, secret=secret, slot=this_workers_slot())
     app.state.workers = args.workers  # the dashboard says when it shows one worker of several
     return app
 
@@ -97,6 +115,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.workers > 1:
             print(_PER_WORKER + ("" if args.store.startswith("sqlite:") else _UNSHARED), file=sys.stderr, flush=True)
     options = {"host": args.host, "port": args.port, "log_level": args.log_level, "access_log": args.access_log}
+    options["timeout_graceful_shutdown"] = SHUTDOWN_GRACE
     app = _app(parser, args, config)  # with workers, only to refuse a bad --store before they start
     if config.metrics:
         print(f"metrics on {url}/metrics", flush=True)
@@ -104,8 +123,14 @@ def main(argv: list[str] | None = None) -> None:
         uvicorn.run(app, **options)
         return
     os.environ[_ARGV_ENV] = json.dumps(argv if argv is not None else sys.argv[1:])
-    with metrics_dir(config.metrics):
-        uvicorn.run("mockserver.cli:worker_app", factory=True, workers=args.workers, **options)
+    slots = tempfile.mkdtemp(prefix="mockserver-slots-")  # each worker locks one slot in it (nonces.py)
+    os.environ[SLOTS_ENV] = slots
+    try:
+        with metrics_dir(config.metrics):
+            uvicorn.run("mockserver.cli:worker_app", factory=True, workers=args.workers, **options)
+    finally:
+        del os.environ[SLOTS_ENV]
+        shutil.rmtree(slots, ignore_errors=True)
 
 
 @contextmanager

@@ -19,6 +19,7 @@ from . import jsonio
 from .faults import DROPPED, FAULT, RAW_RECEIVE
 
 BODY_LIMIT = 2048
+PATH_LIMIT = 512  # a path can be as long as the server's header limit; the journal keeps this much of it
 ANSWER_LIMIT = 512  # a submit's answer is read for its task_id only when it is this short
 
 
@@ -43,7 +44,7 @@ class Journal:
             await self.app(scope, receive, send)
             return
         body, status, started = bytearray(), 0, time.perf_counter()
-        task_id = task_of(scope["path"])
+        task_id = task_of(scope["path"][:PATH_LIMIT])
 
         async def recording_receive() -> Message:
             message = await receive()
@@ -69,7 +70,7 @@ class Journal:
                 {
                     "at": self.clock(),
                     "method": scope["method"],
-                    "path": scope["path"],
+                    "path": scope["path"][:PATH_LIMIT],
                     "status": status,  # 0: the connection was dropped
                     "ms": round((time.perf_counter() - started) * 1000, 3),
                     "body": body.decode("utf-8", "replace"),

@@ -76,7 +76,7 @@ def parse(header: str, reasons: tuple[str, ...]) -> Choice | str:
     """The choice a header asks for, or the message of a 400 saying what is wrong with it."""
     behaviours, outcomes = [], []
     for name in (part.strip() for part in header.split(",")):
-        if name == "default":
+        if name in ("default", ""):  # an empty header, as a client's template sends it, is the default
             continue
         if name in BEHAVIOURS:
             behaviours.append(BEHAVIOURS.index(name))
@@ -85,7 +85,8 @@ def parse(header: str, reasons: tuple[str, ...]) -> Choice | str:
         elif name.startswith("fail-") and name[5:] in reasons:
             outcomes.append(2 + reasons.index(name[5:]))
         else:
-            return f"Unknown X-Mock-Scenario {name!r}; use one of: {', '.join(names(reasons))}."
+            shown = name if len(name) <= 40 else name[:37] + "..."
+            return f"Unknown X-Mock-Scenario {shown!r}; use one of: {', '.join(names(reasons))}."
     if len(behaviours) > 1 or len(outcomes) > 1:
         return "X-Mock-Scenario combines at most one behaviour and one outcome (success or fail-*)."
     return Choice(behaviours[0] if behaviours else 0, outcomes[0] if outcomes else 0)

@@ -76,14 +76,19 @@ def _finite(value: float) -> float | None:
 
 def row(mock: Mock, record: lifecycle.Record, now: float) -> dict[str, Any]:
     """A task as the table shows it; times that never come (a stuck run) are null."""
+    summary = admin.summary(mock, record, now)
+    key = mask(mock.keys.get(record.owner))
+    if summary.get("gone"):  # stored under a config that no longer has its profile or reason
+        nothing = {"status": "GONE", "model": "?", "behaviour": "?", "outcome": "?", "progress": None}
+        return {**summary, **nothing, "key": key, "times": {"submitted": record.submitted_at, "started": None, "finished": None}}
     view = lifecycle.view(mock.catalog, record, now, "")
     times = lifecycle.times(record)
     progress = view["progress"] if view else None
     return {
-        **admin.summary(mock, record, now),
+        **summary,
         "model": mock.catalog.names[record.profile],
         "progress": int(progress.rstrip("%")) if progress else None,
-        "key": mask(mock.keys.get(record.owner)),
+        "key": key,
         "times": {"submitted": record.submitted_at, "started": _finite(times.started), "finished": _finite(times.finished)},
     }
 

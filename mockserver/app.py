@@ -9,7 +9,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any
 
@@ -23,12 +23,13 @@ from starlette.types import Receive, Scope, Send
 
 from contract_tests import contract
 
-from . import admin, cors, ids, jsonio, lifecycle, media, scenarios, urls, validate, wire
+from . import admin, cors, ids, jsonio, lifecycle, media, scenarios, ui, urls, validate, wire
 from .catalog import SCOPES, Catalog, resolve
 from .config import Config
 from .errors import error
-from .faults import Injector, drop_connection, proxy_page
+from .faults import FAULT, Injector, drop_connection, proxy_page
 from .journal import Journal
+from .metrics import Metrics, fault_kinds
 from .nonces import Nonces
 from .store import MemoryStore, Store, StoreError
 
@@ -46,6 +47,8 @@ class Mock:
     injector: Injector
     journal: deque[dict[str, Any]]
     lookup: Callable[[str], lifecycle.Record | None] = lambda task_id: None
+    metrics: Metrics | None = None
+    keys: dict[int, str] = field(default_factory=dict)  # the API key behind each record's owner number
     epoch: float = -math.inf  # ids minted before this (an admin reset) are forgotten
 
 
@@ -74,10 +77,15 @@ def create_app(
         deque(maxlen=config.journal_size),
     )
     catalog, tasks, now = mock.catalog, mock.store, mock.clock
+    if config.metrics:
+        shared = not isinstance(tasks, MemoryStore)
+        mock.metrics = Metrics(lambda: len(tasks), catalog.reasons, shared_store=shared)  # type: ignore[arg-type]
+    metrics = mock.metrics
     nonces = Nonces(slot)
     choices = scenarios.by_code(len(catalog.reasons))
     secret = secret or ids.derive_secret(config.seed, config.keys)
     owners = [(k.encode(), int.from_bytes(hashlib.sha256(k.encode()).digest()[:8], "big", signed=True)) for k in config.keys]
+    mock.keys = {owner: key.decode() for key, owner in owners}
 
     def owner_of(authorization: bytes | None) -> int | None:
         scheme, _, key = (authorization or b"").partition(b" ")
@@ -103,6 +111,12 @@ def create_app(
     async def fault(scope: Scope, receive: Receive, submit: bool) -> Response | None:
         """A simulated fault's answer, or None to answer normally; decided before anything is stored."""
         chosen = mock.injector.decide(submit)
+        if chosen.delay or chosen.drop or chosen.status:
+            kinds = fault_kinds(chosen.status, chosen.drop, chosen.delay)
+            scope[FAULT] = ",".join(kinds)  # for the journal
+            if metrics is not None:
+                for kind in kinds:
+                    metrics.fault(kind)
         if chosen.delay:
             await sleep(chosen.delay)
         if chosen.drop:
@@ -170,6 +184,8 @@ def create_app(
         ticket = ids.Ticket(round(now() * 1000), profile, choice.code, nonce=nonces())
         task_id = ids.mint(secret, ticket, name, owner)
         tasks.put(replay(task_id, ticket, name, owner))
+        if metrics is not None:
+            metrics.created(name, catalog.names[profile], payload, choice)
         return task_id
 
     def replay(task_id: str, ticket: ids.Ticket, scope: str, owner: int) -> lifecycle.Record | None:
@@ -233,6 +249,8 @@ def create_app(
         task = None if record is None else lifecycle.view(catalog, record, now(), urls.media_base(scope))
         if task is None:
             return await not_found()(scope, receive, send)
+        if metrics is not None:
+            metrics.polled(params["task_id"], task["status"], record.failure)  # type: ignore[union-attr]
         await wire.send_json(send, task)
 
     async def download(request: Request) -> Response:
@@ -275,9 +293,13 @@ def create_app(
         middleware.append(cors.middleware(config.cors_origins))
     if config.admin_key:
         mock.lookup = find_public
-        routes += admin.routes(mock, config.admin_key)
+        routes += admin.routes(mock, config.admin_key) + ui.routes(mock, config.admin_key)
         middleware.append(Middleware(Journal, entries=mock.journal, clock=now))
+    if metrics is not None:
+        routes.append(Route("/metrics", metrics.endpoint, methods=["GET"]))
     app = Starlette(routes=routes, middleware=middleware, exception_handlers={HTTPException: http_error, lifecycle.Gone: gone, StoreError: store_down})
     app.router.redirect_slashes = False  # a bare 307 before any key check; clients that follow it re-POST
+    if metrics is not None:
+        metrics.instrument(app.router)
     app.state.mock = mock
     return app

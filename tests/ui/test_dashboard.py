@@ -7,7 +7,9 @@ dashboard in order; the screenshots in the README are taken on the way.
 from __future__ import annotations
 
 import json
+import os
 import re
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,8 @@ from mockserver.testing import RunningMock, running_mock
 
 ADMIN = "adm-dashboard-3c1f"
 KEY = {"Authorization": "Bearer sk-mock-dev"}
-SHOTS = Path(__file__).parent / "screenshots"
+# The README's screenshots are rewritten only when asked (UPDATE_SCREENSHOTS=1), so a test run leaves the tree clean.
+SHOTS = Path(__file__).parent / "screenshots" if os.environ.get("UPDATE_SCREENSHOTS") else Path(tempfile.mkdtemp())
 WATCHED: list[str] = []  # the task whose polls the first test made, shown again for the screenshot
 CONSOLE_ERRORS: list[tuple[str, str]] = []  # chromium's error lines: a blocked inline style or script shows here
 HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'

@@ -247,3 +247,17 @@ def test_a_fail_reason_goes_only_with_failure(client: TestClient) -> None:
     task_id = submit(client)
     answer = client.post(f"/_mock/tasks/{task_id}/state", headers=ADMIN, json={"status": "SUCCESS", "fail_reason": "quota"})
     assert (answer.status_code, answer.json()["error"]["param"]) == (400, "status")
+
+
+def test_the_dashboard_lists_the_newest_tasks_reading_one_page(client: TestClient) -> None:
+    """Its table refreshes each second; it walked the whole store on every refresh."""
+    ids = [submit(client) for _ in range(3)]
+    store = client.app.state.mock.store  # type: ignore[attr-defined]
+
+    def every_record() -> None:
+        raise AssertionError("a dashboard refresh walked the whole store")
+
+    store.records = every_record
+    listed = client.get("/_mock/ui/api/tasks", headers=ADMIN).json()["tasks"]
+    assert [t["task_id"] for t in listed] == ids[::-1]
+    assert client.get("/_mock/ui/api/overview", headers=ADMIN).status_code == 200

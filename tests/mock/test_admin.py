@@ -220,6 +220,8 @@ def test_an_admin_body_past_its_limit_is_a_413(client: TestClient) -> None:
         "limit= 5",
         "limit=",
         "limit=" + "0" * 5000 + "1",
+        "offset=1%0A",
+        "limit=5%0A",
     ],
 )
 @pytest.mark.parametrize("path", ["/_mock/tasks", "/_mock/journal"])

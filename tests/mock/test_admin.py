@@ -203,6 +203,11 @@ def test_hostile_faults_are_refused_and_change_nothing(client: TestClient, body:
     assert client.get(f"/v2/videos/generations/{task_id}", headers=KEY).status_code == 200
 
 
+def test_an_admin_body_nested_too_deeply_says_so(client: TestClient) -> None:
+    refused = client.put("/_mock/faults", headers=ADMIN, content=b"[" * 5000 + b"]" * 5000)
+    assert refused.json()["error"]["message"] == "The body is not valid JSON: nested too deeply."  # was "JSON: ."
+
+
 def test_an_admin_body_past_its_limit_is_a_413(client: TestClient) -> None:
     answer = client.put("/_mock/faults", headers=ADMIN, json={"pad": "x" * 100_000})
     assert (answer.status_code, answer.json()["error"]["code"]) == (413, "request_too_large")

@@ -74,9 +74,11 @@ def names(reasons: tuple[str, ...]) -> list[str]:
 
 def parse(header: str, reasons: tuple[str, ...]) -> Choice | str:
     """The choice a header asks for, or the message of a 400 saying what is wrong with it."""
+    if not header.strip():  # an empty header, as a client's template sends it, is the default
+        return DEFAULT
     behaviours, outcomes = [], []
     for name in (part.strip() for part in header.split(",")):
-        if name in ("default", ""):  # an empty header, as a client's template sends it, is the default
+        if name == "default":
             continue
         if name in BEHAVIOURS:
             behaviours.append(BEHAVIOURS.index(name))

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 _TAG_BYTES = 10
 _PAYLOAD_BYTES = 16  # 6 submit time (ms), 2 profile, 1 scenario, 7 nonce
 _ID_CHARS = 2 * (_PAYLOAD_BYTES + _TAG_BYTES)  # lowercase hex
+MAX_PROFILES = 1 << 16  # the profile's two bytes
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,6 +74,8 @@ def names(reasons: tuple[str, ...]) -> list[str]:
 
 def parse(header: str, reasons: tuple[str, ...]) -> Choice | str:
     """The choice a header asks for, or the message of a 400 saying what is wrong with it."""
+    if not header.strip():  # an empty header, as a client's template sends it, is the default
+        return DEFAULT
     behaviours, outcomes = [], []
     if not header.strip():  # an empty header, as a client's template sends it, is the default
         return DEFAULT

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sqlite3
 import sys
 import tempfile
@@ -21,8 +20,9 @@ from contract_tests import contract
 
 from .app import create_app
 from .config import Config, ConfigError, load_config
+from .ids import derive_secret
 from .metrics import MULTIPROC_ENV
-from .nonces import SLOTS_ENV, this_workers_slot
+from .nonces import claim_slot
 from .store import open_store
 
 # Worker processes rebuild the app from the same command line, handed over in the environment,
@@ -83,13 +83,14 @@ def _config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Config
     return replace(config, **{**given, **listed})
 
 
-def _app(parser: argparse.ArgumentParser, args: argparse.Namespace, config: Config) -> Starlette:
+def _app(parser: argparse.ArgumentParser, args: argparse.Namespace, config: Config, serves: bool = True) -> Starlette:
+    """The app; one that ``serves`` claims a nonce slot no other process with its secret holds (nonces.py)."""
     try:
         store = open_store(args.store)
     except (ValueError, sqlite3.Error) as exc:
         parser.error(f"--store: {exc}")
-    secret = args.secret.encode() if args.secret else None
-    app = create_app(config, store=store, secret=secret, slot=this_workers_slot())
+    secret = args.secret.encode() if args.secret else derive_secret(config.seed, config.keys)
+    app = create_app(config, store=store, secret=secret, slot=claim_slot(secret) if serves else 0)
     app.state.workers = args.workers  # the dashboard says when it shows one worker of several
     return app
 
@@ -116,21 +117,15 @@ def main(argv: list[str] | None = None) -> None:
             print(_PER_WORKER + ("" if args.store.startswith("sqlite:") else _UNSHARED), file=sys.stderr, flush=True)
     options = {"host": args.host, "port": args.port, "log_level": args.log_level, "access_log": args.access_log}
     options["timeout_graceful_shutdown"] = SHUTDOWN_GRACE
-    app = _app(parser, args, config)  # with workers, only to refuse a bad --store before they start
+    app = _app(parser, args, config, serves=args.workers == 1)  # with workers, only to refuse a bad --store
     if config.metrics:
         print(f"metrics on {url}/metrics", flush=True)
     if args.workers == 1:
         uvicorn.run(app, **options)
         return
     os.environ[_ARGV_ENV] = json.dumps(argv if argv is not None else sys.argv[1:])
-    slots = tempfile.mkdtemp(prefix="mockserver-slots-")  # each worker locks one slot in it (nonces.py)
-    os.environ[SLOTS_ENV] = slots
-    try:
-        with metrics_dir(config.metrics):
-            uvicorn.run("mockserver.cli:worker_app", factory=True, workers=args.workers, **options)
-    finally:
-        del os.environ[SLOTS_ENV]
-        shutil.rmtree(slots, ignore_errors=True)
+    with metrics_dir(config.metrics):
+        uvicorn.run("mockserver.cli:worker_app", factory=True, workers=args.workers, **options)
 
 
 @contextmanager

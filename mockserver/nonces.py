@@ -1,19 +1,21 @@
-"""Task nonces that no two live workers of one server hand out alike.
+"""Task nonces that no two live processes signing with one secret on this host hand out alike.
 
 An id is its submit time to the millisecond plus a 56-bit nonce, so two tasks share an id only if
 they share both. Each process counts its own nonces up from its slot's base: a slot is the top 8
-bits, and workers of one ``mockserver --workers N`` each hold a different one, claimed with a lock
-file in a directory their parent made. So ids are unique by construction, and a lone process under
-a seed still hands out the same nonces, hence the same fates, in the same order every run.
+bits, and every ``mockserver`` process, a worker or a server of its own, locks a different one in a
+directory named after its signing secret (only processes with one secret mint ids that could be
+mistaken for each other's). So ids are unique by construction, and a lone server under a seed still
+hands out the same nonces, hence the same fates, in the same order every run.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
+import tempfile
 from pathlib import Path
 
-SLOTS_ENV = "MOCKSERVER_SLOTS"  # the directory of slot locks, set by the parent of worker processes
 SLOT_BITS = 8
 COUNT_BITS = 48
 _held: list[int] = []  # descriptors of the locks this process holds, open until it exits
@@ -35,14 +37,23 @@ class Nonces:
         return nonce
 
 
-def claim_slot(directory: str | os.PathLike[str]) -> int:
-    """The lowest slot no other live process holds, locked until this process ends.
+def slot_directory(secret: bytes) -> Path:
+    """This host's directory of slot locks for ``secret``; the name says nothing of the secret itself."""
+    name = hashlib.blake2b(secret, digest_size=8, person=b"mock-slots").hexdigest()
+    path = Path(tempfile.gettempdir()) / f"mockserver-slots-{name}"
+    path.mkdir(mode=0o700, exist_ok=True)
+    return path
+
+
+def claim_slot(secret: bytes) -> int:
+    """The lowest slot no other live process with ``secret`` holds, locked until this process ends.
 
     A lock (``flock``) dies with its process, so a worker that the server restarts takes a slot back;
     its counter starts again, but at a later millisecond.
     """
+    directory = slot_directory(secret)
     for slot in range(1 << SLOT_BITS):
-        fd = os.open(Path(directory) / f"slot-{slot}", os.O_CREAT | os.O_RDWR, 0o600)
+        fd = os.open(directory / f"slot-{slot}", os.O_CREAT | os.O_RDWR, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -50,10 +61,4 @@ def claim_slot(directory: str | os.PathLike[str]) -> int:
             continue
         _held.append(fd)
         return slot
-    raise RuntimeError(f"all {1 << SLOT_BITS} worker slots in {directory} are taken")
-
-
-def this_workers_slot() -> int:
-    """0 for a lone process; a claimed slot for a worker whose parent set ``SLOTS_ENV``."""
-    directory = os.environ.get(SLOTS_ENV)
-    return claim_slot(directory) if directory else 0
+    raise RuntimeError(f"all {1 << SLOT_BITS} slots in {directory} are held by live processes")

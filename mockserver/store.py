@@ -121,7 +121,9 @@ class SqliteStore:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self._names = [f.name for f in fields(Record)]
         try:
-            self._db = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
+            # A short busy timeout: the store runs on the event loop, and another program's write lock
+            # held 10 s froze every request; a second is ample for the workers' own commits.
+            self._db = sqlite3.connect(path, timeout=1, isolation_level=None, check_same_thread=False)
             self._claim(path)
         except sqlite3.Error as exc:
             raise ValueError(f"{path} is not a usable SQLite file ({exc}); give a new file or the mock's own") from exc

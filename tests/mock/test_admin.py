@@ -189,6 +189,8 @@ def test_the_journal_records_a_dropped_connection_as_status_0(client: TestClient
         (b'{"retry_after": 2.0}', "retry_after"),
         (b'{"poll_500": -0.1}', "poll_500"),
         (b'{"drop": true}', "drop"),
+        (b'{"poll_500": 1, "poll_502": 1}', None),  # the 502 could never happen
+        (b'{"drop": 0.5, "submit_429": 0.6}', None),
         (b"[]", None),
         (b"[" * 5000 + b"]" * 5000, None),
     ],

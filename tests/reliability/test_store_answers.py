@@ -91,3 +91,15 @@ def test_a_row_another_tool_wrote_wrong_is_a_503_not_a_500(tmp_path: Path, colum
         ):
             assert answer.status_code == 503, answer.text[:300]
             assert answer.json()["error"]["code"] == "store_unavailable" and "damaged" in answer.json()["error"]["message"]
+
+
+def test_another_programs_write_lock_is_a_503_after_a_second_not_a_frozen_server(tmp_path: Path) -> None:
+    """The store waited 10 s for the lock on the event loop, and every request waited with it."""
+    store = SqliteStore(tmp_path / "t.db")
+    other = sqlite3.connect(tmp_path / "t.db", isolation_level=None)
+    with TestClient(create_app(Config(), store=store, clock=lambda: START)) as c:
+        other.execute("BEGIN IMMEDIATE")  # another program writing
+        answer = c.post("/v2/videos/generations", json={"prompt": "p", "model": "veo3"}, headers=KEY)
+        assert (answer.status_code, answer.json()["error"]["code"]) == (503, "store_unavailable")
+        other.execute("ROLLBACK")
+        assert c.post("/v2/videos/generations", json={"prompt": "p", "model": "veo3"}, headers=KEY).status_code == 200

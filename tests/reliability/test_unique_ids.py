@@ -6,6 +6,7 @@ one id: 6 to 15 tasks in 3,000 were overwritten with --store sqlite.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +29,12 @@ def slot_of(task_id: str) -> int:
 
 def both_workers_serving(url: str) -> list[str]:
     """Submit on fresh connections until each worker has answered one: the second may start seconds later."""
-    seen: dict[int, str] = {}
+    ids: list[str] = []
     for _ in range(400):
-        task_id = httpx.post(f"{url}/v2/videos/generations", json=BODY, headers=KEY).json()["task_id"]
-        seen.setdefault(slot_of(task_id), task_id)
-        if len(seen) == 2:
-            return list(seen.values())
-    raise AssertionError(f"only worker slots {sorted(seen)} answered 400 fresh connections")
+        ids.append(httpx.post(f"{url}/v2/videos/generations", json=BODY, headers=KEY).json()["task_id"])
+        if len({slot_of(task_id) for task_id in ids}) == 2:
+            return ids
+    raise AssertionError(f"only worker slots {sorted({slot_of(i) for i in ids})} answered 400 fresh connections")
 
 
 @pytest.mark.parametrize("store", ["memory", "sqlite"])
@@ -48,3 +48,16 @@ def test_two_workers_never_hand_out_one_id(spawn: Any, tmp_path: Path, store: st
     assert len(ids) >= SUBMITS
     assert len(set(ids)) == len(ids), f"{len(ids) - len(set(ids))} duplicate ids"
     assert {slot_of(task_id) for task_id in ids} == {0, 1}, "both workers took submits"
+
+
+def test_two_servers_on_one_file_never_hand_out_one_id(spawn: Any, tmp_path: Path) -> None:
+    """Separate processes, as in a rolling restart, each counted from slot 0 and overwrote each other's rows."""
+    store = ("--store", f"sqlite:{tmp_path / 'tasks.db'}", "--no-access-log", "--admin-key", "sk-admin")
+    with spawn(*store) as (first, _), spawn(*store) as (second, _):
+        loadgen = load_bench("loadgen")
+        with ThreadPoolExecutor(2) as both:  # the two servers at once, so their submits share milliseconds
+            halves = both.map(lambda url: loadgen.submit_many(url, SUBMITS // 2, CLIENTS // 2), (first, second))
+            ids = [task_id for half in halves for task_id in half]
+        health = httpx.get(f"{first}/_mock/health", headers={"Authorization": "Bearer sk-admin"}).json()
+    assert len(set(ids)) == len(ids) == health["tasks"] == SUBMITS
+    assert len({slot_of(task_id) for task_id in ids}) == 2

@@ -30,6 +30,9 @@ from .config import Config
 from .errors import error
 from .faults import Injector, drop_connection, proxy_page
 from .journal import Journal
+from .media import serve as media_serve
+from .media.cache import MediaCache
+from .media.shape import packed, unpack
 from .store import MemoryStore, Store
 
 REBUILT_KEPT = 4096  # records rebuilt from signed ids kept per worker; a few MiB at most
@@ -165,7 +168,8 @@ def create_app(
             known = sorted(model for s, model in catalog.index if s == name)
             message = f"Unknown model for {name}; use one of: {', '.join(known)}."
             return error(400, "unknown_model", message, param="model")
-        ticket = ids.Ticket(round(now() * 1000), profile, choice.code, nonce=nonces.getrandbits(56))
+        shape = packed(name, payload, catalog.profiles[profile])
+        ticket = ids.Ticket(round(now() * 1000), profile, choice.code, nonce=nonces.getrandbits(56), shape=shape)
         task_id = ids.mint(secret, ticket, name, owner)
         tasks.put(replay(task_id, ticket, name, owner))
         return task_id
@@ -175,7 +179,15 @@ def create_app(
         if choice is None or ticket.profile >= len(catalog.profiles):
             return None
         return lifecycle.plan(
-            catalog, task_id, scope, owner, ticket.submitted_ms / 1000, ticket.profile, choice, fate=ticket.nonce
+            catalog,
+            task_id,
+            scope,
+            owner,
+            ticket.submitted_ms / 1000,
+            ticket.profile,
+            choice,
+            fate=ticket.nonce,
+            shape=ticket.shape,
         )
 
     # Records rebuilt from other workers' ids: each task is polled many times, and a rebuild (a MAC check and
@@ -226,13 +238,16 @@ def create_app(
             return await not_found()(scope, receive, send)
         await wire.send_json(send, task)
 
+    made = MediaCache()
+
     async def download(request: Request) -> Response:
         """Output files are public links, as on a CDN: no key, only for a visible, successful task."""
         record = find_public(request.path_params["task_id"])
         at = now()
+        name = request.path_params["name"]
         if (
             record is None
-            or request.path_params["name"] not in media.filenames(record.scope, lifecycle.output_count(catalog, record))
+            or name not in media.filenames(record.scope, lifecycle.output_count(catalog, record))
             or not lifecycle.visible(catalog, record, at)
             or lifecycle.status_at(record, at) != lifecycle.SUCCESS
         ):
@@ -240,7 +255,11 @@ def create_app(
         expires = lifecycle.link_expires(catalog, record)
         if at >= expires:
             return media.expired(expires, at)
-        return Response(media.body(record.scope), media_type=media.content_type(record.scope))
+        index = int(name.partition(".")[0])
+        file = await made.get(record.scope, unpack(record.shape), media.hue(record.task_id, index))
+        max_age = 31_536_000 if math.isinf(expires) else max(0, int(expires - at))
+        content_type = media.content_type(record.scope)
+        return media_serve.answer(request.method, request.headers, file.body, file.etag, content_type, max_age)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)

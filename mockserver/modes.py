@@ -1,0 +1,32 @@
+"""The mode a request is read as (``action``) and who plays it (``platform``), as a task answer shows them.
+
+The seed decides the mode from the inputs a request carries: ``images`` first, then ``videos``,
+else text. The names per scope are data in ``task.json`` (``x-actions``), so the mock, the docs and
+the kit read one table. A record keeps the mode as a small index (0 text, 1 images, 2 videos).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contract_tests import contract
+
+INPUTS = ("text", "images", "videos")
+ACTIONS: dict[str, tuple[str, ...]] = {
+    scope: tuple(names[given] for given in INPUTS)
+    for scope, names in contract.schema("task")["properties"]["action"]["x-actions"].items()
+}
+
+
+def read(payload: dict[str, Any]) -> int:
+    """The mode's index: a non-empty ``images`` wins over ``videos``, as the seed tests it first."""
+    if payload.get("images"):
+        return 1
+    if payload.get("videos"):
+        return 2
+    return 0
+
+
+def every() -> list[str]:
+    """Every action name of every scope, for refusing a config that names one that does not exist."""
+    return sorted({name for names in ACTIONS.values() for name in names})

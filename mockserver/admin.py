@@ -22,7 +22,8 @@ from starlette.routing import Route
 
 from contract_tests import contract
 
-from . import lifecycle, scenarios
+from . import lifecycle, modes, scenarios
+from .media.shape import unpack
 from .config import faults_from
 from .errors import error
 from .faults import Injector
@@ -78,6 +79,9 @@ def routes(mock: Mock, admin_key: str) -> list[Route]:
             "task_id": record.task_id,
             "scope": record.scope,
             "profile": catalog.names[record.profile],
+            "platform": catalog.profiles[record.profile].platform,
+            "action": modes.ACTIONS[record.scope][record.shape & 3],
+            "output": _output(record),
             "behaviour": scenarios.BEHAVIOURS[record.flags.bit_length() - 1] if record.flags else "default",
             "outcome": "success" if record.failure < 0 else f"fail-{catalog.reasons[record.failure]}",
             "status": lifecycle.status_at(record, now),
@@ -176,6 +180,13 @@ def routes(mock: Mock, admin_key: str) -> list[Route]:
         Route("/_mock/faults", admin(faults), methods=["GET", "PUT"]),
         Route("/_mock/journal", admin(journal), methods=["GET"]),
     ]
+
+
+def _output(record: lifecycle.Record) -> dict[str, Any]:
+    """The shape the outputs are made in: pixels for images and videos, seconds for videos and audio."""
+    shape = unpack(record.shape)
+    sides = {"width": shape.width, "height": shape.height} if record.scope != "audio" else {}
+    return {**sides, **({"duration": shape.duration} if record.scope != "images" else {})}
 
 
 def _finite(value: Any) -> Any:

@@ -24,7 +24,7 @@ from starlette.types import Receive, Scope, Send
 
 from contract_tests import contract
 
-from . import admin, cors, ids, jsonio, lifecycle, media, scenarios, urls, validate, wire
+from . import admin, cors, ids, jsonio, lifecycle, media, modes, scenarios, urls, validate, wire
 from .catalog import SCOPES, Catalog, resolve
 from .config import Config
 from .errors import error
@@ -172,6 +172,7 @@ def create_app(
         ticket = ids.Ticket(round(now() * 1000), profile, choice.code, nonce=nonces.getrandbits(56), shape=shape)
         task_id = ids.mint(secret, ticket, name, owner)
         tasks.put(replay(task_id, ticket, name, owner))
+        scope[modes.SEEN] = modes.ACTIONS[name][shape & 3]
         return task_id
 
     def replay(task_id: str, ticket: ids.Ticket, scope: str, owner: int) -> lifecycle.Record | None:
@@ -236,6 +237,7 @@ def create_app(
         task = None if record is None else lifecycle.view(catalog, record, now(), urls.media_base(scope))
         if task is None:
             return await not_found()(scope, receive, send)
+        scope[modes.SEEN] = task["action"]
         await wire.send_json(send, task)
 
     made = MediaCache()

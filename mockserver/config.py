@@ -14,6 +14,7 @@ from typing import Any
 
 from contract_tests import contract
 
+from . import modes
 from .faults import Faults
 from .profiles import ALIASES, MODELS, SCOPE_DEFAULTS, Profile, timing
 from .scenarios import MAX_REASONS, Settings
@@ -86,6 +87,10 @@ def check(config: Config) -> None:
             raise ConfigError(f"{name}.fail_reasons: {unknown} not in the fail_reasons catalogue")
         if name.startswith("models.") and profile.scope not in SCOPES:
             raise ConfigError(f"{name}.scope: {profile.scope!r} is not one of {list(SCOPES)}")
+        actions = modes.ACTIONS[profile.scope or name.removeprefix("profiles.")]
+        unknown = sorted(set(profile.modes) - set(actions))
+        if unknown:
+            raise ConfigError(f"{name}.modes: {unknown} are not actions of its scope; use {list(actions)}")
 
 
 def from_dict(data: dict[str, Any]) -> Config:

@@ -14,6 +14,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .faults import DROPPED, RAW_RECEIVE
+from .modes import SEEN
 
 BODY_LIMIT = 2048
 
@@ -57,5 +58,6 @@ class Journal:
                     "ms": round((time.perf_counter() - started) * 1000, 3),
                     "body": body.decode("utf-8", "replace"),
                     "truncated": len(body) >= BODY_LIMIT,
+                    "action": inner.get(SEEN),  # the mode a submit was read as, or a polled task's
                 }
             )

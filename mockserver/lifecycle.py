@@ -155,6 +155,8 @@ def view(catalog: Catalog, record: Record, now: float, media_base: str) -> dict[
         "start_time": 0,
         "finish_time": 0,
         "progress": "0%",
+        "platform": catalog.profiles[record.profile].platform,
+        "action": modes.ACTIONS[record.scope][record.shape & 3],
         "data": {},
     }
     if status in (NOT_START, SUBMITTED, QUEUED):

@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from contract_tests import contract
 
-from . import lifecycle, modes, scenarios
+from . import lifecycle, modes, rules, scenarios
 from .media.shape import unpack
 from .config import faults_from
 from .errors import error
@@ -148,6 +148,7 @@ def routes(mock: Mock, admin_key: str) -> list[Route]:
         """Forget every task (ids handed out before now no longer replay), the journal, and runtime faults."""
         mock.store.clear()
         mock.journal.clear()
+        mock.rules.clear()
         mock.injector = Injector(mock.config.faults, mock.config.seed)
         mock.epoch = mock.clock()
         return JSONResponse({"status": "reset"})
@@ -179,6 +180,7 @@ def routes(mock: Mock, admin_key: str) -> list[Route]:
         Route("/_mock/reset", admin(reset), methods=["POST"]),
         Route("/_mock/faults", admin(faults), methods=["GET", "PUT"]),
         Route("/_mock/journal", admin(journal), methods=["GET"]),
+        *rules.routes(mock, admin),
     ]
 
 

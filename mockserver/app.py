@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import math
 import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any
 
@@ -25,7 +24,7 @@ from starlette.types import Receive, Scope, Send
 from contract_tests import contract
 
 from . import admin, cors, ids, jsonio, lifecycle, media, modes, scenarios, urls, validate, wire
-from .catalog import SCOPES, Catalog, resolve
+from .catalog import SCOPES, Catalog, parse_choice, resolve
 from .config import Config
 from .errors import error
 from .faults import Injector, drop_connection, proxy_page
@@ -33,6 +32,7 @@ from .journal import Journal
 from .media import serve as media_serve
 from .media.cache import MediaCache
 from .media.shape import packed, unpack
+from .rules import Rules, key_owner
 from .store import MemoryStore, Store
 
 REBUILT_KEPT = 4096  # records rebuilt from signed ids kept per worker; a few MiB at most
@@ -49,6 +49,7 @@ class Mock:
     injector: Injector
     journal: deque[dict[str, Any]]
     lookup: Callable[[str], lifecycle.Record | None] = lambda task_id: None
+    rules: Rules = field(default_factory=lambda: Rules(0))
     epoch: float = -math.inf  # ids minted before this (an admin reset) are forgotten
 
 
@@ -73,12 +74,14 @@ def create_app(
         clock or time.time,
         Injector(config.faults, config.seed),
         deque(maxlen=config.journal_size),
+        rules=Rules(config.seed),
     )
     catalog, tasks, now = mock.catalog, mock.store, mock.clock
     nonces = random.Random(config.seed)
     choices = scenarios.by_code(len(catalog.reasons))
     secret = secret or ids.derive_secret(config.seed, config.keys)
-    owners = [(k.encode(), int.from_bytes(hashlib.sha256(k.encode()).digest()[:8], "big", signed=True)) for k in config.keys]
+    owners = [(k.encode(), key_owner(k)) for k in config.keys]
+    by_key = {key_owner(k): parse_choice(scenario, catalog.reasons) for k, scenario in config.key_scenarios.items()}
 
     def owner_of(authorization: bytes | None) -> int | None:
         scheme, _, key = (authorization or b"").partition(b" ")
@@ -159,7 +162,7 @@ def create_app(
             code = "missing_field" if first.validator == "required" else "invalid_field"
             return error(400, code, contract.describe(first), param=contract.location(first).lstrip("/") or None)
         header = headers.get(b"x-mock-scenario")
-        choice = scenarios.DEFAULT if header is None else scenarios.parse(header.decode("latin-1"), catalog.reasons)
+        choice = None if header is None else scenarios.parse(header.decode("latin-1"), catalog.reasons)
         if isinstance(choice, str):
             return error(400, "invalid_field", choice, param="X-Mock-Scenario")
         name = scope["path_params"]["scope"]
@@ -168,6 +171,11 @@ def create_app(
             known = sorted(model for s, model in catalog.index if s == name)
             message = f"Unknown model for {name}; use one of: {', '.join(known)}."
             return error(400, "unknown_model", message, param="model")
+        if choice is None:  # the header wins; then a run-time rule, the model's alias, the key (README)
+            if mock.rules.rules:
+                choice = mock.rules.choose(name, payload["model"], owner)
+            if choice is None:
+                choice = catalog.chosen.get((name, payload["model"])) or by_key.get(owner) or scenarios.DEFAULT
         shape = packed(name, payload, catalog.profiles[profile])
         ticket = ids.Ticket(round(now() * 1000), profile, choice.code, nonce=nonces.getrandbits(56), shape=shape)
         task_id = ids.mint(secret, ticket, name, owner)

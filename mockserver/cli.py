@@ -13,7 +13,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from .app import create_app
-from .config import Config, ConfigError, load_config
+from .config import Config, ConfigError, check, load_config
 from .store import open_store
 
 # Worker processes rebuild the app from the same command line, handed over in the environment,
@@ -28,7 +28,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--config", metavar="FILE", help="a TOML file (schemas/mock-config.json); default: embedded")
-    parser.add_argument("--key", action="append", help="an accepted API key (repeatable; replaces the development key)")
+    parser.add_argument(
+        "--key", action="append", metavar="KEY[=SCENARIO]",
+        help="an accepted API key, with the scenario its submits play (repeatable; replaces the development key)",
+    )
     parser.add_argument("--admin-key", help="switch on the admin API under /_mock/, for this bearer key")
     parser.add_argument("--cors-origin", action="append", help="let a browser app on this origin call the mock (repeatable; * for any)")
     parser.add_argument("--time-scale", type=float, help="60 makes a three-minute job take three seconds")
@@ -50,14 +53,31 @@ def _config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Config
         config = load_config(args.config)
     except ConfigError as exc:
         parser.error(str(exc))
+    keys = [_key(parser, given) for given in args.key or ()]
+    if keys:
+        scenarios = {key: scenario for key, scenario in keys if scenario}
+        config = replace(config, key_scenarios={**config.key_scenarios, **scenarios})
     given = {
         "time_scale": args.time_scale,
         "seed": args.seed,
-        "keys": tuple(args.key) if args.key else None,
+        "keys": tuple(key for key, _ in keys) or None,
         "admin_key": args.admin_key,
         "cors_origins": tuple(args.cors_origin) if args.cors_origin else None,
     }
-    return replace(config, **{name: value for name, value in given.items() if value is not None})
+    config = replace(config, **{name: value for name, value in given.items() if value is not None})
+    try:
+        check(config)
+    except ConfigError as exc:
+        parser.error(str(exc).replace("key_scenarios.", "--key ", 1))
+    return config
+
+
+def _key(parser: argparse.ArgumentParser, given: str) -> tuple[str, str]:
+    """``KEY=SCENARIO`` splits at its last ``=`` when text follows it; a key ending in ``=`` (base64) stays whole."""
+    key, equals, scenario = given.rpartition("=")
+    if not equals or not scenario.strip() or not key:
+        return given, ""
+    return key, scenario
 
 
 def _app(parser: argparse.ArgumentParser, args: argparse.Namespace, config: Config) -> Starlette:

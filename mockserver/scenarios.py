@@ -72,8 +72,8 @@ def names(reasons: tuple[str, ...]) -> list[str]:
     return [*BEHAVIOURS, "success", *(f"fail-{reason}" for reason in reasons)]
 
 
-def parse(header: str, reasons: tuple[str, ...]) -> Choice | str:
-    """The choice a header asks for, or the message of a 400 saying what is wrong with it."""
+def parse(header: str, reasons: tuple[str, ...], field: str = "X-Mock-Scenario") -> Choice | str:
+    """The choice a header (or ``field`` of a config or admin rule) asks for, or a message saying what is wrong."""
     behaviours, outcomes = [], []
     for name in (part.strip() for part in header.split(",")):
         if name == "default":
@@ -85,7 +85,7 @@ def parse(header: str, reasons: tuple[str, ...]) -> Choice | str:
         elif name.startswith("fail-") and name[5:] in reasons:
             outcomes.append(2 + reasons.index(name[5:]))
         else:
-            return f"Unknown X-Mock-Scenario {name!r}; use one of: {', '.join(names(reasons))}."
+            return f"Unknown {field} {name!r}; use one of: {', '.join(names(reasons))}."
     if len(behaviours) > 1 or len(outcomes) > 1:
-        return "X-Mock-Scenario combines at most one behaviour and one outcome (success or fail-*)."
+        return f"{field} combines at most one behaviour and one outcome (success or fail-*)."
     return Choice(behaviours[0] if behaviours else 0, outcomes[0] if outcomes else 0)

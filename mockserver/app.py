@@ -31,7 +31,7 @@ from .faults import Injector, drop_connection, proxy_page
 from .journal import Journal
 from .media import serve as media_serve
 from .media.cache import MediaCache
-from .media.shape import packed, unpack
+from .media.shape import packed
 from .rules import Rules, key_owner
 from .store import MemoryStore, Store
 
@@ -250,26 +250,28 @@ def create_app(
 
     made = MediaCache()
 
-    async def download(request: Request) -> Response:
+    types = {name: media.content_type(name).encode() for name in SCOPES}
+
+    async def download(scope: Scope, receive: Receive, send: Send) -> None:
         """Output files are public links, as on a CDN: no key, only for a visible, successful task."""
-        record = find_public(request.path_params["task_id"])
+        params = scope["path_params"]
+        record = find_public(params["task_id"])
         at = now()
-        name = request.path_params["name"]
+        name = params["name"]
         if (
             record is None
             or name not in media.filenames(record.scope, lifecycle.output_count(catalog, record))
             or not lifecycle.visible(catalog, record, at)
             or lifecycle.status_at(record, at) != lifecycle.SUCCESS
         ):
-            return error(404, "not_found", "No such output.")
+            return await error(404, "not_found", "No such output.")(scope, receive, send)
         expires = lifecycle.link_expires(catalog, record)
         if at >= expires:
-            return media.expired(expires, at)
-        index = int(name.partition(".")[0])
-        file = await made.get(record.scope, unpack(record.shape), media.hue(record.task_id, index))
+            return await media.expired(expires, at)(scope, receive, send)
+        file = await made.get(record.scope, record.shape, media.hue(record.task_id, int(name.partition(".")[0])))
         max_age = 31_536_000 if math.isinf(expires) else max(0, int(expires - at))
-        content_type = media.content_type(record.scope)
-        return media_serve.answer(request.method, request.headers, file.body, file.etag, content_type, max_age)
+        answer = media_serve.answer(scope["method"], wire.headers(scope), file.body, file.etag, types[record.scope], max_age)
+        await answer(scope, receive, send)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -280,7 +282,7 @@ def create_app(
     routes = [
         Route("/v2/{scope}/generations", wire.endpoint(submit), methods=["POST"]),
         Route("/v2/{scope}/generations/{task_id}", wire.endpoint(poll), methods=["GET"]),
-        Route("/_media/{task_id}/{name}", download, methods=["GET"]),
+        Route("/_media/{task_id}/{name}", wire.endpoint(download), methods=["GET"]),
     ]
     middleware = []
     if config.cors_origins:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from starlette.concurrency import run_in_threadpool
 
 from . import render
-from .shape import Shape
+from .shape import unpack
 
 BUDGET = 64 * 1024 * 1024
 
@@ -21,7 +21,7 @@ BUDGET = 64 * 1024 * 1024
 @dataclass(frozen=True, slots=True)
 class Made:
     body: bytes
-    etag: str  # strong: the bytes for a key never change
+    etag: bytes  # strong: the bytes for a key never change
 
 
 class MediaCache:
@@ -30,14 +30,15 @@ class MediaCache:
         self.size = 0
         self._kept: OrderedDict[tuple[str, int, int], Made] = OrderedDict()
 
-    async def get(self, scope: str, shape: Shape, hue: int) -> Made:
-        key = (scope, shape.pack() & ~3, hue % render.HUES)  # the mode does not change the file
+    async def get(self, scope: str, shape: int, hue: int) -> Made:
+        """The file of ``scope`` in the packed ``shape`` and colour ``hue``, made now if it is not kept."""
+        key = (scope, shape & ~3, hue)  # the mode does not change the file
         found = self._kept.get(key)
         if found is not None:
             self._kept.move_to_end(key)
             return found
-        body = await run_in_threadpool(render.MAKERS[scope], shape, hue)
-        made = Made(body, '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"')
+        body = await run_in_threadpool(render.MAKERS[scope], unpack(shape), hue)
+        made = Made(body, b'"' + hashlib.blake2b(body, digest_size=12).hexdigest().encode() + b'"')
         if len(body) <= self.budget and key not in self._kept:
             self._kept[key] = made
             self.size += len(body)

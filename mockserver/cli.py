@@ -19,7 +19,7 @@ from .store import open_store
 # Worker processes rebuild the app from the same command line, handed over in the environment,
 # because uvicorn starts several workers only from an import string.
 _ARGV_ENV = "MOCKSERVER_ARGV"
-_PER_WORKER = "note: each admin request reaches one worker; run-time faults, the journal and resets are that worker's"
+_PER_WORKER = "note: each admin request reaches one worker; run-time faults and rules, the journal and resets are that worker's"
 _UNSHARED = ", and so are forced states unless the workers share --store sqlite:PATH"
 
 

@@ -2,7 +2,7 @@
 
 A task's state is a pure function of its record and the clock, and the record is a pure function
 of what ``plan()`` is given. So an id that says when the task was submitted, which profile and
-scenario it plays and a nonce is enough for any worker process, or the same process after a
+scenario it plays, a nonce, and the mode and output shape its request asked for is enough for any worker process, or the same process after a
 restart, to rebuild the record without shared storage. The tag is a keyed MAC over those fields and
 over the scope and owner, which the id does not show: a forged or altered id, or an id polled by
 another key or under another scope, reads as no task at all.

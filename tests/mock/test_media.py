@@ -128,3 +128,23 @@ def test_only_the_tasks_own_output_names_are_served() -> None:
         assert [client.get(url).status_code for url in outputs] == [200, 200]
         assert client.get(f"/_media/{task_id}/2.wav").status_code == 404
         assert client.get(f"/_media/{task_id}/0.png").status_code == 404
+
+
+def test_the_media_cache_keeps_within_its_budget_and_makes_each_file_once() -> None:
+    import asyncio
+
+    from mockserver.media.cache import MediaCache
+    from mockserver.media.shape import Shape
+
+    cache = MediaCache(budget=40_000)
+    shapes = [Shape(0, 0, 0, 1 + n / 10).pack() for n in range(8)]  # WAVs of 16 to 27 kB
+
+    async def fetch() -> list[bytes]:
+        first = [(await cache.get("audio", shape, 3)).body for shape in shapes]
+        again = await cache.get("audio", shapes[-1], 3)
+        assert again.body is first[-1]  # kept: the same object, not made anew
+        return first
+
+    bodies = asyncio.run(fetch())
+    assert cache.size <= 40_000 and 0 < len(cache) < len(shapes)
+    assert cache.size == sum(len(b) for b in bodies[-len(cache):])

@@ -145,3 +145,15 @@ def test_a_config_alias_and_key_scenario_load(tmp_path: Path) -> None:
     config = load_config(path)
     assert config.aliases["veo3-stuck"] == "veo3" and config.alias_scenarios == {"veo3-stuck": "stuck"}
     assert config.key_scenarios == {"sk-f": "fail-quota"} and config.aliases["veo3-fast"] == "veo3"
+
+
+def test_key_equals_scenario_on_the_command_line_gives_the_key_its_scenario(capsys: pytest.CaptureFixture[str]) -> None:
+    from mockserver import cli
+
+    parser = cli._parser()
+    config = cli._config(parser, parser.parse_args(["--key", "sk-a", "--key", "sk-fails=late-visible, fail-quota", "--key", "c2s="]))
+    assert config.keys == ("sk-a", "sk-fails", "c2s=")  # a key ending in = (base64 padding) stays whole
+    assert config.key_scenarios == {"sk-fails": "late-visible, fail-quota"}
+    with pytest.raises(SystemExit):
+        cli._config(parser, parser.parse_args(["--key", "sk-fails=fail-nope"]))
+    assert "--key sk-fails 'fail-nope'; use one of: default, stuck" in capsys.readouterr().err

@@ -31,7 +31,7 @@ from .faults import Injector, drop_connection, proxy_page
 from .journal import Journal
 from .media import serve as media_serve
 from .media.cache import MediaCache
-from .media.shape import packed
+from .media.shape import Shapes
 from .rules import Rules, key_owner
 from .store import MemoryStore, Store
 
@@ -81,6 +81,7 @@ def create_app(
     choices = scenarios.by_code(len(catalog.reasons))
     secret = secret or ids.derive_secret(config.seed, config.keys)
     owners = [(k.encode(), key_owner(k)) for k in config.keys]
+    shapes = Shapes(catalog.scopes, catalog.profiles)
     by_key = {key_owner(k): parse_choice(scenario, catalog.reasons) for k, scenario in config.key_scenarios.items()}
 
     def owner_of(authorization: bytes | None) -> int | None:
@@ -176,7 +177,7 @@ def create_app(
                 choice = mock.rules.choose(name, payload["model"], owner)
             if choice is None:
                 choice = catalog.chosen.get((name, payload["model"])) or by_key.get(owner) or scenarios.DEFAULT
-        shape = packed(name, payload, catalog.profiles[profile])
+        shape = shapes.packed(profile, payload)
         ticket = ids.Ticket(round(now() * 1000), profile, choice.code, nonce=nonces.getrandbits(56), shape=shape)
         task_id = ids.mint(secret, ticket, name, owner)
         tasks.put(replay(task_id, ticket, name, owner))

@@ -28,6 +28,7 @@ class Catalog:
     seed: int
     strict: bool
     chosen: dict[tuple[str, str], Choice]  # (scope, alias) to the scenario the alias plays
+    scopes: tuple[str, ...]  # each profile's scope, by number
 
     def profile_for(self, scope: str, model: str) -> int | None:
         """The profile a model plays in a scope; None for an unknown model when models are strict."""
@@ -57,6 +58,7 @@ def resolve(config: Config) -> Catalog:
         scale=config.time_scale,
         seed=config.seed,
         strict=config.strict_models,
+        scopes=(*SCOPES, *(p.scope for p in config.models.values())),
         chosen={
             (config.models[config.aliases[alias]].scope, alias): parse_choice(scenario, tuple(config.fail_reasons))
             for alias, scenario in config.alias_scenarios.items()

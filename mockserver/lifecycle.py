@@ -85,7 +85,7 @@ def plan(
         # Runs for ever; with a fail outcome, until the provider's hard timeout, counted from submit.
         hard = catalog.settings.hard_timeout / catalog.scale - queue_for
         run_for = max(0.0, hard) if choice.outcome >= 2 else math.inf
-    return Record(task_id, scope, owner, now, queue_for, run_for, failure, profile, choice.flags, shape=shape)
+    return Record(task_id, scope, owner, now, queue_for, run_for, failure, profile, choice.flags, -1, 0.0, shape)
 
 
 def times(record: Record) -> Times:

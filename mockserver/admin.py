@@ -23,10 +23,10 @@ from starlette.routing import Route
 from contract_tests import contract
 
 from . import lifecycle, modes, rules, scenarios
-from .media.shape import unpack
 from .config import faults_from
 from .errors import error
 from .faults import Injector
+from .media.shape import unpack
 
 if TYPE_CHECKING:
     from .app import Mock

@@ -26,8 +26,3 @@ def read(payload: dict[str, Any]) -> int:
     if payload.get("videos"):
         return 2
     return 0
-
-
-def every() -> list[str]:
-    """Every action name of every scope, for refusing a config that names one that does not exist."""
-    return sorted({name for names in ACTIONS.values() for name in names})

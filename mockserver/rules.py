@@ -102,7 +102,9 @@ def routes(mock: Mock, guard: Any) -> list[Route]:
         problems = sorted(BODY.iter_errors(payload), key=lambda e: e.json_path)
         if problems:
             first = problems[0]
-            return error(400, "invalid_field", contract.describe(first), param=contract.location(first).lstrip("/") or None)
+            return error(
+                400, "invalid_field", contract.describe(first), param=contract.location(first).lstrip("/") or None
+            )
         choice = scenarios.parse(payload["scenario"], mock.catalog.reasons, "scenario")
         if isinstance(choice, str):
             return error(400, "invalid_field", choice, param="scenario")
@@ -113,8 +115,15 @@ def routes(mock: Mock, guard: Any) -> list[Route]:
             return error(400, "invalid_field", f"At most {MAX_RULES} rules at once; DELETE /_mock/rules first.")
         rules.counter += 1
         rule = Rule(
-            rules.counter, payload["scenario"], choice, payload.get("next"), payload.get("fraction"),
-            payload.get("scope"), payload.get("model"), key, None if key is None else key_owner(key),
+            rules.counter,
+            payload["scenario"],
+            choice,
+            payload.get("next"),
+            payload.get("fraction"),
+            payload.get("scope"),
+            payload.get("model"),
+            key,
+            None if key is None else key_owner(key),
         )
         rules.rules.append(rule)
         return JSONResponse(rule.as_dict(), status_code=201)

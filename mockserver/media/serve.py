@@ -32,7 +32,9 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None | bool:
     return (start, end) if start < size else False
 
 
-def answer(method: str, headers: dict[bytes, bytes], body: bytes, etag: bytes, media_type: bytes, max_age: int) -> Answer:
+def answer(
+    method: str, headers: dict[bytes, bytes], body: bytes, etag: bytes, media_type: bytes, max_age: int
+) -> Answer:
     """Status, headers and body for a download; ``headers`` are the request's, by lower-case name."""
     size = len(body)
     control = b"public, max-age=%d" % max_age + (b", immutable" if max_age >= 31_536_000 else b"")

@@ -13,7 +13,9 @@ from __future__ import annotations
 import colorsys
 import io
 import math
+import os
 import struct
+import tempfile
 import wave
 import zlib
 from array import array
@@ -52,9 +54,17 @@ def video(shape: Shape, hue: int) -> bytes:
         round(128 - 0.148 * r - 0.291 * g + 0.439 * b),
         round(128 + 0.439 * r - 0.368 * g - 0.071 * b),
     )
+    with tempfile.TemporaryDirectory() as folder:  # faststart rewrites the file by name, so no BytesIO
+        path = os.path.join(folder, "out.mp4")
+        _encode(path, width, height, frames, colour)
+        with open(path, "rb") as made:
+            return made.read()
+
+
+def _encode(path: str, width: int, height: int, frames: int, colour: tuple[int, int, int]) -> None:
+    """H.264 into MP4 with the index (moov) first, so players start before the whole file is in."""
     bar = (235, 128, 128)
-    out = io.BytesIO()
-    with av.open(out, "w", format="mp4") as container:
+    with av.open(path, "w", format="mp4", options={"movflags": "+faststart"}) as container:
         stream = container.add_stream("libx264", rate=FPS, options={"preset": "ultrafast"})
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         for index in range(frames):
@@ -69,7 +79,6 @@ def video(shape: Shape, hue: int) -> bytes:
             frame.pts = index
             container.mux(stream.encode(frame))
         container.mux(stream.encode())
-    return out.getvalue()
 
 
 def png(shape: Shape, hue: int) -> bytes:

@@ -148,3 +148,15 @@ def test_the_media_cache_keeps_within_its_budget_and_makes_each_file_once() -> N
     bodies = asyncio.run(fetch())
     assert cache.size <= 40_000 and 0 < len(cache) < len(shapes)
     assert cache.size == sum(len(b) for b in bodies[-len(cache):])
+
+
+def test_a_video_has_its_index_before_its_frames_so_players_start_at_once() -> None:
+    from mockserver.media.shape import Shape
+
+    data = render.video(Shape(0, 1280, 720, 2), 5)
+    boxes, at = [], 0
+    while at < len(data):
+        size = int.from_bytes(data[at : at + 4], "big")
+        boxes.append(data[at + 4 : at + 8])
+        at += size
+    assert boxes.index(b"moov") < boxes.index(b"mdat")

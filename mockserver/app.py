@@ -32,7 +32,7 @@ from .journal import Journal
 from .media import serve as media_serve
 from .media.cache import MediaCache
 from .media.shape import Shapes
-from .rules import Rules, key_owner
+from .rules import Rules, SharedRules, key_owner
 from .store import MemoryStore, Store
 
 REBUILT_KEPT = 4096  # records rebuilt from signed ids kept per worker; a few MiB at most
@@ -74,7 +74,7 @@ def create_app(
         clock or time.time,
         Injector(config.faults, config.seed),
         deque(maxlen=config.journal_size),
-        rules=Rules(config.seed),
+        rules=_rules(config, store),
     )
     catalog, tasks, now = mock.catalog, mock.store, mock.clock
     nonces = random.Random(config.seed)
@@ -173,7 +173,7 @@ def create_app(
             message = f"Unknown model for {name}; use one of: {', '.join(known)}."
             return error(400, "unknown_model", message, param="model")
         if choice is None:  # the header wins; then a run-time rule, the model's alias, the key (README)
-            if mock.rules.rules:
+            if mock.rules.active:
                 choice = mock.rules.choose(name, payload["model"], owner)
             if choice is None:
                 choice = catalog.chosen.get((name, payload["model"])) or by_key.get(owner) or scenarios.DEFAULT
@@ -296,3 +296,9 @@ def create_app(
     app.router.redirect_slashes = False  # a bare 307 before any key check; clients that follow it re-POST
     app.state.mock = mock
     return app
+
+
+def _rules(config: Config, store: Store | None) -> Rules:
+    """Run-time rules in this process, or in the SQLite file the workers share, beside its tasks."""
+    shared = getattr(store, "path", None)
+    return Rules(config.seed) if shared is None else SharedRules(shared, config.seed, tuple(config.fail_reasons))

@@ -19,8 +19,8 @@ from .store import open_store
 # Worker processes rebuild the app from the same command line, handed over in the environment,
 # because uvicorn starts several workers only from an import string.
 _ARGV_ENV = "MOCKSERVER_ARGV"
-_PER_WORKER = "note: each admin request reaches one worker; run-time faults and rules, the journal and resets are that worker's"
-_UNSHARED = ", and so are forced states unless the workers share --store sqlite:PATH"
+_PER_WORKER = "note: each admin request reaches one worker; run-time faults, the journal and resets are that worker's"
+_UNSHARED = ", and so are rules and forced states unless the workers share --store sqlite:PATH"
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -5,13 +5,15 @@ a model (as sent) or an API key, as WireMock's scenarios and chaos settings are 
 Rules are tried in the order they were added; the first that matches and fires decides, and a ``next``
 rule is gone once spent. Fractions draw from one generator seeded by the seed, in arrival order, so
 the same seed and requests play the same fates. The choice then travels in the signed id as a header's
-would, so every worker replays it. Rules live in one process, as run-time faults do.
+would, so every worker replays it. Rules live in one process, as run-time faults do, unless the workers
+share a SQLite store, which then holds the rules too.
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
+import sqlite3
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +47,9 @@ class Rule:
     owner: int | None  # the key as the app knows it
     played: int = 0
 
+    def matches(self, scope: str, model: str, owner: int) -> bool:
+        return (self.scope or scope) == scope and (self.model or model) == model and self.owner in (None, owner)
+
     def as_dict(self) -> dict[str, Any]:
         kind = {"next": self.left} if self.left is not None else {"fraction": self.fraction}
         narrowed = {name: getattr(self, name) for name in ("scope", "model", "key") if getattr(self, name) is not None}
@@ -57,16 +62,23 @@ def key_owner(key: str) -> int:
 
 
 class Rules:
+    """Rules in this process's memory: the default, and what each worker keeps unless they share a store."""
+
     def __init__(self, seed: int) -> None:
         self.rules: list[Rule] = []
         self.seed = seed
         self.draws = random.Random(seed)
         self.counter = 0
 
+    @property
+    def active(self) -> bool:
+        """Whether a submit need ask at all; a plain list check, so submits without rules pay nothing."""
+        return bool(self.rules)
+
     def choose(self, scope: str, model: str, owner: int) -> scenarios.Choice | None:
         """The choice of the first matching rule that fires for this submit, or None."""
         for rule in self.rules:
-            if (rule.scope or scope) != scope or (rule.model or model) != model or rule.owner not in (None, owner):
+            if not rule.matches(scope, model, owner):
                 continue
             if rule.left is not None:
                 rule.left -= 1
@@ -78,8 +90,86 @@ class Rules:
             return rule.choice
         return None
 
+    def add(self, rule: Rule) -> Rule:
+        self.counter += 1
+        rule.number = self.counter
+        self.rules.append(rule)
+        return rule
+
+    def remove(self, number: int) -> Rule | None:
+        found = next((rule for rule in self.rules if rule.number == number), None)
+        if found is not None:
+            self.rules.remove(found)
+        return found
+
+    def listing(self) -> list[Rule]:
+        return list(self.rules)
+
     def clear(self) -> None:
         self.rules.clear()
+        self.draws = random.Random(self.seed)
+
+
+class SharedRules(Rules):
+    """Rules in the SQLite file that workers share (``--store sqlite:PATH``), so a rule set through one
+    worker plays for submits reaching any of them, and a ``next`` rule counts its submits across them all.
+    Each submit without a header reads the rules (a few microseconds beside the store's own write).
+    """
+
+    _COLUMNS = "number, scenario, left, fraction, scope, model, key, owner, played"
+
+    def __init__(self, path: str, seed: int, reasons: tuple[str, ...]) -> None:
+        super().__init__(seed)
+        self.reasons = reasons
+        self._db = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS mock_rules (number INTEGER PRIMARY KEY AUTOINCREMENT, scenario TEXT, "
+            "left INTEGER, fraction REAL, scope TEXT, model TEXT, key TEXT, owner INTEGER, played INTEGER)"
+        )
+
+    @property
+    def active(self) -> bool:
+        return True
+
+    def _rule(self, row: tuple[Any, ...]) -> Rule:
+        number, scenario, left, fraction, scope, model, key, owner, played = row
+        choice = scenarios.parse(scenario, self.reasons)
+        assert isinstance(choice, scenarios.Choice)  # checked when the rule was added
+        return Rule(number, scenario, choice, left, fraction, scope, model, key, owner, played)
+
+    def choose(self, scope: str, model: str, owner: int) -> scenarios.Choice | None:
+        for rule in self.listing():
+            if not rule.matches(scope, model, owner):
+                continue
+            if rule.left is not None:
+                spent = "UPDATE mock_rules SET left = left - 1, played = played + 1 WHERE number = ? AND left > 0"
+                if not self._db.execute(spent, (rule.number,)).rowcount:
+                    continue  # another worker spent it meanwhile
+                self._db.execute("DELETE FROM mock_rules WHERE number = ? AND left = 0", (rule.number,))
+            elif self.draws.random() >= rule.fraction:  # type: ignore[operator]
+                continue
+            else:
+                self._db.execute("UPDATE mock_rules SET played = played + 1 WHERE number = ?", (rule.number,))
+            return rule.choice
+        return None
+
+    def add(self, rule: Rule) -> Rule:
+        values = (rule.scenario, rule.left, rule.fraction, rule.scope, rule.model, rule.key, rule.owner, rule.played)
+        insert = "INSERT INTO mock_rules (scenario, left, fraction, scope, model, key, owner, played) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        rule.number = self._db.execute(insert, values).lastrowid or 0
+        return rule
+
+    def remove(self, number: int) -> Rule | None:
+        found = next((rule for rule in self.listing() if rule.number == number), None)
+        if found is not None:
+            self._db.execute("DELETE FROM mock_rules WHERE number = ?", (number,))
+        return found
+
+    def listing(self) -> list[Rule]:
+        return [self._rule(row) for row in self._db.execute(f"SELECT {self._COLUMNS} FROM mock_rules ORDER BY number")]
+
+    def clear(self) -> None:
+        self._db.execute("DELETE FROM mock_rules")
         self.draws = random.Random(self.seed)
 
 
@@ -90,7 +180,7 @@ def routes(mock: Mock, guard: Any) -> list[Route]:
     async def listed(request: Request) -> Response:
         if request.method == "DELETE":
             rules.clear()
-        return JSONResponse({"rules": [rule.as_dict() for rule in rules.rules]})
+        return JSONResponse({"rules": [rule.as_dict() for rule in rules.listing()]})
 
     async def add(request: Request) -> Response:
         try:
@@ -111,11 +201,10 @@ def routes(mock: Mock, guard: Any) -> list[Route]:
         key = payload.get("key")
         if key is not None and key not in mock.config.keys:
             return error(400, "invalid_field", "key is not one of the keys this mock accepts.", param="key")
-        if len(rules.rules) >= MAX_RULES:
+        if len(rules.listing()) >= MAX_RULES:
             return error(400, "invalid_field", f"At most {MAX_RULES} rules at once; DELETE /_mock/rules first.")
-        rules.counter += 1
         rule = Rule(
-            rules.counter,
+            0,
             payload["scenario"],
             choice,
             payload.get("next"),
@@ -125,15 +214,13 @@ def routes(mock: Mock, guard: Any) -> list[Route]:
             key,
             None if key is None else key_owner(key),
         )
-        rules.rules.append(rule)
-        return JSONResponse(rule.as_dict(), status_code=201)
+        return JSONResponse(rules.add(rule).as_dict(), status_code=201)
 
     async def remove(request: Request) -> Response:
-        number = request.path_params["number"]
-        found = next((rule for rule in rules.rules if str(rule.number) == number), None)
+        given = request.path_params["number"]
+        found = rules.remove(int(given)) if given.isdigit() and len(given) < 19 else None
         if found is None:
             return error(404, "not_found", "No rule with that id (spent next rules are gone).")
-        rules.rules.remove(found)
         return JSONResponse(found.as_dict())
 
     return [

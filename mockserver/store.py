@@ -66,6 +66,7 @@ class SqliteStore:
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = str(path)  # the admin API's rules live in the same file (rules.py)
         self._names = [f.name for f in fields(Record)]
         self._db = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")

@@ -70,3 +70,17 @@ def test_a_fail_scenario_by_key_is_what_a_poll_on_the_other_worker_shows(workers
             if task["status"] in ("SUCCESS", "FAILURE"):
                 break
     assert task["status"] == "FAILURE" and task["fail_reason"] == FAIL_REASONS["quota"]
+
+
+def test_workers_sharing_a_sqlite_store_share_rules_and_count_next_across_them(spawn: Any, tmp_path: Path) -> None:
+    """Two processes on one SQLite file: a rule set through one plays on the other, and next counts across both."""
+    argv = ("--store", f"sqlite:{tmp_path / 'tasks.db'}", "--admin-key", "sk-admin", "--time-scale", "100000")
+    with spawn(*argv) as (first, _), spawn(*argv) as (second, _):
+        made = httpx.post(f"{first}/_mock/rules", json={"scenario": "stuck", "next": 3}, headers=ADMIN)
+        assert made.status_code == 201, made.text
+        assert httpx.get(f"{second}/_mock/rules", headers=ADMIN).json()["rules"] == [made.json()]
+        ids = [_submit(url, "sk-mock-dev") for url in (second, first, second, first, second)]
+        played = [httpx.get(f"{first}/_mock/tasks/{task_id}", headers=ADMIN).json()["behaviour"] for task_id in ids]
+        left = httpx.get(f"{second}/_mock/rules", headers=ADMIN).json()["rules"]
+    assert played == ["stuck"] * 3 + ["default"] * 2
+    assert left == []

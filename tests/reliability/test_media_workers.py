@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "mock"))
-from mediacheck import decode  # noqa: E402
+from mediacheck import decode
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 

@@ -6,7 +6,6 @@ nothing of the interpreter around them, so the figure is the same on any machine
 
 from __future__ import annotations
 
-import random
 import sys
 import tracemalloc
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ from mockserver import ids, lifecycle, scenarios
 from mockserver.catalog import resolve
 from mockserver.config import Config
 from mockserver.media.shape import packed
+from mockserver.nonces import Nonces
 from mockserver.store import MemoryStore
 
 START_MS = 1_756_693_797_000
@@ -28,13 +28,13 @@ def records(count: int, config: Config | None = None, owner: int = 1) -> Iterato
     config = config or Config()
     catalog = resolve(config)
     secret = ids.derive_secret(config.seed, config.keys)
-    nonces = random.Random(config.seed)
+    nonces = Nonces()
     profile = catalog.profile_for("videos", "veo3")
     choice = scenarios.parse("default", catalog.reasons)
     assert profile is not None and isinstance(choice, scenarios.Choice)
     shape = packed("videos", {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}, catalog.profiles[profile])
     for at in range(START_MS, START_MS + count):
-        ticket = ids.Ticket(submitted_ms=at, profile=profile, scenario=choice.code, nonce=nonces.getrandbits(56), shape=shape)
+        ticket = ids.Ticket(submitted_ms=at, profile=profile, scenario=choice.code, nonce=nonces(), shape=shape)
         task_id = ids.mint(secret, ticket, "videos", owner)
         yield lifecycle.plan(catalog, task_id, "videos", owner, at / 1000, profile, choice, fate=ticket.nonce, shape=shape)
 

@@ -15,7 +15,6 @@ import math
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,9 @@ from pathlib import Path
 
 import httpx
 
+from loadgen import free_port
+from rss import bytes_per_task as resident_bytes_per_task
+
 from mockserver.testing import await_port
 
 HERE = Path(__file__).resolve().parent
@@ -35,6 +37,7 @@ BODY = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}
 UVICORN = ["--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
 TARGETS = {"poll": 0.80, "submit": 0.60}
 MAX_BYTES_PER_TASK = 1024
+RESIDENT_TASKS = 100_000  # submitted to a real server, whose VmRSS growth is weighed (rss.py)
 
 
 @dataclass(frozen=True)
@@ -45,12 +48,6 @@ class Load:
     bad: int  # answers that were not 2xx, plus socket errors
     requests: int = 0
     cpu_us: float = math.nan  # the server's CPU time (all its processes) per request
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextmanager
@@ -213,7 +210,11 @@ def kit_seconds() -> float | None:
 
 
 def table(
-    loads: dict[int, dict[str, Load]], downloads: dict[str, Load], per_task: dict[int, float], kit: float | None
+    loads: dict[int, dict[str, Load]],
+    downloads: dict[str, Load],
+    per_task: dict[int, float],
+    resident: float,
+    kit: float | None,
 ) -> str:
     rows = [
         "| row | req/s | p50 ms | p99 ms | non-2xx | CPU µs/req | req/s vs bare | bare's CPU/req vs this | target |",
@@ -244,6 +245,8 @@ def table(
     for count, size in per_task.items():
         verdict = "met" if size <= MAX_BYTES_PER_TASK else "MISSED"
         rows.append(f"| memory per task at {count:,} tasks | {size:,.0f} B | | | | | | | ≤1 KiB {verdict} |")
+    verdict = "met" if resident <= MAX_BYTES_PER_TASK else "MISSED"
+    rows.append(f"| resident memory per task, server process, {RESIDENT_TASKS:,} tasks | {resident:,.0f} B | | | | | | | ≤1 KiB {verdict} |")
     kit_cell = "n/a (kit not installed)" if kit is None else f"{kit:.1f} s"
     rows.append(f"| one kit run against the mock | {kit_cell} | | | | | | | |")
     return "\n".join(rows)
@@ -261,7 +264,7 @@ def main() -> None:
     loads = {workers: measure(workers, args.duration, args.connections, args.rounds) for workers in (1, 2)}
     downloads = measure_download(args.duration, args.connections, args.rounds)
     per_task = {count: memory(count) for count in args.tasks}
-    print(table(loads, downloads, per_task, kit_seconds()))
+    print(table(loads, downloads, per_task, resident_bytes_per_task(RESIDENT_TASKS), kit_seconds()))
 
 
 if __name__ == "__main__":

@@ -31,6 +31,8 @@ MALFORMED_AUTH = "malformed-auth"  # an Authorization header that is not "Bearer
 UNKNOWN = "unknown"  # a task id or scope that does not exist
 FOREIGN = "foreign"  # another key's task
 READING = "reading"  # an input only our reading forbids (a submit sent as text/plain)
+READING_BODY = "reading-body"  # a body only our reading forbids (null for an optional field): accepting it warns
+ODD_ID = "odd-id"  # a task id in the path that can name no task: any 4xx will do, even a proxy's
 
 Check = Callable[[Exchange, Expect], Finding | None]
 CHECKS: list[Check] = []
@@ -50,7 +52,9 @@ _USUAL_CODE = {
     UNKNOWN: "task_not_found",
     FOREIGN: "task_not_found",
     READING: "unsupported_media_type",
+    READING_BODY: "invalid_field",
 }
+_OUR_READING = (READING, READING_BODY)
 
 
 def usual_status(code: str) -> int:
@@ -98,10 +102,17 @@ def status_code(exchange: Exchange, expect: Expect) -> Finding | None:
             UNKNOWN: "answered 2xx for something that does not exist",
             FOREIGN: "showed one key's task to another key",
             READING: "accepted it",
+            READING_BODY: "accepted it (only our reading refuses it: against a real gateway, a paid task)",
+            ODD_ID: "answered 2xx for a task id nobody created",
         }[expect.kind]
-        return _finding(status_code, WARN if expect.kind == READING else FAIL, f"{expect.why}: {what}", exchange)
+        severity = WARN if expect.kind in _OUR_READING else FAIL
+        return _finding(status_code, severity, f"{expect.why}: {what}", exchange)
+    if expect.kind == ODD_ID and 300 <= status < 400:  # a router adding or dropping a slash, say; not followed
+        return _finding(status_code, WARN, f"{expect.why}: redirected ({status}) rather than refused", exchange)
     if not 400 <= status < 500:
         return _finding(status_code, FAIL, f"{expect.why}: expected a 4xx, got {status}", exchange)
+    if expect.kind == ODD_ID:
+        return None  # 400, 404, 405 or a proxy's 414: the id names nothing, and any refusal says so
     wanted = usual_status(_USUAL_CODE[expect.kind])
     if status == wanted:
         return None
@@ -119,9 +130,9 @@ def json_body(exchange: Exchange, expect: Expect) -> Finding | None:
     a framework's router or auth layer may write) it is our reading.
     """
     status = exchange.status
-    if status is None or status >= 500:
+    if status is None or status >= 500 or expect.kind == ODD_ID:  # a proxy may refuse odd paths in HTML
         return None
-    hard = 200 <= status < 300 or expect.kind == REJECT
+    hard = 200 <= status < 300 or expect.kind in (REJECT, READING_BODY)
     severity = FAIL if hard else WARN
     if not is_json_type(exchange.content_type):
         return _finding(
@@ -144,7 +155,7 @@ def submit_response_schema(exchange: Exchange, expect: Expect) -> Finding | None
 def error_schema(exchange: Exchange, expect: Expect) -> Finding | None:
     """Errors in ``schemas/error.json``'s shape: our reading, since the seed defines no errors."""
     status = exchange.status
-    if status is None or not 400 <= status < 500 or exchange.json() is NOT_JSON:
+    if status is None or not 400 <= status < 500 or exchange.json() is NOT_JSON or expect.kind == ODD_ID:
         return None
     return _schema_finding(error_schema, "error", exchange, WARN)
 
@@ -169,3 +180,36 @@ def run(exchange: Exchange, expect: Expect, verdicts: Verdicts) -> None:
             verdicts.passed(fn.__name__)
         else:
             verdicts.add(finding)
+
+
+def task_ids_distinct(accepted: list[tuple[str, Exchange]]) -> list[Finding]:
+    """Every accepted submit of the run got its own id: same second, same model or another scope alike.
+
+    An id made of the model and the second, or a counter per scope, hands one task's id to the next,
+    and a client keeping tasks by id (as any does) then shows the one in place of the other.
+    """
+    first: dict[str, tuple[str, Exchange]] = {}
+    found: list[Finding] = []
+    for scope, exchange in accepted:
+        body = exchange.json()
+        task_id = body.get("task_id") if isinstance(body, dict) else None
+        if not isinstance(task_id, str):
+            continue
+        if task_id in first:
+            where = "in the same scope" if first[task_id][0] == scope else f"in {first[task_id][0]} and {scope}"
+            msg = f"two accepted submits {where} got the same task_id {task_id!r}"
+            found.append(Finding("task_ids_distinct", FAIL, msg, (first[task_id][1], exchange)))
+        else:
+            first[task_id] = (scope, exchange)
+    return found
+
+
+def auth_scheme_case(exchange: Exchange) -> Finding | None:
+    """HTTP's auth scheme is case-insensitive (RFC 9110 11.1), so ``bearer KEY`` reads a task as ``Bearer KEY`` does.
+
+    Only a warning: the seed writes ``Bearer``, and so does every client that follows it.
+    """
+    if exchange.status == 200:
+        return None
+    msg = f"a known task read with the scheme written 'bearer' answered {exchange.status or exchange.error}"
+    return Finding("auth_scheme_case", WARN, f"{msg}; HTTP says the scheme is case-insensitive", (exchange,))

@@ -7,16 +7,22 @@ inside this package, so both places are looked at.
 from __future__ import annotations
 
 import json
+import math
+import reprlib
+from collections.abc import Iterator
 from functools import cache
+from itertools import islice, pairwise
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 
 _HERE = Path(__file__).resolve().parent
 BASE_ID = "https://unified-generations.example/schemas/"
+LIMIT = 16  # errors looked at per instance: enough to pick the deepest, few enough that a huge body costs little
+QUOTE = 60  # characters of a value an error message quotes
 
 
 def _data_dir(name: str) -> Path:
@@ -57,9 +63,70 @@ def validator(name: str) -> Draft202012Validator:
     return Draft202012Validator(schema(name), registry=registry())
 
 
-def errors(name: str, instance: Any) -> list[ValidationError]:
-    """Every way ``instance`` breaks ``schemas/<name>.json``, deepest cause first."""
-    found = list(validator(name).iter_errors(instance))
+def _number(checker: Any, instance: Any) -> bool:
+    """A finite number: TOML reads ``nan`` and ``inf``, which pass every range test JSON Schema has."""
+    if isinstance(instance, bool) or not isinstance(instance, int | float):
+        return False
+    return isinstance(instance, int) or math.isfinite(instance)
+
+
+def _integer(checker: Any, instance: Any) -> bool:
+    """An integer written as one: 2020-12 counts ``2.0``, but ``"15.0%"`` and ``Retry-After: 2.0`` follow."""
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+def _ordered(validator: Any, groups: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    """``x-ordered``: ``true`` on an array, whose items must not go down; or lists of property names."""
+    if isinstance(instance, list) and groups is True:
+        pairs = [(f"item {i}", a, f"item {i + 1}", b) for i, (a, b) in enumerate(pairwise(instance))]
+    elif isinstance(instance, dict) and isinstance(groups, list):
+        pairs = []
+        for group in groups:
+            present = [name for name in group if name in instance]
+            pairs += [(a, instance[a], b, instance[b]) for a, b in pairwise(present)]
+    else:
+        return
+    for first, low, second, high in pairs:
+        if _number(None, low) and _number(None, high) and low > high:
+            yield ValidationError(f"{first} ({low!r}) is above {second} ({high!r})")
+
+
+def _at_most(validator: Any, most: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    """``x-at-most``: no number anywhere in the value passes ``most`` (a latency's every parameter)."""
+    stack = [instance]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif _number(None, value) and value > most:
+            yield ValidationError(f"{value!r} is above {most}, the most this value may hold")
+            return
+
+
+_Settings = validators.extend(
+    Draft202012Validator,
+    {"x-ordered": _ordered, "x-at-most": _at_most},
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine_many({"number": _number, "integer": _integer}),
+)
+
+
+@cache
+def settings_validator(name: str) -> Any:
+    """``validator`` for the mock's own settings (config, CLI and admin bodies): finite numbers only, integers
+    without a fraction, and the ``x-ordered`` keyword (low <= high) that plain JSON Schema cannot say."""
+    return _Settings(schema(name), registry=registry())
+
+
+def errors(name: str, instance: Any, *, settings: bool = False, limit: int = LIMIT) -> list[ValidationError]:
+    """Ways ``instance`` breaks ``schemas/<name>.json``, deepest cause first: at most ``limit`` of them.
+
+    A body of a million wrong items has a million errors; building them all took gigabytes, and one is
+    answered. ``settings`` judges with ``settings_validator``.
+    """
+    judge = settings_validator(name) if settings else validator(name)
+    found = list(islice(judge.iter_errors(instance), limit))
     return sorted(found, key=lambda e: (-len(e.absolute_path), e.json_path))
 
 
@@ -77,15 +144,46 @@ def location(error: ValidationError) -> str:
 
 
 def describe(error: ValidationError) -> str:
-    """One line a person can act on: where, and what was wrong."""
+    """One line a person can act on: where, and what was wrong; a value is quoted cut short."""
     if error.validator in ("anyOf", "oneOf") and error.context:
         return "; ".join(describe(e) for e in _closest(error.context))
-    where = location(error).lstrip("/").replace("/", ".") or "body"
+    where = _short(location(error).lstrip("/").replace("/", ".")) or "body"
     said = error.validator == "pattern" and isinstance(error.schema, dict) and error.schema.get("x-pattern-message")
     if said:  # the schema's words for a pattern that reads as noise, such as a spelled-out class of white space
-        shown = repr(error.instance)
-        return f"{where}: {shown if len(shown) <= 60 else shown[:57] + '...'} {said}"
-    return f"{where}: {error.message}"
+        return f"{where}: {quote(error.instance)} {said}"
+    message = error.message
+    if error.validator == "type" and isinstance(error.instance, float) and not math.isfinite(error.instance):
+        message = f"{error.instance} is not a finite number"
+    elif len(message) > 4 * QUOTE:  # jsonschema quotes the whole value: a 2 MB field gave a 2 MB answer
+        shown = quote(error.instance)
+        whole = _repr(error.instance)
+        message = shown + message[len(whole) :] if whole and message.startswith(whole) else _short(message, 4 * QUOTE)
+    return f"{where}: {message}"
+
+
+def quote(value: Any) -> str:
+    """``repr(value)``, kept to about QUOTE characters whatever the value's size or depth."""
+    return _short(_quoting.repr(value), QUOTE)
+
+
+def _repr(value: Any) -> str:
+    try:
+        return repr(value)
+    except RecursionError:
+        return ""
+
+
+def _short(text: str, most: int = 2 * QUOTE) -> str:
+    return text if len(text) <= most else text[: most - 3] + "..."
+
+
+def _quoter() -> reprlib.Repr:
+    quoting = reprlib.Repr()  # keyword arguments only from Python 3.12
+    quoting.maxlevel, quoting.maxstring, quoting.maxother, quoting.maxlist, quoting.maxdict = 3, QUOTE, QUOTE, 4, 4
+    return quoting
+
+
+_quoting = _quoter()
 
 
 def _closest(errors: list[ValidationError]) -> list[ValidationError]:

@@ -34,6 +34,7 @@ _MOCK_KEYS = ("sk-contract-one", "sk-contract-two")
 _MOCK_TIME_SCALE = 1000.0
 _DRAWN: dict[tuple[int, int, str], list[Any]] = {}  # see Kit.sample
 _SHOWN_FINDINGS = 10  # a server that fails every refusal probe would otherwise print them all
+_CHARSET = "application/json; charset=utf-8"
 
 
 @dataclass
@@ -41,6 +42,7 @@ class Probe:
     scope: str
     body: dict[str, Any]
     expect: checks.Expect
+    content_type: str = "application/json"
     exchange: Exchange | None = None
     walk: runner.Walk | None = None
 
@@ -125,6 +127,10 @@ class Kit:
             self._probes = planned
         return self._probes[scope]
 
+    def planned(self) -> list[Probe]:
+        """Every paid probe of the run so far, in the order planned; none when no test asked for them."""
+        return [p for probes in (self._probes or {}).values() for p in probes]
+
     def walked(self, scope: str) -> list[Probe]:
         """The scope's paid probes once every accepted one has been walked to its end."""
         probes = self.probes(scope)
@@ -142,11 +148,11 @@ class Kit:
         share = max(1, (self.options.budget - 2) // len(self.options.scopes))
         model = self.model(scope)
         plain = strategies.plain_request(model)
+        # JSON has no charset parameter, and HTTP says a recipient ignores one it does not know (RFC 8259 11).
+        template = checks.Expect(checks.ACCEPT, f"the seed's own template, sent as {_CHARSET}")
         must = [
             Probe(scope, plain, checks.Expect(checks.ACCEPT, "a plain valid body")),
-            Probe(
-                scope, strategies.seed_template_request(model), checks.Expect(checks.ACCEPT, "the seed's own template")
-            ),
+            Probe(scope, strategies.seed_template_request(model), template, _CHARSET),
         ][:share]
         pool = self.sample(strategies.valid_requests(model), _POOL)
         rich = [b for b in strategies.cover(pool, share + 1, seen) if len(b) > len(plain)][: share - len(must)]
@@ -154,16 +160,19 @@ class Kit:
         return [*must, *(Probe(scope, b, checks.Expect(checks.ACCEPT_RICH, why)) for b in rich)]
 
     async def _submit(self, probes: list[Probe]) -> None:
-        answers = await asyncio.gather(*(runner.submit(self.target, p.scope, p.body) for p in probes))
+        sent = (runner.submit(self.target, p.scope, p.body, content_type=p.content_type) for p in probes)
+        answers = await asyncio.gather(*sent)
         for probe, exchange in zip(probes, answers):
             probe.exchange = exchange
 
     async def _follow(self, probes: list[Probe]) -> None:
-        await asyncio.gather(*(self._follow_one(p) for p in probes if p.task_id is not None))
+        bodies = [p.body for p in probes]
+        await asyncio.gather(*(self._follow_one(p, bodies) for p in probes if p.task_id is not None))
 
-    async def _follow_one(self, probe: Probe) -> None:
+    async def _follow_one(self, probe: Probe, bodies: list[Any]) -> None:
         assert probe.task_id is not None
         probe.walk = await runner.walk(self.target, probe.scope, probe.task_id)
+        probe.walk.request, probe.walk.siblings = probe.body, tuple(b for b in bodies if b is not probe.body)
         for url in lifecycle_checks.outputs_of(probe.walk):
             exchange, late = await runner.download(self.target, url)
             probe.walk.downloads.append(exchange)

@@ -86,6 +86,58 @@ def task_id_echoed(walk: Walk) -> Iterator[Finding]:
             return
 
 
+# Fields of the seed's real answer that say what a task is, not how far it got: once shown, they stay.
+_NAMING = ("action", "platform")
+_RESULTS = frozenset({"output", "outputs"})
+
+
+def _echoes(task: dict, sent: dict) -> Iterator[tuple[str, object]]:
+    """The fields of the request that the task shows again, at its top level or in ``data``."""
+    data = task.get("data") if isinstance(task.get("data"), dict) else {}
+    for where in (task, data):
+        yield from ((k, v) for k, v in where.items() if k in sent and k not in _RESULTS and v is not None)
+
+
+def _short(value: object) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
+
+
+@walk_check
+def task_identity(walk: Walk) -> Iterator[Finding]:
+    """Each poll answers its own task: what it echoes of the request is that request's, and what names it stays.
+
+    An echo holding another task's value of the run (its prompt, its model) is a poll answered with the
+    wrong task. One matching no request is only warned about: gateways rewrite model names and prompts.
+    """
+    sent = walk.request if isinstance(walk.request, dict) else {}
+    warned = False
+    for ex, task in _seen(walk):
+        for name, value in _echoes(task, sent):
+            if value == sent[name]:
+                continue
+            if any(isinstance(other, dict) and other.get(name) == value for other in walk.siblings):
+                msg = f"shows {name}={_short(value)}, which another task of the run was sent, not {_short(sent[name])}"
+                yield Finding("task_identity", FAIL, msg, (ex,))
+                return
+            if not warned:
+                warned = True
+                msg = f"shows {name}={_short(value)}, not the {_short(sent[name])} it was sent (rewritten by the gateway?)"
+                yield Finding("task_identity", WARN, msg, (ex,))
+    first: dict[str, tuple[Exchange, object]] = {}
+    for ex, task in _seen(walk):
+        for name in (*sent, *_NAMING):
+            value = task.get(name)
+            if value in (None, ""):
+                continue
+            if name in first and first[name][1] != value:
+                was = _short(first[name][1])
+                msg = f"{name} changed from {was} to {_short(value)} between polls: one answered another task"
+                yield Finding("task_identity", FAIL, msg, (first[name][0], ex))
+                return
+            first.setdefault(name, (ex, value))
+
+
 @walk_check
 def forward_only(walk: Walk) -> Iterator[Finding]:
     """States only move along ``transitions`` (skips allowed, never back)."""
@@ -141,7 +193,12 @@ def progress_monotonic(walk: Walk) -> Iterator[Finding]:
 
 @walk_check
 def timestamps_plausible(walk: Walk) -> Iterator[Finding]:
-    """Set timestamps are unix seconds in UTC: after 2000, and not ahead of our clock by an hour."""
+    """Set timestamps are unix seconds in UTC: after 2000, and not ahead of our clock by an hour.
+
+    Nor is the first of them (``submit_time``) an hour or more before the kit submitted the task: a
+    local time read as UTC west of Greenwich, or UTC read as local time east of it, slips by hours.
+    """
+    first = _rules()["timestamp_order"][0]
     for poll in walk.polls:
         if poll.task is None:
             continue
@@ -149,6 +206,11 @@ def timestamps_plausible(walk: Walk) -> Iterator[Finding]:
             value = poll.task.get(name)
             if _set(value) and not EARLIEST <= value <= poll.at + SKEW:
                 msg = f"{name}={value!r} is not a plausible unix time in seconds (now is about {int(poll.at)})"
+                yield Finding("timestamps_plausible", FAIL, msg, (poll.exchange,))
+                return
+            if name == first and _set(value) and value < walk.started - SKEW:
+                hours = (walk.started - value) / 3600
+                msg = f"{name}={value!r} is {hours:.1f} h before the kit submitted the task (a time-zone slip?)"
                 yield Finding("timestamps_plausible", FAIL, msg, (poll.exchange,))
                 return
 
@@ -203,13 +265,21 @@ def finishes(walk: Walk) -> Iterator[Finding]:
         status = (walk.last or {}).get("status")
         yield Finding("finishes", FAIL, f"the task kept a status outside the seed's states ({status!r})", shown)
     else:
-        if walk.polls and walk.polls[0].task is None:
-            yield Finding(
-                "finishes", WARN, "a new task was not found at first; it appeared later", (walk.polls[0].exchange,)
-            )
+        if first_miss := _missed_at_first(walk):
+            yield Finding("finishes", WARN, "a new task was not found at first; it appeared later", (first_miss,))
         if lapse := _lapse(walk):
             msg = "a task already found answered not found for a while (a lagging replica?), then was found again"
             yield Finding("finishes", WARN, msg, (lapse,))
+
+
+def _missed_at_first(walk: Walk) -> Exchange | None:
+    """A "not found" before the task was first seen; a 429 or 5xx there is ``transient_errors``' business."""
+    for poll in walk.polls:
+        if poll.task is not None:
+            return None
+        if not transient_error(poll.exchange):
+            return poll.exchange
+    return None
 
 
 def _lapse(walk: Walk) -> Exchange | None:

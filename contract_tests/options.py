@@ -46,6 +46,7 @@ _OPTIONS: list[tuple[str, str, str]] = [
     ),
     ("--contract-budget", "CONTRACT_BUDGET", f"most tasks one run may create (default {DEFAULT_BUDGET})"),
     ("--contract-profile", "CONTRACT_PROFILE", "quick (default) or thorough: how many invalid bodies to try"),
+    ("--contract-report", "CONTRACT_REPORT", "write a self-contained HTML report of the run to this path"),
 ]
 _FLAGS: list[tuple[str, str, str]] = [
     ("--contract-mock", "CONTRACT_MOCK", "test an in-process mock instead of a URL"),
@@ -94,6 +95,7 @@ class Options:
     mock: bool = False
     strict: bool = False
     examples: int = PROFILES["quick"]
+    report: str | None = None
 
     @property
     def active(self) -> bool:
@@ -147,6 +149,7 @@ def read(config: pytest.Config) -> Options:
         mock=mock,
         strict=bool(got["--contract-strict"]),
         examples=PROFILES[profile],
+        report=str(got["--contract-report"]) if got["--contract-report"] else None,
     )
 
 

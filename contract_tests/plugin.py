@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from . import options
+from . import html_report, options
 from .kit import Kit
 
 _OPTIONS = pytest.StashKey[options.Options]()
@@ -76,3 +76,24 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     terminalreporter.write_line(f"endpoint: {mode}; tasks created: {budget.spent} of a budget of {budget.limit}")
     for line in kit.report.lines(kit.options.strict):
         terminalreporter.write_line(line)
+    if kit.options.report:
+        try:
+            _write_report(kit, mode)
+        except OSError as exc:
+            terminalreporter.write_line(f"report: could not write {kit.options.report}: {exc}", red=True)
+        else:
+            terminalreporter.write_line(f"report: {kit.options.report}")
+
+
+def _write_report(kit: Kit, endpoint: str) -> None:
+    budget = kit.target.budget
+    probes = [p for p in kit.planned() if p.exchange is not None]
+    tasks = [(p.expect.why, p.body, p.walk) for p in probes]
+    stray = [ex for _, ex in kit.target.accepted if all(ex is not p.exchange for p in probes)]
+    facts = {
+        "endpoint": endpoint,
+        "tasks created": f"{budget.spent} of a budget of {budget.limit}",
+        "scopes": ", ".join(kit.options.scopes),
+        "strict": "yes" if kit.options.strict else "no (warnings do not fail the run)",
+    }
+    html_report.write(kit.options.report, kit.report, tasks, stray, **facts)

@@ -6,15 +6,19 @@ from dataclasses import dataclass, field
 
 from .findings import FAIL, WARN, Finding, Verdicts
 
+KEPT_FINDINGS = 500  # for the HTML report; a server failing every probe would otherwise fill it
+
 
 @dataclass
 class Report:
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     warnings: dict[tuple[str, str], tuple[Finding, int]] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)  # the first KEPT_FINDINGS, in the order found
 
     def add(self, verdicts: Verdicts) -> None:
         for check, ran in verdicts.ran.items():
             self._count(check)["ran"] += ran
+        self.findings += verdicts.findings[: KEPT_FINDINGS - len(self.findings)]
         for finding in verdicts.findings:
             self._count(finding.check)[finding.severity] += 1
             if finding.severity == WARN:

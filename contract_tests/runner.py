@@ -73,6 +73,7 @@ class Target:
     hold: float = 5.0  # seconds a finished task is still polled
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
+    accepted: list[tuple[str, Exchange]] = field(default_factory=list)  # every submit answered 2xx, by scope
 
     def url(self, scope: str, task_id: str | None = None) -> str:
         return f"{self.base_url}/v2/{scope}/generations" + ("" if task_id is None else f"/{task_id}")
@@ -118,6 +119,8 @@ async def submit(
         exchange = await _retrying(target, lambda: send(target, "POST", url, content=encode(body), headers=sent), retry)
     finally:
         await target.budget.settle(exchange)
+    if exchange.status is not None and 200 <= exchange.status < 300:
+        target.accepted.append((scope, exchange))
     return exchange
 
 
@@ -130,6 +133,17 @@ async def submit_many(target: Target, scope: str, bodies: list[Any]) -> list[Exc
             return await submit(target, scope, body, retry_gateway_errors=True)
 
     return list(await asyncio.gather(*(one(b) for b in bodies)))
+
+
+async def read_many(target: Target, scope: str, task_ids: list[str]) -> list[Exchange]:
+    """Polls of ids that name no task, ``IN_FLIGHT`` at a time, answers in the order of ``task_ids``."""
+    gate = asyncio.Semaphore(IN_FLIGHT)
+
+    async def one(task_id: str) -> Exchange:
+        async with gate:
+            return await read(target, scope, task_id)
+
+    return list(await asyncio.gather(*(one(t) for t in task_ids)))
 
 
 @dataclass
@@ -151,6 +165,8 @@ class Walk:
     downloads: list[Exchange] = field(default_factory=list)
     late_downloads: list[Exchange] = field(default_factory=list)  # first answers of outputs that came late
     foreign: list[tuple[str, Exchange]] = field(default_factory=list)  # the second key's reads, while it ran
+    request: Any = None  # the body that created the task
+    siblings: tuple[Any, ...] = ()  # the bodies of the run's other tasks
 
     @property
     def last(self) -> dict[str, Any] | None:

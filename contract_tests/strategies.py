@@ -142,8 +142,7 @@ def valid_requests(draw: st.DrawFn, model: str) -> dict[str, Any]:
     ``images`` and ``videos`` never come together: the seed lets a server refuse that pair.
     """
     body: dict[str, Any] = {"prompt": draw(prompts()), "model": model}
-    optional = [name for name in properties() if name not in required()]
-    chosen = draw(st.lists(st.sampled_from(optional), unique=True))
+    chosen = draw(st.lists(st.sampled_from(_optional()), unique=True))
     if "images" in chosen and "videos" in chosen:
         chosen.remove(draw(st.sampled_from(["images", "videos"])))
     for name in chosen:
@@ -236,6 +235,7 @@ def breakages(body: dict[str, Any]) -> list[tuple[str, Any]]:
     for name in required():
         cases.append((f"no {name}", {k: v for k, v in body.items() if k != name}))
         cases.append((f"empty {name}", {**body, name: ""}))
+        cases.append((f"{name} null", {**body, name: None}))  # present, yet no value: still missing
     for name, node in properties().items():
         cases += [(f"{name} of the wrong type", {**body, name: value}) for value in _wrong_values(node)]
     for name, node in properties().items():
@@ -284,7 +284,24 @@ def _odd_values(body: dict[str, Any]) -> list[tuple[str, Any]]:
     cases.append(("no model, and a prompt of 150 KB", {**no_model, "prompt": "a" * 150_000}))
     surrogate = json.dumps({**no_model, "prompt": "a lone surrogate: \ud800"})  # escaped: JSON allows, UTF-8 cannot
     cases.append(("no model, and a prompt holding a lone surrogate", surrogate.encode()))
+    cases += [(f"no prompt, and {name} null", {**no_prompt, name: None}) for name in _optional()]
     return cases
+
+
+def _optional() -> list[str]:
+    return [name for name in properties() if name not in required()]
+
+
+def null_optionals(model: str) -> dict[str, Any]:
+    """The plain body with every optional field ``null``: the seed does not say, our schema refuses it.
+
+    Many servers read null as absent (pydantic's ``Optional``, Go's pointers), so accepting it is only
+    warned about; one body for all the fields, so that such a server pays for one task, not one a field.
+    """
+    body = {**plain_request(model), **dict.fromkeys(_optional())}
+    if contract.is_valid(SCHEMA, body):
+        raise AssertionError(f"the schema accepts null optional fields now; drop this probe: {body!r}")
+    return body
 
 
 def invalid_examples(model: str) -> list[tuple[str, Any]]:

@@ -15,7 +15,7 @@ from functools import partial
 
 import pytest
 
-from contract_tests import checks, lifecycle_checks, runner, strategies
+from contract_tests import checks, lifecycle_checks, runner, strategies, task_paths
 from contract_tests.checks import Expect
 from contract_tests.findings import FAIL, Finding, Verdicts
 from contract_tests.kit import Kit
@@ -91,12 +91,47 @@ def test_requires_auth(contract_kit: Kit, contract_scope: str) -> None:
 
 
 def test_unknown_task(contract_kit: Kit, contract_scope: str) -> None:
-    """A task id nobody created gets a 4xx (404 expected), never 200 or 5xx."""
+    """A task id nobody created gets a 4xx (404 expected), never 200 or 5xx.
+
+    Then the path is fuzzed: ids long, empty, odd in every way a router or a database meets, and a
+    known task's id with something after it; any 4xx will do for those, never a 5xx or a task.
+    """
     kit = contract_kit
     verdicts = Verdicts()
     ids = (str(uuid.uuid4()), f"unknown:{uuid.uuid4().hex}")
     for exchange in kit.gather(*(partial(runner.read, scope=contract_scope, task_id=i) for i in ids)):
         kit.judge(exchange, Expect(checks.UNKNOWN, "an unknown task id"), verdicts)
+    odd = task_paths.odd_ids(next(iter(_accepted_ids(kit, contract_scope)), None))
+    for (why, _), exchange in zip(odd, kit.call(runner.read_many, contract_scope, [i for _, i in odd])):
+        kit.judge(exchange, Expect(checks.ODD_ID, why), verdicts)
+    kit.settle(verdicts)
+
+
+def test_null_optional_fields(contract_kit: Kit) -> None:
+    """Every optional field null: the seed does not say, our reading refuses it (accepting it only warns).
+
+    Sent once a run, not once a scope: a server reading null as absent makes it a paid task.
+    """
+    kit = contract_kit
+    scope = kit.options.scopes[0]
+    kit.probes(scope)
+    exchange = kit.post(scope, strategies.null_optionals(kit.model(scope)))
+    if exchange is None:
+        pytest.skip("no budget left for this probe")
+    verdicts = Verdicts()
+    kit.judge(exchange, Expect(checks.READING_BODY, "every optional field null"), verdicts)
+    kit.settle(verdicts)
+
+
+def test_auth_scheme_any_case(contract_kit: Kit, contract_scope: str) -> None:
+    """A known task read with ``bearer`` in lower case: HTTP's schemes are case-insensitive."""
+    kit = contract_kit
+    task_id = next(iter(_accepted_ids(kit, contract_scope)), None)
+    if task_id is None:
+        pytest.skip("no task of this scope was accepted")
+    exchange = kit.get(contract_scope, task_id, headers={"Authorization": f"bearer {kit.target.key}"})
+    verdicts = Verdicts()
+    _tally(verdicts, "auth_scheme_case", [f for f in [checks.auth_scheme_case(exchange)] if f])
     kit.settle(verdicts)
 
 
@@ -190,3 +225,20 @@ def test_finished_tasks_stay_finished(contract_kit: Kit, contract_scope: str) ->
         later = dataclasses.replace(walk, polls=[*walk.polls, runner.Poll(time.time(), exchange, task)])
         lifecycle_checks.run(later, verdicts, only={"terminal_holds", "task_schema", "timestamps_stay"})
     kit.settle(verdicts)
+
+
+def test_task_ids_distinct(contract_kit: Kit) -> None:
+    """Every submit the run got accepted, in any scope and in the same second, has an id of its own.
+
+    Last in the file, so that it sees every submit of the run, refusal probes a server took among them.
+    """
+    verdicts = Verdicts()
+    _tally(verdicts, "task_ids_distinct", checks.task_ids_distinct(contract_kit.target.accepted))
+    contract_kit.settle(verdicts)
+
+
+def _tally(verdicts: Verdicts, check: str, found: list[Finding]) -> None:
+    for finding in found:
+        verdicts.add(finding)
+    if not found:
+        verdicts.passed(check)

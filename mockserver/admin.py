@@ -9,20 +9,17 @@ which parts).
 from __future__ import annotations
 
 import hmac
-import json
 import math
 from dataclasses import asdict, replace
-from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from contract_tests import contract
 
-from . import lifecycle, modes, rules, scenarios
+from . import jsonio, lifecycle, modes, rules, scenarios
 from .config import faults_from
 from .errors import error
 from .faults import Injector
@@ -33,7 +30,48 @@ if TYPE_CHECKING:
 
 PAGE = 100
 MAX_PAGE = 1000
-FAULTS = Draft202012Validator({"$ref": f"{contract.BASE_ID}mock-config.json#/$defs/faults"}, registry=contract.registry())
+MAX_BODY = 64 * 1024  # admin bodies are a few fields
+
+
+class Refused(Exception):
+    """An admin request the API answers with ``answer`` instead of carrying it out."""
+
+    def __init__(self, answer: Response) -> None:
+        self.answer = answer
+
+
+def _refusal(problems: list[Any]) -> Refused:
+    first = problems[0]
+    param = contract.location(first).lstrip("/") or None
+    return Refused(error(400, "invalid_field", contract.describe(first), param=param))
+
+
+async def body_of(request: Request, schema: str) -> dict[str, Any]:
+    """The body as strict JSON (no NaN, no Infinity), bounded in size, and valid against ``schemas/<schema>``."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise Refused(error(413, "request_too_large", f"An admin body is {MAX_BODY} bytes at most."))
+    try:
+        payload = jsonio.loads(bytes(body))
+    except ValueError as exc:  # TooDeep too
+        raise Refused(error(400, "invalid_json", f"The body is not valid JSON: {exc or 'nested too deeply'}.")) from exc
+    if not isinstance(payload, dict):
+        raise Refused(error(400, "invalid_body", "The body must be a JSON object."))
+    problems = contract.errors(schema, payload, settings=True)
+    if problems:
+        raise _refusal(problems)
+    return payload
+
+
+def paging(request: Request, default_limit: int = PAGE) -> tuple[int, int]:
+    """``offset`` and ``limit`` from the query string, checked against ``admin-query.json``; limit capped."""
+    given = {name: request.query_params[name] for name in ("offset", "limit") if name in request.query_params}
+    problems = contract.errors("admin-query", given, settings=True)
+    if problems:
+        raise _refusal(problems)
+    return int(given.get("offset", 0)), min(int(given.get("limit", default_limit)), MAX_PAGE)
 
 
 def routes(mock: Mock, admin_key: str) -> list[Route]:
@@ -49,32 +87,20 @@ def routes(mock: Mock, admin_key: str) -> list[Route]:
 
     def admin(handler: Any) -> Any:
         async def guarded(request: Request) -> Response:
-            return refused(request) or await handler(request)
+            denied = refused(request)
+            if denied is not None:
+                return denied
+            try:
+                return await handler(request)
+            except Refused as exc:
+                return exc.answer
 
         return guarded
 
-    async def body_of(request: Request) -> dict[str, Any] | Response:
-        try:
-            payload = json.loads(await request.body())
-        except (ValueError, RecursionError):
-            return error(400, "invalid_json", "The body is not valid JSON.")
-        if not isinstance(payload, dict):
-            return error(400, "invalid_body", "The body must be a JSON object.")
-        return payload
-
-    def paging(request: Request, name: str, default: int, least: int) -> int | Response:
-        """A whole-number query parameter of at least ``least``; limits are capped at MAX_PAGE."""
-        given = request.query_params.get(name)
-        try:
-            value = default if given is None else int(given)
-        except ValueError:
-            value = least - 1
-        if value < least:
-            return error(400, "invalid_field", f"{name} is a whole number of {least} or more.", param=name)
-        return min(value, MAX_PAGE) if name == "limit" else value
-
     def describe(record: lifecycle.Record) -> dict[str, Any]:
         catalog, now = mock.catalog, mock.clock()
+        if not lifecycle.playable(catalog, record):
+            return {"task_id": record.task_id, "scope": record.scope, "submitted_at": record.submitted_at, "gone": True}
         return {
             "task_id": record.task_id,
             "scope": record.scope,
@@ -95,12 +121,8 @@ def routes(mock: Mock, admin_key: str) -> list[Route]:
         return JSONResponse({"status": "ok", "time": mock.clock(), "tasks": size, "faults": faults, "seed": mock.config.seed})
 
     async def tasks(request: Request) -> Response:
-        offset, limit = paging(request, "offset", 0, 0), paging(request, "limit", PAGE, 1)
-        if isinstance(offset, Response):
-            return offset
-        if isinstance(limit, Response):
-            return limit
-        page = [describe(r) for r in islice(mock.store.records(), offset, offset + limit + 1)]
+        offset, limit = paging(request)
+        page = [describe(r) for r in mock.store.page(offset, limit + 1)]
         more = len(page) > limit
         return JSONResponse({"tasks": page[:limit], "next_offset": offset + limit if more else None})
 
@@ -117,13 +139,9 @@ def routes(mock: Mock, admin_key: str) -> list[Route]:
         record = mock.lookup(request.path_params["task_id"])
         if record is None:
             return error(404, "task_not_found", "No such task.")
-        payload = await body_of(request)
-        if isinstance(payload, Response):
-            return payload
-        now, status = mock.clock(), payload.get("status")
+        payload = await body_of(request, "admin-state")
+        now, status = mock.clock(), payload["status"]
         current = lifecycle.status_at(record, now)
-        if status not in lifecycle.STATES:
-            return error(400, "invalid_field", f"status must be one of {list(lifecycle.STATES)}.", param="status")
         if status != current and status not in contract.lifecycle()["transitions"][current]:
             return error(400, "invalid_field", f"A task in {current} cannot move to {status}.", param="status")
         reasons = mock.catalog.reasons
@@ -133,6 +151,9 @@ def routes(mock: Mock, admin_key: str) -> list[Route]:
             if name not in reasons:
                 return error(400, "invalid_field", f"fail_reason must be one of {list(reasons)}.", param="fail_reason")
             failure = reasons.index(name)
+        if status == current and current in lifecycle.TERMINAL and failure != record.failure:
+            shown = mock.catalog.reasons[record.failure]
+            return error(409, "task_finished", f"The task already failed with {shown!r}; a finished task never changes.")
         if status == current and (record.forced >= 0 or status in lifecycle.TERMINAL):
             return JSONResponse(describe(record))  # already held there
         if record.forced >= 0:
@@ -155,20 +176,11 @@ def routes(mock: Mock, admin_key: str) -> list[Route]:
 
     async def faults(request: Request) -> Response:
         if request.method == "PUT":
-            payload = await body_of(request)
-            if isinstance(payload, Response):
-                return payload
-            problems = sorted(FAULTS.iter_errors(payload), key=lambda e: e.json_path)
-            if problems:
-                first = problems[0]
-                return error(400, "invalid_field", contract.describe(first), param=contract.location(first).lstrip("/") or None)
-            mock.injector.faults = faults_from(payload)
+            mock.injector.faults = faults_from(await body_of(request, "admin-faults"))
         return JSONResponse(mock.injector.faults.as_dict())
 
     async def journal(request: Request) -> Response:
-        limit = paging(request, "limit", PAGE, 1)
-        if isinstance(limit, Response):
-            return limit
+        _, limit = paging(request)
         entries = list(mock.journal)[-limit:]
         return JSONResponse({"entries": entries})
 

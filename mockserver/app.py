@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import math
-import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -32,8 +31,9 @@ from .journal import Journal
 from .media import serve as media_serve
 from .media.cache import MediaCache
 from .media.shape import Shapes
+from .nonces import Nonces
 from .rules import Rules, SharedRules, key_owner
-from .store import MemoryStore, Store
+from .store import MemoryStore, Store, StoreError
 
 REBUILT_KEPT = 4096  # records rebuilt from signed ids kept per worker; a few MiB at most
 
@@ -60,11 +60,13 @@ def create_app(
     store: Store | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     secret: bytes | None = None,
+    slot: int = 0,
 ) -> Starlette:
     """A fresh mock; ``clock`` (unix seconds) lets tests move time, ``sleep`` lets them skip added latency.
 
     Task ids are signed with ``secret`` (by default derived from the seed and keys), so every
     worker started with the same settings can answer a poll for a task another one accepted.
+    Each worker of one server needs its own ``slot`` (``nonces.py``), so that no two mint one id.
     """
     config = config or Config()
     mock = Mock(
@@ -77,7 +79,7 @@ def create_app(
         rules=_rules(config, store),
     )
     catalog, tasks, now = mock.catalog, mock.store, mock.clock
-    nonces = random.Random(config.seed)
+    nonces = Nonces(slot)
     choices = scenarios.by_code(len(catalog.reasons))
     secret = secret or ids.derive_secret(config.seed, config.keys)
     owners = [(k.encode(), key_owner(k)) for k in config.keys]
@@ -151,13 +153,13 @@ def create_app(
             return None
         try:
             payload = jsonio.loads(body)
+            if not isinstance(payload, dict):
+                return error(400, "invalid_body", "The body must be a JSON object.")
+            problems = validate.problems("submit-request", payload)
         except jsonio.TooDeep:
             return error(400, "invalid_json", "The body is nested too deeply (about 1,000 levels at most).")
         except ValueError as exc:
             return error(400, "invalid_json", f"The body is not valid JSON: {exc}.")
-        if not isinstance(payload, dict):
-            return error(400, "invalid_body", "The body must be a JSON object.")
-        problems = validate.problems("submit-request", payload)
         if problems:
             first = problems[0]
             code = "missing_field" if first.validator == "required" else "invalid_field"
@@ -178,7 +180,7 @@ def create_app(
             if choice is None:
                 choice = catalog.chosen.get((name, payload["model"])) or by_key.get(owner) or scenarios.DEFAULT
         shape = shapes.packed(profile, payload)
-        ticket = ids.Ticket(round(now() * 1000), profile, choice.code, nonce=nonces.getrandbits(56), shape=shape)
+        ticket = ids.Ticket(round(now() * 1000), profile, choice.code, nonce=nonces(), shape=shape)
         task_id = ids.mint(secret, ticket, name, owner)
         tasks.put(replay(task_id, ticket, name, owner))
         scope[modes.SEEN] = modes.ACTIONS[name][shape & 3]
@@ -205,8 +207,13 @@ def create_app(
     rebuilt: dict[str, lifecycle.Record] = {}
 
     def find(task_id: str, scope: str, owner: int) -> lifecycle.Record | None:
-        """This process's record, or one rebuilt from a signed id that another worker handed out."""
+        """This process's record, or one rebuilt from a signed id that another worker handed out.
+
+        Raises ``lifecycle.Gone`` for a stored task of this key that the running config cannot play.
+        """
         record = tasks.get(task_id)
+        if record is not None and (record.owner, record.scope) == (owner, scope) and not lifecycle.playable(catalog, record):
+            raise lifecycle.Gone(task_id)
         if record is None and (record := rebuilt.get(task_id)) is not None and record.submitted_at < mock.epoch:
             return None
         if record is not None:
@@ -225,6 +232,8 @@ def create_app(
         """For keyless output links: try each scope and key the id could have been signed for (a few)."""
         record = tasks.get(task_id)
         if record is not None:
+            if not lifecycle.playable(catalog, record):
+                raise lifecycle.Gone(task_id)
             return record
         found = (find(task_id, scope, owner) for scope in SCOPES for _, owner in owners)
         return next((record for record in found if record is not None), None)
@@ -274,6 +283,14 @@ def create_app(
         answer = media_serve.answer(scope["method"], wire.headers(scope), file.body, file.etag, types[record.scope], max_age)
         await answer(scope, receive, send)
 
+    async def gone(request: Request, exc: Exception) -> Response:
+        message = "This task was accepted under a config that no longer has its profile or failure reason."
+        return error(410, "task_gone", message + " Restart with that config to play it.")
+
+    async def store_down(request: Request, exc: Exception) -> Response:
+        """A store that fails for a moment (a locked file, a full disk) is a 503 the client retries, not a 500."""
+        return error(503, "store_unavailable", f"The task store failed: {exc}. Try again.", headers={"Retry-After": "1"})
+
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         if exc.status_code == 405:
@@ -292,7 +309,7 @@ def create_app(
         mock.lookup = find_public
         routes += admin.routes(mock, config.admin_key)
         middleware.append(Middleware(Journal, entries=mock.journal, clock=now))
-    app = Starlette(routes=routes, middleware=middleware, exception_handlers={HTTPException: http_error})
+    app = Starlette(routes=routes, middleware=middleware, exception_handlers={HTTPException: http_error, lifecycle.Gone: gone, StoreError: store_down})
     app.router.redirect_slashes = False  # a bare 307 before any key check; clients that follow it re-POST
     app.state.mock = mock
     return app

@@ -5,15 +5,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sqlite3
 import sys
+import tempfile
 from dataclasses import replace
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
 
+from contract_tests import contract
+
 from .app import create_app
 from .config import Config, ConfigError, check, load_config
+from .nonces import SLOTS_ENV, this_workers_slot
 from .store import open_store
 
 # Worker processes rebuild the app from the same command line, handed over in the environment,
@@ -21,6 +27,8 @@ from .store import open_store
 _ARGV_ENV = "MOCKSERVER_ARGV"
 _PER_WORKER = "note: each admin request reaches one worker; run-time faults, the journal and resets are that worker's"
 _UNSHARED = ", and so are rules and forced states unless the workers share --store sqlite:PATH"
+SHUTDOWN_GRACE = 5  # seconds in-flight requests get on Ctrl-C or SIGTERM, so a long added latency cannot hold the exit
+_SERVER_OPTIONS = ("host", "port", "workers", "log_level", "store", "secret")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,32 +47,43 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=1, help="worker processes sharing the port")
     parser.add_argument("--store", default="memory", help="where tasks live: memory, or sqlite:PATH to keep them")
     parser.add_argument("--secret", help="signs task ids; default: derived from the seed and keys")
-    parser.add_argument("--log-level", default="info")
+    parser.add_argument("--log-level", default="info", help="critical, error, warning, info, debug or trace")
     parser.add_argument("--no-access-log", dest="access_log", action="store_false", help="skip a log line per request")
     return parser
 
 
+def _check(parser: argparse.ArgumentParser, schema: str, given: dict[str, Any], flags: dict[str, str]) -> None:
+    """Refuse the first value ``schemas/<schema>`` refuses, as a usage error naming its option."""
+    problems = contract.errors(schema, given, settings=True)
+    if problems:
+        first = problems[0]
+        field = next(iter(first.absolute_path), "")
+        where = f"--{flags.get(str(field), str(field)).replace('_', '-')}"
+        parser.error(f"{where}: {contract.describe(first).partition(': ')[2]}")
+
+
 def _config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Config:
-    if args.time_scale is not None and args.time_scale <= 0:
-        parser.error("--time-scale must be above 0")
-    if args.workers < 1:
-        parser.error("--workers must be 1 or more")
+    _check(parser, "mock-cli", {name: getattr(args, name) for name in _SERVER_OPTIONS if getattr(args, name) is not None}, {})
+    keys = [_key(given) for given in args.key or ()]
+    given = {
+        "time_scale": args.time_scale,
+        "seed": args.seed,
+        "keys": [key for key, _ in keys] or None,
+        "admin_key": args.admin_key,
+        "cors_origins": args.cors_origin,
+    }
+    given = {name: value for name, value in given.items() if value is not None}
+    _check(parser, "mock-config", given, {"keys": "key", "cors_origins": "cors_origin"})
     try:
         config = load_config(args.config)
     except ConfigError as exc:
         parser.error(str(exc))
-    keys = [_key(parser, given) for given in args.key or ()]
-    if keys:
-        scenarios = {key: scenario for key, scenario in keys if scenario}
-        config = replace(config, key_scenarios={**config.key_scenarios, **scenarios})
-    given = {
-        "time_scale": args.time_scale,
-        "seed": args.seed,
-        "keys": tuple(key for key, _ in keys) or None,
-        "admin_key": args.admin_key,
-        "cors_origins": tuple(args.cors_origin) if args.cors_origin else None,
-    }
-    config = replace(config, **{name: value for name, value in given.items() if value is not None})
+    listed = {name: tuple(value) for name, value in given.items() if isinstance(value, list)}
+    config = replace(config, **{**given, **listed})
+    chosen = {key: scenario for key, scenario in keys if scenario}
+    if keys:  # the command line's keys replace the file's, and so do their scenarios
+        kept = {key: scenario for key, scenario in config.key_scenarios.items() if key in config.keys}
+        config = replace(config, key_scenarios={**kept, **chosen})
     try:
         check(config)
     except ConfigError as exc:
@@ -72,7 +91,7 @@ def _config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Config
     return config
 
 
-def _key(parser: argparse.ArgumentParser, given: str) -> tuple[str, str]:
+def _key(given: str) -> tuple[str, str]:
     """``KEY=SCENARIO`` splits at its last ``=`` when text follows it; a key ending in ``=`` (base64) stays whole."""
     key, equals, scenario = given.rpartition("=")
     if not equals or not scenario.strip() or not key:
@@ -85,7 +104,8 @@ def _app(parser: argparse.ArgumentParser, args: argparse.Namespace, config: Conf
         store = open_store(args.store)
     except (ValueError, sqlite3.Error) as exc:
         parser.error(f"--store: {exc}")
-    return create_app(config, store=store, secret=args.secret.encode() if args.secret else None)
+    secret = args.secret.encode() if args.secret else None
+    return create_app(config, store=store, secret=secret, slot=this_workers_slot())
 
 
 def worker_app() -> Starlette:
@@ -108,9 +128,16 @@ def main(argv: list[str] | None = None) -> None:
         if args.workers > 1:
             print(_PER_WORKER + ("" if args.store.startswith("sqlite:") else _UNSHARED), file=sys.stderr, flush=True)
     options = {"host": args.host, "port": args.port, "log_level": args.log_level, "access_log": args.access_log}
+    options["timeout_graceful_shutdown"] = SHUTDOWN_GRACE
     app = _app(parser, args, config)  # with workers, only to refuse a bad --store before they start
     if args.workers == 1:
         uvicorn.run(app, **options)
         return
     os.environ[_ARGV_ENV] = json.dumps(argv if argv is not None else sys.argv[1:])
-    uvicorn.run("mockserver.cli:worker_app", factory=True, workers=args.workers, **options)
+    slots = tempfile.mkdtemp(prefix="mockserver-slots-")  # each worker locks one slot in it (nonces.py)
+    os.environ[SLOTS_ENV] = slots
+    try:
+        uvicorn.run("mockserver.cli:worker_app", factory=True, workers=args.workers, **options)
+    finally:
+        del os.environ[SLOTS_ENV]
+        shutil.rmtree(slots, ignore_errors=True)

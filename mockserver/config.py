@@ -61,17 +61,23 @@ def load_config(path: str | Path | None = None) -> Config:
     if path is None:
         return Config()
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        # utf-8-sig: an editor's byte-order mark is not a reason to refuse a file TOML would otherwise read
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: {exc}") from exc
-    problems = contract.errors("mock-config", data)
-    if problems:
-        raise ConfigError(f"{path}: " + "; ".join(contract.describe(e) for e in problems))
-    config = from_dict(data)
     try:
-        check(config)
+        return config_from(data)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
+
+
+def config_from(data: Any) -> Config:
+    """A config from a parsed TOML document: checked against the schema, then laid over the default."""
+    problems = contract.errors("mock-config", data, settings=True)
+    if problems:
+        raise ConfigError("; ".join(contract.describe(e) for e in problems[:3]))
+    config = from_dict(data)
+    check(config)
     return config
 
 

@@ -55,8 +55,5 @@ class Draws:
         radius = math.sqrt(-2.0 * math.log(1.0 - self.random()))
         return mu + sigma * radius * math.cos(2.0 * math.pi * self.random())
 
-    def lognormvariate(self, mu: float, sigma: float) -> float:
-        return math.exp(self.normalvariate(mu, sigma))
-
     def choice(self, seq: Sequence[T]) -> T:
         return seq[int(self.random() * len(seq))]

@@ -13,7 +13,12 @@ from typing import Any
 
 from starlette.types import Receive, Scope
 
+from contract_tests import contract
+
 from .profiles import Timing, table
+
+# The schema bounds every number of a latency; a normal's tail could still draw past it, so draws are cut there.
+LATENCY_MOST: float = contract.schema("mock-config")["$defs"]["faults"]["properties"]["latency"]["x-at-most"]
 
 
 @dataclass(frozen=True)
@@ -67,7 +72,7 @@ class Injector:
         f = self.faults
         if not f.active:
             return NONE
-        delay = f.latency.draw(self._rng) if f.latency is not None else 0.0
+        delay = min(f.latency.draw(self._rng), LATENCY_MOST) if f.latency is not None else 0.0
         roll = self._rng.random()
         chances = [(f.drop, -1)] + ([(f.submit_429, 429)] if submit else [(f.poll_500, 500), (f.poll_502, 502), (f.poll_503, 503)])
         for rate, status in chances:

@@ -17,6 +17,7 @@ from .faults import DROPPED, RAW_RECEIVE
 from .modes import SEEN
 
 BODY_LIMIT = 2048
+PATH_LIMIT = 512  # a path can be as long as the server's header limit; the journal keeps this much of it
 
 
 class Journal:
@@ -53,7 +54,7 @@ class Journal:
                 {
                     "at": self.clock(),
                     "method": scope["method"],
-                    "path": scope["path"],
+                    "path": scope["path"][:PATH_LIMIT],
                     "status": status,  # 0: the connection was dropped
                     "ms": round((time.perf_counter() - started) * 1000, 3),
                     "body": body.decode("utf-8", "replace"),

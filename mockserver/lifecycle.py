@@ -88,6 +88,15 @@ def plan(
     return Record(task_id, scope, owner, now, queue_for, run_for, failure, profile, choice.flags, -1, 0.0, shape)
 
 
+class Gone(Exception):
+    """A stored record whose profile or failure reason the running config no longer has (answered 410)."""
+
+
+def playable(catalog: Catalog, record: Record) -> bool:
+    """Whether the catalog has what ``record`` points at: a store outlives the config it was filled under."""
+    return record.profile < len(catalog.profiles) and record.failure < len(catalog.reasons)
+
+
 def times(record: Record) -> Times:
     started = record.submitted_at + record.queue_for
     finished = started + record.run_for

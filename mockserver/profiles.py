@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from .draws import Draws
 
 DAY = 24 * 3600
+_LOG_MOST = 700.0  # math.exp overflows a little past 709
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,8 @@ class Timing:
         elif self.kind == "normal":
             value = rng.normalvariate(self.a, self.b)
         else:
-            value = rng.lognormvariate(math.log(self.a), self.b) if self.a > 0 else 0.0
+            # exp of the normal, capped where a double ends: a wide sigma must reach ``high``, not overflow
+            value = math.exp(min(rng.normalvariate(math.log(self.a), self.b), _LOG_MOST)) if self.a > 0 else 0.0
         return min(max(value, self.low, 0.0), self.high)
 
 

@@ -74,6 +74,8 @@ def names(reasons: tuple[str, ...]) -> list[str]:
 
 def parse(header: str, reasons: tuple[str, ...], field: str = "X-Mock-Scenario") -> Choice | str:
     """The choice a header (or ``field`` of a config or admin rule) asks for, or a message saying what is wrong."""
+    if not header.strip():  # an empty header, as a client's template sends it, is the default
+        return DEFAULT
     behaviours, outcomes = [], []
     for name in (part.strip() for part in header.split(",")):
         if name == "default":
@@ -85,7 +87,8 @@ def parse(header: str, reasons: tuple[str, ...], field: str = "X-Mock-Scenario")
         elif name.startswith("fail-") and name[5:] in reasons:
             outcomes.append(2 + reasons.index(name[5:]))
         else:
-            return f"Unknown {field} {name!r}; use one of: {', '.join(names(reasons))}."
+            shown = name if len(name) <= 40 else name[:37] + "..."
+            return f"Unknown {field} {shown!r}; use one of: {', '.join(names(reasons))}."
     if len(behaviours) > 1 or len(outcomes) > 1:
         return f"{field} combines at most one behaviour and one outcome (success or fail-*)."
     return Choice(behaviours[0] if behaviours else 0, outcomes[0] if outcomes else 0)

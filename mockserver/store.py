@@ -1,7 +1,7 @@
 """Where accepted tasks live: the seam between the HTTP layer and storage.
 
 The engine needs only a task's record, so a store is a map from task id to record. The
-in-memory store is the default; ``SqliteStore`` keeps the same four methods on disk.
+in-memory store is the default; ``SqliteStore`` keeps the same methods on disk.
 """
 
 from __future__ import annotations
@@ -10,12 +10,17 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import fields
+from itertools import islice
 from operator import attrgetter
 from typing import Any, Protocol
 
 from .lifecycle import Record
 
 _fields_of = attrgetter(*(f.name for f in fields(Record)))  # a record's fields as one plain tuple
+
+
+class StoreError(Exception):
+    """The store failed for a moment (a locked or unreadable file); the request is answered 503, not 500."""
 
 
 class Store(Protocol):
@@ -25,7 +30,13 @@ class Store(Protocol):
 
     def records(self) -> Iterator[Record]: ...
 
+    def page(self, offset: int, limit: int) -> list[Record]:
+        """``limit`` records from the ``offset``-th, in the order they were first put; reads no others."""
+        ...
+
     def clear(self) -> None: ...
+
+    def __len__(self) -> int: ...
 
 
 class MemoryStore:
@@ -49,11 +60,18 @@ class MemoryStore:
     def records(self) -> Iterator[Record]:
         return (Record(*found) for found in list(self._tasks.values()))
 
+    def page(self, offset: int, limit: int) -> list[Record]:
+        return [Record(*found) for found in islice(self._tasks.values(), offset, offset + limit)]
+
     def clear(self) -> None:
         self._tasks.clear()
 
     def __len__(self) -> int:
         return len(self._tasks)
+
+
+# The file's marker: SQLite's application_id (a 32-bit number in its header), "UGEN" in ASCII.
+APPLICATION_ID = int.from_bytes(b"UGEN", "big")
 
 
 class SqliteStore:
@@ -62,40 +80,66 @@ class SqliteStore:
     One row per task, one column per field of ``Record``, so the file is readable with any SQLite
     tool. Each put commits in WAL mode with ``synchronous=NORMAL``: a task accepted before the
     process is killed is on disk (an OS crash may lose the last few), and readers never block the
-    writer of another worker.
+    writer of another worker. The file is marked as the mock's (``application_id``) when created, and
+    a file that is not SQLite, is damaged, or is another application's database is refused before
+    anything is written to it. Errors while serving are ``StoreError``.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = str(path)  # the admin API's rules live in the same file (rules.py)
         self._names = [f.name for f in fields(Record)]
-        self._db = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        columns = ", ".join(f"{name} PRIMARY KEY" if name == "task_id" else name for name in self._names)
-        self._db.execute(f"CREATE TABLE IF NOT EXISTS tasks ({columns})")
-        found = [row[1] for row in self._db.execute("PRAGMA table_info(tasks)")]
-        if found != self._names:
-            raise ValueError(f"{path} holds tasks of another version of the mock ({found}); use a new file")
+        try:
+            self._db = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
+            self._claim(path)
+        except sqlite3.Error as exc:
+            raise ValueError(f"{path} is not a usable SQLite file ({exc}); give a new file or the mock's own") from exc
         listed = ", ".join(self._names)
         self._select = f"SELECT {listed} FROM tasks WHERE task_id = ?"
         self._insert = f"INSERT OR REPLACE INTO tasks ({listed}) VALUES ({', '.join('?' * len(self._names))})"
         self._all = f"SELECT {listed} FROM tasks ORDER BY rowid"
+        self._page = f"SELECT {listed} FROM tasks ORDER BY rowid LIMIT ? OFFSET ?"
+
+    def _claim(self, path: str | os.PathLike[str]) -> None:
+        """Check the file is the mock's (or empty, and make it so) before changing anything in it."""
+        marker = self._db.execute("PRAGMA application_id").fetchone()[0]
+        tables = self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if marker != APPLICATION_ID and tables:
+            raise ValueError(f"{path} is another application's SQLite database; the mock keeps tasks only in its own")
+        if self._db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+            raise ValueError(f"{path} is damaged (PRAGMA quick_check); give a new file")
+        columns = ", ".join(f"{name} PRIMARY KEY" if name == "task_id" else name for name in self._names)
+        self._db.execute(f"CREATE TABLE IF NOT EXISTS tasks ({columns})")
+        self._db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        found = [row[1] for row in self._db.execute("PRAGMA table_info(tasks)")]
+        if found != self._names:
+            raise ValueError(f"{path} holds tasks of another version of the mock ({found}); use a new file")
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+
+    def _run(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[Any]:
+        try:
+            return self._db.execute(sql, parameters).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
 
     def get(self, task_id: str) -> Record | None:
-        row = self._db.execute(self._select, (task_id,)).fetchone()
-        return None if row is None else Record(*row)
+        rows = self._run(self._select, (task_id,))
+        return Record(*rows[0]) if rows else None
 
     def put(self, record: Record) -> None:
-        self._db.execute(self._insert, _fields_of(record))
+        self._run(self._insert, _fields_of(record))
 
     def records(self) -> Iterator[Record]:
-        return (Record(*row) for row in self._db.execute(self._all).fetchall())
+        return (Record(*row) for row in self._run(self._all))
+
+    def page(self, offset: int, limit: int) -> list[Record]:
+        return [Record(*row) for row in self._run(self._page, (limit, offset))]
 
     def clear(self) -> None:
-        self._db.execute("DELETE FROM tasks")
+        self._run("DELETE FROM tasks")
 
     def __len__(self) -> int:
-        return self._db.execute("SELECT count(*) FROM tasks").fetchone()[0]
+        return self._run("SELECT count(*) FROM tasks")[0][0]
 
     def close(self) -> None:
         self._db.close()

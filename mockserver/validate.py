@@ -20,6 +20,8 @@ from referencing._core import Resolver
 
 from contract_tests import contract
 
+from .jsonio import TooDeep
+
 # Keywords with one meaning in draft 7 and in 2020-12; a schema using any other is not compiled.
 _SAME_IN_BOTH = frozenset(
     "type enum const required properties additionalProperties items anyOf oneOf allOf not pattern minLength"
@@ -98,7 +100,11 @@ def _compiled(name: str) -> Callable[[Any], Any] | None:
 
 
 def problems(name: str, instance: Any) -> list[ValidationError]:
-    """``contract.errors(name, instance)``, without its cost for a valid instance."""
+    """``contract.errors(name, instance)``, without its cost for a valid instance.
+
+    Raises ``TooDeep`` for a value nested past what jsonschema can quote (about 975 levels, where
+    orjson parses 1024): the same refusal as a body too deep to parse.
+    """
     fast = _compiled(name)
     if fast is not None:
         try:
@@ -106,4 +112,7 @@ def problems(name: str, instance: Any) -> list[ValidationError]:
             return []
         except fastjsonschema.JsonSchemaValueException:
             pass
-    return contract.errors(name, instance)
+    try:
+        return contract.errors(name, instance)
+    except RecursionError as exc:
+        raise TooDeep from exc

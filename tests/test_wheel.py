@@ -80,4 +80,4 @@ def test_the_documented_kit_command_works_from_another_directory(installed: Path
         server.wait(timeout=10)
         log.close()
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
-    assert "26 passed" in run.stdout and "contract kit" in run.stdout
+    assert "31 passed" in run.stdout and "contract kit" in run.stdout

@@ -2,12 +2,14 @@
 
 ``Fake`` is a plain implementation written from the seed, not from our schemas or our mock, whose
 every choice is a field: some fields make it conform in ways our mock does not, and the ``*_hook``
-fields break it in exactly one way. A task advances one state per poll, so no clock is involved.
+fields break it in exactly one way. A task advances one state per poll; the clock is read once, for
+its submit_time.
 """
 
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +20,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-SUBMIT_TIME = 1_756_693_797
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 MEDIA = {
     "images": (PNG, "image/png"),
@@ -34,6 +35,8 @@ class Task:
     task_id: str
     scope: str
     key: str
+    body: dict[str, Any] = field(default_factory=dict)  # what created it
+    submitted: int = field(default_factory=lambda: int(time.time()))  # the one clock read: submit_time
     polls: int = 0
     fetches: int = 0  # downloads of its output
 
@@ -77,6 +80,7 @@ class Fake:
     scopes: tuple[str, ...] = tuple(MEDIA)
     walk: tuple[tuple[str, str], ...] = WALK
     make_id: Callable[[int], str] = lambda n: str(uuid.UUID(int=n + 1, version=4))
+    id_hook: Callable[[dict[str, Any], str], str] | None = None  # makes the id from (body, scope) instead
     unset: Any = 0  # how a timestamp not reached yet is shown; "absent" leaves it out
     extra: dict[str, Any] = field(default_factory=dict)
     result: Callable[[str, Task], dict[str, Any]] = lambda base, t: {"output": f"{base}files/{t.task_id}"}
@@ -86,6 +90,11 @@ class Fake:
     submit_status: int = 200
     refuse_images_with_videos: bool = False
     check_content_type: bool = True
+    exact_scheme: bool = False  # only "Bearer" as written
+    exact_content_type: bool = False  # only "application/json" as written, without a charset
+    normalise: Callable[[Any], Any] | None = None  # rewrites a parsed body before it is judged
+    find: Callable[[dict[str, Task], str], Task | None] = lambda tasks, task_id: tasks.get(task_id)
+    lookup_hook: Callable[[str], Response | None] | None = None  # first look at a polled id
     body_hook: Callable[[bytes], Response | None] | None = None  # first look at a raw body
     submit_hook: Callable[[Any], Response | None] | None = None  # first look at a parsed body
     task_hook: Callable[[dict[str, Any], Task], dict[str, Any]] | None = None  # last word on each poll
@@ -97,7 +106,8 @@ class Fake:
 
     def owner(self, request: Request) -> str | None:
         scheme, _, key = request.headers.get("authorization", "").partition(" ")
-        given = key.strip() if scheme == "Bearer" else None
+        bearer = scheme == "Bearer" if self.exact_scheme else scheme.lower() == "bearer"
+        given = key.strip() if bearer else None
         if self.auth_hook:
             return self.auth_hook(given)
         return given if given in self.keys else None
@@ -108,7 +118,9 @@ class Fake:
             return self.error(401, "bad key")
         if request.path_params["scope"] not in self.scopes:
             return self.error(404, "no such scope")
-        if self.check_content_type and request.headers.get("content-type") != "application/json":
+        media_type = request.headers.get("content-type", "")
+        media_type = media_type if self.exact_content_type else media_type.partition(";")[0].strip().lower()
+        if self.check_content_type and media_type != "application/json":
             return self.error(415, "send JSON")
         raw = await request.body()
         if self.body_hook and (answer := self.body_hook(raw)):
@@ -119,11 +131,14 @@ class Fake:
             return self.error(400, "not JSON")
         if self.submit_hook and (answer := self.submit_hook(body)):
             return answer
+        body = self.normalise(body) if self.normalise else body
         if wrong := problem(body):
             return self.error(400, wrong)
         if self.refuse_images_with_videos and body.get("images") and body.get("videos"):
             return self.error(400, "images or videos, not both")
-        task = Task(self.make_id(len(self.tasks)), request.path_params["scope"], owner)
+        scope = request.path_params["scope"]
+        task_id = self.id_hook(body, scope) if self.id_hook else self.make_id(len(self.tasks))
+        task = Task(task_id, scope, owner, body)
         self.tasks[task.task_id] = task
         return JSONResponse({"task_id": task.task_id, **self.extra}, self.submit_status)
 
@@ -131,7 +146,10 @@ class Fake:
         owner = self.owner(request)
         if owner is None:
             return self.error(401, "bad key")
-        task = self.tasks.get(request.path_params["task_id"])
+        task_id = request.path_params["task_id"]
+        if self.lookup_hook and (answer := self.lookup_hook(task_id)):
+            return answer
+        task = self.find(self.tasks, task_id)
         if task is None or not self.shows(task, owner, request.path_params["scope"]):
             return self.not_found()
         task.polls += 1
@@ -145,8 +163,8 @@ class Fake:
         status, progress = self.walk[step]
         started = any(s in ("IN_PROGRESS", *TERMINAL) for s, _ in self.walk[: step + 1])
         body: dict[str, Any] = {"task_id": task.task_id, "status": status, "progress": progress, **self.extra}
-        times = {"submit_time": SUBMIT_TIME, "start_time": SUBMIT_TIME + 5 if started else self.unset}
-        times["finish_time"] = SUBMIT_TIME + 60 if status in TERMINAL else self.unset
+        times = {"submit_time": task.submitted, "start_time": task.submitted + 5 if started else self.unset}
+        times["finish_time"] = task.submitted + 60 if status in TERMINAL else self.unset
         body.update({k: v for k, v in times.items() if v != "absent"})
         body["fail_reason"] = "upstream refused the prompt" if status == "FAILURE" else ""
         body["data"] = self.result(base, task) if status == "SUCCESS" else None

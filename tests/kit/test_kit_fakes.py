@@ -10,14 +10,16 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from fakes import MEDIA, WALK, Fake, Task, openai_error, problem
 from harness import Outcome, run_pytest
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
 from mockserver.testing import serving
 
@@ -355,3 +357,158 @@ def test_a_status_outside_the_seed_ends_the_walk_without_waiting_for_the_timeout
     result = run_kit(tmp_path, fake, "--contract-scopes", "videos", "--contract-timeout", "600")
     assert result.ret == 1
     assert "[finishes] the task kept a status outside the seed's states ('COMPLETED')" in result.out
+
+
+# Issue 13: nulls, the path fuzzed, task identity, and the clauses found beside them.
+
+
+def _null_required_is_present(body: Any) -> Response | None:
+    """Reads a key that is there as given, so "prompt": null passes as a prompt."""
+    if not isinstance(body, dict) or not any(name in body and body[name] is None for name in ("prompt", "model")):
+        return None
+    filled = {k: "x" if k in ("prompt", "model") and v is None else v for k, v in body.items()}
+    return JSONResponse({"task_id": "null-prompt"}) if problem(filled) is None else None
+
+
+def _null_optional_500(body: Any) -> Response | None:
+    """Compares duration and the rest before validation, as ``body["duration"] > 0`` on None does."""
+    if isinstance(body, dict) and any(body.get(k, 0) is None for k in ("duration", "aspect_ratio", "watermark")):
+        return PlainTextResponse("TypeError: '>' not supported between 'NoneType' and 'int'", 500)
+    return None
+
+
+def _drop_nulls(body: Any) -> Any:
+    """pydantic's Optional, Go's pointers: an optional field given null is read as absent."""
+    if not isinstance(body, dict):
+        return body
+    return {k: v for k, v in body.items() if v is not None or k in ("prompt", "model")}
+
+
+def _prefix_match(tasks: dict[str, Task], task_id: str) -> Task | None:
+    """Finds a task whose id starts the one asked for, as ``parseInt`` or a LIKE 'id%' does."""
+    return next((t for known, t in tasks.items() if task_id and task_id.startswith(known)), None)
+
+
+def _latin1_500(task_id: str) -> Response | None:
+    try:
+        task_id.encode("latin-1")
+    except UnicodeEncodeError:
+        return PlainTextResponse("UnicodeEncodeError", 500)
+    return None
+
+
+def _model_and_second(body: dict[str, Any], scope: str) -> str:
+    return f"{body['model']}-{int(time.time())}"
+
+
+def _counter_per_scope() -> Callable[[dict[str, Any], str], str]:
+    counters: dict[str, itertools.count[int]] = {}
+    return lambda body, scope: f"task-{next(counters.setdefault(scope, itertools.count(1)))}"
+
+
+def _answers_the_latest(fake: Fake) -> Fake:
+    """Every poll shows, under the id asked for, what the latest submit was sent."""
+    fake.task_hook = lambda t, task: {**t, "prompt": list(fake.tasks.values())[-1].body.get("prompt")}
+    return fake
+
+
+def _echoes(**fixed: Any) -> Callable[[dict[str, Any], Task], dict[str, Any]]:
+    """Shows the request's model and prompt again, with the seed's platform and action, and ``fixed`` over them."""
+    names = {"platform": "google", "action": "google-videos"}
+    return lambda t, task: {**t, "model": task.body["model"], "prompt": task.body["prompt"], **names, **fixed}
+
+
+def _action_flips(t: dict[str, Any], task: Task) -> dict[str, Any]:
+    return {**t, "action": "google-videos" if task.polls % 2 else "kling-videos"}
+
+
+def _shifted(seconds: int) -> Callable[[dict[str, Any], Task], dict[str, Any]]:
+    """Every set timestamp moved by ``seconds``, as a server clock off by that much, or a time zone, shows."""
+    return lambda t, task: {k: v + seconds if k.endswith("_time") and v else v for k, v in t.items()}
+
+
+def _html_414(task_id: str) -> Response | None:
+    if len(task_id) > 4096:
+        return Response("<html><body><h1>414 Request-URI Too Large</h1></body></html>", 414, media_type="text/html")
+    return None
+
+
+BROKEN_13: dict[str, tuple[Callable[[], Fake], str]] = {
+    "a null required field passes as present": (lambda: Fake(submit_hook=_null_required_is_present), "status_code"),
+    "500 on a null optional field": (lambda: Fake(submit_hook=_null_optional_500), "not_server_error"),
+    "500 on a 10 KB task id": (
+        lambda: Fake(lookup_hook=lambda i: PlainTextResponse("boom", 500) if len(i) > 4096 else None),
+        "not_server_error",
+    ),
+    "500 on a task id outside latin-1": (lambda: Fake(lookup_hook=_latin1_500), "not_server_error"),
+    "500 on a control character in a task id": (
+        lambda: Fake(lookup_hook=lambda i: PlainTextResponse("bad", 500) if any(ord(c) < 32 for c in i) else None),
+        "not_server_error",
+    ),
+    "500 on a percent-encoded slash": (
+        lambda: Fake(lookup_hook=lambda i: PlainTextResponse("bad", 500) if "/" in i else None),
+        "not_server_error",
+    ),
+    "a task id with a suffix finds the task": (lambda: Fake(find=_prefix_match), "status_code"),
+    "a task id cut at NUL finds the task": (
+        lambda: Fake(find=lambda tasks, i: tasks.get(i.split("\0")[0])),
+        "status_code",
+    ),
+    "an empty task id lists tasks": (
+        lambda: Fake(lookup_hook=lambda i: JSONResponse({"tasks": []}) if i == "" else None),
+        "status_code",
+    ),
+    "ids made of the model and the second": (lambda: Fake(id_hook=_model_and_second), "task_ids_distinct"),
+    "polls answer the latest task": (lambda: _answers_the_latest(Fake()), "task_identity"),
+    "action changes between polls": (lambda: Fake(task_hook=_action_flips), "task_identity"),
+    "refuses a charset parameter": (lambda: Fake(exact_content_type=True), "status_code"),
+    "timestamps eight hours early": (lambda: Fake(task_hook=_shifted(-8 * 3600)), "timestamps_plausible"),
+}
+
+CONFORMING_13: dict[str, Callable[[], Fake]] = {
+    "echoes the request, as the seed's real answer does": lambda: Fake(task_hook=_echoes()),
+    "a proxy's HTML 414 for a long id": lambda: Fake(lookup_hook=_html_414),
+    "400 for any id it cannot parse": lambda: Fake(
+        lookup_hook=lambda i: openai_error(400, "bad id") if not re.fullmatch(r"[0-9a-f-]{36}", i) else None
+    ),
+    "same-second ids with a nonce": lambda: Fake(id_hook=lambda b, s: f"{b['model']}:{int(time.time())}-{uuid4()}"),
+    "a clock two minutes behind": lambda: Fake(task_hook=_shifted(-120)),
+}
+
+WARNED_13: dict[str, tuple[Callable[[], Fake], str]] = {
+    "null optional fields read as absent": (lambda: Fake(normalise=_drop_nulls), "status_code"),
+    "a canonical model name echoed": (lambda: Fake(task_hook=_echoes(model="veo-3.0-generate-001")), "task_identity"),
+    "the scheme only as 'Bearer'": (lambda: Fake(exact_scheme=True), "auth_scheme_case"),
+    "an empty task id redirected, as a router drops a trailing slash": (
+        lambda: Fake(lookup_hook=lambda i: RedirectResponse("/v2/videos/generations", 307) if i == "" else None),
+        "status_code",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", BROKEN_13)
+def test_a_broken_server_of_issue_13_is_caught(tmp_path: Path, name: str) -> None:
+    make, check = BROKEN_13[name]
+    result = run_kit(tmp_path, make())
+    assert result.ret != 0, result.out[-4000:]
+    assert f"[{check}]" in result.out, result.out[-4000:]
+
+
+def test_a_counter_per_scope_is_caught_across_scopes(tmp_path: Path) -> None:
+    result = run_kit(tmp_path, Fake(id_hook=_counter_per_scope()), "--contract-scopes", "images,videos")
+    assert result.ret != 0, result.out[-4000:]
+    assert "[task_ids_distinct] two accepted submits in images and videos got the same task_id" in result.out
+
+
+@pytest.mark.parametrize("name", CONFORMING_13)
+def test_a_conforming_server_of_issue_13_passes(tmp_path: Path, name: str) -> None:
+    result = run_kit(tmp_path, CONFORMING_13[name]())
+    assert result.ret == 0, result.out[-4000:]
+
+
+@pytest.mark.parametrize("name", WARNED_13)
+def test_a_reading_of_issue_13_is_only_warned_about(tmp_path: Path, name: str) -> None:
+    make, check = WARNED_13[name]
+    result = run_kit(tmp_path, make())
+    assert result.ret == 0, result.out[-4000:]
+    assert f"- [{check}]" in result.out.partition("warnings, where only our reading")[2], result.out[-3000:]

@@ -173,3 +173,77 @@ def test_the_journal_records_a_dropped_connection_as_status_0(client: TestClient
     entry = client.get("/_mock/journal", headers=ADMIN).json()["entries"][-1]
     assert (entry["method"], entry["status"]) == ("POST", 0)  # refused before its body was read
     assert client.get("/_mock/health", headers=ADMIN).json()["tasks"] == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        # the red team's: NaN was applied though the PUT answered 500, then every answer was a 500;
+        # 1e308 hung every poll past SIGTERM; the others were taken, and 2.0 sent "Retry-After: 2.0"
+        (b'{"latency": NaN}', None),
+        (b'{"latency": Infinity}', None),
+        (b'{"latency": 1e308}', "latency"),
+        (b'{"latency": [5, 1]}', "latency"),
+        (b'{"latency": {"dist": "normal", "mean": 1, "sd": 1, "max": 301}}', "latency"),
+        (b'{"retry_after": 1e15}', "retry_after"),
+        (b'{"retry_after": 2.0}', "retry_after"),
+        (b'{"poll_500": -0.1}', "poll_500"),
+        (b'{"drop": true}', "drop"),
+        (b"[]", None),
+        (b"[" * 5000 + b"]" * 5000, None),
+    ],
+)
+def test_hostile_faults_are_refused_and_change_nothing(client: TestClient, body: bytes, param: str | None) -> None:
+    task_id = submit(client)
+    before = client.get("/_mock/faults", headers=ADMIN).json()
+    refused = client.put("/_mock/faults", headers={**ADMIN, "Content-Type": "application/json"}, content=body)
+    assert refused.status_code == 400 and contract.is_valid("error", refused.json()), refused.text
+    assert refused.json()["error"]["param"] == param
+    assert client.get("/_mock/faults", headers=ADMIN).json() == before
+    assert client.get(f"/v2/videos/generations/{task_id}", headers=KEY).status_code == 200
+
+
+def test_an_admin_body_past_its_limit_is_a_413(client: TestClient) -> None:
+    answer = client.put("/_mock/faults", headers=ADMIN, json={"pad": "x" * 100_000})
+    assert (answer.status_code, answer.json()["error"]["code"]) == (413, "request_too_large")
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["offset=9223372036854775807", "offset=-1", "offset=1e3", "offset=%D9%A1", "limit=0", "limit=+5", "limit= 5", "limit="],
+)
+def test_paging_takes_plain_ascii_digits_within_range(client: TestClient, query: str) -> None:
+    """The first was a 500; Python's int() also reads Arabic-Indic digits, signs and spaces."""
+    answer = client.get(f"/_mock/tasks?{query}", headers=ADMIN)
+    name = query.partition("=")[0]
+    assert (answer.status_code, answer.json()["error"]["param"]) == (400, name), answer.text
+
+
+def test_a_page_reads_only_its_records(client: TestClient) -> None:
+    ids = [submit(client) for _ in range(5)]
+    store = client.app.state.mock.store  # type: ignore[attr-defined]
+
+    def every_record() -> None:
+        raise AssertionError("a page of the admin API walked the whole store")
+
+    store.records = every_record
+    page = client.get("/_mock/tasks?offset=1&limit=2", headers=ADMIN).json()
+    assert [t["task_id"] for t in page["tasks"]] == ids[1:3] and page["next_offset"] == 3
+
+
+def test_a_failed_task_keeps_its_reason_when_forced_again(client: TestClient, clock: Clock) -> None:
+    """Forcing FAILURE with another reason answered 200 and kept the old one; a finished task never changes."""
+    task_id = submit(client)
+    forced = client.post(f"/_mock/tasks/{task_id}/state", headers=ADMIN, json={"status": "FAILURE", "fail_reason": "quota"})
+    assert forced.status_code == 200
+    again = client.post(f"/_mock/tasks/{task_id}/state", headers=ADMIN, json={"status": "FAILURE", "fail_reason": "content-policy"})
+    assert (again.status_code, again.json()["error"]["code"]) == (409, "task_finished")
+    same = client.post(f"/_mock/tasks/{task_id}/state", headers=ADMIN, json={"status": "FAILURE", "fail_reason": "quota"})
+    assert same.status_code == 200
+    assert "quota" in poll(client, task_id)["fail_reason"]
+
+
+def test_a_fail_reason_goes_only_with_failure(client: TestClient) -> None:
+    task_id = submit(client)
+    answer = client.post(f"/_mock/tasks/{task_id}/state", headers=ADMIN, json={"status": "SUCCESS", "fail_reason": "quota"})
+    assert (answer.status_code, answer.json()["error"]["param"]) == (400, "status")

@@ -72,6 +72,22 @@ def test_file_overrides_only_what_it_sets() -> None:
         ("unknown_task = '410'", "unknown_task"),
         ("[faults]\nproxy_html = 1", "proxy_html"),
         ("[scenarios]\nhard_timeout = -1", "hard_timeout"),
+        # the red team's: each passed the schema, then broke a poll, a start or the output
+        ("[profiles.videos]\nrun = nan", "run: nan is not a finite number"),
+        ("[profiles.videos]\nrun = inf", "run: inf is not a finite number"),
+        ("[profiles.videos]\nrun = [5, 1]", r"run: item 0 \(5\) is above item 1 \(1\)"),
+        ("[profiles.videos]\nrun = {dist = 'uniform', low = 9, high = 2}", r"run: low \(9\) is above high \(2\)"),
+        ("[profiles.videos]\nrun = {dist = 'normal', mean = 9, sd = 1, min = 8, max = 2}", r"min \(8\) is above max"),
+        ("[profiles.videos]\nrun = {dist = 'lognormal', median = 75, sigma = 1e6}", "run.sigma: 1000000.0 is greater"),
+        ("[profiles.videos]\nprogress_step = 5.0", "progress_step: 5.0 is not of type 'integer'"),
+        ("[profiles.videos]\noutputs = 2.0", "outputs: 2.0 is not of type 'integer'"),
+        ("journal_size = 10.0", "journal_size: 10.0 is not of type 'integer'"),
+        ("time_scale = inf", "time_scale: inf is not a finite number"),
+        ("[faults]\nlatency = 1e308", "latency: 1e.308 is above 300"),
+        ("[faults]\nretry_after = 1e15", "retry_after"),
+        ("[faults]\nretry_after = 2.0", "retry_after: 2.0 is not of type 'integer'"),
+        ("admin_key = 'clé'", "admin_key: 'clé' holds a space or a character outside printable ASCII"),
+        ("keys = ['sk a']", "keys.0"),
     ],
 )
 def test_bad_file_is_refused_naming_the_problem(tmp_path: Path, text: str, where: str) -> None:
@@ -88,3 +104,10 @@ def test_cli_refuses_a_bad_config_file(tmp_path: Path, capsys: pytest.CaptureFix
         main(["--config", str(path)])
     assert exit_.value.code == 2
     assert "time_scale" in capsys.readouterr().err
+
+
+def test_a_byte_order_mark_is_read_past(tmp_path: Path) -> None:
+    """Editors on Windows write one; tomllib alone refused the file without a word about it."""
+    path = tmp_path / "mock.toml"
+    path.write_bytes(b"\xef\xbb\xbfseed = 7\n")
+    assert load_config(path).seed == 7

@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 
 from mockserver.draws import Draws
+from mockserver.profiles import Timing
 
 
 def sequence(seed: int, fate: int | str, n: int = 20) -> list[float]:
@@ -37,8 +38,15 @@ def test_uniform_and_normal_draws_have_their_moments() -> None:
     normals = [Draws(1, i).normalvariate(50, 5) for i in range(n)]
     assert abs(statistics.fmean(normals) - 50) < 0.15
     assert abs(statistics.stdev(normals) - 5) < 0.15
-    logs = [Draws(1, i).lognormvariate(0, 0.5) for i in range(n)]
+    logs = [Timing("lognormal", 1.0, 0.5).draw(Draws(1, i)) for i in range(n)]
     assert abs(statistics.median(logs) - 1.0) < 0.03
+
+
+def test_a_lognormal_too_wide_for_a_double_is_clamped_not_overflowed() -> None:
+    """The red team's ``sigma = 1e6``: exp overflowed before ``max`` applied, and every poll was a 500."""
+    wide = Timing("lognormal", 75.0, 1e6, 11.0, 360.0)
+    draws = [wide.draw(Draws(3, i)) for i in range(200)]
+    assert set(draws) == {11.0, 360.0}  # every draw is far in one tail or the other
 
 
 def test_choice_reaches_every_item_evenly() -> None:

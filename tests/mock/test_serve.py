@@ -39,11 +39,29 @@ def test_a_task_lives_its_whole_life_over_a_real_socket() -> None:
         httpx.get(mock.url, timeout=1)
 
 
-@pytest.mark.parametrize("argv", [["--time-scale", "0"], ["--port", "eighty"]])
-def test_cli_refuses_bad_options(argv: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["--time-scale", "0"], "--time-scale: 0.0 is less than or equal to the minimum of 0"),
+        (["--port", "eighty"], "invalid int value"),
+        # the red team's: each started, or printed a traceback, or served on another port than it said
+        (["--time-scale", "nan"], "--time-scale: nan is not a finite number"),
+        (["--time-scale", "inf"], "--time-scale: inf is not a finite number"),
+        (["--port", "70000"], "--port: 70000 is greater than the maximum of 65535"),
+        (["--log-level", "bogus"], "--log-level: 'bogus' is not one of"),
+        (["--key", ""], "--key: '' should be non-empty"),
+        (["--admin-key", ""], "--admin-key: '' should be non-empty"),
+        (["--admin-key", "clé"], "--admin-key: 'clé' holds a space or a character outside printable ASCII"),
+        (["--workers", "0"], "--workers: 0 is less than the minimum of 1"),
+        (["--store", "redis"], "--store: 'redis' is neither memory nor sqlite:PATH"),
+    ],
+)
+def test_cli_refuses_bad_options_naming_them(argv: list[str], said: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
         main(argv)
+    err = capsys.readouterr().err
     assert exit_.value.code == 2
+    assert said in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize(("store", "unshared"), [("memory", True), ("sqlite:{tmp}/tasks.db", False)])

@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+from benchload import load_bench
 from starlette.testclient import TestClient
 
 from mockserver import Config, create_app
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-
-
-def _load(name: str):  # bench/ is scripts, not a package
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_memory_fill_stores_what_submits_store() -> None:
-    memory = _load("memory")
+    memory = load_bench("memory")
     clock = [memory.START_MS / 1000]
     app = create_app(Config(), clock=lambda: clock[0])
     with TestClient(app) as client:
@@ -39,7 +28,7 @@ def test_memory_fill_stores_what_submits_store() -> None:
 
 
 def test_wrk_output_is_read_into_figures() -> None:
-    run = _load("run")
+    run = load_bench("run")
     out = """Running 8s test @ http://127.0.0.1:1/
   Latency Distribution
      50%  812.00us
@@ -56,7 +45,7 @@ Requests/sec:  20000.50
 
 def test_cpu_time_counts_the_server_and_its_worker_processes() -> None:
     """uvicorn's workers are children of the process the bench starts; their CPU time must count."""
-    run = _load("run")
+    run = load_bench("run")
     child = "import time; t = time.process_time(); sum(range(20_000_000)); print(time.process_time() - t, flush=True); time.sleep(60)"
     parent = f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {child!r}]); time.sleep(60)"
     process = subprocess.Popen([sys.executable, "-c", parent], stdout=subprocess.PIPE, text=True, start_new_session=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import math
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -47,3 +48,47 @@ def test_stored_records_are_not_walked_by_the_garbage_collector() -> None:
         store.put(Record(f"{n:052d}", "audio", n, float(n), 1.0, 2.0, -1))
     gc.collect()
     assert not any(gc.is_tracked(kept) for kept in store._tasks.values())
+
+
+def test_a_page_is_a_slice_in_the_order_tasks_came(store: Store) -> None:
+    for n in range(7):
+        store.put(Record(f"{n:052}", "videos", 1, float(n), 1.0, 1.0, -1))
+    assert [r.submitted_at for r in store.page(2, 3)] == [2.0, 3.0, 4.0]
+    assert store.page(6, 10) == [store.get(f"{6:052}")] and store.page(99, 5) == []
+    assert len(store) == 7
+
+
+def test_another_applications_database_is_refused_untouched(tmp_path: Path) -> None:
+    """It was silently altered: a table added and WAL mode switched on."""
+    path = tmp_path / "app.db"
+    other = sqlite3.connect(path)
+    other.execute("CREATE TABLE users (name TEXT)")
+    other.commit()
+    other.close()
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match="another application's SQLite database"):
+        SqliteStore(path)
+    assert path.read_bytes() == before and not (tmp_path / "app.db-wal").exists()
+
+
+def test_a_damaged_file_is_refused_at_start(tmp_path: Path) -> None:
+    """It started, then every request was a 500."""
+    path = tmp_path / "tasks.db"
+    store = SqliteStore(path)
+    for n in range(300):
+        store.put(Record(f"{n:052}", "videos", 1, float(n), 1.0, 1.0, -1))
+    store.close()
+    data = bytearray(path.read_bytes())
+    data[4096:8192] = b"\xff" * 4096  # a page of the table overwritten
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="damaged|not a usable SQLite file"):
+        SqliteStore(path)
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"not a database at all" * 100)
+    with pytest.raises(ValueError, match="not a usable SQLite file"):
+        SqliteStore(garbage)
+
+
+def test_the_mocks_own_file_opens_again(tmp_path: Path) -> None:
+    SqliteStore(tmp_path / "tasks.db").put(RECORDS[0])
+    assert SqliteStore(tmp_path / "tasks.db").get(RECORDS[0].task_id) == RECORDS[0]

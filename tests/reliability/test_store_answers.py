@@ -1,0 +1,58 @@
+"""What a store's tasks answer when the store outlives its config, or fails while serving."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.testclient import TestClient
+
+from contract_tests import contract
+from mockserver import Config, create_app
+from mockserver.config import FAIL_REASONS
+from mockserver.profiles import MODELS, Profile, fixed
+from mockserver.store import SqliteStore
+
+KEY = {"Authorization": "Bearer sk-mock-dev"}
+ADMIN = {"Authorization": "Bearer sk-admin"}
+START = 1_756_693_797.0
+SECRET = b"one secret for both runs"
+
+
+def test_a_task_whose_profile_or_reason_left_the_config_answers_410(tmp_path: Path) -> None:
+    """Such tasks were 500s on polls, output links and the admin list after a restart under another config."""
+    now = [START]
+    fast = Profile(queue=fixed(1), run=fixed(1), fail_rate=0.0, scope="videos")
+    reasons = {**FAIL_REASONS, "meteor": "hit by a meteor"}
+    first = Config(admin_key="sk-admin", models={**MODELS, "my-model": fast}, fail_reasons=reasons)
+    with TestClient(create_app(first, store=SqliteStore(tmp_path / "t.db"), clock=lambda: now[0], secret=SECRET)) as c:
+        mine = c.post("/v2/videos/generations", json={"prompt": "p", "model": "my-model"}, headers=KEY).json()["task_id"]
+        failing = {**KEY, "X-Mock-Scenario": "fail-meteor"}
+        doomed = c.post("/v2/videos/generations", json={"prompt": "p", "model": "veo3"}, headers=failing).json()["task_id"]
+        now[0] += 1000
+        output = c.get(f"/v2/videos/generations/{mine}", headers=KEY).json()["data"]["output"]
+        assert c.get(output).status_code == 200
+    later = Config(admin_key="sk-admin")  # the default: neither my-model nor meteor
+    with TestClient(create_app(later, store=SqliteStore(tmp_path / "t.db"), clock=lambda: now[0], secret=SECRET)) as c:
+        for task_id in (mine, doomed):
+            answer = c.get(f"/v2/videos/generations/{task_id}", headers=KEY)
+            assert (answer.status_code, answer.json()["error"]["code"]) == (410, "task_gone"), answer.text
+            assert contract.is_valid("error", answer.json())
+            assert c.get(f"/_mock/tasks/{task_id}", headers=ADMIN).status_code == 410
+        assert c.get(output.replace("http://testserver", "")).status_code == 410
+        listed = c.get("/_mock/tasks", headers=ADMIN).json()["tasks"]
+        assert [(t["task_id"], t["gone"]) for t in listed] == [(mine, True), (doomed, True)]
+        # another key, or another scope, learns nothing of them
+        assert c.get(f"/v2/images/generations/{mine}", headers=KEY).status_code == 404
+
+
+def test_a_store_failing_while_serving_is_a_503_with_retry_after(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "t.db")
+    with TestClient(create_app(Config(), store=store, clock=lambda: START), raise_server_exceptions=False) as c:
+        task_id = c.post("/v2/videos/generations", json={"prompt": "p", "model": "veo3"}, headers=KEY).json()["task_id"]
+        store.close()  # every statement now fails, as on a file gone bad under the server
+        for answer in (
+            c.get(f"/v2/videos/generations/{task_id}", headers=KEY),
+            c.post("/v2/videos/generations", json={"prompt": "p", "model": "veo3"}, headers=KEY),
+        ):
+            assert answer.status_code == 503, answer.text
+            assert answer.json()["error"]["code"] == "store_unavailable" and answer.headers["retry-after"] == "1"

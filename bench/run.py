@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -37,6 +37,7 @@ BODY = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}
 UVICORN = ["--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
 TARGETS = {"poll": 0.80, "submit": 0.60}
 MAX_BYTES_PER_TASK = 1024
+METRICS_POINTS = 5  # --metrics may cost at most this many points of the ratio to the bare route
 RESIDENT_TASKS = 100_000  # submitted to a real server, whose VmRSS growth is weighed (rss.py)
 
 
@@ -129,28 +130,30 @@ def measure(workers: int, duration: float, connections: int, rounds: int) -> dic
     Both servers are up together and take turns, round after round, and each keeps its best round:
     load from elsewhere on a shared machine then hits both alike instead of whichever ran last.
     """
-    mock_port, bare_port = free_port(), free_port()
-    mock = [sys.executable, "-m", "mockserver", "--port", str(mock_port), "--workers", str(workers)]
+    mock_port, metrics_port, bare_port = free_port(), free_port(), free_port()
+    quiet = ["--workers", str(workers), "--no-access-log", "--log-level", "warning"]
+    mock = [sys.executable, "-m", "mockserver", "--port", str(mock_port), *quiet]
+    metered = [sys.executable, "-m", "mockserver", "--port", str(metrics_port), "--metrics", *quiet]
     bare = [sys.executable, "-m", "uvicorn", "bare:app", "--port", str(bare_port), "--workers", str(workers), *UVICORN]
-    with serving([*mock, "--no-access-log", "--log-level", "warning"], mock_port) as (mock_url, mock_pid):
+    with ExitStack() as stack:
+        mock_url, mock_pid = stack.enter_context(serving(mock, mock_port))
+        metrics_url, metrics_pid = stack.enter_context(serving(metered, metrics_port))
         task_id, task = first_task(mock_url)
+        metered_task_id, _ = first_task(metrics_url)
         env = {"BENCH_TASK_JSON": json.dumps(task), "PYTHONPATH": str(HERE)}
-        with serving(bare, bare_port, env) as (bare_url, bare_pid):
-            servers = (("mock", mock_url, mock_pid), ("bare", bare_url, bare_pid))
-            paths = {
-                "poll": (f"/v2/videos/generations/{task_id}", None),
-                "submit": ("/v2/videos/generations", HERE / "submit.lua"),
-            }
-            found: dict[str, Load] = {}
-            for path, (url_path, script) in paths.items():
-                for server, url, pid in servers:
-                    wrk(url + url_path, pid, 1, connections, script)  # warm up
-                for _ in range(rounds):
-                    for server, url, pid in servers:
-                        load = wrk(url + url_path, pid, duration, connections, script)
-                        best = found.get(f"{server} {path}")
-                        if best is None or load.rps > best.rps:
-                            found[f"{server} {path}"] = load
+        bare_url, bare_pid = stack.enter_context(serving(bare, bare_port, env))
+        servers = (("mock", mock_url, mock_pid, task_id), ("metrics", metrics_url, metrics_pid, metered_task_id),
+                   ("bare", bare_url, bare_pid, task_id))
+        found: dict[str, Load] = {}
+        for path, script in (("poll", None), ("submit", HERE / "submit.lua")):
+            for server, url, pid, polled in servers:
+                wrk(url + path_of(path, polled), pid, 1, connections, script)  # warm up
+            for _ in range(rounds):
+                for server, url, pid, polled in servers:
+                    load = wrk(url + path_of(path, polled), pid, duration, connections, script)
+                    best = found.get(f"{server} {path}")
+                    if best is None or load.rps > best.rps:
+                        found[f"{server} {path}"] = load
     return found
 
 
@@ -192,6 +195,10 @@ def measure_download(duration: float, connections: int, rounds: int) -> dict[str
     return found
 
 
+def path_of(path: str, task_id: str) -> str:
+    return f"/v2/videos/generations/{task_id}" if path == "poll" else "/v2/videos/generations"
+
+
 def memory(count: int) -> float:
     out = subprocess.run([sys.executable, str(HERE / "memory.py"), str(count)], capture_output=True, text=True)
     return float(out.stdout) if out.returncode == 0 else float("nan")
@@ -222,11 +229,18 @@ def table(
     ]
     for workers, found in loads.items():
         for path in ("poll", "submit"):
-            bare, mock = found[f"bare {path}"], found[f"mock {path}"]
-            ratio = mock.rps / bare.rps
+            bare, mock, metered = found[f"bare {path}"], found[f"mock {path}"], found[f"metrics {path}"]
+            ratio, with_metrics = mock.rps / bare.rps, metered.rps / bare.rps
             verdict = "met" if ratio >= TARGETS[path] else "MISSED"
+            points = 100 * (ratio - with_metrics)
+            cost = "met" if points <= METRICS_POINTS else "MISSED"
+            metered_tail = (
+                f"{with_metrics:.0%} | {bare.cpu_us / metered.cpu_us:.0%} |"
+                f" {points:+.1f} points off metrics-off; ≤{METRICS_POINTS} {cost}"
+            )
             for name, load, tail in (
                 (f"mock {path}", mock, f"{ratio:.0%} | {bare.cpu_us / mock.cpu_us:.0%} | ≥{TARGETS[path]:.0%} {verdict}"),
+                (f"mock {path} --metrics", metered, metered_tail),
                 (f"bare {path}", bare, "100% | 100% | "),
             ):
                 rows.append(

@@ -74,7 +74,8 @@ def paging(request: Request, default_limit: int = PAGE) -> tuple[int, int]:
     return int(given.get("offset", 0)), min(int(given.get("limit", default_limit)), MAX_PAGE)
 
 
-def routes(mock: Mock, admin_key: str) -> list[Route]:
+def guard(admin_key: str) -> Any:
+    """Wraps a handler so that only ``Authorization: Bearer <admin key>`` reaches it; 401 otherwise."""
     expected = admin_key.encode()
 
     def refused(request: Request) -> Response | None:
@@ -97,23 +98,34 @@ def routes(mock: Mock, admin_key: str) -> list[Route]:
 
         return guarded
 
+    return admin
+
+
+def summary(mock: Mock, record: lifecycle.Record, now: float) -> dict[str, Any]:
+    """A task as the admin API lists it: its profile, scenario, fate and state now."""
+    catalog = mock.catalog
+    if not lifecycle.playable(catalog, record):
+        return {"task_id": record.task_id, "scope": record.scope, "submitted_at": record.submitted_at, "gone": True}
+    return {
+        "task_id": record.task_id,
+        "scope": record.scope,
+        "profile": catalog.names[record.profile],
+        "platform": catalog.profiles[record.profile].platform,
+        "action": modes.ACTIONS[record.scope][record.shape & 3],
+        "output": _output(record),
+        "behaviour": scenarios.BEHAVIOURS[record.flags.bit_length() - 1] if record.flags else "default",
+        "outcome": "success" if record.failure < 0 else f"fail-{catalog.reasons[record.failure]}",
+        "status": lifecycle.status_at(record, now),
+        "visible": lifecycle.visible(catalog, record, now),
+        "submitted_at": record.submitted_at,
+    }
+
+
+def routes(mock: Mock, admin_key: str) -> list[Route]:
+    admin = guard(admin_key)
+
     def describe(record: lifecycle.Record) -> dict[str, Any]:
-        catalog, now = mock.catalog, mock.clock()
-        if not lifecycle.playable(catalog, record):
-            return {"task_id": record.task_id, "scope": record.scope, "submitted_at": record.submitted_at, "gone": True}
-        return {
-            "task_id": record.task_id,
-            "scope": record.scope,
-            "profile": catalog.names[record.profile],
-            "platform": catalog.profiles[record.profile].platform,
-            "action": modes.ACTIONS[record.scope][record.shape & 3],
-            "output": _output(record),
-            "behaviour": scenarios.BEHAVIOURS[record.flags.bit_length() - 1] if record.flags else "default",
-            "outcome": "success" if record.failure < 0 else f"fail-{catalog.reasons[record.failure]}",
-            "status": lifecycle.status_at(record, now),
-            "visible": lifecycle.visible(catalog, record, now),
-            "submitted_at": record.submitted_at,
-        }
+        return summary(mock, record, mock.clock())
 
     async def health(request: Request) -> Response:
         size = len(mock.store) if hasattr(mock.store, "__len__") else None
@@ -172,6 +184,8 @@ def routes(mock: Mock, admin_key: str) -> list[Route]:
         mock.rules.clear()
         mock.injector = Injector(mock.config.faults, mock.config.seed)
         mock.epoch = mock.clock()
+        if mock.metrics is not None:
+            mock.metrics.reset()
         return JSONResponse({"status": "reset"})
 
     async def faults(request: Request) -> Response:

@@ -22,15 +22,16 @@ from starlette.types import Receive, Scope, Send
 
 from contract_tests import contract
 
-from . import admin, cors, ids, jsonio, lifecycle, media, modes, scenarios, urls, validate, wire
+from . import admin, cors, ids, jsonio, lifecycle, media, modes, scenarios, ui, urls, validate, wire
 from .catalog import SCOPES, Catalog, parse_choice, resolve
 from .config import Config
 from .errors import error
-from .faults import Injector, drop_connection, proxy_page
+from .faults import FAULT, Injector, drop_connection, proxy_page
 from .journal import Journal
 from .media import serve as media_serve
 from .media.cache import MediaCache
 from .media.shape import Shapes
+from .metrics import Metrics, fault_kinds
 from .nonces import Nonces
 from .rules import Rules, SharedRules, key_owner
 from .store import MemoryStore, Store, StoreError
@@ -50,6 +51,8 @@ class Mock:
     journal: deque[dict[str, Any]]
     lookup: Callable[[str], lifecycle.Record | None] = lambda task_id: None
     rules: Rules = field(default_factory=lambda: Rules(0))
+    metrics: Metrics | None = None
+    keys: dict[int, str] = field(default_factory=dict)  # the API key behind each record's owner number
     epoch: float = -math.inf  # ids minted before this (an admin reset) are forgotten
 
 
@@ -79,12 +82,17 @@ def create_app(
         rules=_rules(config, store),
     )
     catalog, tasks, now = mock.catalog, mock.store, mock.clock
+    if config.metrics:
+        shared = not isinstance(tasks, MemoryStore)
+        mock.metrics = Metrics(lambda: len(tasks), catalog.reasons, shared_store=shared)  # type: ignore[arg-type]
+    metrics = mock.metrics
     nonces = Nonces(slot)
     choices = scenarios.by_code(len(catalog.reasons))
     secret = secret or ids.derive_secret(config.seed, config.keys)
     owners = [(k.encode(), key_owner(k)) for k in config.keys]
     shapes = Shapes(catalog.scopes, catalog.profiles)
     by_key = {key_owner(k): parse_choice(scenario, catalog.reasons) for k, scenario in config.key_scenarios.items()}
+    mock.keys = {owner: key.decode() for key, owner in owners}
 
     def owner_of(authorization: bytes | None) -> int | None:
         scheme, _, key = (authorization or b"").partition(b" ")
@@ -110,6 +118,12 @@ def create_app(
     async def fault(scope: Scope, receive: Receive, submit: bool) -> Response | None:
         """A simulated fault's answer, or None to answer normally; decided before anything is stored."""
         chosen = mock.injector.decide(submit)
+        if chosen.delay or chosen.drop or chosen.status:
+            kinds = fault_kinds(chosen.status, chosen.drop, chosen.delay)
+            scope[FAULT] = ",".join(kinds)  # for the journal
+            if metrics is not None:
+                for kind in kinds:
+                    metrics.fault(kind)
         if chosen.delay:
             await sleep(chosen.delay)
         if chosen.drop:
@@ -184,6 +198,8 @@ def create_app(
         task_id = ids.mint(secret, ticket, name, owner)
         tasks.put(replay(task_id, ticket, name, owner))
         scope[modes.SEEN] = modes.ACTIONS[name][shape & 3]
+        if metrics is not None:
+            metrics.created(name, catalog.names[profile], payload, choice)
         return task_id
 
     def replay(task_id: str, ticket: ids.Ticket, scope: str, owner: int) -> lifecycle.Record | None:
@@ -256,6 +272,8 @@ def create_app(
         if task is None:
             return await not_found()(scope, receive, send)
         scope[modes.SEEN] = task["action"]
+        if metrics is not None:
+            metrics.polled(params["task_id"], task["status"], record.failure)  # type: ignore[union-attr]
         await wire.send_json(send, task)
 
     made = MediaCache()
@@ -307,10 +325,14 @@ def create_app(
         middleware.append(cors.middleware(config.cors_origins))
     if config.admin_key:
         mock.lookup = find_public
-        routes += admin.routes(mock, config.admin_key)
+        routes += admin.routes(mock, config.admin_key) + ui.routes(mock, config.admin_key)
         middleware.append(Middleware(Journal, entries=mock.journal, clock=now))
+    if metrics is not None:
+        routes.append(Route("/metrics", metrics.endpoint, methods=["GET"]))
     app = Starlette(routes=routes, middleware=middleware, exception_handlers={HTTPException: http_error, lifecycle.Gone: gone, StoreError: store_down})
     app.router.redirect_slashes = False  # a bare 307 before any key check; clients that follow it re-POST
+    if metrics is not None:
+        metrics.instrument(app.router)
     app.state.mock = mock
     return app
 

@@ -9,6 +9,8 @@ import shutil
 import sqlite3
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -19,6 +21,7 @@ from contract_tests import contract
 
 from .app import create_app
 from .config import Config, ConfigError, check, load_config
+from .metrics import MULTIPROC_ENV
 from .nonces import SLOTS_ENV, this_workers_slot
 from .store import open_store
 
@@ -47,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=1, help="worker processes sharing the port")
     parser.add_argument("--store", default="memory", help="where tasks live: memory, or sqlite:PATH to keep them")
     parser.add_argument("--secret", help="signs task ids; default: derived from the seed and keys")
+    parser.add_argument("--metrics", action="store_true", default=None, help="serve Prometheus metrics at /metrics")
     parser.add_argument("--log-level", default="info", help="critical, error, warning, info, debug or trace")
     parser.add_argument("--no-access-log", dest="access_log", action="store_false", help="skip a log line per request")
     return parser
@@ -71,6 +75,7 @@ def _config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Config
         "keys": [key for key, _ in keys] or None,
         "admin_key": args.admin_key,
         "cors_origins": args.cors_origin,
+        "metrics": args.metrics,
     }
     given = {name: value for name, value in given.items() if value is not None}
     _check(parser, "mock-config", given, {"keys": "key", "cors_origins": "cors_origin"})
@@ -105,7 +110,9 @@ def _app(parser: argparse.ArgumentParser, args: argparse.Namespace, config: Conf
     except (ValueError, sqlite3.Error) as exc:
         parser.error(f"--store: {exc}")
     secret = args.secret.encode() if args.secret else None
-    return create_app(config, store=store, secret=secret, slot=this_workers_slot())
+    app = create_app(config, store=store, secret=secret, slot=this_workers_slot())
+    app.state.workers = args.workers  # the dashboard says when it shows one worker of several
+    return app
 
 
 def worker_app() -> Starlette:
@@ -125,11 +132,14 @@ def main(argv: list[str] | None = None) -> None:
     print(f"mock serving on {where}  {keys}", flush=True)
     if config.admin_key:
         print(f"admin API on {url}/_mock/  key: Authorization: Bearer {config.admin_key}", flush=True)
+        print(f"dashboard on {url}/_mock/ui  (log in with the admin key)", flush=True)
         if args.workers > 1:
             print(_PER_WORKER + ("" if args.store.startswith("sqlite:") else _UNSHARED), file=sys.stderr, flush=True)
     options = {"host": args.host, "port": args.port, "log_level": args.log_level, "access_log": args.access_log}
     options["timeout_graceful_shutdown"] = SHUTDOWN_GRACE
     app = _app(parser, args, config)  # with workers, only to refuse a bad --store before they start
+    if config.metrics:
+        print(f"metrics on {url}/metrics", flush=True)
     if args.workers == 1:
         uvicorn.run(app, **options)
         return
@@ -137,7 +147,22 @@ def main(argv: list[str] | None = None) -> None:
     slots = tempfile.mkdtemp(prefix="mockserver-slots-")  # each worker locks one slot in it (nonces.py)
     os.environ[SLOTS_ENV] = slots
     try:
-        uvicorn.run("mockserver.cli:worker_app", factory=True, workers=args.workers, **options)
+        with metrics_dir(config.metrics):
+            uvicorn.run("mockserver.cli:worker_app", factory=True, workers=args.workers, **options)
     finally:
         del os.environ[SLOTS_ENV]
         shutil.rmtree(slots, ignore_errors=True)
+
+
+@contextmanager
+def metrics_dir(wanted: bool) -> Iterator[None]:
+    """With workers, each writes its metrics to files in a fresh directory, which every scrape adds up."""
+    if not wanted or MULTIPROC_ENV in os.environ:
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="mockserver-metrics-") as where:
+        os.environ[MULTIPROC_ENV] = where
+        try:
+            yield
+        finally:
+            del os.environ[MULTIPROC_ENV]

@@ -50,6 +50,7 @@ class Config:
     scenarios: Settings = Settings()
     faults: Faults = Faults()
     journal_size: int = 1000
+    metrics: bool = False
 
 
 class ConfigError(ValueError):

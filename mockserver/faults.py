@@ -88,6 +88,7 @@ class ConnectionDropped(Exception):
 
 RAW_RECEIVE = "mockserver.receive"
 DROPPED = "mockserver.dropped"
+FAULT = "mockserver.fault"  # the kinds of fault injected into a request, for the journal
 
 
 def drop_connection(scope: Scope, receive: Receive) -> None:

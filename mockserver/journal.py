@@ -2,6 +2,8 @@
 
 A pure ASGI middleware, installed only when the admin API is on, so the default mock pays nothing
 for it. It records no headers, so API keys never reach it, and skips the admin API's own requests.
+Each entry names the task it concerns (from a poll's or a link's path, or a submit's answer) and the
+faults injected into it, so the dashboard can mark a task's polls on its timeline.
 """
 
 from __future__ import annotations
@@ -13,11 +15,23 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .faults import DROPPED, RAW_RECEIVE
+from . import jsonio
+from .faults import DROPPED, FAULT, RAW_RECEIVE
 from .modes import SEEN
 
 BODY_LIMIT = 2048
 PATH_LIMIT = 512  # a path can be as long as the server's header limit; the journal keeps this much of it
+ANSWER_LIMIT = 512  # a submit's answer is read for its task_id only when it is this short
+
+
+def task_of(path: str) -> str | None:
+    """The task id in a poll's path (/v2/{scope}/generations/{id}) or an output link's (/_media/{id}/{name})."""
+    parts = path.split("/")
+    if len(parts) == 5 and parts[1] == "v2" and parts[3] == "generations":
+        return parts[4]
+    if len(parts) == 4 and parts[1] == "_media":
+        return parts[2]
+    return None
 
 
 class Journal:
@@ -31,6 +45,7 @@ class Journal:
             await self.app(scope, receive, send)
             return
         body, status, started = bytearray(), 0, time.perf_counter()
+        task_id = task_of(scope["path"][:PATH_LIMIT])
 
         async def recording_receive() -> Message:
             message = await receive()
@@ -39,9 +54,11 @@ class Journal:
             return message
 
         async def recording_send(message: Message) -> None:
-            nonlocal status
+            nonlocal status, task_id
             if message["type"] == "http.response.start":
                 status = message["status"]
+            elif task_id is None and status == 200 and scope["method"] == "POST":
+                task_id = _submitted(message.get("body", b""))
             await send(message)
 
         inner = {**scope, RAW_RECEIVE: receive}
@@ -59,6 +76,20 @@ class Journal:
                     "ms": round((time.perf_counter() - started) * 1000, 3),
                     "body": body.decode("utf-8", "replace"),
                     "truncated": len(body) >= BODY_LIMIT,
+                    "task_id": task_id,
+                    "fault": inner.get(FAULT),  # "503", "latency,drop", ... or None
                     "action": inner.get(SEEN),  # the mode a submit was read as, or a polled task's
                 }
             )
+
+
+def _submitted(answer: bytes) -> str | None:
+    """The task id of a submit's answer, ``{"task_id": ...}``; None for any other body."""
+    if len(answer) > ANSWER_LIMIT:
+        return None
+    try:
+        found = jsonio.loads(answer)
+    except ValueError:
+        return None
+    task_id = found.get("task_id") if isinstance(found, dict) else None
+    return task_id if isinstance(task_id, str) else None

@@ -77,6 +77,8 @@ def parse(header: str, reasons: tuple[str, ...], field: str = "X-Mock-Scenario")
     if not header.strip():  # an empty header, as a client's template sends it, is the default
         return DEFAULT
     behaviours, outcomes = [], []
+    if not header.strip():  # an empty header, as a client's template sends it, is the default
+        return DEFAULT
     for name in (part.strip() for part in header.split(",")):
         if name == "default":
             continue

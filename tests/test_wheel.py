@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
 import venv
 from pathlib import Path
 
+import httpx
 import pytest
 
 from mockserver.testing import await_port
@@ -81,3 +83,34 @@ def test_the_documented_kit_command_works_from_another_directory(installed: Path
         log.close()
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     assert "31 passed" in run.stdout and "contract kit" in run.stdout
+
+
+def test_the_wheel_serves_the_dashboard_with_every_file_it_loads_and_metrics(installed: Path, tmp_path: Path) -> None:
+    """The dashboard's files are package data: the page, and every file it or its modules load, are served."""
+    port = _free_port()
+    log = (tmp_path / "server.log").open("w")
+    argv = [installed.parent / "mockserver", "--port", str(port), "--admin-key", "adm-wheel", "--metrics"]
+    server = subprocess.Popen(argv, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        await_port(port, server)
+        base = f"http://127.0.0.1:{port}"
+        page = httpx.get(f"{base}/_mock/ui")
+        assert page.status_code == 200 and "script-src 'self'" in page.headers["content-security-policy"]
+        wanted = re.findall(r'(?:href|src)="(/_mock/ui/static/[^"]+)"', page.text)
+        seen: set[str] = set()
+        while wanted:
+            path = wanted.pop()
+            if path in seen:
+                continue
+            seen.add(path)
+            answer = httpx.get(base + path)
+            assert answer.status_code == 200, path
+            if path.endswith(".js"):
+                folder = path.rsplit("/", 1)[0]
+                wanted += [f"{folder}/{name}" for name in re.findall(r'from "\./([\w.]+\.js)"', answer.text)]
+        assert {"/_mock/ui/static/js/main.js", "/_mock/ui/static/js/charts.js", "/_mock/ui/static/style.css"} <= seen
+        assert "mock_http_request_duration_seconds" in httpx.get(f"{base}/metrics").text
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        log.close()

@@ -1,0 +1,242 @@
+"""Prometheus metrics (``--metrics``): what the mock served, created, finished and injected, at ``/metrics``.
+
+Off by default, so the plain mock pays nothing. With several workers, ``prometheus_client``'s
+multiprocess mode keeps each worker's values in files under ``PROMETHEUS_MULTIPROC_DIR`` (the CLI
+makes one) and a scrape, whichever worker answers it, adds them all up.
+
+A task's state is a pure function of its record and the clock, so nothing happens when a task
+finishes. It is counted finished when a poll first sees it in a final state: the task a client
+watches is counted once the client knows, by the worker that answered that poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from bisect import bisect_left
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route, Router
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .faults import DROPPED
+from .lifecycle import SUCCESS, TERMINAL
+from .scenarios import BEHAVIOURS, Choice
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+WATCHED = 65536  # tasks whose polls are counted at once per worker; the oldest is forgotten past this
+METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "OPTIONS", "HEAD", "PATCH"})
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+POLL_BUCKETS = (1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233)
+
+
+def mode_of(payload: dict[str, Any]) -> str:
+    """The seed's three ways to ask: with ``videos``, with ``images``, or from the prompt alone."""
+    if payload.get("videos"):
+        return "video-to"
+    if payload.get("images"):
+        return "image-to"
+    return "text-to"
+
+
+def scenario_of(choice: Choice, reasons: tuple[str, ...]) -> str:
+    """The scenario as a header would name it: ``default``, ``stuck``, ``slow,fail-quota``, ``success``."""
+    outcome = ("", "success")[choice.outcome] if choice.outcome < 2 else f"fail-{reasons[choice.outcome - 2]}"
+    behaviour = BEHAVIOURS[choice.behaviour] if choice.behaviour or not outcome else ""
+    return ",".join(part for part in (behaviour, outcome) if part)
+
+
+def fault_kinds(status: int, drop: bool, delay: float) -> list[str]:
+    """``latency`` for added delay, and the fault that followed it, if any: ``drop``, ``429``, ``503``..."""
+    return (["latency"] if delay else []) + (["drop"] if drop else [str(status)] if status else [])
+
+
+class Batch:
+    """What the hot paths count, tallied in plain numbers and added to ``prometheus_client``'s in batches.
+
+    ``Histogram.observe`` takes two locks, over a microsecond, about a third of what metrics cost a poll,
+    and with several workers every increment is a write to a shared file. Here a request adds to a list;
+    the tallies reach the metrics at each scrape and, for the workers a scrape does not reach, at most
+    ``FLUSH_AFTER`` seconds after their first unsent count. Histogram tallies are written to the labelled
+    child's ``_sum`` and ``_buckets``, which every ``prometheus_client`` since 0.4 has had;
+    ``tests/mock/test_metrics.py`` fails if that changes.
+    """
+
+    FLUSH_AFTER = 1.0
+
+    def __init__(self, histogram: Any, then: Callable[[], None]) -> None:
+        self.histogram, self.then = histogram, then
+        self._tallies: list[tuple[Any, list[float]]] = []
+        self._by_labels: dict[tuple[str, str, str], list[float]] = {}
+        self._counts: dict[Any, int] = {}  # a counter's labelled child -> increments not yet added
+        self._due = False
+
+    def tally(self, route: str, method: str, status: int) -> list[float]:
+        """The running tally of one label set: one count per bucket (the last is +Inf), then the sum."""
+        labels = (route, method if method in METHODS else "other", str(status))
+        tally = self._by_labels.get(labels)
+        if tally is None:
+            tally = self._by_labels[labels] = [0.0] * (len(LATENCY_BUCKETS) + 2)
+            self._tallies.append((self.histogram.labels(*labels), tally))
+        return tally
+
+    def add(self, tally: list[float], seconds: float) -> None:
+        tally[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        tally[-1] += seconds
+        if not self._due:
+            self._schedule()
+
+    def count(self, child: Any) -> None:
+        """One increment of a counter's labelled child."""
+        self._counts[child] = self._counts.get(child, 0) + 1
+        if not self._due:
+            self._schedule()
+
+    def _schedule(self) -> None:
+        self._due = True
+        asyncio.get_running_loop().call_later(self.FLUSH_AFTER, self.flush)
+
+    def flush(self) -> None:
+        self._due = False
+        for child, tally in self._tallies:
+            if tally[-1] or any(tally):
+                for bucket, count in enumerate(tally[:-1]):
+                    if count:
+                        child._buckets[bucket].inc(count)
+                child._sum.inc(tally[-1])
+                tally[:] = [0.0] * len(tally)
+        counts, self._counts = self._counts, {}
+        for child, count in counts.items():
+            child.inc(count)
+        self.then()
+
+
+class Metrics:
+    """One worker's metrics; ``size`` counts the store's tasks (read at each scrape for a shared store)."""
+
+    def __init__(self, size: Callable[[], int], reasons: tuple[str, ...], shared_store: bool) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram  # after the CLI set the env
+
+        self.multiprocess = MULTIPROC_ENV in os.environ
+        self.registry = None if self.multiprocess else CollectorRegistry()
+        on = {"registry": self.registry}
+        requests = Histogram(
+            "mock_http_request_duration_seconds", "Requests answered, by route, method and status (0: dropped), "
+            "and how long each took.", ["route", "method", "status"], buckets=LATENCY_BUCKETS, **on,
+        )
+        self.created_total = Counter(
+            "mock_tasks_created", "Tasks accepted, by scope, model profile, mode and scenario.",
+            ["scope", "model", "mode", "scenario"], **on,
+        )
+        self.finished_total = Counter(
+            "mock_tasks_finished", "Tasks a poll first saw finished, by outcome.", ["outcome"], **on
+        )
+        self.polls = Histogram(
+            "mock_task_polls", "Polls a task had when a poll first saw it finished.", buckets=POLL_BUCKETS, **on
+        )
+        self.faults_total = Counter("mock_faults_injected", "Simulated faults, by kind.", ["kind"], **on)
+        # A shared store's size is the same seen from any worker: the latest reading wins. Memory stores add up.
+        mode = "livemostrecent" if shared_store else "livesum"
+        self.stored = Gauge("mock_store_tasks", "Tasks in the store.", multiprocess_mode=mode, **on)
+        self.size, self.reasons, self.shared_store = size, reasons, shared_store
+        self.batch = Batch(requests, self._measure_store)
+        self._created: dict[tuple[str, str, str, int], Any] = {}
+        self._watched: dict[str, int] = {}  # task id -> polls so far, or -1 once counted finished
+
+    def instrument(self, router: Router) -> None:
+        """Time every request inside its route's own dispatch, and unmatched ones in the router's default.
+
+        A middleware would add a layer to every request, which measured about a third of what
+        metrics cost a poll; taking the place of ``Route.handle`` adds none. Labels are the routes'
+        own templates, so a million task ids make one label.
+        """
+        for route in router.routes:
+            if isinstance(route, Route):
+                route.handle = self._timed(route.path, route.app, route.methods, route.handle)  # type: ignore[method-assign]
+        router.default = self._timed("other", router.default, None, router.default)
+
+    def _timed(self, label: str, app: ASGIApp, methods: set[str] | None, refuse: ASGIApp) -> ASGIApp:
+        """``app`` timed; a method the route does not serve goes to ``refuse`` (Starlette's 405)."""
+        tallies: dict[tuple[str, int], list[float]] = {}
+        batch, clock = self.batch, time.perf_counter
+
+        async def handle(scope: Scope, receive: Receive, send: Send) -> None:
+            status, started = 0, clock()
+
+            def seen(message: Message) -> Awaitable[None]:
+                # A plain function handing back send's own awaitable: no extra coroutine per message.
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                return send(message)
+
+            try:
+                if methods is None or scope["method"] in methods:
+                    await app(scope, receive, seen)  # type: ignore[arg-type]
+                else:
+                    await refuse(scope, receive, seen)  # type: ignore[arg-type]
+            except HTTPException as exc:  # answered by Starlette's exception middleware, outside
+                status = exc.status_code
+                raise
+            finally:
+                if scope.get(DROPPED):
+                    status = 0  # the 500 "sent" after a drop never left
+                tally = tallies.get((scope["method"], status))
+                if tally is None:
+                    tally = batch.tally(label, scope["method"], status)
+                    if scope["method"] in METHODS:  # any other method shares the "other" tally
+                        tallies[(scope["method"], status)] = tally
+                batch.add(tally, clock() - started)
+
+        return handle
+
+    def created(self, scope: str, model: str, payload: dict[str, Any], choice: Choice) -> None:
+        """One task accepted; its labelled child is cached, as there are few combinations of labels."""
+        key = (scope, model, mode_of(payload), choice.code)
+        child = self._created.get(key)
+        if child is None:
+            child = self._created[key] = self.created_total.labels(scope, model, key[2], scenario_of(choice, self.reasons))
+        self.batch.count(child)
+
+    def polled(self, task_id: str, status: str, failure: int) -> None:
+        """One poll answered 200 with ``status``; ``failure`` indexes the reasons, as in the record."""
+        watched = self._watched
+        count = watched.get(task_id, 0)
+        if count < 0:
+            return
+        if status not in TERMINAL:
+            if count == 0 and len(watched) >= WATCHED:
+                del watched[next(iter(watched))]
+            watched[task_id] = count + 1
+            return
+        watched.pop(task_id, None)
+        if len(watched) >= WATCHED:
+            del watched[next(iter(watched))]
+        watched[task_id] = -1
+        self.finished_total.labels("success" if status == SUCCESS else f"fail-{self.reasons[failure]}").inc()
+        self.polls.observe(count + 1)
+
+    def fault(self, kind: str) -> None:
+        self.faults_total.labels(kind).inc()
+
+    def reset(self) -> None:
+        self._watched.clear()
+        self._measure_store()
+
+    def _measure_store(self) -> None:
+        self.stored.set(self.size())
+
+    async def endpoint(self, request: Request) -> Response:
+        from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+
+        self.batch.flush()  # and reads the store's size
+        registry = self.registry
+        if registry is None:
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,104 @@
+"""Prometheus metrics: off by default; when on, each count matches what the client did."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fakeclock import Clock
+from prometheus_client.parser import text_string_to_metric_families
+from starlette.testclient import TestClient
+
+from mockserver import Config, create_app
+from mockserver.config import load_config
+from mockserver.faults import ConnectionDropped, Faults
+from mockserver.profiles import Profile, fixed
+
+KEY = {"Authorization": "Bearer sk-mock-dev"}
+CAT = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}
+
+
+def scrape(client: TestClient) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Every sample of a scrape, by name and labels."""
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=")
+    families = text_string_to_metric_families(response.text)
+    return {(s.name, frozenset(s.labels.items())): s.value for family in families for s in family.samples}
+
+
+def value(samples: dict, name: str, **labels: str) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def mock(clock: Clock, **config: object) -> TestClient:
+    profile = Profile(queue=fixed(10), run=fixed(100), fail_rate=0.0)
+    return TestClient(create_app(Config(profiles={"videos": profile}, **config), clock=clock))  # type: ignore[arg-type]
+
+
+def test_metrics_are_off_unless_asked_for(clock: Clock) -> None:
+    with mock(clock) as client:
+        assert client.get("/metrics").status_code == 404
+
+
+def test_counts_match_the_requests_tasks_and_polls(clock: Clock) -> None:
+    with mock(clock, metrics=True) as client:
+        plain = client.post("/v2/videos/generations", json=CAT, headers=KEY).json()["task_id"]
+        client.post("/v2/videos/generations", json=CAT, headers={**KEY, "X-Mock-Scenario": "stuck, fail-quota"})
+        client.post("/v2/videos/generations", json={**CAT, "images": ["https://x.test/a.png"]}, headers=KEY)
+        client.post("/v2/videos/generations", json={"model": "veo3"}, headers=KEY)  # 400
+        for _ in range(3):
+            client.get(f"/v2/videos/generations/{plain}", headers=KEY)
+        clock.now += 1000
+        for _ in range(4):  # finished: counted once, at the first of these
+            client.get(f"/v2/videos/generations/{plain}", headers=KEY)
+        client.get("/v2/videos/generations/nope", headers=KEY)
+        samples = scrape(client)
+
+    poll_route = {"route": "/v2/{scope}/generations/{task_id}", "method": "GET"}
+    submit_route = {"route": "/v2/{scope}/generations", "method": "POST"}
+    count = "mock_http_request_duration_seconds_count"
+    assert value(samples, count, **poll_route, status="200") == 7
+    assert value(samples, count, **poll_route, status="404") == 1
+    assert value(samples, count, **submit_route, status="200") == 3
+    assert value(samples, count, **submit_route, status="400") == 1
+    created = "mock_tasks_created_total"
+    assert value(samples, created, scope="videos", model="veo3", mode="text-to", scenario="default") == 1
+    assert value(samples, created, scope="videos", model="veo3", mode="text-to", scenario="stuck,fail-quota") == 1
+    assert value(samples, created, scope="videos", model="veo3", mode="image-to", scenario="default") == 1
+    assert value(samples, "mock_tasks_finished_total", outcome="success") == 1
+    assert value(samples, "mock_task_polls_count") == 1
+    assert value(samples, "mock_task_polls_sum") == 4  # three while running, then the one that saw it finished
+    assert value(samples, "mock_store_tasks") == 3
+
+
+def test_faults_are_counted_by_kind_and_a_reset_empties_the_store_gauge(clock: Clock) -> None:
+    faults = Faults(submit_429=1.0)
+    with mock(clock, metrics=True, faults=faults, admin_key="sk-admin") as client:
+        for _ in range(3):
+            assert client.post("/v2/videos/generations", json=CAT, headers=KEY).status_code == 429
+        admin = {"Authorization": "Bearer sk-admin"}
+        client.put("/_mock/faults", json={}, headers=admin)
+        client.post("/v2/videos/generations", json=CAT, headers=KEY)
+        assert value(scrape(client), "mock_store_tasks") == 1
+        client.post("/_mock/reset", headers=admin)
+        samples = scrape(client)
+    assert value(samples, "mock_faults_injected_total", kind="429") == 3
+    assert value(samples, "mock_store_tasks") == 0
+
+
+def test_a_dropped_connection_counts_as_status_0(clock: Clock) -> None:
+    with mock(clock, metrics=True, faults=Faults(drop=1.0)) as client:
+        with pytest.raises(ConnectionDropped):
+            client.post("/v2/videos/generations", json=CAT, headers=KEY)
+        samples = scrape(client)
+    count = "mock_http_request_duration_seconds_count"
+    assert value(samples, count, route="/v2/{scope}/generations", method="POST", status="0") == 1
+    assert value(samples, "mock_faults_injected_total", kind="drop") == 1
+    assert value(samples, "mock_tasks_created_total", scope="videos", model="veo3", mode="text-to", scenario="default") == 0
+
+
+def test_a_config_file_can_switch_metrics_on(tmp_path: Path) -> None:
+    path = tmp_path / "mock.toml"
+    path.write_text("metrics = true\n")
+    assert load_config(path).metrics is True

@@ -29,11 +29,13 @@ def slot_of(task_id: str) -> int:
 def both_workers_serving(url: str) -> list[str]:
     """Submit on fresh connections until each worker has answered one: the second may start seconds later."""
     seen: dict[int, str] = {}
+    made = []  # every id, so that the store's count can be held to them
     for _ in range(400):
         task_id = httpx.post(f"{url}/v2/videos/generations", json=BODY, headers=KEY).json()["task_id"]
+        made.append(task_id)
         seen.setdefault(slot_of(task_id), task_id)
         if len(seen) == 2:
-            return list(seen.values())
+            return made
     raise AssertionError(f"only worker slots {sorted(seen)} answered 400 fresh connections")
 
 

@@ -25,8 +25,9 @@ from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .faults import DROPPED
-from .lifecycle import SUCCESS, TERMINAL
+from .lifecycle import SUCCESS, TERMINAL, Gone
 from .scenarios import BEHAVIOURS, Choice
+from .store import StoreError
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 WATCHED = 65536  # tasks whose polls are counted at once per worker; the oldest is forgotten past this
@@ -183,6 +184,12 @@ class Metrics:
             except HTTPException as exc:  # answered by Starlette's exception middleware, outside
                 status = exc.status_code
                 raise
+            except Gone:  # answered by the app's own handlers, outside, with these statuses
+                status = 410
+                raise
+            except StoreError:
+                status = 503
+                raise
             finally:
                 if scope.get(DROPPED):
                     status = 0  # the 500 "sent" after a drop never left
@@ -229,7 +236,10 @@ class Metrics:
         self._measure_store()
 
     def _measure_store(self) -> None:
-        self.stored.set(self.size())
+        try:
+            self.stored.set(self.size())
+        except StoreError:  # a scrape during a store outage keeps the last size, and still answers
+            pass
 
     async def endpoint(self, request: Request) -> Response:
         from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess

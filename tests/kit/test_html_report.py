@@ -24,7 +24,7 @@ from contract_tests.runner import Poll, Walk
 from mockserver.testing import serving
 
 KIT = ["--pyargs", "contract_tests"]
-FAST = ["--contract-poll-initial", "0.01", "--contract-poll-max", "0.02", "--contract-timeout", "3"]
+FAST = ["--contract-poll-initial", "0.01", "--contract-poll-max", "0.02", "--contract-timeout", "6"]
 FAST += ["--contract-hold", "0.05"]
 _CHROMIUM_FLAGS = [
     "--headless",

@@ -219,14 +219,18 @@ def test_paging_takes_plain_ascii_digits_within_range(client: TestClient, query:
     assert (answer.status_code, answer.json()["error"]["param"]) == (400, name), answer.text
 
 
-def test_a_page_reads_only_its_records(client: TestClient) -> None:
-    ids = [submit(client) for _ in range(5)]
-    store = client.app.state.mock.store  # type: ignore[attr-defined]
+def forbid_walking_the_store(client: TestClient) -> None:
+    """From now on, reading every record fails the test: a page must read only its own."""
 
     def every_record() -> None:
-        raise AssertionError("a page of the admin API walked the whole store")
+        raise AssertionError("a page walked the whole store")
 
-    store.records = every_record
+    client.app.state.mock.store.records = every_record  # type: ignore[attr-defined]
+
+
+def test_a_page_reads_only_its_records(client: TestClient) -> None:
+    ids = [submit(client) for _ in range(5)]
+    forbid_walking_the_store(client)
     page = client.get("/_mock/tasks?offset=1&limit=2", headers=ADMIN).json()
     assert [t["task_id"] for t in page["tasks"]] == ids[1:3] and page["next_offset"] == 3
 
@@ -247,3 +251,12 @@ def test_a_fail_reason_goes_only_with_failure(client: TestClient) -> None:
     task_id = submit(client)
     answer = client.post(f"/_mock/tasks/{task_id}/state", headers=ADMIN, json={"status": "SUCCESS", "fail_reason": "quota"})
     assert (answer.status_code, answer.json()["error"]["param"]) == (400, "status")
+
+
+def test_the_dashboard_lists_the_newest_tasks_reading_one_page(client: TestClient) -> None:
+    """Its table refreshes each second; it walked the whole store on every refresh."""
+    ids = [submit(client) for _ in range(3)]
+    forbid_walking_the_store(client)
+    listed = client.get("/_mock/ui/api/tasks", headers=ADMIN).json()["tasks"]
+    assert [t["task_id"] for t in listed] == ids[::-1]
+    assert client.get("/_mock/ui/api/overview", headers=ADMIN).status_code == 200

@@ -13,6 +13,7 @@ from mockserver import Config, create_app
 from mockserver.config import load_config
 from mockserver.faults import ConnectionDropped, Faults
 from mockserver.profiles import Profile, fixed
+from mockserver.store import SqliteStore
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 CAT = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}
@@ -102,3 +103,16 @@ def test_a_config_file_can_switch_metrics_on(tmp_path: Path) -> None:
     path = tmp_path / "mock.toml"
     path.write_text("metrics = true\n")
     assert load_config(path).metrics is True
+
+
+def test_an_answer_of_the_apps_own_handlers_counts_with_its_status(clock: Clock, tmp_path: Path) -> None:
+    """A store failing mid-request is answered 503 outside the route; it counted as a dropped connection."""
+    store = SqliteStore(tmp_path / "tasks.db")
+    app = create_app(Config(metrics=True), clock=clock, store=store)
+    with TestClient(app) as client:
+        store.close()
+        assert client.post("/v2/videos/generations", json=CAT, headers=KEY).status_code == 503
+        samples = scrape(client)
+    count = "mock_http_request_duration_seconds_count"
+    assert value(samples, count, route="/v2/{scope}/generations", method="POST", status="503") == 1
+    assert value(samples, count, route="/v2/{scope}/generations", method="POST", status="0") == 0

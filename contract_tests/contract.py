@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import reprlib
 from collections.abc import Iterator
 from functools import cache
@@ -105,9 +106,42 @@ def _at_most(validator: Any, most: Any, instance: Any, schema: Any) -> Iterator[
             return
 
 
+def ecma_regex(pattern: str) -> str:
+    """``pattern`` for Python's ``re`` with ``$`` read as ECMA-262 (JSON Schema's dialect) reads it.
+
+    An anchor ``$`` becomes ``\\Z``, the end of the string: Python's ``$`` also matches before a final
+    newline, so ``^[!-~]+$`` took a key ending in one, which no header can carry. A ``$`` inside ``[...]``
+    is written ``\\$``, the same character, so that a tool which rewrites bare ``$`` leaves it alone.
+    """
+    out, in_class, escaped = [], False, False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "[":
+            in_class = True
+        elif char == "]":
+            in_class = False
+        elif char == "$":
+            char = "\\$" if in_class else "\\Z"
+        out.append(char)
+    return "".join(out)
+
+
+@cache
+def _compiled_pattern(pattern: str) -> re.Pattern[str]:
+    return re.compile(ecma_regex(pattern))
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    if validator.is_type(instance, "string") and not _compiled_pattern(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
 _Settings = validators.extend(
     Draft202012Validator,
-    {"x-ordered": _ordered, "x-at-most": _at_most},
+    {"x-ordered": _ordered, "x-at-most": _at_most, "pattern": _pattern},
     type_checker=Draft202012Validator.TYPE_CHECKER.redefine_many({"number": _number, "integer": _integer}),
 )
 
@@ -115,7 +149,8 @@ _Settings = validators.extend(
 @cache
 def settings_validator(name: str) -> Any:
     """``validator`` for the mock's own settings (config, CLI and admin bodies): finite numbers only, integers
-    without a fraction, and the ``x-ordered`` keyword (low <= high) that plain JSON Schema cannot say."""
+    without a fraction, ``$`` as the end of the string, and the ``x-ordered`` keyword (low <= high) that plain
+    JSON Schema cannot say."""
     return _Settings(schema(name), registry=registry())
 
 

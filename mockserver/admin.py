@@ -56,7 +56,7 @@ async def body_of(request: Request, schema: str) -> dict[str, Any]:
     try:
         payload = jsonio.loads(bytes(body))
     except ValueError as exc:  # TooDeep too
-        raise Refused(error(400, "invalid_json", f"The body is not valid JSON: {exc or 'nested too deeply'}.")) from exc
+        raise Refused(error(400, "invalid_json", f"The body is not valid JSON: {str(exc) or 'nested too deeply'}.")) from exc
     if not isinstance(payload, dict):
         raise Refused(error(400, "invalid_body", "The body must be a JSON object."))
     problems = contract.errors(schema, payload, settings=True)

@@ -112,7 +112,7 @@ def create_app(
             return error(401, "invalid_api_key", "That API key is not known to this server.")
         name = scope["path_params"]["scope"]
         if name not in SCOPES:
-            return error(404, "unknown_scope", f"Unknown scope {name!r}; use one of {sorted(SCOPES)}.")
+            return error(404, "unknown_scope", f"Unknown scope {contract.quote(name)}; use one of {sorted(SCOPES)}.")
         return owner
 
     async def fault(scope: Scope, receive: Receive, submit: bool) -> Response | None:

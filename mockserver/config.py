@@ -16,11 +16,13 @@ from contract_tests import contract
 
 from . import modes, scenarios
 from .faults import Faults
+from .ids import MAX_PROFILES
 from .profiles import ALIASES, MODELS, SCOPE_DEFAULTS, Profile, timing
 from .scenarios import MAX_REASONS, Settings
 
 DEV_KEY = "sk-mock-dev"
 SCOPES = tuple(contract.schema("common")["$defs"]["scope"]["enum"])
+MAX_MODELS = MAX_PROFILES - len(SCOPES)  # each scope's default is a profile too
 
 FAIL_REASONS = {
     "content-policy": "content policy violation: the prompt was refused by the provider's safety filter",
@@ -66,6 +68,8 @@ def load_config(path: str | Path | None = None) -> Config:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: {exc}") from exc
+    except RecursionError as exc:  # tomllib recurses once per level of nested arrays or tables
+        raise ConfigError(f"{path}: nested too deeply") from exc
     try:
         return config_from(data)
     except ConfigError as exc:
@@ -86,6 +90,8 @@ def check(config: Config) -> None:
     """Names that refer to each other must exist: aliases name models, profiles name fail reasons."""
     if len(config.fail_reasons) > MAX_REASONS:
         raise ConfigError(f"fail_reasons: at most {MAX_REASONS} in the catalogue, so a task id can carry the choice")
+    if len(config.models) > MAX_MODELS:
+        raise ConfigError(f"models: at most {MAX_MODELS}, so a task id can carry its profile")
     for alias, model in config.aliases.items():
         if model not in config.models:
             raise ConfigError(f"aliases.{alias}: no model {model!r} in models")

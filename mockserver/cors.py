@@ -27,7 +27,8 @@ class _JSONRefusals(CORSMiddleware):
             return answer
         reason = bytes(answer.body).decode()  # Starlette's words: "Disallowed CORS origin, headers"
         sent, origins = request_headers.get("origin"), ", ".join(self.allow_origins)
-        allowed = f"{reason} (sent: {sent}). Allowed origins: {origins}; headers: {', '.join(ALLOWED_HEADERS)}."
+        shown = sent if sent is None or len(sent) <= contract.QUOTE else sent[: contract.QUOTE - 3] + "..."
+        allowed = f"{reason} (sent: {shown}). Allowed origins: {origins}; headers: {', '.join(ALLOWED_HEADERS)}."
         kept = {name: value for name, value in answer.headers.items() if name.startswith("access-control-")}
         return error(400, "cors_refused", allowed, headers=kept or None)
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 _TAG_BYTES = 10
 _PAYLOAD_BYTES = 22  # 6 submit time (ms), 2 profile, 1 scenario, 7 nonce, 6 mode and output shape
 _ID_CHARS = 2 * (_PAYLOAD_BYTES + _TAG_BYTES)  # lowercase hex
+MAX_PROFILES = 1 << 16  # the profile's two bytes
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,8 +74,6 @@ def names(reasons: tuple[str, ...]) -> list[str]:
 
 def parse(header: str, reasons: tuple[str, ...], field: str = "X-Mock-Scenario") -> Choice | str:
     """The choice a header (or ``field`` of a config or admin rule) asks for, or a message saying what is wrong."""
-    if not header.strip():  # an empty header, as a client's template sends it, is the default
-        return DEFAULT
     behaviours, outcomes = [], []
     if not header.strip():  # an empty header, as a client's template sends it, is the default
         return DEFAULT

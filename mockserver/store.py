@@ -6,6 +6,7 @@ in-memory store is the default; ``SqliteStore`` keeps the same methods on disk.
 
 from __future__ import annotations
 
+import math
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -14,7 +15,9 @@ from itertools import islice
 from operator import attrgetter
 from typing import Any, Protocol
 
-from .lifecycle import Record
+from .catalog import SCOPES
+from .lifecycle import STATES, Record
+from .scenarios import BEHAVIOURS
 
 _fields_of = attrgetter(*(f.name for f in fields(Record)))  # a record's fields as one plain tuple
 
@@ -68,6 +71,37 @@ class MemoryStore:
 
     def __len__(self) -> int:
         return len(self._tasks)
+
+
+_LATEST = 2**48 / 1000  # the last submit time an id's six bytes of milliseconds hold
+_FLAGS = frozenset({0, *(1 << n for n in range(len(BEHAVIOURS)))})
+
+
+def _number(value: Any, low: float, high: float) -> bool:
+    return isinstance(value, int | float) and not math.isnan(value) and low <= value <= high
+
+
+def _record(row: tuple[Any, ...]) -> Record:
+    """The row as a record, if it is one. Any SQLite tool can write the file, and a field of the wrong type
+    or out of range (a profile of NULL, a submit time of 1e300) made polls, links and the admin API 500s."""
+    task_id, scope, owner, submitted_at, queue_for, run_for, failure, profile, flags, forced, forced_at, shape = row
+    sound = (
+        isinstance(task_id, str)
+        and scope in SCOPES
+        and isinstance(owner, int)
+        and _number(submitted_at, 0, _LATEST)
+        and _number(queue_for, 0, math.inf)
+        and _number(run_for, 0, math.inf)
+        and isinstance(failure, int) and failure >= -1
+        and isinstance(profile, int) and profile >= 0
+        and flags in _FLAGS and isinstance(flags, int)
+        and isinstance(forced, int) and -1 <= forced < len(STATES)
+        and _number(forced_at, 0, _LATEST)
+        and isinstance(shape, int) and 0 <= shape < 2**48  # media.shape's packed mode and output shape
+    )
+    if not sound:
+        raise StoreError(f"the stored row of task {str(task_id)[:60]!r} is damaged")
+    return Record(*row)
 
 
 # The file's marker: SQLite's application_id (a 32-bit number in its header), "UGEN" in ASCII.
@@ -124,16 +158,16 @@ class SqliteStore:
 
     def get(self, task_id: str) -> Record | None:
         rows = self._run(self._select, (task_id,))
-        return Record(*rows[0]) if rows else None
+        return _record(rows[0]) if rows else None
 
     def put(self, record: Record) -> None:
         self._run(self._insert, _fields_of(record))
 
     def records(self) -> Iterator[Record]:
-        return (Record(*row) for row in self._run(self._all))
+        return (_record(row) for row in self._run(self._all))
 
     def page(self, offset: int, limit: int) -> list[Record]:
-        return [Record(*row) for row in self._run(self._page, (limit, offset))]
+        return [_record(row) for row in self._run(self._page, (limit, offset))]
 
     def clear(self) -> None:
         self._run("DELETE FROM tasks")

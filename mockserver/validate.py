@@ -60,32 +60,10 @@ def _inline(node: Any, resolver: Resolver, depth: int = 0) -> Any:
         elif key in _SUBSCHEMAS:
             out[key] = _inline(value, resolver, depth + 1)
         elif key == "pattern":
-            out[key] = _escape_class_dollars(value)
+            out[key] = contract.ecma_regex(value)  # as fastjsonschema would, but not inside [...]
         else:
             out[key] = value
     return out
-
-
-def _escape_class_dollars(pattern: str) -> str:
-    """The same regex, with each ``$`` inside ``[...]`` escaped.
-
-    fastjsonschema turns every unescaped ``$`` into ``\\Z``, which is right for an anchor but not a
-    valid escape inside a character class; ``\\$`` there means the same character and is left alone.
-    """
-    out, in_class, escaped = [], False, False
-    for char in pattern:
-        if escaped:
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif char == "[":
-            in_class = True
-        elif char == "]":
-            in_class = False
-        elif char == "$" and in_class:
-            char = "\\$"
-        out.append(char)
-    return "".join(out)
 
 
 @cache

@@ -203,6 +203,11 @@ def test_hostile_faults_are_refused_and_change_nothing(client: TestClient, body:
     assert client.get(f"/v2/videos/generations/{task_id}", headers=KEY).status_code == 200
 
 
+def test_an_admin_body_nested_too_deeply_says_so(client: TestClient) -> None:
+    refused = client.put("/_mock/faults", headers=ADMIN, content=b"[" * 5000 + b"]" * 5000)
+    assert refused.json()["error"]["message"] == "The body is not valid JSON: nested too deeply."  # was "JSON: ."
+
+
 def test_an_admin_body_past_its_limit_is_a_413(client: TestClient) -> None:
     answer = client.put("/_mock/faults", headers=ADMIN, json={"pad": "x" * 100_000})
     assert (answer.status_code, answer.json()["error"]["code"]) == (413, "request_too_large")
@@ -210,13 +215,27 @@ def test_an_admin_body_past_its_limit_is_a_413(client: TestClient) -> None:
 
 @pytest.mark.parametrize(
     "query",
-    ["offset=9223372036854775807", "offset=-1", "offset=1e3", "offset=%D9%A1", "limit=0", "limit=+5", "limit= 5", "limit="],
+    [
+        "offset=9223372036854775807",
+        "offset=-1",
+        "offset=1e3",
+        "offset=%D9%A1",
+        "limit=0",
+        "limit=+5",
+        "limit= 5",
+        "limit=",
+        "limit=" + "0" * 5000 + "1",
+        "offset=1%0A",
+        "limit=5%0A",
+    ],
 )
-def test_paging_takes_plain_ascii_digits_within_range(client: TestClient, query: str) -> None:
-    """The first was a 500; Python's int() also reads Arabic-Indic digits, signs and spaces."""
-    answer = client.get(f"/_mock/tasks?{query}", headers=ADMIN)
+@pytest.mark.parametrize("path", ["/_mock/tasks", "/_mock/journal"])
+def test_paging_takes_plain_ascii_digits_within_range(client: TestClient, query: str, path: str) -> None:
+    """The first and the last were 500s (int() reads at most 4,300 digits, leading zeros too); int() also
+    reads Arabic-Indic digits, signs and spaces."""
+    answer = client.get(f"{path}?{query}", headers=ADMIN)
     name = query.partition("=")[0]
-    assert (answer.status_code, answer.json()["error"]["param"]) == (400, name), answer.text
+    assert (answer.status_code, answer.json()["error"]["param"]) == (400, name), answer.text[:300]
 
 
 def forbid_walking_the_store(client: TestClient) -> None:

@@ -154,6 +154,14 @@ def test_unknown_things_get_json_4xx(client: TestClient, method: str, path: str,
     assert contract.is_valid("error", response.json())
 
 
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_an_unknown_scope_is_quoted_cut_short(client: TestClient, method: str) -> None:
+    """An 8 KB scope segment came back whole in the refusal."""
+    path = "/v2/" + "x" * 8000 + "/generations" + ("/abc" if method == "GET" else "")
+    response = client.request(method, path, json=CAT, headers=KEY)
+    assert response.json()["error"]["code"] == "unknown_scope" and len(response.content) < 1024, len(response.content)
+
+
 def test_another_key_cannot_see_the_task(client: TestClient) -> None:
     task_id = submit(client)
     response = client.get(f"/v2/videos/generations/{task_id}", headers={"Authorization": "Bearer sk-other"})

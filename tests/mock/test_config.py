@@ -9,8 +9,8 @@ import pytest
 from contract_tests import contract
 from mockserver import Config, load_config
 from mockserver.cli import main
-from mockserver.config import ConfigError
-from mockserver.profiles import Timing, fixed, uniform
+from mockserver.config import ConfigError, check
+from mockserver.profiles import Profile, Timing, fixed, uniform
 
 FLAKY = contract.fixtures_dir() / "scenarios" / "fast-and-flaky.toml"
 
@@ -88,6 +88,7 @@ def test_file_overrides_only_what_it_sets() -> None:
         ("[faults]\nretry_after = 2.0", "retry_after: 2.0 is not of type 'integer'"),
         ("admin_key = 'clé'", "admin_key: 'clé' holds a space or a character outside printable ASCII"),
         ("keys = ['sk a']", "keys.0"),
+        ("fail_reasons = " + "[" * 5000 + "]" * 5000, "nested too deeply"),  # was a RecursionError's traceback
     ],
 )
 def test_bad_file_is_refused_naming_the_problem(tmp_path: Path, text: str, where: str) -> None:
@@ -111,3 +112,12 @@ def test_a_byte_order_mark_is_read_past(tmp_path: Path) -> None:
     path = tmp_path / "mock.toml"
     path.write_bytes(b"\xef\xbb\xbfseed = 7\n")
     assert load_config(path).seed == 7
+
+
+def test_more_models_than_a_task_id_can_name_are_refused() -> None:
+    """A task id holds its profile in two bytes: with 70,000 models, submits to the last ones were 500s."""
+    models = Config().models
+    many = {**models, **{f"m{i}": Profile(queue=fixed(1), run=fixed(1), scope="videos") for i in range(65534 - len(models))}}
+    with pytest.raises(ConfigError, match="models: at most 65533"):
+        check(Config(models=many))
+    check(Config(models=dict(list(many.items())[:65533])))

@@ -72,3 +72,10 @@ def test_the_cli_takes_origins_as_repeated_options(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr("uvicorn.run", lambda app, **options: served.append(app))
     main(["--cors-origin", APP_ORIGIN, "--cors-origin", "http://localhost:5173"])
     assert served[0].state.mock.config.cors_origins == (APP_ORIGIN, "http://localhost:5173")  # type: ignore[attr-defined]
+
+
+def test_a_refused_origin_is_quoted_cut_short() -> None:
+    """The README promises a refusal quotes about 60 characters of the value at fault; an 8 KB Origin came back whole."""
+    with TestClient(create_app(Config(cors_origins=(APP_ORIGIN,)))) as client:
+        refused = preflight(client, "http://" + "x" * 8000)
+    assert refused.status_code == 400 and len(refused.content) < 1024, len(refused.content)

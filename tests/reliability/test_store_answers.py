@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
+
+import pytest
 
 from starlette.testclient import TestClient
 
@@ -56,3 +59,35 @@ def test_a_store_failing_while_serving_is_a_503_with_retry_after(tmp_path: Path)
         ):
             assert answer.status_code == 503, answer.text
             assert answer.json()["error"]["code"] == "store_unavailable" and answer.headers["retry-after"] == "1"
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("profile", None),
+        ("profile", "abc"),
+        ("queue_for", "abc"),
+        ("run_for", None),
+        ("forced", 99),
+        ("flags", 1 << 40),
+        ("scope", "nope"),
+        ("submitted_at", 1e300),
+        ("forced_at", float("nan")),
+    ],
+)
+def test_a_row_another_tool_wrote_wrong_is_a_503_not_a_500(tmp_path: Path, column: str, value: object) -> None:
+    """The file is outside the process: a row edited by hand made polls, links and the admin API 500s."""
+    store = SqliteStore(tmp_path / "t.db")
+    with TestClient(create_app(Config(admin_key="sk-admin"), store=store, clock=lambda: START), raise_server_exceptions=False) as c:
+        task_id = c.post("/v2/videos/generations", json={"prompt": "p", "model": "veo3"}, headers=KEY).json()["task_id"]
+        with sqlite3.connect(tmp_path / "t.db") as db:
+            db.execute(f"UPDATE tasks SET {column} = ?", (value,))
+        for answer in (
+            c.get(f"/v2/videos/generations/{task_id}", headers=KEY),
+            c.get(f"/_media/{task_id}/0.mp4"),
+            c.get("/_mock/tasks", headers=ADMIN),
+            c.get(f"/_mock/tasks/{task_id}", headers=ADMIN),
+            c.post(f"/_mock/tasks/{task_id}/state", headers=ADMIN, json={"status": "SUCCESS"}),
+        ):
+            assert answer.status_code == 503, answer.text[:300]
+            assert answer.json()["error"]["code"] == "store_unavailable" and "damaged" in answer.json()["error"]["message"]

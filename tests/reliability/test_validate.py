@@ -63,5 +63,5 @@ def test_golden_bodies_judged_alike(path: Any) -> None:
     assert bool(validate.problems(NAME, body)) == (not contract.is_valid(NAME, body)) == (path.parent.name == "invalid")
 
 
-def test_dollar_inside_a_class_is_escaped_and_anchors_are_not() -> None:
-    assert validate._escape_class_dollars(r"^[a$]\$[^$]$") == r"^[a\$]\$[^\$]$"
+def test_dollar_inside_a_class_is_escaped_and_anchors_end_the_string() -> None:
+    assert contract.ecma_regex(r"^[a$]\$[^$]$") == r"^[a\$]\$[^\$]\Z"

@@ -157,6 +157,44 @@ def measure(workers: int, duration: float, connections: int, rounds: int) -> dic
     return found
 
 
+def measure_download(duration: float, connections: int, rounds: int) -> dict[str, Load]:
+    """Downloads of one finished 5-second 16:9 video, from the mock and from a bare route sending its bytes.
+
+    A mock of its own, at a time scale that finishes the task at once, so the poll and submit rows
+    above keep measuring the task they always have.
+    """
+    mock_port, bare_port = free_port(), free_port()
+    mock = [sys.executable, "-m", "mockserver", "--port", str(mock_port), "--time-scale", "1000"]
+    bare = [sys.executable, "-m", "uvicorn", "bare:app", "--port", str(bare_port), *UVICORN]
+    with serving([*mock, "--no-access-log", "--log-level", "warning"], mock_port) as (mock_url, mock_pid):
+        headers = {"Authorization": f"Bearer {KEY}", "X-Mock-Scenario": "success"}
+        body = {**BODY, "duration": 5, "aspect_ratio": "16:9"}
+        task_id = httpx.post(f"{mock_url}/v2/videos/generations", json=body, headers=headers).json()["task_id"]
+        for _ in range(200):  # veo3 at this time scale ends within 0.4 s, and its links live 170 s
+            task = httpx.get(f"{mock_url}/v2/videos/generations/{task_id}", headers=headers).json()
+            if task["status"] == "SUCCESS":
+                break
+            time.sleep(0.01)
+        link = task["data"]["output"]
+        video = httpx.get(link).content
+        with tempfile.NamedTemporaryFile(suffix=".mp4") as file:
+            file.write(video)
+            file.flush()
+            env = {"BENCH_MEDIA_FILE": file.name, "PYTHONPATH": str(HERE)}
+            with serving(bare, bare_port, env) as (bare_url, bare_pid):
+                servers = (("mock", link, mock_pid), ("bare", f"{bare_url}/media", bare_pid))
+                found: dict[str, Load] = {}
+                for server, url, pid in servers:
+                    wrk(url, pid, 1, connections)  # warm up
+                for _ in range(rounds):
+                    for server, url, pid in servers:
+                        load = wrk(url, pid, duration, connections)
+                        if f"{server} download" not in found or load.rps > found[f"{server} download"].rps:
+                            found[f"{server} download"] = load
+    found["bytes"] = Load(len(video), 0, 0, 0)
+    return found
+
+
 def path_of(path: str, task_id: str) -> str:
     return f"/v2/videos/generations/{task_id}" if path == "poll" else "/v2/videos/generations"
 
@@ -178,7 +216,13 @@ def kit_seconds() -> float | None:
         return time.monotonic() - started
 
 
-def table(loads: dict[int, dict[str, Load]], per_task: dict[int, float], resident: float, kit: float | None) -> str:
+def table(
+    loads: dict[int, dict[str, Load]],
+    downloads: dict[str, Load],
+    per_task: dict[int, float],
+    resident: float,
+    kit: float | None,
+) -> str:
     rows = [
         "| row | req/s | p50 ms | p99 ms | non-2xx | CPU µs/req | req/s vs bare | bare's CPU/req vs this | target |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---|",
@@ -203,6 +247,15 @@ def table(loads: dict[int, dict[str, Load]], per_task: dict[int, float], residen
                     f"| {name}, {workers} worker{'s' if workers > 1 else ''} | {load.rps:,.0f} | {load.p50_ms:.2f} |"
                     f" {load.p99_ms:.2f} | {load.bad} | {load.cpu_us:.0f} | {tail} |"
                 )
+    bare, mock, size = downloads["bare download"], downloads["mock download"], int(downloads["bytes"].rps)
+    for name, load, tail in (
+        ("mock download", mock, f"{mock.rps / bare.rps:.0%} | {bare.cpu_us / mock.cpu_us:.0%} | "),
+        ("bare download", bare, "100% | 100% | "),
+    ):
+        rows.append(
+            f"| {name} of a 5 s 16:9 video ({size:,} B), 1 worker | {load.rps:,.0f} | {load.p50_ms:.2f} |"
+            f" {load.p99_ms:.2f} | {load.bad} | {load.cpu_us:.0f} | {tail} |"
+        )
     for count, size in per_task.items():
         verdict = "met" if size <= MAX_BYTES_PER_TASK else "MISSED"
         rows.append(f"| memory per task at {count:,} tasks | {size:,.0f} B | | | | | | | ≤1 KiB {verdict} |")
@@ -223,8 +276,9 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("bench: wrk is missing; on Debian or Ubuntu: apt-get install -y wrk")
     loads = {workers: measure(workers, args.duration, args.connections, args.rounds) for workers in (1, 2)}
+    downloads = measure_download(args.duration, args.connections, args.rounds)
     per_task = {count: memory(count) for count in args.tasks}
-    print(table(loads, per_task, resident_bytes_per_task(RESIDENT_TASKS), kit_seconds()))
+    print(table(loads, downloads, per_task, resident_bytes_per_task(RESIDENT_TASKS), kit_seconds()))
 
 
 if __name__ == "__main__":

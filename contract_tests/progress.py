@@ -39,8 +39,10 @@ class Bar:
             console=Console(file=stream, force_terminal=True),
             transient=False,
         )
-        self.label = label
-        self.bar = self.progress.add_task(f"{label} polling", total=100)
+        # The id is printed whole when submitted; on the bar's line a long one (a 64-digit id) would leave
+        # an 80-column terminal no room for the bar, so it is shortened there.
+        self.label = label if len(label) <= 24 else f"{label[:10]}…{label[-6:]}"
+        self.bar = self.progress.add_task(f"{self.label} polling", total=100)
 
     def __enter__(self) -> Self:
         self.progress.start()

@@ -19,10 +19,11 @@ from starlette.routing import Route
 
 from contract_tests import contract
 
-from . import jsonio, lifecycle, scenarios
+from . import jsonio, lifecycle, modes, rules, scenarios
 from .config import faults_from
 from .errors import error
 from .faults import Injector
+from .media.shape import unpack
 
 if TYPE_CHECKING:
     from .app import Mock
@@ -109,6 +110,9 @@ def summary(mock: Mock, record: lifecycle.Record, now: float) -> dict[str, Any]:
         "task_id": record.task_id,
         "scope": record.scope,
         "profile": catalog.names[record.profile],
+        "platform": catalog.profiles[record.profile].platform,
+        "action": modes.ACTIONS[record.scope][record.shape & 3],
+        "output": _output(record),
         "behaviour": scenarios.BEHAVIOURS[record.flags.bit_length() - 1] if record.flags else "default",
         "outcome": "success" if record.failure < 0 else f"fail-{catalog.reasons[record.failure]}",
         "status": lifecycle.status_at(record, now),
@@ -177,6 +181,7 @@ def routes(mock: Mock, admin_key: str) -> list[Route]:
         """Forget every task (ids handed out before now no longer replay), the journal, and runtime faults."""
         mock.store.clear()
         mock.journal.clear()
+        mock.rules.clear()
         mock.injector = Injector(mock.config.faults, mock.config.seed)
         mock.epoch = mock.clock()
         if mock.metrics is not None:
@@ -201,7 +206,15 @@ def routes(mock: Mock, admin_key: str) -> list[Route]:
         Route("/_mock/reset", admin(reset), methods=["POST"]),
         Route("/_mock/faults", admin(faults), methods=["GET", "PUT"]),
         Route("/_mock/journal", admin(journal), methods=["GET"]),
+        *rules.routes(mock, admin),
     ]
+
+
+def _output(record: lifecycle.Record) -> dict[str, Any]:
+    """The shape the outputs are made in: pixels for images and videos, seconds for videos and audio."""
+    shape = unpack(record.shape)
+    sides = {"width": shape.width, "height": shape.height} if record.scope != "audio" else {}
+    return {**sides, **({"duration": shape.duration} if record.scope != "images" else {})}
 
 
 def _finite(value: Any) -> Any:

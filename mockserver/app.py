@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import math
 import time
@@ -23,14 +22,18 @@ from starlette.types import Receive, Scope, Send
 
 from contract_tests import contract
 
-from . import admin, cors, ids, jsonio, lifecycle, media, scenarios, ui, urls, validate, wire
-from .catalog import SCOPES, Catalog, resolve
+from . import admin, cors, ids, jsonio, lifecycle, media, modes, scenarios, ui, urls, validate, wire
+from .catalog import SCOPES, Catalog, parse_choice, resolve
 from .config import Config
 from .errors import error
 from .faults import FAULT, Injector, drop_connection, proxy_page
 from .journal import Journal
+from .media import serve as media_serve
+from .media.cache import MediaCache
+from .media.shape import Shapes
 from .metrics import Metrics, fault_kinds
 from .nonces import Nonces
+from .rules import Rules, SharedRules, key_owner
 from .store import MemoryStore, Store, StoreError
 
 REBUILT_KEPT = 4096  # records rebuilt from signed ids kept per worker; a few MiB at most
@@ -47,6 +50,7 @@ class Mock:
     injector: Injector
     journal: deque[dict[str, Any]]
     lookup: Callable[[str], lifecycle.Record | None] = lambda task_id: None
+    rules: Rules = field(default_factory=lambda: Rules(0))
     metrics: Metrics | None = None
     keys: dict[int, str] = field(default_factory=dict)  # the API key behind each record's owner number
     epoch: float = -math.inf  # ids minted before this (an admin reset) are forgotten
@@ -75,6 +79,7 @@ def create_app(
         clock or time.time,
         Injector(config.faults, config.seed),
         deque(maxlen=config.journal_size),
+        rules=_rules(config, store),
     )
     catalog, tasks, now = mock.catalog, mock.store, mock.clock
     if config.metrics:
@@ -84,7 +89,9 @@ def create_app(
     nonces = Nonces(slot)
     choices = scenarios.by_code(len(catalog.reasons))
     secret = secret or ids.derive_secret(config.seed, config.keys)
-    owners = [(k.encode(), int.from_bytes(hashlib.sha256(k.encode()).digest()[:8], "big", signed=True)) for k in config.keys]
+    owners = [(k.encode(), key_owner(k)) for k in config.keys]
+    shapes = Shapes(catalog.scopes, catalog.profiles)
+    by_key = {key_owner(k): parse_choice(scenario, catalog.reasons) for k, scenario in config.key_scenarios.items()}
     mock.keys = {owner: key.decode() for key, owner in owners}
 
     def owner_of(authorization: bytes | None) -> int | None:
@@ -172,7 +179,7 @@ def create_app(
             code = "missing_field" if first.validator == "required" else "invalid_field"
             return error(400, code, contract.describe(first), param=contract.location(first).lstrip("/") or None)
         header = headers.get(b"x-mock-scenario")
-        choice = scenarios.DEFAULT if header is None else scenarios.parse(header.decode("latin-1"), catalog.reasons)
+        choice = None if header is None else scenarios.parse(header.decode("latin-1"), catalog.reasons)
         if isinstance(choice, str):
             return error(400, "invalid_field", choice, param="X-Mock-Scenario")
         name = scope["path_params"]["scope"]
@@ -181,9 +188,16 @@ def create_app(
             known = sorted(model for s, model in catalog.index if s == name)
             message = f"Unknown model for {name}; use one of: {', '.join(known)}."
             return error(400, "unknown_model", message, param="model")
-        ticket = ids.Ticket(round(now() * 1000), profile, choice.code, nonce=nonces())
+        if choice is None:  # the header wins; then a run-time rule, the model's alias, the key (README)
+            if mock.rules.active:
+                choice = mock.rules.choose(name, payload["model"], owner)
+            if choice is None:
+                choice = catalog.chosen.get((name, payload["model"])) or by_key.get(owner) or scenarios.DEFAULT
+        shape = shapes.packed(profile, payload)
+        ticket = ids.Ticket(round(now() * 1000), profile, choice.code, nonce=nonces(), shape=shape)
         task_id = ids.mint(secret, ticket, name, owner)
         tasks.put(replay(task_id, ticket, name, owner))
+        scope[modes.SEEN] = modes.ACTIONS[name][shape & 3]
         if metrics is not None:
             metrics.created(name, catalog.names[profile], payload, choice)
         return task_id
@@ -193,7 +207,15 @@ def create_app(
         if choice is None or ticket.profile >= len(catalog.profiles):
             return None
         return lifecycle.plan(
-            catalog, task_id, scope, owner, ticket.submitted_ms / 1000, ticket.profile, choice, fate=ticket.nonce
+            catalog,
+            task_id,
+            scope,
+            owner,
+            ticket.submitted_ms / 1000,
+            ticket.profile,
+            choice,
+            fate=ticket.nonce,
+            shape=ticket.shape,
         )
 
     # Records rebuilt from other workers' ids: each task is polled many times, and a rebuild (a MAC check and
@@ -249,25 +271,35 @@ def create_app(
         task = None if record is None else lifecycle.view(catalog, record, now(), urls.media_base(scope))
         if task is None:
             return await not_found()(scope, receive, send)
+        scope[modes.SEEN] = task["action"]
         if metrics is not None:
             metrics.polled(params["task_id"], task["status"], record.failure)  # type: ignore[union-attr]
         await wire.send_json(send, task)
 
-    async def download(request: Request) -> Response:
+    made = MediaCache()
+
+    types = {name: media.content_type(name).encode() for name in SCOPES}
+
+    async def download(scope: Scope, receive: Receive, send: Send) -> None:
         """Output files are public links, as on a CDN: no key, only for a visible, successful task."""
-        record = find_public(request.path_params["task_id"])
+        params = scope["path_params"]
+        record = find_public(params["task_id"])
         at = now()
+        name = params["name"]
         if (
             record is None
-            or request.path_params["name"] not in media.filenames(record.scope, lifecycle.output_count(catalog, record))
+            or name not in media.filenames(record.scope, lifecycle.output_count(catalog, record))
             or not lifecycle.visible(catalog, record, at)
             or lifecycle.status_at(record, at) != lifecycle.SUCCESS
         ):
-            return error(404, "not_found", "No such output.")
+            return await error(404, "not_found", "No such output.")(scope, receive, send)
         expires = lifecycle.link_expires(catalog, record)
         if at >= expires:
-            return media.expired(expires, at)
-        return Response(media.body(record.scope), media_type=media.content_type(record.scope))
+            return await media.expired(expires, at)(scope, receive, send)
+        file = await made.get(record.scope, record.shape, media.hue(record.task_id, int(name.partition(".")[0])))
+        max_age = 31_536_000 if math.isinf(expires) else max(0, int(expires - at))
+        answer = media_serve.answer(scope["method"], wire.headers(scope), file.body, file.etag, types[record.scope], max_age)
+        await answer(scope, receive, send)
 
     async def gone(request: Request, exc: Exception) -> Response:
         message = "This task was accepted under a config that no longer has its profile or failure reason."
@@ -286,7 +318,7 @@ def create_app(
     routes = [
         Route("/v2/{scope}/generations", wire.endpoint(submit), methods=["POST"]),
         Route("/v2/{scope}/generations/{task_id}", wire.endpoint(poll), methods=["GET"]),
-        Route("/_media/{task_id}/{name}", download, methods=["GET"]),
+        Route("/_media/{task_id}/{name}", wire.endpoint(download), methods=["GET"]),
     ]
     middleware = []
     if config.cors_origins:
@@ -303,3 +335,9 @@ def create_app(
         metrics.instrument(app.router)
     app.state.mock = mock
     return app
+
+
+def _rules(config: Config, store: Store | None) -> Rules:
+    """Run-time rules in this process, or in the SQLite file the workers share, beside its tasks."""
+    shared = getattr(store, "path", None)
+    return Rules(config.seed) if shared is None else SharedRules(shared, config.seed, tuple(config.fail_reasons))

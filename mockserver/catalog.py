@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from .config import SCOPES, Config, check
 from .profiles import SCOPE_DEFAULTS, Profile
-from .scenarios import Settings
+from .scenarios import Choice, Settings, parse
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,8 @@ class Catalog:
     scale: float
     seed: int
     strict: bool
+    chosen: dict[tuple[str, str], Choice]  # (scope, alias) to the scenario the alias plays
+    scopes: tuple[str, ...]  # each profile's scope, by number
 
     def profile_for(self, scope: str, model: str) -> int | None:
         """The profile a model plays in a scope; None for an unknown model when models are strict."""
@@ -56,4 +58,16 @@ def resolve(config: Config) -> Catalog:
         scale=config.time_scale,
         seed=config.seed,
         strict=config.strict_models,
+        scopes=(*SCOPES, *(p.scope for p in config.models.values())),
+        chosen={
+            (config.models[config.aliases[alias]].scope, alias): parse_choice(scenario, tuple(config.fail_reasons))
+            for alias, scenario in config.alias_scenarios.items()
+        },
     )
+
+
+def parse_choice(scenario: str, reasons: tuple[str, ...]) -> Choice:
+    """A scenario that ``config.check`` has already accepted."""
+    choice = parse(scenario, reasons)
+    assert isinstance(choice, Choice), choice
+    return choice

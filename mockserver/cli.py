@@ -19,7 +19,7 @@ from starlette.applications import Starlette
 from contract_tests import contract
 
 from .app import create_app
-from .config import Config, ConfigError, load_config
+from .config import Config, ConfigError, check, load_config
 from .ids import derive_secret
 from .metrics import MULTIPROC_ENV
 from .nonces import claim_slot
@@ -29,7 +29,7 @@ from .store import open_store
 # because uvicorn starts several workers only from an import string.
 _ARGV_ENV = "MOCKSERVER_ARGV"
 _PER_WORKER = "note: each admin request reaches one worker; run-time faults, the journal and resets are that worker's"
-_UNSHARED = ", and so are forced states unless the workers share --store sqlite:PATH"
+_UNSHARED = ", and so are rules and forced states unless the workers share --store sqlite:PATH"
 SHUTDOWN_GRACE = 5  # seconds in-flight requests get on Ctrl-C or SIGTERM, so a long added latency cannot hold the exit
 _SERVER_OPTIONS = ("host", "port", "workers", "log_level", "store", "secret")
 
@@ -39,7 +39,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--config", metavar="FILE", help="a TOML file (schemas/mock-config.json); default: embedded")
-    parser.add_argument("--key", action="append", help="an accepted API key (repeatable; replaces the development key)")
+    parser.add_argument(
+        "--key", action="append", metavar="KEY[=SCENARIO]",
+        help="an accepted API key, with the scenario its submits play (repeatable; replaces the development key)",
+    )
     parser.add_argument("--admin-key", help="switch on the admin API under /_mock/, for this bearer key")
     parser.add_argument("--cors-origin", action="append", help="let a browser app on this origin call the mock (repeatable; * for any)")
     parser.add_argument("--time-scale", type=float, help="60 makes a three-minute job take three seconds")
@@ -65,10 +68,11 @@ def _check(parser: argparse.ArgumentParser, schema: str, given: dict[str, Any], 
 
 def _config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Config:
     _check(parser, "mock-cli", {name: getattr(args, name) for name in _SERVER_OPTIONS if getattr(args, name) is not None}, {})
+    keys = [_key(given) for given in args.key or ()]
     given = {
         "time_scale": args.time_scale,
         "seed": args.seed,
-        "keys": args.key,
+        "keys": [key for key, _ in keys] or None,
         "admin_key": args.admin_key,
         "cors_origins": args.cors_origin,
         "metrics": args.metrics,
@@ -80,7 +84,24 @@ def _config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Config
     except ConfigError as exc:
         parser.error(str(exc))
     listed = {name: tuple(value) for name, value in given.items() if isinstance(value, list)}
-    return replace(config, **{**given, **listed})
+    config = replace(config, **{**given, **listed})
+    chosen = {key: scenario for key, scenario in keys if scenario}
+    if keys:  # the command line's keys replace the file's, and so do their scenarios
+        kept = {key: scenario for key, scenario in config.key_scenarios.items() if key in config.keys}
+        config = replace(config, key_scenarios={**kept, **chosen})
+    try:
+        check(config)
+    except ConfigError as exc:
+        parser.error(str(exc).replace("key_scenarios.", "--key ", 1))
+    return config
+
+
+def _key(given: str) -> tuple[str, str]:
+    """``KEY=SCENARIO`` splits at its last ``=`` when text follows it; a key ending in ``=`` (base64) stays whole."""
+    key, equals, scenario = given.rpartition("=")
+    if not equals or not scenario.strip() or not key:
+        return given, ""
+    return key, scenario
 
 
 def _app(parser: argparse.ArgumentParser, args: argparse.Namespace, config: Config, serves: bool = True) -> Starlette:

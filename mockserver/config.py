@@ -14,6 +14,7 @@ from typing import Any
 
 from contract_tests import contract
 
+from . import modes, scenarios
 from .faults import Faults
 from .ids import MAX_PROFILES
 from .profiles import ALIASES, MODELS, SCOPE_DEFAULTS, Profile, timing
@@ -45,6 +46,8 @@ class Config:
     profiles: dict[str, Profile] = field(default_factory=lambda: dict(SCOPE_DEFAULTS))
     models: dict[str, Profile] = field(default_factory=lambda: dict(MODELS))
     aliases: dict[str, str] = field(default_factory=lambda: dict(ALIASES))
+    alias_scenarios: dict[str, str] = field(default_factory=dict)  # alias = scenario, as X-Mock-Scenario reads it
+    key_scenarios: dict[str, str] = field(default_factory=dict)  # API key = scenario
     fail_reasons: dict[str, str] = field(default_factory=lambda: dict(FAIL_REASONS))
     scenarios: Settings = Settings()
     faults: Faults = Faults()
@@ -92,6 +95,17 @@ def check(config: Config) -> None:
     for alias, model in config.aliases.items():
         if model not in config.models:
             raise ConfigError(f"aliases.{alias}: no model {model!r} in models")
+    reasons = tuple(config.fail_reasons)
+    for alias, scenario in config.alias_scenarios.items():
+        if alias not in config.aliases:
+            raise ConfigError(f"aliases.{alias}: a scenario needs the alias's model")
+        if isinstance(problem := scenarios.parse(scenario, reasons, f"aliases.{alias}.scenario"), str):
+            raise ConfigError(problem)
+    for key, scenario in config.key_scenarios.items():
+        if key not in config.keys:
+            raise ConfigError(f"key_scenarios.{key}: not one of keys")
+        if isinstance(problem := scenarios.parse(scenario, reasons, f"key_scenarios.{key}"), str):
+            raise ConfigError(problem)
     named = [*(f"profiles.{s}" for s in config.profiles), *(f"models.{m}" for m in config.models)]
     for name, profile in zip(named, [*config.profiles.values(), *config.models.values()]):
         unknown = sorted(set(profile.fail_reasons) - set(config.fail_reasons))
@@ -99,6 +113,10 @@ def check(config: Config) -> None:
             raise ConfigError(f"{name}.fail_reasons: {unknown} not in the fail_reasons catalogue")
         if name.startswith("models.") and profile.scope not in SCOPES:
             raise ConfigError(f"{name}.scope: {profile.scope!r} is not one of {list(SCOPES)}")
+        actions = modes.ACTIONS[profile.scope or name.removeprefix("profiles.")]
+        unknown = sorted(set(profile.modes) - set(actions))
+        if unknown:
+            raise ConfigError(f"{name}.modes: {unknown} are not actions of its scope; use {list(actions)}")
 
 
 def from_dict(data: dict[str, Any]) -> Config:
@@ -118,7 +136,9 @@ def from_dict(data: dict[str, Any]) -> Config:
     for listed in ("keys", "cors_origins"):
         if listed in data:
             top[listed] = tuple(data[listed])
-    top["aliases"] = {**base.aliases, **data.get("aliases", {})}
+    given = data.get("aliases", {})
+    top["aliases"] = {**base.aliases, **{a: m if isinstance(m, str) else m["model"] for a, m in given.items()}}
+    top["alias_scenarios"] = {a: m["scenario"] for a, m in given.items() if isinstance(m, dict) and "scenario" in m}
     top["fail_reasons"] = {**base.fail_reasons, **data.get("fail_reasons", {})}
     top["scenarios"] = replace(base.scenarios, **data.get("scenarios", {}))
     top["faults"] = faults_from(data.get("faults", {}), base.faults)

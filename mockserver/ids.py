@@ -2,7 +2,7 @@
 
 A task's state is a pure function of its record and the clock, and the record is a pure function
 of what ``plan()`` is given. So an id that says when the task was submitted, which profile and
-scenario it plays and a nonce is enough for any worker process, or the same process after a
+scenario it plays, a nonce, and the mode and output shape its request asked for is enough for any worker process, or the same process after a
 restart, to rebuild the record without shared storage. The tag is a keyed MAC over those fields and
 over the scope and owner, which the id does not show: a forged or altered id, or an id polled by
 another key or under another scope, reads as no task at all.
@@ -15,7 +15,7 @@ import hmac
 from dataclasses import dataclass
 
 _TAG_BYTES = 10
-_PAYLOAD_BYTES = 16  # 6 submit time (ms), 2 profile, 1 scenario, 7 nonce
+_PAYLOAD_BYTES = 22  # 6 submit time (ms), 2 profile, 1 scenario, 7 nonce, 6 mode and output shape
 _ID_CHARS = 2 * (_PAYLOAD_BYTES + _TAG_BYTES)  # lowercase hex
 MAX_PROFILES = 1 << 16  # the profile's two bytes
 
@@ -28,6 +28,7 @@ class Ticket:
     profile: int
     scenario: int
     nonce: int
+    shape: int = 0  # media.shape's packed mode, frame size and duration
 
 
 def derive_secret(*parts: object) -> bytes:
@@ -47,6 +48,7 @@ def mint(secret: bytes, ticket: Ticket, scope: str, owner: int) -> str:
         + ticket.profile.to_bytes(2, "big")
         + ticket.scenario.to_bytes(1, "big")
         + ticket.nonce.to_bytes(7, "big")
+        + ticket.shape.to_bytes(6, "big")
     )
     raw = payload + _tag(secret, payload, scope, owner)
     return raw.hex()
@@ -69,5 +71,6 @@ def read(secret: bytes, task_id: str, scope: str, owner: int) -> Ticket | None:
         submitted_ms=int.from_bytes(payload[:6], "big"),
         profile=int.from_bytes(payload[6:8], "big"),
         scenario=payload[8],
-        nonce=int.from_bytes(payload[9:], "big"),
+        nonce=int.from_bytes(payload[9:16], "big"),
+        shape=int.from_bytes(payload[16:], "big"),
     )

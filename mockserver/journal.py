@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import jsonio
 from .faults import DROPPED, FAULT, RAW_RECEIVE
+from .modes import SEEN
 
 BODY_LIMIT = 2048
 PATH_LIMIT = 512  # a path can be as long as the server's header limit; the journal keeps this much of it
@@ -77,6 +78,7 @@ class Journal:
                     "truncated": len(body) >= BODY_LIMIT,
                     "task_id": task_id,
                     "fault": inner.get(FAULT),  # "503", "latency,drop", ... or None
+                    "action": inner.get(SEEN),  # the mode a submit was read as, or a polled task's
                 }
             )
 

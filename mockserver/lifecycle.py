@@ -14,7 +14,7 @@ from typing import Any
 
 from contract_tests import contract
 
-from . import media
+from . import media, modes
 from .catalog import Catalog
 from .draws import Draws
 from .scenarios import EXPIRE, LATE, NO_PROGRESS, OUTPUTS, SKIP_STATES, SLOW, STUCK, Choice
@@ -28,6 +28,7 @@ NOT_START, SUBMITTED, QUEUED, IN_PROGRESS, SUCCESS, FAILURE = STATES
 class Record:
     """``failure`` indexes the catalog's reasons (-1: succeeds); ``profile`` its profiles; ``flags`` are
     the scenario's bits. ``forced`` is a state index pinned by the admin API at ``forced_at`` (-1: none).
+    ``shape`` is the mode and output shape the request asked for, packed (``media.shape``).
     """
 
     task_id: str
@@ -41,6 +42,7 @@ class Record:
     flags: int = 0
     forced: int = -1
     forced_at: float = 0.0
+    shape: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +54,15 @@ class Times:
 
 
 def plan(
-    catalog: Catalog, task_id: str, scope: str, owner: int, now: float, profile: int, choice: Choice, fate: int | None = None
+    catalog: Catalog,
+    task_id: str,
+    scope: str,
+    owner: int,
+    now: float,
+    profile: int,
+    choice: Choice,
+    fate: int | None = None,
+    shape: int = 0,
 ) -> Record:
     """Draw a task's fate once, at submit, from draws keyed by the seed and ``fate`` (default: the id).
 
@@ -61,8 +71,9 @@ def plan(
     """
     p = catalog.profiles[profile]
     draw = Draws(catalog.seed, task_id if fate is None else fate)
-    queue_for = p.queue.draw(draw) / catalog.scale
-    run_for = p.run.draw(draw) / catalog.scale
+    factor = p.modes.get(modes.ACTIONS[scope][shape & 3], 1.0) if p.modes else 1.0
+    queue_for = factor * p.queue.draw(draw) / catalog.scale
+    run_for = factor * p.run.draw(draw) / catalog.scale
     fails = draw.random() < p.fail_rate
     reason = draw.choice(p.fail_reasons) if fails else ""
     failure = catalog.reasons.index(reason) if reason else -1
@@ -74,7 +85,7 @@ def plan(
         # Runs for ever; with a fail outcome, until the provider's hard timeout, counted from submit.
         hard = catalog.settings.hard_timeout / catalog.scale - queue_for
         run_for = max(0.0, hard) if choice.outcome >= 2 else math.inf
-    return Record(task_id, scope, owner, now, queue_for, run_for, failure, profile, choice.flags)
+    return Record(task_id, scope, owner, now, queue_for, run_for, failure, profile, choice.flags, -1, 0.0, shape)
 
 
 class Gone(Exception):
@@ -153,6 +164,8 @@ def view(catalog: Catalog, record: Record, now: float, media_base: str) -> dict[
         "start_time": 0,
         "finish_time": 0,
         "progress": "0%",
+        "platform": catalog.profiles[record.profile].platform,
+        "action": modes.ACTIONS[record.scope][record.shape & 3],
         "data": {},
     }
     if status in (NOT_START, SUBMITTED, QUEUED):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .draws import Draws
 
@@ -91,6 +91,9 @@ class Profile:
     ``outputs``: 0 answers one URL in ``data.output``; N answers N URLs in ``data.outputs``.
     ``link_ttl``: how long output links work after the task finishes; 0 for ever.
     ``scope``: the scope a model's profile serves; empty for a scope's default profile.
+    ``platform``: who generates, as task answers say. ``duration``, ``aspect_ratio`` and ``resolution``
+    (the short side in pixels): the output's shape when the request does not say.
+    ``modes``: a factor on queue and run times per action (``image-to-video``: 1.5).
     """
 
     queue: Timing
@@ -101,6 +104,11 @@ class Profile:
     outputs: int = 0
     link_ttl: float = DAY
     scope: str = ""
+    platform: str = "mock"
+    duration: float = 5.0
+    aspect_ratio: str = "16:9"
+    resolution: int = 720
+    modes: dict[str, float] = field(default_factory=dict)
 
 
 def _lognormal(median: float, sigma: float, low: float = 0.0, high: float = math.inf) -> Timing:
@@ -108,29 +116,41 @@ def _lognormal(median: float, sigma: float, low: float = 0.0, high: float = math
 
 
 SCOPE_DEFAULTS = {
-    "images": Profile(queue=uniform(1, 3), run=uniform(5, 15)),
+    "images": Profile(queue=uniform(1, 3), run=uniform(5, 15), aspect_ratio="1:1", resolution=1024),
     "videos": Profile(queue=uniform(5, 20), run=uniform(60, 180)),
-    "audio": Profile(queue=uniform(2, 5), run=uniform(20, 60)),
+    "audio": Profile(queue=uniform(2, 5), run=uniform(20, 60), duration=30),
 }
 
 MODELS = {
     # Veo: a long-running operation with a done flag and no progress, 11 s to 6 min; files kept 2 days.
     "veo3": Profile(
-        scope="videos", queue=uniform(1, 10), run=_lognormal(75, 0.6, 11, 360), progress_step=100, link_ttl=2 * DAY
+        scope="videos", queue=uniform(1, 10), run=_lognormal(75, 0.6, 11, 360), progress_step=100, link_ttl=2 * DAY,
+        platform="google", duration=8,
     ),
     # OpenAI videos: queued, then an integer progress 0-100; the download expires.
     "sora-2": Profile(
-        scope="videos", queue=Timing("normal", 20, 8, 2), run=_lognormal(150, 0.4, 60, 600), link_ttl=DAY
+        scope="videos", queue=Timing("normal", 20, 8, 2), run=_lognormal(150, 0.4, 60, 600), link_ttl=DAY,
+        platform="openai", duration=4,
     ),
     # Kling: submitted, processing, no progress; URLs cleared after 30 days.
     "kling-v2": Profile(
-        scope="videos", queue=uniform(10, 60), run=_lognormal(180, 0.5, 60, 900), progress_step=100, link_ttl=30 * DAY
+        scope="videos", queue=uniform(10, 60), run=_lognormal(180, 0.5, 60, 900), progress_step=100, link_ttl=30 * DAY,
+        platform="kling",
     ),
-    "gpt-image-1": Profile(scope="images", queue=uniform(0, 2), run=Timing("normal", 25, 8, 8, 90), progress_step=100),
+    "gpt-image-1": Profile(
+        scope="images", queue=uniform(0, 2), run=Timing("normal", 25, 8, 8, 90), progress_step=100,
+        platform="openai", aspect_ratio="1:1", resolution=1024,
+    ),
     # Replicate-style: a list of files, deleted after an hour.
-    "flux-dev": Profile(scope="images", queue=uniform(0, 5), run=uniform(2, 8), progress_step=5, outputs=1, link_ttl=3600),
+    "flux-dev": Profile(
+        scope="images", queue=uniform(0, 5), run=uniform(2, 8), progress_step=5, outputs=1, link_ttl=3600,
+        platform="black-forest-labs", aspect_ratio="1:1", resolution=1024,
+    ),
     # Suno: two clips per request, progress in coarse steps.
-    "suno-v4": Profile(scope="audio", queue=uniform(2, 10), run=_lognormal(60, 0.3, 20, 240), progress_step=10, outputs=2),
+    "suno-v4": Profile(
+        scope="audio", queue=uniform(2, 10), run=_lognormal(60, 0.3, 20, 240), progress_step=10, outputs=2,
+        platform="suno", duration=120,
+    ),
 }
 
 ALIASES = {"veo3-fast": "veo3", "veo-3": "veo3", "sora-2-pro": "sora-2", "kling-v2-master": "kling-v2", "flux": "flux-dev"}

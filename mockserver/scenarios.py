@@ -72,10 +72,8 @@ def names(reasons: tuple[str, ...]) -> list[str]:
     return [*BEHAVIOURS, "success", *(f"fail-{reason}" for reason in reasons)]
 
 
-def parse(header: str, reasons: tuple[str, ...]) -> Choice | str:
-    """The choice a header asks for, or the message of a 400 saying what is wrong with it."""
-    if not header.strip():  # an empty header, as a client's template sends it, is the default
-        return DEFAULT
+def parse(header: str, reasons: tuple[str, ...], field: str = "X-Mock-Scenario") -> Choice | str:
+    """The choice a header (or ``field`` of a config or admin rule) asks for, or a message saying what is wrong."""
     behaviours, outcomes = [], []
     if not header.strip():  # an empty header, as a client's template sends it, is the default
         return DEFAULT
@@ -90,7 +88,7 @@ def parse(header: str, reasons: tuple[str, ...]) -> Choice | str:
             outcomes.append(2 + reasons.index(name[5:]))
         else:
             shown = name if len(name) <= 40 else name[:37] + "..."
-            return f"Unknown X-Mock-Scenario {shown!r}; use one of: {', '.join(names(reasons))}."
+            return f"Unknown {field} {shown!r}; use one of: {', '.join(names(reasons))}."
     if len(behaviours) > 1 or len(outcomes) > 1:
-        return "X-Mock-Scenario combines at most one behaviour and one outcome (success or fail-*)."
+        return f"{field} combines at most one behaviour and one outcome (success or fail-*)."
     return Choice(behaviours[0] if behaviours else 0, outcomes[0] if outcomes else 0)

@@ -84,7 +84,7 @@ def _number(value: Any, low: float, high: float) -> bool:
 def _record(row: tuple[Any, ...]) -> Record:
     """The row as a record, if it is one. Any SQLite tool can write the file, and a field of the wrong type
     or out of range (a profile of NULL, a submit time of 1e300) made polls, links and the admin API 500s."""
-    task_id, scope, owner, submitted_at, queue_for, run_for, failure, profile, flags, forced, forced_at = row
+    task_id, scope, owner, submitted_at, queue_for, run_for, failure, profile, flags, forced, forced_at, shape = row
     sound = (
         isinstance(task_id, str)
         and scope in SCOPES
@@ -97,6 +97,7 @@ def _record(row: tuple[Any, ...]) -> Record:
         and flags in _FLAGS and isinstance(flags, int)
         and isinstance(forced, int) and -1 <= forced < len(STATES)
         and _number(forced_at, 0, _LATEST)
+        and isinstance(shape, int) and 0 <= shape < 2**48  # media.shape's packed mode and output shape
     )
     if not sound:
         raise StoreError(f"the stored row of task {str(task_id)[:60]!r} is damaged")
@@ -119,6 +120,7 @@ class SqliteStore:
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = str(path)  # the admin API's rules live in the same file (rules.py)
         self._names = [f.name for f in fields(Record)]
         try:
             # A short busy timeout: the store runs on the event loop, and another program's write lock

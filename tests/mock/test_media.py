@@ -2,67 +2,96 @@
 
 from __future__ import annotations
 
-import io
-import struct
-import wave
-import zlib
-
 import pytest
+from mediacheck import Decoded, decode
 from starlette.testclient import TestClient
 
-from mockserver import Config, create_app
+from mockserver import Config, create_app, media
+from mockserver.media import render
 from mockserver.profiles import Profile, fixed
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 SURE = Profile(queue=fixed(1), run=fixed(10), fail_rate=0.0)
 
 
-def _png_pixels(data: bytes) -> int:
-    assert data.startswith(b"\x89PNG\r\n\x1a\n")
-    width, height = struct.unpack(">II", data[16:24])
-    idat_len = struct.unpack(">I", data[33:37])[0]
-    assert data[37:41] == b"IDAT"
-    assert len(zlib.decompress(data[41 : 41 + idat_len])) == height * (1 + 3 * width)
-    return width * height
-
-
-def _wav_frames(data: bytes) -> int:
-    with wave.open(io.BytesIO(data)) as sound:
-        return sound.getnframes()
-
-
-def _mp4_boxes(data: bytes) -> list[bytes]:
-    kinds, at = [], 0
-    while at < len(data):
-        size = struct.unpack(">I", data[at : at + 4])[0]
-        assert size >= 8 and at + size <= len(data)
-        kinds.append(data[at + 4 : at + 8])
-        at += size
-    return kinds
+def _decoded(scope: str, body: dict, model: str = "m", scenario: str = "success") -> list[Decoded]:
+    """Submit ``body``, let the task finish, and decode each of its outputs with PyAV."""
+    clock = [1_756_693_797.0]
+    with TestClient(create_app(Config(), clock=lambda: clock[0])) as client:
+        headers = {**KEY, "X-Mock-Scenario": scenario}
+        task_id = client.post(f"/v2/{scope}/generations", json={"prompt": "p", "model": model, **body}, headers=headers).json()["task_id"]
+        clock[0] += 10_000
+        data = client.get(f"/v2/{scope}/generations/{task_id}", headers=KEY).json()["data"]
+        urls = data.get("outputs") or [data["output"]]
+        answers = [client.get(url) for url in urls]
+    assert all(a.status_code == 200 and a.headers["content-type"] == media.content_type(scope) for a in answers)
+    return [decode(a.content, media.SUBTYPES[scope]) for a in answers]
 
 
 @pytest.mark.parametrize(
-    ("scope", "kind", "is_valid"),
+    ("model", "body", "size", "seconds"),
     [
-        ("images", "image/png", lambda d: _png_pixels(d) > 0),
-        ("audio", "audio/wav", lambda d: _wav_frames(d) > 0),
-        ("videos", "video/mp4", lambda d: _mp4_boxes(d) == [b"ftyp", b"moov"]),
+        ("veo3", {}, (320, 180), 8.0),  # veo3's own default: 8 s at 16:9
+        ("sora-2", {"aspect_ratio": "9:16", "duration": 3}, (180, 320), 3.0),
+        ("m", {"size": "1024x1024", "duration": 2.5}, (320, 320), 2.5),
+        ("m", {"resolution": "1080P", "aspect_ratio": "21:9"}, (320, 138), 5.0),
+        ("m", {"size": "256x144", "resolution": "4K", "duration": 1}, (256, 144), 1.0),  # size wins
     ],
 )
-def test_output_downloads_as_valid_media_of_its_scope(scope: str, kind: str, is_valid) -> None:
+def test_videos_are_h264_that_decodes_frame_by_frame_in_the_shape_asked(model, body, size, seconds) -> None:
+    (video,) = _decoded("videos", body, model)
+    assert video.codec == "h264"
+    assert (video.width, video.height) == size
+    assert video.frames == round(seconds * render.FPS)
+    assert abs(video.seconds - seconds) <= 0.5
+    assert video.first != video.last  # the bar moves
+
+
+@pytest.mark.parametrize(
+    ("model", "body", "size"),
+    [
+        ("gpt-image-1", {}, (1024, 1024)),
+        ("gpt-image-1", {"aspect_ratio": "16:9"}, (1820, 1024)),
+        ("m", {"size": "640x360"}, (640, 360)),
+        ("m", {"resolution": "480p", "aspect_ratio": "3:4"}, (480, 640)),
+        ("m", {"size": "9000x4500"}, (4096, 2048)),  # capped, keeping the aspect ratio
+    ],
+)
+def test_images_are_pngs_of_the_size_asked(model, body, size) -> None:
+    (image,) = _decoded("images", body, model)
+    assert image.codec == "png" and (image.width, image.height) == size and image.frames == 1
+
+
+@pytest.mark.parametrize(("model", "body", "seconds"), [("m", {"duration": 7.5}, 7.5), ("m", {}, 30.0), ("suno-v4", {}, 120.0)])
+def test_audio_is_wav_of_the_duration_asked(model, body, seconds) -> None:
+    for sound in _decoded("audio", body, model):
+        assert sound.codec == "pcm_s16le" and abs(sound.seconds - seconds) <= 0.5
+
+
+@pytest.mark.parametrize(("scope", "model"), [("images", "flux-dev"), ("videos", "veo3"), ("audio", "suno-v4")])
+def test_each_output_of_a_task_is_a_different_file(scope: str, model: str) -> None:
     clock = [1_756_693_797.0]
-    app = create_app(Config(profiles={scope: SURE}), clock=lambda: clock[0])
-    with TestClient(app) as client:
-        task_id = client.post(f"/v2/{scope}/generations", json={"prompt": "p", "model": "m"}, headers=KEY).json()["task_id"]
-        link = f"/_media/{task_id}/0.{kind.split('/')[1]}"
-        assert client.get(link).status_code == 404
-        clock[0] += 11
-        output = client.get(f"/v2/{scope}/generations/{task_id}", headers=KEY).json()["data"]["output"]
-        assert output == f"http://testserver{link}"
-        response = client.get(output)
-    assert response.status_code == 200
-    assert response.headers["content-type"] == kind
-    assert is_valid(response.content)
+    with TestClient(create_app(Config(), clock=lambda: clock[0])) as client:
+        headers = {**KEY, "X-Mock-Scenario": "outputs, success"}
+        body = {"prompt": "p", "model": model, "duration": 1, "size": "64x64"}
+        task_id = client.post(f"/v2/{scope}/generations", json=body, headers=headers).json()["task_id"]
+        clock[0] += 1000  # flux-dev links live an hour
+        urls = client.get(f"/v2/{scope}/generations/{task_id}", headers=KEY).json()["data"]["outputs"]
+        bodies = [client.get(url).content for url in urls]
+    assert len(urls) == 4 and len(set(bodies)) == 4
+
+
+def test_any_worker_serves_the_shape_another_one_accepted() -> None:
+    """The shape travels in the signed id: a second app with the same secret, which stored nothing, serves it."""
+    clock = [1_756_693_797.0]
+    first, second = (create_app(Config(), clock=lambda: clock[0], secret=b"shared") for _ in range(2))
+    with TestClient(first) as one, TestClient(second) as other:
+        body = {"prompt": "p", "model": "m", "aspect_ratio": "9:16", "duration": 2}
+        task_id = one.post("/v2/videos/generations", json=body, headers={**KEY, "X-Mock-Scenario": "success"}).json()["task_id"]
+        clock[0] += 10_000
+        link = other.get(f"/v2/videos/generations/{task_id}", headers=KEY).json()["data"]["output"]
+        video = decode(other.get(link).content, "mp4")
+    assert (video.width, video.height, video.frames) == (180, 320, 2 * render.FPS)
 
 
 @pytest.mark.parametrize(("ttl", "expired_after"), [(3600, 3600), (0, None)])
@@ -99,3 +128,35 @@ def test_only_the_tasks_own_output_names_are_served() -> None:
         assert [client.get(url).status_code for url in outputs] == [200, 200]
         assert client.get(f"/_media/{task_id}/2.wav").status_code == 404
         assert client.get(f"/_media/{task_id}/0.png").status_code == 404
+
+
+def test_the_media_cache_keeps_within_its_budget_and_makes_each_file_once() -> None:
+    import asyncio
+
+    from mockserver.media.cache import MediaCache
+    from mockserver.media.shape import Shape
+
+    cache = MediaCache(budget=40_000)
+    shapes = [Shape(0, 0, 0, 1 + n / 10).pack() for n in range(8)]  # WAVs of 16 to 27 kB
+
+    async def fetch() -> list[bytes]:
+        first = [(await cache.get("audio", shape, 3)).body for shape in shapes]
+        again = await cache.get("audio", shapes[-1], 3)
+        assert again.body is first[-1]  # kept: the same object, not made anew
+        return first
+
+    bodies = asyncio.run(fetch())
+    assert cache.size <= 40_000 and 0 < len(cache) < len(shapes)
+    assert cache.size == sum(len(b) for b in bodies[-len(cache):])
+
+
+def test_a_video_has_its_index_before_its_frames_so_players_start_at_once() -> None:
+    from mockserver.media.shape import Shape
+
+    data = render.video(Shape(0, 1280, 720, 2), 5)
+    boxes, at = [], 0
+    while at < len(data):
+        size = int.from_bytes(data[at : at + 4], "big")
+        boxes.append(data[at + 4 : at + 8])
+        at += size
+    assert boxes.index(b"moov") < boxes.index(b"mdat")

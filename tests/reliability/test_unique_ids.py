@@ -47,7 +47,7 @@ def test_two_workers_never_hand_out_one_id(spawn: Any, tmp_path: Path, store: st
             assert health["tasks"] == len(ids)
     assert len(ids) >= SUBMITS
     assert len(set(ids)) == len(ids), f"{len(ids) - len(set(ids))} duplicate ids"
-    assert {slot_of(task_id) for task_id in ids} == {0, 1}, "both workers took submits"
+    assert len({slot_of(task_id) for task_id in ids}) == 2, "both workers took submits"
 
 
 def test_two_servers_on_one_file_never_hand_out_one_id(spawn: Any, tmp_path: Path) -> None:

@@ -19,7 +19,8 @@ from starlette.routing import Route
 
 from contract_tests import contract
 
-from . import jsonio, lifecycle, modes, rules, scenarios
+from . import lifecycle, modes, rules, scenarios
+from .adminio import Refused, body_of, paging
 from .config import faults_from
 from .errors import error
 from .faults import Injector
@@ -27,52 +28,6 @@ from .media.shape import unpack
 
 if TYPE_CHECKING:
     from .app import Mock
-
-PAGE = 100
-MAX_PAGE = 1000
-MAX_BODY = 64 * 1024  # admin bodies are a few fields
-
-
-class Refused(Exception):
-    """An admin request the API answers with ``answer`` instead of carrying it out."""
-
-    def __init__(self, answer: Response) -> None:
-        self.answer = answer
-
-
-def _refusal(problems: list[Any]) -> Refused:
-    first = problems[0]
-    param = contract.location(first).lstrip("/") or None
-    return Refused(error(400, "invalid_field", contract.describe(first), param=param))
-
-
-async def body_of(request: Request, schema: str) -> dict[str, Any]:
-    """The body as strict JSON (no NaN, no Infinity), bounded in size, and valid against ``schemas/<schema>``."""
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise Refused(error(413, "request_too_large", f"An admin body is {MAX_BODY} bytes at most."))
-    try:
-        payload = jsonio.loads(bytes(body))
-    except ValueError as exc:  # TooDeep too
-        raise Refused(error(400, "invalid_json", f"The body is not valid JSON: {str(exc) or 'nested too deeply'}.")) from exc
-    if not isinstance(payload, dict):
-        raise Refused(error(400, "invalid_body", "The body must be a JSON object."))
-    problems = contract.errors(schema, payload, settings=True)
-    if problems:
-        raise _refusal(problems)
-    return payload
-
-
-def paging(request: Request, default_limit: int = PAGE) -> tuple[int, int]:
-    """``offset`` and ``limit`` from the query string, checked against ``admin-query.json``; limit capped."""
-    given = {name: request.query_params[name] for name in ("offset", "limit") if name in request.query_params}
-    problems = contract.errors("admin-query", given, settings=True)
-    if problems:
-        raise _refusal(problems)
-    return int(given.get("offset", 0)), min(int(given.get("limit", default_limit)), MAX_PAGE)
-
 
 def guard(admin_key: str) -> Any:
     """Wraps a handler so that only ``Authorization: Bearer <admin key>`` reaches it; 401 otherwise."""
@@ -128,7 +83,7 @@ def routes(mock: Mock, admin_key: str) -> list[Route]:
         return summary(mock, record, mock.clock())
 
     async def health(request: Request) -> Response:
-        size = len(mock.store) if hasattr(mock.store, "__len__") else None
+        size = len(mock.store)
         faults = mock.injector.faults.active
         return JSONResponse({"status": "ok", "time": mock.clock(), "tasks": size, "faults": faults, "seed": mock.config.seed})
 

@@ -17,20 +17,19 @@ import sqlite3
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from contract_tests import contract
 
-from . import jsonio, scenarios
+from . import scenarios
+from .adminio import body_of, refusal
 from .errors import error
 
 if TYPE_CHECKING:
     from .app import Mock
 
-BODY = Draft202012Validator(contract.schema("mock-rule"), registry=contract.registry())
 MAX_RULES = 1000
 
 
@@ -183,18 +182,11 @@ def routes(mock: Mock, guard: Any) -> list[Route]:
         return JSONResponse({"rules": [rule.as_dict() for rule in rules.listing()]})
 
     async def add(request: Request) -> Response:
-        try:
-            payload = jsonio.loads(await request.body())
-        except ValueError as exc:
-            return error(400, "invalid_json", f"The body is not strict JSON: {exc}.")
-        if isinstance(payload, dict) and ("next" in payload) == ("fraction" in payload):
+        payload = await body_of(request, None)
+        if isinstance(payload, dict) and ("next" in payload) == ("fraction" in payload):  # the schema's oneOf, in words
             return error(400, "invalid_field", "Give exactly one of next (a count of submits) or fraction (0 to 1).")
-        problems = sorted(BODY.iter_errors(payload), key=lambda e: e.json_path)
-        if problems:
-            first = problems[0]
-            return error(
-                400, "invalid_field", contract.describe(first), param=contract.location(first).lstrip("/") or None
-            )
+        if problems := contract.errors("mock-rule", payload, settings=True):
+            raise refusal(problems)
         choice = scenarios.parse(payload["scenario"], mock.catalog.reasons, "scenario")
         if isinstance(choice, str):
             return error(400, "invalid_field", choice, param="scenario")

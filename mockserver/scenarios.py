@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contract_tests import contract
+
 BEHAVIOURS = ("default", "stuck", "slow", "late-visible", "expire", "outputs", "no-progress", "skip-states")
 STUCK, SLOW, LATE, EXPIRE, OUTPUTS, NO_PROGRESS, SKIP_STATES = (1 << n for n in range(1, len(BEHAVIOURS)))
 MAX_REASONS = 30  # outcomes 0 (the profile decides), 1 (success), 2.. (a reason) fit in five bits
@@ -87,8 +89,7 @@ def parse(header: str, reasons: tuple[str, ...], field: str = "X-Mock-Scenario")
         elif name.startswith("fail-") and name[5:] in reasons:
             outcomes.append(2 + reasons.index(name[5:]))
         else:
-            shown = name if len(name) <= 40 else name[:37] + "..."
-            return f"Unknown {field} {shown!r}; use one of: {', '.join(names(reasons))}."
+            return f"Unknown {field} {contract.quote(name)}; use one of: {', '.join(names(reasons))}."
     if len(behaviours) > 1 or len(outcomes) > 1:
         return f"{field} combines at most one behaviour and one outcome (success or fail-*)."
     return Choice(behaviours[0] if behaviours else 0, outcomes[0] if outcomes else 0)

@@ -101,6 +101,7 @@ def test_rules_are_listed_in_order_removed_one_by_one_cleared_and_reset() -> Non
         ({"scenario": "stuck, slow", "next": 1}, "scenario", "at most one behaviour"),
         ({"scenario": "stuck", "next": 0}, "next", "less than the minimum"),
         ({"scenario": "stuck", "next": 1.5}, "next", "integer"),
+        ({"scenario": "stuck", "next": 5.0}, "next", "integer"),  # read as the other admin bodies are
         ({"scenario": "stuck", "fraction": 1.5}, "fraction", "greater than the maximum"),
         ({"scenario": "stuck", "next": 1, "scope": "music"}, "scope", "music"),
         ({"scenario": "stuck", "next": 1, "key": "sk-unknown"}, "key", "not one of the keys"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import contract
+from mockserver import contract
 from .findings import FAIL, NOT_JSON, WARN, Exchange, Finding, Verdicts
 
 

@@ -35,7 +35,7 @@ from typing import Any
 
 import httpx
 
-from . import contract
+from mockserver import contract
 
 __all__ = [
     "ApiError",

@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from . import contract
+from mockserver import contract
 from .client import ApiError, Client, DownloadError, Policy, WaitTimeout
 from .progress import display
 

@@ -12,7 +12,7 @@ import math
 import re
 from typing import Any
 
-from . import contract
+from mockserver import contract
 
 _DECIMAL_PERCENT = re.compile(r"^(-?\d+\.\d+)%$")
 

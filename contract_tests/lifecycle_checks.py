@@ -11,7 +11,8 @@ import re
 from collections.abc import Callable, Iterator
 from itertools import pairwise
 
-from . import contract, lenient
+from mockserver import contract
+from . import lenient
 from .checks import is_json_type
 from .client import is_terminal, output_urls
 from .findings import FAIL, WARN, Exchange, Finding, Verdicts

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from . import contract
+from mockserver import contract
 
 DEFAULT_BUDGET = 12
 PROFILES = {"quick": 25, "thorough": 200}  # invalid bodies tried per scope

@@ -17,7 +17,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from . import contract, golden
+from mockserver import contract
+from mockserver.contract import golden
 
 Resolver = Any  # referencing's resolver type, which the library does not export
 

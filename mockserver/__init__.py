@@ -1,6 +1,27 @@
-"""A mock of the unified generations API whose tasks walk their lifecycle on a clock."""
+"""A mock of the unified generations API whose tasks walk their lifecycle on a clock.
 
-from .app import create_app
-from .config import Config, load_config
+The app is imported on first use, so that ``mockserver.contract`` (which the kit imports) costs no
+more than the contract itself.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .app import create_app
+    from .config import Config, load_config
 
 __all__ = ["Config", "create_app", "load_config"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "create_app":
+        from .app import create_app
+
+        return create_app
+    if name in ("Config", "load_config"):
+        from . import config
+
+        return getattr(config, name)
+    raise AttributeError(f"module 'mockserver' has no attribute {name!r}")

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from contract_tests import contract
+from . import contract
 
 from . import lifecycle, modes, rules, scenarios
 from .adminio import Refused, body_of, paging

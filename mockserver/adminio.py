@@ -12,7 +12,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from contract_tests import contract
+from . import contract
 
 from . import jsonio
 from .errors import error

@@ -20,7 +20,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from contract_tests import contract
+from . import contract
 
 from . import admin, cors, ids, jsonio, lifecycle, media, modes, scenarios, ui, urls, validate, wire
 from .catalog import SCOPES, Catalog, parse_choice, resolve

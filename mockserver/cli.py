@@ -16,7 +16,7 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 
-from contract_tests import contract
+from . import contract
 
 from .app import create_app
 from .config import Config, ConfigError, check, load_config

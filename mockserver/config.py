@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from contract_tests import contract
+from . import contract
 
 from . import modes, scenarios
 from .faults import Faults

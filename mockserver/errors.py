@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.responses import JSONResponse
 
-from contract_tests import contract
+from . import contract
 
 
 def error(status: int, code: str, message: str, *, param: str | None = None, headers: dict[str, str] | None = None) -> JSONResponse:

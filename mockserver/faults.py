@@ -13,7 +13,7 @@ from typing import Any
 
 from starlette.types import Receive, Scope
 
-from contract_tests import contract
+from . import contract
 
 from .profiles import Timing, table
 

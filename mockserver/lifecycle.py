@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from contract_tests import contract
+from . import contract
 
 from . import media, modes
 from .catalog import Catalog

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from contract_tests import contract
+from . import contract
 
 INPUTS = ("text", "images", "videos")
 SEEN = "mockserver.action"  # set in the ASGI scope by submits and polls, for the journal to show

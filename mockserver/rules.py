@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from contract_tests import contract
+from . import contract
 
 from . import scenarios
 from .adminio import body_of, refusal

@@ -18,7 +18,7 @@ import fastjsonschema
 from jsonschema.exceptions import ValidationError
 from referencing._core import Resolver
 
-from contract_tests import contract
+from . import contract
 
 from .jsonio import TooDeep
 

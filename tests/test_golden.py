@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from contract_tests import contract, golden
+from mockserver import contract
+from mockserver.contract import golden
 
 EXAMPLES = golden.examples()
 SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "unified-interface.zh.md"

@@ -8,13 +8,14 @@ import pytest
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
-from contract_tests import contract, golden, openapi
+from mockserver import contract
+from mockserver.contract import golden, openapi
 
 COMMITTED = json.loads((contract.schemas_dir() / "openapi.json").read_text(encoding="utf-8"))
 
 
 def test_committed_document_is_not_stale() -> None:
-    assert openapi.main(["--check"]) == 0, "run: python -m contract_tests.openapi"
+    assert openapi.main(["--check"]) == 0, "run: python -m mockserver.contract.openapi"
 
 
 def test_document_is_valid_openapi_3_1() -> None:

@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 CHECK_CONTRACT = """
 from pathlib import Path
-from contract_tests import contract, golden
+from mockserver import contract
+from mockserver.contract import golden
 assert "site-packages" in str(contract.schemas_dir()), contract.schemas_dir()
 names = contract.schema_names()
 assert {"submit-request", "submit-response", "task", "error", "lifecycle"} <= set(names), names

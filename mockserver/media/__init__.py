@@ -11,7 +11,7 @@ from functools import cache
 
 from starlette.responses import Response
 
-from contract_tests import contract
+from .. import contract
 
 from . import render
 

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from contract_tests import contract
+from .. import contract
 
 from .. import admin, lifecycle
 from ..errors import error

@@ -8,7 +8,7 @@ import pytest
 from fakeclock import Clock
 from starlette.testclient import TestClient
 
-from contract_tests import contract
+from mockserver import contract
 from mockserver import Config, create_app
 from mockserver.faults import ConnectionDropped
 from mockserver.profiles import Profile, fixed

@@ -9,7 +9,8 @@ import pytest
 from fakeclock import Clock
 from starlette.testclient import TestClient
 
-from contract_tests import contract, golden
+from mockserver import contract
+from mockserver.contract import golden
 from mockserver import Config, create_app
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}

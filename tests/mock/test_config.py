@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from contract_tests import contract
+from mockserver import contract
 from mockserver import Config, load_config
 from mockserver.cli import main
 from mockserver.config import ConfigError, check

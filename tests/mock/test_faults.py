@@ -8,7 +8,7 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from contract_tests import contract
+from mockserver import contract
 from mockserver import Config, create_app
 from mockserver.faults import ConnectionDropped, Faults
 from mockserver.profiles import Timing

@@ -11,7 +11,7 @@ import pytest
 from fakeclock import START, Clock
 from starlette.testclient import TestClient
 
-from contract_tests import contract
+from mockserver import contract
 from mockserver import Config, create_app
 from mockserver.catalog import resolve
 from mockserver.lifecycle import plan

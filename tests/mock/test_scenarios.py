@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from starlette.testclient import TestClient
 
-from contract_tests import contract
+from mockserver import contract
 from mockserver import Config, create_app
 from mockserver.config import FAIL_REASONS
 from mockserver.profiles import Profile, fixed, uniform

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from contract_tests import contract
+from mockserver import contract
 from mockserver import Config, create_app
 from mockserver.config import DEV_KEY
 from mockserver.testing import running_mock

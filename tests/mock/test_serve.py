@@ -11,7 +11,7 @@ import time
 import httpx
 import pytest
 
-from contract_tests import contract
+from mockserver import contract
 from mockserver.cli import main
 from mockserver.testing import running_mock
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from contract_tests import contract
+from mockserver import contract
 
 HOSTILE = st.sampled_from(
     [math.nan, math.inf, -math.inf, 1e308, -1e308, 10**30, -(10**30), -1, 0, 2.0, 0.5, 1e-300, True, "", " ", "é", "x" * 5000, [], {}]

@@ -15,7 +15,7 @@ import orjson
 import pytest
 from starlette.testclient import TestClient
 
-from contract_tests import contract
+from mockserver import contract
 from mockserver import Config, create_app
 
 HEADERS = {"Authorization": "Bearer sk-mock-dev", "Content-Type": "application/json"}

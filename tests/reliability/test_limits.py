@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from contract_tests import contract
+from mockserver import contract
 
 HEADERS = {"Authorization": "Bearer sk-mock-dev", "Content-Type": "application/json"}
 MiB = 1024 * 1024

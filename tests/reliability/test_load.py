@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from contract_tests import contract
+from mockserver import contract
 
 TASKS = 5000
 CLIENTS = 50

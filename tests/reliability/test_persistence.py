@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from contract_tests import contract
+from mockserver import contract
 
 HEADERS = {"Authorization": "Bearer sk-mock-dev"}
 BODY = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from contract_tests import contract
+from mockserver import contract
 from mockserver import Config, create_app
 
 schema = schemathesis.openapi.from_path(str(contract.schemas_dir() / "openapi.json"))

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from contract_tests import contract
+from mockserver import contract
 from mockserver import create_app
 from mockserver.config import Config, ConfigError, config_from
 from mockserver.faults import ConnectionDropped, Faults

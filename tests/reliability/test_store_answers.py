@@ -9,7 +9,7 @@ import pytest
 
 from starlette.testclient import TestClient
 
-from contract_tests import contract
+from mockserver import contract
 from mockserver import Config, create_app
 from mockserver.config import FAIL_REASONS
 from mockserver.profiles import MODELS, Profile, fixed

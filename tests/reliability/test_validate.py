@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contract_tests import contract
+from mockserver import contract
 from mockserver import validate
 
 NAME = "submit-request"

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from contract_tests import contract
+from mockserver import contract
 
 BODY = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}
 

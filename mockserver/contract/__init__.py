@@ -1,7 +1,8 @@
 """Load the contract from ``schemas/``: the one place every other module reads it from.
 
-The schemas and fixtures live at the repository root; a built wheel carries them
-inside this package, so both places are looked at.
+The schemas and fixtures live at the repository root; a built wheel carries them inside this
+package. Both the mock and the kit import this package, and it imports neither of them: it lives
+under ``mockserver`` only so that one installed name carries it.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ QUOTE = 60  # characters of a value an error message quotes
 
 
 def _data_dir(name: str) -> Path:
-    for candidate in (_HERE / name, _HERE.parent / name):
+    for candidate in (_HERE / name, _HERE.parent.parent / name):
         if candidate.is_dir():
             return candidate
     raise FileNotFoundError(f"the contract's {name}/ directory is missing beside {_HERE}")

@@ -1,6 +1,6 @@
 """Build the OpenAPI 3.1 document from ``schemas/``, so standard tools read the same contract.
 
-``python -m contract_tests.openapi`` rewrites ``schemas/openapi.json``; ``--check`` only reports
+``python -m mockserver.contract.openapi`` rewrites ``schemas/openapi.json``; ``--check`` only reports
 whether the committed document is stale. Nothing here states a fact of the contract: operations
 take their bodies from the schemas and their error answers from ``error.json``'s ``x-errors``.
 """
@@ -12,7 +12,7 @@ import json
 import sys
 from typing import Any
 
-from . import contract
+from mockserver import contract
 
 COMPONENTS = {
     "SubmitRequest": "submit-request",
@@ -87,7 +87,7 @@ def build() -> dict[str, Any]:
             "title": "Unified generations API",
             "version": "v2",
             "description": "Asynchronous image, video and audio generation behind one request format. "
-            "Generated from schemas/ by contract_tests.openapi; do not edit by hand.",
+            "Generated from schemas/ by mockserver.contract.openapi; do not edit by hand.",
         },
         "security": [{"bearerAuth": []}],
         "paths": {
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     fresh = render()
     if args.check:
         stale = not target.exists() or target.read_text(encoding="utf-8") != fresh
-        print(f"{target} is {'stale: run python -m contract_tests.openapi' if stale else 'up to date'}")
+        print(f"{target} is {'stale: run python -m mockserver.contract.openapi' if stale else 'up to date'}")
         return int(stale)
     target.write_text(fresh, encoding="utf-8")
     print(f"wrote {target}")

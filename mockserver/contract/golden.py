@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from . import contract
+from mockserver import contract
 
 
 @dataclass(frozen=True)

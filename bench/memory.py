@@ -32,11 +32,15 @@ def records(count: int, config: Config | None = None, owner: int = 1) -> Iterato
     profile = catalog.profile_for("videos", "veo3")
     choice = scenarios.parse("default", catalog.reasons)
     assert profile is not None and isinstance(choice, scenarios.Choice)
-    shape = packed("videos", {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}, catalog.profiles[profile])
+    shape = packed(
+        "videos", {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}, catalog.profiles[profile]
+    )
     for at in range(START_MS, START_MS + count):
         ticket = ids.Ticket(submitted_ms=at, profile=profile, scenario=choice.code, nonce=nonces(), shape=shape)
         task_id = ids.mint(secret, ticket, "videos", owner)
-        yield lifecycle.plan(catalog, task_id, "videos", owner, at / 1000, profile, choice, fate=ticket.nonce, shape=shape)
+        yield lifecycle.plan(
+            catalog, task_id, "videos", owner, at / 1000, profile, choice, fate=ticket.nonce, shape=shape
+        )
 
 
 def bytes_per_task(count: int) -> float:

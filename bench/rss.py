@@ -15,9 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from loadgen import free_port, submit_many  # noqa: E402
+from loadgen import free_port, submit_many
 
-from mockserver.testing import await_port  # noqa: E402
+from mockserver.testing import await_port
 
 WARM = 5_000
 

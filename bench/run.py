@@ -25,7 +25,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
-
 from loadgen import free_port
 from rss import bytes_per_task as resident_bytes_per_task
 
@@ -109,7 +108,7 @@ def wrk(url: str, pid: int, duration: float, connections: int, script: Path | No
 
 
 def parse_wrk(out: str) -> Load:
-    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M))
+    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.MULTILINE))
     bad = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
     bad += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
@@ -142,8 +141,11 @@ def measure(workers: int, duration: float, connections: int, rounds: int) -> dic
         metered_task_id, _ = first_task(metrics_url)
         env = {"BENCH_TASK_JSON": json.dumps(task), "PYTHONPATH": str(HERE)}
         bare_url, bare_pid = stack.enter_context(serving(bare, bare_port, env))
-        servers = (("mock", mock_url, mock_pid, task_id), ("metrics", metrics_url, metrics_pid, metered_task_id),
-                   ("bare", bare_url, bare_pid, task_id))
+        servers = (
+            ("mock", mock_url, mock_pid, task_id),
+            ("metrics", metrics_url, metrics_pid, metered_task_id),
+            ("bare", bare_url, bare_pid, task_id),
+        )
         found: dict[str, Load] = {}
         for path, script in (("poll", None), ("submit", HERE / "submit.lua")):
             for server, url, pid, polled in servers:
@@ -200,7 +202,9 @@ def path_of(path: str, task_id: str) -> str:
 
 
 def memory(count: int) -> float:
-    out = subprocess.run([sys.executable, str(HERE / "memory.py"), str(count)], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, str(HERE / "memory.py"), str(count)], check=False, capture_output=True, text=True
+    )
     return float(out.stdout) if out.returncode == 0 else float("nan")
 
 
@@ -208,7 +212,7 @@ def kit_seconds() -> float | None:
     """Wall time of one contract-kit run against the mock, or None while the kit has no mock mode."""
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--pyargs", "contract_tests"]
     with tempfile.TemporaryDirectory() as empty:
-        helped = subprocess.run([*command, "--help"], cwd=empty, capture_output=True, text=True)
+        helped = subprocess.run([*command, "--help"], check=False, cwd=empty, capture_output=True, text=True)
         if "--contract-mock" not in helped.stdout:
             return None
         started = time.monotonic()
@@ -239,7 +243,11 @@ def table(
                 f" {points:+.1f} points off metrics-off; ≤{METRICS_POINTS} {cost}"
             )
             for name, load, tail in (
-                (f"mock {path}", mock, f"{ratio:.0%} | {bare.cpu_us / mock.cpu_us:.0%} | ≥{TARGETS[path]:.0%} {verdict}"),
+                (
+                    f"mock {path}",
+                    mock,
+                    f"{ratio:.0%} | {bare.cpu_us / mock.cpu_us:.0%} | ≥{TARGETS[path]:.0%} {verdict}",
+                ),
                 (f"mock {path} --metrics", metered, metered_tail),
                 (f"bare {path}", bare, "100% | 100% | "),
             ):
@@ -260,7 +268,9 @@ def table(
         verdict = "met" if size <= MAX_BYTES_PER_TASK else "MISSED"
         rows.append(f"| memory per task at {count:,} tasks | {size:,.0f} B | | | | | | | ≤1 KiB {verdict} |")
     verdict = "met" if resident <= MAX_BYTES_PER_TASK else "MISSED"
-    rows.append(f"| resident memory per task, server process, {RESIDENT_TASKS:,} tasks | {resident:,.0f} B | | | | | | | ≤1 KiB {verdict} |")
+    rows.append(
+        f"| resident memory per task, server process, {RESIDENT_TASKS:,} tasks | {resident:,.0f} B | | | | | | | ≤1 KiB {verdict} |"
+    )
     kit_cell = "n/a (kit not installed)" if kit is None else f"{kit:.1f} s"
     rows.append(f"| one kit run against the mock | {kit_cell} | | | | | | | |")
     return "\n".join(rows)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mockserver import contract
+
 from .findings import FAIL, NOT_JSON, WARN, Exchange, Finding, Verdicts
 
 

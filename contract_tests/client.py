@@ -21,6 +21,7 @@ Usage::
 from __future__ import annotations
 
 import asyncio
+import math
 import mimetypes
 import os
 import random as _random
@@ -31,7 +32,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
@@ -117,7 +118,7 @@ def retry_after(value: str | None, now: float, cap: float) -> float | None:
             seconds = parsedate_to_datetime(value).timestamp() - now
         except (TypeError, ValueError, IndexError):
             return None
-    if seconds != seconds:  # NaN
+    if math.isnan(seconds):
         return None
     return min(max(seconds, 0.0), cap)
 
@@ -268,7 +269,7 @@ class Client(_Base):
         self._owns_http = http is None
         self.http = http or httpx.Client(timeout=60)
 
-    def __enter__(self) -> Client:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -343,7 +344,7 @@ class AsyncClient(_Base):
         self._owns_http = http is None
         self.http = http or httpx.AsyncClient(timeout=60)
 
-    async def __aenter__(self) -> AsyncClient:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

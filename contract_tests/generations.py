@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 
 from mockserver import contract
+
 from .client import ApiError, Client, DownloadError, Policy, WaitTimeout
 from .progress import display
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from itertools import pairwise
 
 from mockserver import contract
+
 from . import lenient
 from .checks import is_json_type
 from .client import is_terminal, output_urls

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from mockserver import contract
+
 from .client import HONOURS_RETRY_AFTER, Policy, backoff, is_terminal, retry_after
 from .findings import Exchange
 from .options import all_scopes

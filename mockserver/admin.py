@@ -17,9 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import contract
-
-from . import lifecycle, modes, rules, scenarios
+from . import contract, lifecycle, modes, rules, scenarios
 from .adminio import Refused, body_of, paging
 from .config import faults_from
 from .errors import error
@@ -28,6 +26,7 @@ from .media.shape import unpack
 
 if TYPE_CHECKING:
     from .app import Mock
+
 
 def guard(admin_key: str) -> Any:
     """Wraps a handler so that only ``Authorization: Bearer <admin key>`` reaches it; 401 otherwise."""
@@ -85,7 +84,9 @@ def routes(mock: Mock, admin_key: str) -> list[Route]:
     async def health(request: Request) -> Response:
         size = len(mock.store)
         faults = mock.injector.faults.active
-        return JSONResponse({"status": "ok", "time": mock.clock(), "tasks": size, "faults": faults, "seed": mock.config.seed})
+        return JSONResponse(
+            {"status": "ok", "time": mock.clock(), "tasks": size, "faults": faults, "seed": mock.config.seed}
+        )
 
     async def tasks(request: Request) -> Response:
         offset, limit = paging(request)
@@ -120,7 +121,9 @@ def routes(mock: Mock, admin_key: str) -> list[Route]:
             failure = reasons.index(name)
         if status == current and current in lifecycle.TERMINAL and failure != record.failure:
             shown = mock.catalog.reasons[record.failure]
-            return error(409, "task_finished", f"The task already failed with {shown!r}; a finished task never changes.")
+            return error(
+                409, "task_finished", f"The task already failed with {shown!r}; a finished task never changes."
+            )
         if status == current and (record.forced >= 0 or status in lifecycle.TERMINAL):
             return JSONResponse(describe(record))  # already held there
         if record.forced >= 0:

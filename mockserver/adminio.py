@@ -12,9 +12,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import contract
-
-from . import jsonio
+from . import contract, jsonio
 from .errors import error
 
 PAGE = 100
@@ -46,7 +44,9 @@ async def body_of(request: Request, schema: str | None) -> Any:
     try:
         payload = jsonio.loads(bytes(body))
     except ValueError as exc:  # TooDeep too
-        raise Refused(error(400, "invalid_json", f"The body is not valid JSON: {str(exc) or 'nested too deeply'}.")) from exc
+        raise Refused(
+            error(400, "invalid_json", f"The body is not valid JSON: {str(exc) or 'nested too deeply'}.")
+        ) from exc
     if schema is None:
         return payload
     if not isinstance(payload, dict):

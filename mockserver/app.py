@@ -20,9 +20,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from . import contract
-
-from . import admin, cors, ids, jsonio, lifecycle, media, modes, scenarios, ui, urls, validate, wire
+from . import admin, contract, cors, ids, jsonio, lifecycle, media, modes, scenarios, ui, urls, validate, wire
 from .catalog import SCOPES, Catalog, parse_choice, resolve
 from .config import Config
 from .errors import error
@@ -137,7 +135,9 @@ def create_app(
         carries = contract.error_table()[chosen.status].get("headers", ())  # error.json says which statuses
         retry = {"Retry-After": after} if "Retry-After" in carries else None
         if chosen.status == 429:
-            return error(429, "rate_limited", "Simulated rate limit: try again after Retry-After seconds.", headers=retry)
+            return error(
+                429, "rate_limited", "Simulated rate limit: try again after Retry-After seconds.", headers=retry
+            )
         if faults.proxy_html and chosen.status in (502, 503):
             return HTMLResponse(proxy_page(chosen.status), status_code=chosen.status, headers=retry)
         return error(chosen.status, "simulated_fault", f"Simulated HTTP {chosen.status} fault.", headers=retry)
@@ -228,7 +228,11 @@ def create_app(
         Raises ``lifecycle.Gone`` for a stored task of this key that the running config cannot play.
         """
         record = tasks.get(task_id)
-        if record is not None and (record.owner, record.scope) == (owner, scope) and not lifecycle.playable(catalog, record):
+        if (
+            record is not None
+            and (record.owner, record.scope) == (owner, scope)
+            and not lifecycle.playable(catalog, record)
+        ):
             raise lifecycle.Gone(task_id)
         if record is None and (record := rebuilt.get(task_id)) is not None and record.submitted_at < mock.epoch:
             return None
@@ -298,7 +302,9 @@ def create_app(
             return await media.expired(expires, at)(scope, receive, send)
         file = await made.get(record.scope, record.shape, media.hue(record.task_id, int(name.partition(".")[0])))
         max_age = 31_536_000 if math.isinf(expires) else max(0, int(expires - at))
-        answer = media_serve.answer(scope["method"], wire.headers(scope), file.body, file.etag, types[record.scope], max_age)
+        answer = media_serve.answer(
+            scope["method"], wire.headers(scope), file.body, file.etag, types[record.scope], max_age
+        )
         await answer(scope, receive, send)
 
     async def gone(request: Request, exc: Exception) -> Response:
@@ -307,7 +313,9 @@ def create_app(
 
     async def store_down(request: Request, exc: Exception) -> Response:
         """A store that fails for a moment (a locked file, a full disk) is a 503 the client retries, not a 500."""
-        return error(503, "store_unavailable", f"The task store failed: {exc}. Try again.", headers={"Retry-After": "1"})
+        return error(
+            503, "store_unavailable", f"The task store failed: {exc}. Try again.", headers={"Retry-After": "1"}
+        )
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -329,7 +337,11 @@ def create_app(
         middleware.append(Middleware(Journal, entries=mock.journal, clock=now))
     if metrics is not None:
         routes.append(Route("/metrics", metrics.endpoint, methods=["GET"]))
-    app = Starlette(routes=routes, middleware=middleware, exception_handlers={HTTPException: http_error, lifecycle.Gone: gone, StoreError: store_down})
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers={HTTPException: http_error, lifecycle.Gone: gone, StoreError: store_down},
+    )
     app.router.redirect_slashes = False  # a bare 307 before any key check; clients that follow it re-POST
     if metrics is not None:
         metrics.instrument(app.router)

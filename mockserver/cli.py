@@ -17,7 +17,6 @@ import uvicorn
 from starlette.applications import Starlette
 
 from . import contract
-
 from .app import create_app
 from .config import Config, ConfigError, check, load_config
 from .ids import derive_secret
@@ -40,11 +39,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--config", metavar="FILE", help="a TOML file (schemas/mock-config.json); default: embedded")
     parser.add_argument(
-        "--key", action="append", metavar="KEY[=SCENARIO]",
+        "--key",
+        action="append",
+        metavar="KEY[=SCENARIO]",
         help="an accepted API key, with the scenario its submits play (repeatable; replaces the development key)",
     )
     parser.add_argument("--admin-key", help="switch on the admin API under /_mock/, for this bearer key")
-    parser.add_argument("--cors-origin", action="append", help="let a browser app on this origin call the mock (repeatable; * for any)")
+    parser.add_argument(
+        "--cors-origin", action="append", help="let a browser app on this origin call the mock (repeatable; * for any)"
+    )
     parser.add_argument("--time-scale", type=float, help="60 makes a three-minute job take three seconds")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--workers", type=int, default=1, help="worker processes sharing the port")
@@ -67,7 +70,12 @@ def _check(parser: argparse.ArgumentParser, schema: str, given: dict[str, Any], 
 
 
 def _config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Config:
-    _check(parser, "mock-cli", {name: getattr(args, name) for name in _SERVER_OPTIONS if getattr(args, name) is not None}, {})
+    _check(
+        parser,
+        "mock-cli",
+        {name: getattr(args, name) for name in _SERVER_OPTIONS if getattr(args, name) is not None},
+        {},
+    )
     keys = [_key(given) for given in args.key or ()]
     given = {
         "time_scale": args.time_scale,

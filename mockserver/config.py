@@ -12,9 +12,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from . import contract
-
-from . import modes, scenarios
+from . import contract, modes, scenarios
 from .faults import Faults
 from .ids import MAX_PROFILES
 from .profiles import ALIASES, MODELS, SCOPE_DEFAULTS, Profile, timing
@@ -49,8 +47,8 @@ class Config:
     alias_scenarios: dict[str, str] = field(default_factory=dict)  # alias = scenario, as X-Mock-Scenario reads it
     key_scenarios: dict[str, str] = field(default_factory=dict)  # API key = scenario
     fail_reasons: dict[str, str] = field(default_factory=lambda: dict(FAIL_REASONS))
-    scenarios: Settings = Settings()
-    faults: Faults = Faults()
+    scenarios: Settings = field(default_factory=Settings)
+    faults: Faults = field(default_factory=Faults)
     journal_size: int = 1000
     metrics: bool = False
 

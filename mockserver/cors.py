@@ -14,7 +14,6 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 
 from . import contract
-
 from .errors import error
 
 ALLOWED_HEADERS = ["Authorization", "Content-Type", "X-Mock-Scenario"]

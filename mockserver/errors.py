@@ -7,7 +7,9 @@ from starlette.responses import JSONResponse
 from . import contract
 
 
-def error(status: int, code: str, message: str, *, param: str | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+def error(
+    status: int, code: str, message: str, *, param: str | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
     row = contract.error_table()[status]
     if code not in row["codes"]:
         raise ValueError(f"{code!r} is not a code of HTTP {status} in error.json")

@@ -14,7 +14,6 @@ from typing import Any
 from starlette.types import Receive, Scope
 
 from . import contract
-
 from .profiles import Timing, table
 
 # The schema bounds every number of a latency; a normal's tail could still draw past it, so draws are cut there.
@@ -37,7 +36,9 @@ class Faults:
 
     @property
     def active(self) -> bool:
-        return self.latency is not None or any((self.submit_429, self.poll_500, self.poll_502, self.poll_503, self.drop))
+        return self.latency is not None or any(
+            (self.submit_429, self.poll_500, self.poll_502, self.poll_503, self.drop)
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """The config's ``faults`` table form (``latency`` as a distribution table, or absent)."""
@@ -74,7 +75,9 @@ class Injector:
             return NONE
         delay = min(f.latency.draw(self._rng), LATENCY_MOST) if f.latency is not None else 0.0
         roll = self._rng.random()
-        chances = [(f.drop, -1)] + ([(f.submit_429, 429)] if submit else [(f.poll_500, 500), (f.poll_502, 502), (f.poll_503, 503)])
+        chances = [(f.drop, -1)] + (
+            [(f.submit_429, 429)] if submit else [(f.poll_500, 500), (f.poll_502, 502), (f.poll_503, 503)]
+        )
         for rate, status in chances:
             if roll < rate:
                 return Fault(0 if status == -1 else status, status == -1, delay)

@@ -12,9 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from . import contract
-
-from . import media, modes
+from . import contract, media, modes
 from .catalog import Catalog
 from .draws import Draws
 from .scenarios import EXPIRE, LATE, NO_PROGRESS, OUTPUTS, SKIP_STATES, SLOW, STUCK, Choice
@@ -133,9 +131,7 @@ def visible(catalog: Catalog, record: Record, now: float) -> bool:
     """Whether polls find the task: not before a late-visible delay, not after an expiry."""
     if record.flags & LATE and now < record.submitted_at + catalog.settings.late_visible_for / catalog.scale:
         return False
-    if record.flags & EXPIRE and now >= times(record).finished + catalog.settings.expire_after / catalog.scale:
-        return False
-    return True
+    return not (record.flags & EXPIRE and now >= times(record).finished + catalog.settings.expire_after / catalog.scale)
 
 
 def output_count(catalog: Catalog, record: Record) -> int:

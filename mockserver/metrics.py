@@ -127,12 +127,17 @@ class Metrics:
         self.registry = None if self.multiprocess else CollectorRegistry()
         on = {"registry": self.registry}
         requests = Histogram(
-            "mock_http_request_duration_seconds", "Requests answered, by route, method and status (0: dropped), "
-            "and how long each took.", ["route", "method", "status"], buckets=LATENCY_BUCKETS, **on,
+            "mock_http_request_duration_seconds",
+            "Requests answered, by route, method and status (0: dropped), and how long each took.",
+            ["route", "method", "status"],
+            buckets=LATENCY_BUCKETS,
+            **on,
         )
         self.created_total = Counter(
-            "mock_tasks_created", "Tasks accepted, by scope, model profile, mode and scenario.",
-            ["scope", "model", "mode", "scenario"], **on,
+            "mock_tasks_created",
+            "Tasks accepted, by scope, model profile, mode and scenario.",
+            ["scope", "model", "mode", "scenario"],
+            **on,
         )
         self.finished_total = Counter(
             "mock_tasks_finished", "Tasks a poll first saw finished, by outcome.", ["outcome"], **on
@@ -207,7 +212,9 @@ class Metrics:
         key = (scope, model, mode_of(payload), choice.code)
         child = self._created.get(key)
         if child is None:
-            child = self._created[key] = self.created_total.labels(scope, model, key[2], scenario_of(choice, self.reasons))
+            child = self._created[key] = self.created_total.labels(
+                scope, model, key[2], scenario_of(choice, self.reasons)
+            )
         self.batch.count(child)
 
     def polled(self, task_id: str, status: str, failure: int) -> None:

@@ -66,7 +66,9 @@ def timing(given: float | list[float] | dict[str, float | str]) -> Timing:
     if kind == "fixed":
         return fixed(float(given["seconds"]))
     first, second = PARAMETERS[kind]
-    return Timing(kind, float(given[first]), float(given[second]), float(given.get("min", 0.0)), float(given.get("max", math.inf)))
+    return Timing(
+        kind, float(given[first]), float(given[second]), float(given.get("min", 0.0)), float(given.get("max", math.inf))
+    )
 
 
 def table(t: Timing) -> dict[str, float | str]:
@@ -124,33 +126,69 @@ SCOPE_DEFAULTS = {
 MODELS = {
     # Veo: a long-running operation with a done flag and no progress, 11 s to 6 min; files kept 2 days.
     "veo3": Profile(
-        scope="videos", queue=uniform(1, 10), run=_lognormal(75, 0.6, 11, 360), progress_step=100, link_ttl=2 * DAY,
-        platform="google", duration=8,
+        scope="videos",
+        queue=uniform(1, 10),
+        run=_lognormal(75, 0.6, 11, 360),
+        progress_step=100,
+        link_ttl=2 * DAY,
+        platform="google",
+        duration=8,
     ),
     # OpenAI videos: queued, then an integer progress 0-100; the download expires.
     "sora-2": Profile(
-        scope="videos", queue=Timing("normal", 20, 8, 2), run=_lognormal(150, 0.4, 60, 600), link_ttl=DAY,
-        platform="openai", duration=4,
+        scope="videos",
+        queue=Timing("normal", 20, 8, 2),
+        run=_lognormal(150, 0.4, 60, 600),
+        link_ttl=DAY,
+        platform="openai",
+        duration=4,
     ),
     # Kling: submitted, processing, no progress; URLs cleared after 30 days.
     "kling-v2": Profile(
-        scope="videos", queue=uniform(10, 60), run=_lognormal(180, 0.5, 60, 900), progress_step=100, link_ttl=30 * DAY,
+        scope="videos",
+        queue=uniform(10, 60),
+        run=_lognormal(180, 0.5, 60, 900),
+        progress_step=100,
+        link_ttl=30 * DAY,
         platform="kling",
     ),
     "gpt-image-1": Profile(
-        scope="images", queue=uniform(0, 2), run=Timing("normal", 25, 8, 8, 90), progress_step=100,
-        platform="openai", aspect_ratio="1:1", resolution=1024,
+        scope="images",
+        queue=uniform(0, 2),
+        run=Timing("normal", 25, 8, 8, 90),
+        progress_step=100,
+        platform="openai",
+        aspect_ratio="1:1",
+        resolution=1024,
     ),
     # Replicate-style: a list of files, deleted after an hour.
     "flux-dev": Profile(
-        scope="images", queue=uniform(0, 5), run=uniform(2, 8), progress_step=5, outputs=1, link_ttl=3600,
-        platform="black-forest-labs", aspect_ratio="1:1", resolution=1024,
+        scope="images",
+        queue=uniform(0, 5),
+        run=uniform(2, 8),
+        progress_step=5,
+        outputs=1,
+        link_ttl=3600,
+        platform="black-forest-labs",
+        aspect_ratio="1:1",
+        resolution=1024,
     ),
     # Suno: two clips per request, progress in coarse steps.
     "suno-v4": Profile(
-        scope="audio", queue=uniform(2, 10), run=_lognormal(60, 0.3, 20, 240), progress_step=10, outputs=2,
-        platform="suno", duration=120,
+        scope="audio",
+        queue=uniform(2, 10),
+        run=_lognormal(60, 0.3, 20, 240),
+        progress_step=10,
+        outputs=2,
+        platform="suno",
+        duration=120,
     ),
 }
 
-ALIASES = {"veo3-fast": "veo3", "veo-3": "veo3", "sora-2-pro": "sora-2", "kling-v2-master": "kling-v2", "flux": "flux-dev"}
+ALIASES = {
+    "veo3-fast": "veo3",
+    "veo-3": "veo3",
+    "sora-2-pro": "sora-2",
+    "kling-v2-master": "kling-v2",
+    "flux": "flux-dev",
+}

@@ -21,9 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import contract
-
-from . import scenarios
+from . import contract, scenarios
 from .adminio import body_of, refusal
 from .errors import error
 

@@ -92,12 +92,17 @@ def _record(row: tuple[Any, ...]) -> Record:
         and _number(submitted_at, 0, _LATEST)
         and _number(queue_for, 0, math.inf)
         and _number(run_for, 0, math.inf)
-        and isinstance(failure, int) and failure >= -1
-        and isinstance(profile, int) and profile >= 0
-        and flags in _FLAGS and isinstance(flags, int)
-        and isinstance(forced, int) and -1 <= forced < len(STATES)
+        and isinstance(failure, int)
+        and failure >= -1
+        and isinstance(profile, int)
+        and profile >= 0
+        and flags in _FLAGS
+        and isinstance(flags, int)
+        and isinstance(forced, int)
+        and -1 <= forced < len(STATES)
         and _number(forced_at, 0, _LATEST)
-        and isinstance(shape, int) and 0 <= shape < 2**48  # media.shape's packed mode and output shape
+        and isinstance(shape, int)
+        and 0 <= shape < 2**48  # media.shape's packed mode and output shape
     )
     if not sound:
         raise StoreError(f"the stored row of task {str(task_id)[:60]!r} is damaged")

@@ -19,14 +19,41 @@ from jsonschema.exceptions import ValidationError
 from referencing._core import Resolver
 
 from . import contract
-
 from .jsonio import TooDeep
 
 # Keywords with one meaning in draft 7 and in 2020-12; a schema using any other is not compiled.
 _SAME_IN_BOTH = frozenset(
-    "type enum const required properties additionalProperties items anyOf oneOf allOf not pattern minLength"
-    " maxLength minimum maximum exclusiveMinimum exclusiveMaximum minItems maxItems uniqueItems"
-    " minProperties maxProperties multipleOf title description examples default $comment".split()
+    [
+        "type",
+        "enum",
+        "const",
+        "required",
+        "properties",
+        "additionalProperties",
+        "items",
+        "anyOf",
+        "oneOf",
+        "allOf",
+        "not",
+        "pattern",
+        "minLength",
+        "maxLength",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "minItems",
+        "maxItems",
+        "uniqueItems",
+        "minProperties",
+        "maxProperties",
+        "multipleOf",
+        "title",
+        "description",
+        "examples",
+        "default",
+        "$comment",
+    ]
 )
 _SUBSCHEMA_MAPS = frozenset({"properties"})
 _SUBSCHEMA_LISTS = frozenset({"anyOf", "oneOf", "allOf"})

@@ -39,7 +39,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     where = tmp_path_factory.mktemp("wheel")
     subprocess.run(
         [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(where / "dist"), str(ROOT)],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
     wheel = next((where / "dist").glob("*.whl"))
     venv.create(where / "venv", with_pip=True)
@@ -49,7 +50,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_wheel_carries_every_schema_and_fixture(installed: Path, tmp_path: Path) -> None:
-    run = subprocess.run([installed, "-c", CHECK_CONTRACT], cwd=tmp_path, capture_output=True, text=True)
+    run = subprocess.run([installed, "-c", CHECK_CONTRACT], check=False, cwd=tmp_path, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert "schemas;" in run.stdout
 
@@ -67,17 +68,33 @@ def test_the_documented_kit_command_works_from_another_directory(installed: Path
     log = (tmp_path / "server.log").open("w")  # not a pipe: a full pipe nobody reads would stall the server
     server = subprocess.Popen(
         [bin_dir / "mockserver", "--port", str(port), "--time-scale", "1000", "--key", "sk-a", "--key", "sk-b"],
-        cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, text=True,
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         await_port(port, server)
         command = [
-            bin_dir / "pytest", "--pyargs", "contract_tests",
-            "--contract-url", f"http://127.0.0.1:{port}", "--contract-key", "sk-a", "--contract-second-key", "sk-b",
-            "--contract-poll-initial", "0.05", "--contract-poll-max", "0.2", "--contract-timeout", "60",
-            "-p", "no:cacheprovider",
+            bin_dir / "pytest",
+            "--pyargs",
+            "contract_tests",
+            "--contract-url",
+            f"http://127.0.0.1:{port}",
+            "--contract-key",
+            "sk-a",
+            "--contract-second-key",
+            "sk-b",
+            "--contract-poll-initial",
+            "0.05",
+            "--contract-poll-max",
+            "0.2",
+            "--contract-timeout",
+            "60",
+            "-p",
+            "no:cacheprovider",
         ]
-        run = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        run = subprocess.run(command, check=False, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     finally:
         server.terminate()
         server.wait(timeout=10)

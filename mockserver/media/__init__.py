@@ -12,7 +12,6 @@ from functools import cache
 from starlette.responses import Response
 
 from .. import contract
-
 from . import render
 
 SUBTYPES = {"images": "png", "videos": "mp4", "audio": "wav"}

@@ -19,9 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .. import contract
-
-from .. import admin, lifecycle
+from .. import admin, contract, lifecycle
 from ..errors import error
 from ..store import MemoryStore
 from . import overview
@@ -30,7 +28,12 @@ if TYPE_CHECKING:
     from ..app import Mock
 
 LISTED = 500  # the newest tasks the table shows
-TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml"}
+TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
 # Same origin only, no inline script or style, no frames, no plug-ins, no form posts: what the page
 # shows cannot run, and what it loads comes from the mock. Output previews are the mock's own links.
 POLICY = (
@@ -79,7 +82,12 @@ def row(mock: Mock, record: lifecycle.Record, now: float) -> dict[str, Any]:
     key = mask(mock.keys.get(record.owner))
     if summary.get("gone"):  # stored under a config that no longer has its profile or reason
         nothing = {"status": "GONE", "model": "?", "behaviour": "?", "outcome": "?", "progress": None}
-        return {**summary, **nothing, "key": key, "times": {"submitted": record.submitted_at, "started": None, "finished": None}}
+        return {
+            **summary,
+            **nothing,
+            "key": key,
+            "times": {"submitted": record.submitted_at, "started": None, "finished": None},
+        }
     view = lifecycle.view(mock.catalog, record, now, "")
     times = lifecycle.times(record)
     progress = view["progress"] if view else None
@@ -88,7 +96,11 @@ def row(mock: Mock, record: lifecycle.Record, now: float) -> dict[str, Any]:
         "model": mock.catalog.names[record.profile],
         "progress": int(progress.rstrip("%")) if progress else None,
         "key": key,
-        "times": {"submitted": record.submitted_at, "started": _finite(times.started), "finished": _finite(times.finished)},
+        "times": {
+            "submitted": record.submitted_at,
+            "started": _finite(times.started),
+            "finished": _finite(times.finished),
+        },
     }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
 
@@ -126,7 +126,7 @@ def test_retry_after_reads_seconds_and_caps_them(value: str | None, expected: fl
 
 
 def test_retry_after_reads_an_http_date_relative_to_now() -> None:
-    date = format_datetime(datetime.fromtimestamp(START + 30, timezone.utc), usegmt=True)
+    date = format_datetime(datetime.fromtimestamp(START + 30, UTC), usegmt=True)
     assert retry_after(date, START, 120) == 30
     assert retry_after(date, START + 60, 120) == 0
 
@@ -182,8 +182,8 @@ def test_retry_after_in_seconds_replaces_the_schedule(mock: TestClient, fake: Fa
 
 def test_retry_after_as_an_http_date_is_honoured_and_capped(mock: TestClient, fake: FakeTime) -> None:
     task_id = submit(mock, "videos", "success")
-    soon = format_datetime(datetime.fromtimestamp(START + 45, timezone.utc), usegmt=True)
-    late = format_datetime(datetime.fromtimestamp(START + 10_000, timezone.utc), usegmt=True)
+    soon = format_datetime(datetime.fromtimestamp(START + 45, UTC), usegmt=True)
+    late = format_datetime(datetime.fromtimestamp(START + 10_000, UTC), usegmt=True)
     answers: list[httpx.Response | Exception] = [
         httpx.Response(429, headers={"Retry-After": soon}),
         httpx.Response(503, headers={"Retry-After": late}),
@@ -208,9 +208,8 @@ def test_gateway_errors_and_dropped_connections_are_retried(mock: TestClient, fa
 def test_retries_are_bounded_and_end_in_an_api_error(mock: TestClient, fake: FakeTime) -> None:
     task_id = submit(mock, "images", "success")
     answers: list[httpx.Response | Exception] = [httpx.Response(502, text="<html>Bad Gateway</html>")] * 10
-    with fronted(mock, failing_polls(answers)) as http:
-        with pytest.raises(ApiError) as caught:
-            client(http, fake, Policy(jitter=0, retries=2)).wait("images", task_id)
+    with fronted(mock, failing_polls(answers)) as http, pytest.raises(ApiError) as caught:
+        client(http, fake, Policy(jitter=0, retries=2)).wait("images", task_id)
     assert caught.value.status == 502
     assert caught.value.body == "<html>Bad Gateway</html>"
     assert caught.value.response.status_code == 502

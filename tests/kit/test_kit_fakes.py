@@ -24,7 +24,12 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from mockserver.testing import serving
 
 FAST = ["--contract-poll-initial", "0.01", "--contract-poll-max", "0.02"]
-FAST += ["--contract-timeout", "6", "--contract-hold", "0.05"]  # tasks end in well under a second; 6 s rides out a loaded machine
+FAST += [
+    "--contract-timeout",
+    "6",
+    "--contract-hold",
+    "0.05",
+]  # tasks end in well under a second; 6 s rides out a loaded machine
 
 
 def run_kit(tmp_path: Path, fake: Fake, *extra: str) -> Outcome:

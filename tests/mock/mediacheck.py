@@ -29,4 +29,6 @@ def decode(data: bytes, kind: str) -> Decoded:
         stream = container.streams.video[0]
         pixels = [bytes(frame.to_rgb().planes[0]) for frame in container.decode(video=0)]
         seconds = float(stream.duration * stream.time_base) if stream.duration else 0.0
-        return Decoded(stream.codec_context.name, stream.width, stream.height, len(pixels), seconds, pixels[0], pixels[-1])
+        return Decoded(
+            stream.codec_context.name, stream.width, stream.height, len(pixels), seconds, pixels[0], pixels[-1]
+        )

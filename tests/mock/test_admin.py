@@ -8,16 +8,13 @@ import pytest
 from fakeclock import Clock
 from starlette.testclient import TestClient
 
-from mockserver import contract
-from mockserver import Config, create_app
+from mockserver import Config, contract, create_app
 from mockserver.faults import ConnectionDropped
 from mockserver.profiles import Profile, fixed
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 ADMIN = {"Authorization": "Bearer sk-admin"}
 CAT = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}
-
-
 
 
 @pytest.fixture
@@ -48,7 +45,12 @@ def test_without_an_admin_key_the_prefix_is_not_served() -> None:
 
 @pytest.mark.parametrize(("headers", "code"), [({}, "missing_api_key"), (KEY, "invalid_api_key")])
 def test_admin_endpoints_want_the_admin_key(client: TestClient, headers: dict, code: str) -> None:
-    for method, path in [("GET", "/_mock/health"), ("GET", "/_mock/tasks"), ("POST", "/_mock/reset"), ("PUT", "/_mock/faults")]:
+    for method, path in [
+        ("GET", "/_mock/health"),
+        ("GET", "/_mock/tasks"),
+        ("POST", "/_mock/reset"),
+        ("PUT", "/_mock/faults"),
+    ]:
         response = client.request(method, path, headers=headers, json={})
         assert (response.status_code, response.json()["error"]["code"]) == (401, code)
 
@@ -99,7 +101,9 @@ def test_one_task_shows_its_record_and_current_view(client: TestClient, clock: C
 def test_forcing_a_state_holds_and_keeps_the_lifecycle_lawful(client: TestClient, clock: Clock) -> None:
     task_id = submit(client)
     clock.now += 20
-    forced = client.post(f"/_mock/tasks/{task_id}/state", headers=ADMIN, json={"status": "FAILURE", "fail_reason": "quota"})
+    forced = client.post(
+        f"/_mock/tasks/{task_id}/state", headers=ADMIN, json={"status": "FAILURE", "fail_reason": "quota"}
+    )
     assert forced.status_code == 200, forced.text
     task = poll(client, task_id)
     assert (task["status"], task["finish_time"], task["progress"]) == ("FAILURE", int(clock.now), "100%")
@@ -113,7 +117,9 @@ def test_forcing_a_state_holds_and_keeps_the_lifecycle_lawful(client: TestClient
 def test_forcing_in_progress_pins_the_task_there(client: TestClient, clock: Clock) -> None:
     task_id = submit(client, {"prompt": "p", "model": "m"})
     clock.now += 60
-    assert client.post(f"/_mock/tasks/{task_id}/state", headers=ADMIN, json={"status": "IN_PROGRESS"}).status_code == 200
+    assert (
+        client.post(f"/_mock/tasks/{task_id}/state", headers=ADMIN, json={"status": "IN_PROGRESS"}).status_code == 200
+    )
     pinned = poll(client, task_id)
     clock.now += 10_000
     assert poll(client, task_id) == pinned and pinned["progress"] == "50%"
@@ -259,18 +265,26 @@ def test_a_page_reads_only_its_records(client: TestClient) -> None:
 def test_a_failed_task_keeps_its_reason_when_forced_again(client: TestClient, clock: Clock) -> None:
     """Forcing FAILURE with another reason answered 200 and kept the old one; a finished task never changes."""
     task_id = submit(client)
-    forced = client.post(f"/_mock/tasks/{task_id}/state", headers=ADMIN, json={"status": "FAILURE", "fail_reason": "quota"})
+    forced = client.post(
+        f"/_mock/tasks/{task_id}/state", headers=ADMIN, json={"status": "FAILURE", "fail_reason": "quota"}
+    )
     assert forced.status_code == 200
-    again = client.post(f"/_mock/tasks/{task_id}/state", headers=ADMIN, json={"status": "FAILURE", "fail_reason": "content-policy"})
+    again = client.post(
+        f"/_mock/tasks/{task_id}/state", headers=ADMIN, json={"status": "FAILURE", "fail_reason": "content-policy"}
+    )
     assert (again.status_code, again.json()["error"]["code"]) == (409, "task_finished")
-    same = client.post(f"/_mock/tasks/{task_id}/state", headers=ADMIN, json={"status": "FAILURE", "fail_reason": "quota"})
+    same = client.post(
+        f"/_mock/tasks/{task_id}/state", headers=ADMIN, json={"status": "FAILURE", "fail_reason": "quota"}
+    )
     assert same.status_code == 200
     assert "quota" in poll(client, task_id)["fail_reason"]
 
 
 def test_a_fail_reason_goes_only_with_failure(client: TestClient) -> None:
     task_id = submit(client)
-    answer = client.post(f"/_mock/tasks/{task_id}/state", headers=ADMIN, json={"status": "SUCCESS", "fail_reason": "quota"})
+    answer = client.post(
+        f"/_mock/tasks/{task_id}/state", headers=ADMIN, json={"status": "SUCCESS", "fail_reason": "quota"}
+    )
     assert (answer.status_code, answer.json()["error"]["param"]) == (400, "status")
 
 

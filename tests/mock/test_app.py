@@ -9,14 +9,11 @@ import pytest
 from fakeclock import Clock
 from starlette.testclient import TestClient
 
-from mockserver import contract
+from mockserver import Config, contract, create_app
 from mockserver.contract import golden
-from mockserver import Config, create_app
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 CAT = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}
-
-
 
 
 @pytest.fixture

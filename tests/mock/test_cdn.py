@@ -17,7 +17,9 @@ def link():
     clock = [1_756_693_797.0]
     with TestClient(create_app(Config(), clock=lambda: clock[0])) as client:
         body = {"prompt": "p", "model": "veo3", "duration": 5, "aspect_ratio": "16:9"}
-        task_id = client.post("/v2/videos/generations", json=body, headers={**KEY, "X-Mock-Scenario": "success"}).json()["task_id"]
+        task_id = client.post(
+            "/v2/videos/generations", json=body, headers={**KEY, "X-Mock-Scenario": "success"}
+        ).json()["task_id"]
         clock[0] += 1000
         task = client.get(f"/v2/videos/generations/{task_id}", headers=KEY).json()
         url, clock[1:] = task["data"]["output"], [task["finish_time"]]
@@ -70,7 +72,12 @@ def test_a_range_past_the_end_is_a_416_naming_the_size(link) -> None:
 
 def test_a_range_that_does_not_parse_or_is_stale_sends_the_whole_file(link) -> None:
     client, url, full, _ = link
-    for headers in ({"Range": "bytes=9-3"}, {"Range": "items=0-1"}, {"Range": "bytes=0-1,5-6"}, {"Range": "bytes=0-1", "If-Range": '"old"'}):
+    for headers in (
+        {"Range": "bytes=9-3"},
+        {"Range": "items=0-1"},
+        {"Range": "bytes=0-1,5-6"},
+        {"Range": "bytes=0-1", "If-Range": '"old"'},
+    ):
         answer = client.get(url, headers=headers)
         assert answer.status_code == 200 and answer.content == full.content
 

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mockserver import contract
-from mockserver import Config, load_config
+from mockserver import Config, contract, load_config
 from mockserver.cli import main
 from mockserver.config import ConfigError, check
 from mockserver.profiles import Profile, Timing, fixed, uniform
@@ -117,7 +116,10 @@ def test_a_byte_order_mark_is_read_past(tmp_path: Path) -> None:
 def test_more_models_than_a_task_id_can_name_are_refused() -> None:
     """A task id holds its profile in two bytes: with 70,000 models, submits to the last ones were 500s."""
     models = Config().models
-    many = {**models, **{f"m{i}": Profile(queue=fixed(1), run=fixed(1), scope="videos") for i in range(65534 - len(models))}}
+    many = {
+        **models,
+        **{f"m{i}": Profile(queue=fixed(1), run=fixed(1), scope="videos") for i in range(65534 - len(models))},
+    }
     with pytest.raises(ConfigError, match="models: at most 65533"):
         check(Config(models=many))
     check(Config(models=dict(list(many.items())[:65533])))

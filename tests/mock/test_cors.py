@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from starlette.testclient import TestClient
 
-from mockserver import contract
-from mockserver import Config, create_app
+from mockserver import Config, contract, create_app
 from mockserver.cli import main
 from mockserver.config import ConfigError, load_config
 
@@ -61,7 +60,7 @@ def test_any_origin_with_a_star_and_the_config_file_checked_by_its_schema(tmp_pa
         assert preflight(client, "http://anything.example").headers["access-control-allow-origin"] == "*"
     good, bad = tmp_path / "good.toml", tmp_path / "bad.toml"  # type: ignore[operator]
     good.write_text('cors_origins = ["http://localhost:5173"]\n')
-    bad.write_text("cors_origins = \"*\"\n")
+    bad.write_text('cors_origins = "*"\n')
     assert load_config(good).cors_origins == ("http://localhost:5173",)
     with pytest.raises(ConfigError, match="cors_origins"):
         load_config(bad)

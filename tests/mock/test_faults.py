@@ -8,8 +8,7 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from mockserver import contract
-from mockserver import Config, create_app
+from mockserver import Config, contract, create_app
 from mockserver.faults import ConnectionDropped, Faults
 from mockserver.profiles import Timing
 from mockserver.testing import running_mock
@@ -126,7 +125,9 @@ def test_faults_spare_output_downloads() -> None:
     app = create_app(Config(), clock=lambda: clock[0])
     with TestClient(app) as c:
         headers = {**KEY, "X-Mock-Scenario": "success"}
-        task_id = c.post("/v2/images/generations", json={"prompt": "p", "model": "m"}, headers=headers).json()["task_id"]
+        task_id = c.post("/v2/images/generations", json={"prompt": "p", "model": "m"}, headers=headers).json()[
+            "task_id"
+        ]
         clock[0] += 1000
         link = c.get(f"/v2/images/generations/{task_id}", headers=KEY).json()["data"]["output"]
         app.state.mock.injector.faults = Faults(poll_500=1.0, drop=1.0)

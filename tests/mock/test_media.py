@@ -19,7 +19,9 @@ def _decoded(scope: str, body: dict, model: str = "m", scenario: str = "success"
     clock = [1_756_693_797.0]
     with TestClient(create_app(Config(), clock=lambda: clock[0])) as client:
         headers = {**KEY, "X-Mock-Scenario": scenario}
-        task_id = client.post(f"/v2/{scope}/generations", json={"prompt": "p", "model": model, **body}, headers=headers).json()["task_id"]
+        task_id = client.post(
+            f"/v2/{scope}/generations", json={"prompt": "p", "model": model, **body}, headers=headers
+        ).json()["task_id"]
         clock[0] += 10_000
         data = client.get(f"/v2/{scope}/generations/{task_id}", headers=KEY).json()["data"]
         urls = data.get("outputs") or [data["output"]]
@@ -62,7 +64,9 @@ def test_images_are_pngs_of_the_size_asked(model, body, size) -> None:
     assert image.codec == "png" and (image.width, image.height) == size and image.frames == 1
 
 
-@pytest.mark.parametrize(("model", "body", "seconds"), [("m", {"duration": 7.5}, 7.5), ("m", {}, 30.0), ("suno-v4", {}, 120.0)])
+@pytest.mark.parametrize(
+    ("model", "body", "seconds"), [("m", {"duration": 7.5}, 7.5), ("m", {}, 30.0), ("suno-v4", {}, 120.0)]
+)
 def test_audio_is_wav_of_the_duration_asked(model, body, seconds) -> None:
     for sound in _decoded("audio", body, model):
         assert sound.codec == "pcm_s16le" and abs(sound.seconds - seconds) <= 0.5
@@ -87,7 +91,9 @@ def test_any_worker_serves_the_shape_another_one_accepted() -> None:
     first, second = (create_app(Config(), clock=lambda: clock[0], secret=b"shared") for _ in range(2))
     with TestClient(first) as one, TestClient(second) as other:
         body = {"prompt": "p", "model": "m", "aspect_ratio": "9:16", "duration": 2}
-        task_id = one.post("/v2/videos/generations", json=body, headers={**KEY, "X-Mock-Scenario": "success"}).json()["task_id"]
+        task_id = one.post("/v2/videos/generations", json=body, headers={**KEY, "X-Mock-Scenario": "success"}).json()[
+            "task_id"
+        ]
         clock[0] += 10_000
         link = other.get(f"/v2/videos/generations/{task_id}", headers=KEY).json()["data"]["output"]
         video = decode(other.get(link).content, "mp4")
@@ -100,7 +106,9 @@ def test_links_expire_as_a_signed_url_does(ttl: float, expired_after: float | No
     clock = [1_756_693_797.0]
     profile = Profile(queue=fixed(1), run=fixed(10), fail_rate=0.0, link_ttl=ttl)
     with TestClient(create_app(Config(profiles={"images": profile}, time_scale=2), clock=lambda: clock[0])) as client:
-        task_id = client.post("/v2/images/generations", json={"prompt": "p", "model": "m"}, headers=KEY).json()["task_id"]
+        task_id = client.post("/v2/images/generations", json={"prompt": "p", "model": "m"}, headers=KEY).json()[
+            "task_id"
+        ]
         finished = clock[0] + 11 / 2
         clock[0] = finished
         link = client.get(f"/v2/images/generations/{task_id}", headers=KEY).json()["data"]["output"]
@@ -120,9 +128,14 @@ def test_links_expire_as_a_signed_url_does(ttl: float, expired_after: float | No
 
 def test_only_the_tasks_own_output_names_are_served() -> None:
     clock = [1_756_693_797.0]
-    app = create_app(Config(profiles={"audio": Profile(queue=fixed(1), run=fixed(1), fail_rate=0.0, outputs=2)}), clock=lambda: clock[0])
+    app = create_app(
+        Config(profiles={"audio": Profile(queue=fixed(1), run=fixed(1), fail_rate=0.0, outputs=2)}),
+        clock=lambda: clock[0],
+    )
     with TestClient(app) as client:
-        task_id = client.post("/v2/audio/generations", json={"prompt": "p", "model": "m"}, headers=KEY).json()["task_id"]
+        task_id = client.post("/v2/audio/generations", json={"prompt": "p", "model": "m"}, headers=KEY).json()[
+            "task_id"
+        ]
         clock[0] += 5
         outputs = client.get(f"/v2/audio/generations/{task_id}", headers=KEY).json()["data"]["outputs"]
         assert [client.get(url).status_code for url in outputs] == [200, 200]
@@ -147,7 +160,7 @@ def test_the_media_cache_keeps_within_its_budget_and_makes_each_file_once() -> N
 
     bodies = asyncio.run(fetch())
     assert cache.size <= 40_000 and 0 < len(cache) < len(shapes)
-    assert cache.size == sum(len(b) for b in bodies[-len(cache):])
+    assert cache.size == sum(len(b) for b in bodies[-len(cache) :])
 
 
 def test_a_video_has_its_index_before_its_frames_so_players_start_at_once() -> None:

@@ -96,7 +96,10 @@ def test_a_dropped_connection_counts_as_status_0(clock: Clock) -> None:
     count = "mock_http_request_duration_seconds_count"
     assert value(samples, count, route="/v2/{scope}/generations", method="POST", status="0") == 1
     assert value(samples, "mock_faults_injected_total", kind="drop") == 1
-    assert value(samples, "mock_tasks_created_total", scope="videos", model="veo3", mode="text-to", scenario="default") == 0
+    assert (
+        value(samples, "mock_tasks_created_total", scope="videos", model="veo3", mode="text-to", scenario="default")
+        == 0
+    )
 
 
 def test_a_config_file_can_switch_metrics_on(tmp_path: Path) -> None:

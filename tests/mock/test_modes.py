@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from mockserver import contract
-from mockserver import Config, create_app
+from mockserver import Config, contract, create_app
 from mockserver.config import ConfigError, check
 from mockserver.profiles import Profile, fixed
 
@@ -47,9 +46,15 @@ def test_the_action_names_the_mode_the_request_was_read_as(scope: str, inputs: d
 
 @pytest.mark.parametrize(
     ("scope", "model", "platform"),
-    [("videos", "veo3", "google"), ("videos", "veo-3", "google"), ("videos", "sora-2", "openai"),
-     ("videos", "kling-v2", "kling"), ("images", "gpt-image-1", "openai"), ("audio", "suno-v4", "suno"),
-     ("images", "anything", "mock")],
+    [
+        ("videos", "veo3", "google"),
+        ("videos", "veo-3", "google"),
+        ("videos", "sora-2", "openai"),
+        ("videos", "kling-v2", "kling"),
+        ("images", "gpt-image-1", "openai"),
+        ("audio", "suno-v4", "suno"),
+        ("images", "anything", "mock"),
+    ],
 )
 def test_the_platform_comes_from_the_models_profile(scope: str, model: str, platform: str) -> None:
     with TestClient(create_app(Config())) as client:
@@ -62,7 +67,9 @@ def test_a_profile_times_each_mode_by_its_factor() -> None:
     clock = [1_756_693_797.0]
     with TestClient(create_app(Config(profiles={"videos": profile}), clock=lambda: clock[0])) as client:
         ids = [
-            client.post("/v2/videos/generations", json={"prompt": "p", "model": "m", **extra}, headers=KEY).json()["task_id"]
+            client.post("/v2/videos/generations", json={"prompt": "p", "model": "m", **extra}, headers=KEY).json()[
+                "task_id"
+            ]
             for extra in ({}, {"images": [IMAGE]})
         ]
         clock[0] += 111
@@ -100,7 +107,9 @@ def test_the_golden_mock_answer_has_the_fields_a_finished_poll_has() -> None:
     clock = [1_756_693_797.0]
     with TestClient(create_app(Config(), clock=lambda: clock[0])) as client:
         body = {"prompt": "p", "model": "veo3", "images": [IMAGE]}
-        task_id = client.post("/v2/videos/generations", json=body, headers={**KEY, "X-Mock-Scenario": "success"}).json()["task_id"]
+        task_id = client.post(
+            "/v2/videos/generations", json=body, headers={**KEY, "X-Mock-Scenario": "success"}
+        ).json()["task_id"]
         clock[0] += 1000
         task = client.get(f"/v2/videos/generations/{task_id}", headers=KEY).json()
     assert {k: type(v) for k, v in task.items()} == {k: type(v) for k, v in golden.items()}

@@ -11,8 +11,7 @@ import pytest
 from fakeclock import START, Clock
 from starlette.testclient import TestClient
 
-from mockserver import contract
-from mockserver import Config, create_app
+from mockserver import Config, contract, create_app
 from mockserver.catalog import resolve
 from mockserver.lifecycle import plan
 from mockserver.profiles import Profile, Timing, fixed, uniform
@@ -20,7 +19,6 @@ from mockserver.scenarios import Choice
 from mockserver.store import MemoryStore
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
-
 
 
 def draws(t: Timing, n: int = 4000) -> list[float]:
@@ -44,7 +42,6 @@ def test_draws_are_clamped_to_min_max_and_never_negative() -> None:
     assert min(draws(Timing("normal", 1, 10))) == 0
     values = draws(Timing("lognormal", 60, 2, 11, 360))
     assert min(values) == 11 and max(values) == 360
-
 
 
 def walk(client: TestClient, clock: Clock, scope: str, model: str, scenario: str = "success") -> list[dict]:
@@ -90,9 +87,15 @@ def test_progress_moves_in_the_profiles_steps(clock: Clock) -> None:
 
 @pytest.mark.parametrize(
     ("scope", "model", "shape"),
-    [("audio", "suno-v4", ("outputs", 2)), ("images", "flux-dev", ("outputs", 1)), ("images", "gpt-image-1", ("output", 0))],
+    [
+        ("audio", "suno-v4", ("outputs", 2)),
+        ("images", "flux-dev", ("outputs", 1)),
+        ("images", "gpt-image-1", ("output", 0)),
+    ],
 )
-def test_each_model_answers_its_output_shape(client: TestClient, clock: Clock, scope: str, model: str, shape: tuple) -> None:
+def test_each_model_answers_its_output_shape(
+    client: TestClient, clock: Clock, scope: str, model: str, shape: tuple
+) -> None:
     data = walk(client, clock, scope, model)[-1]["data"]
     key, count = shape
     assert list(data) == [key]
@@ -109,7 +112,10 @@ def test_aliases_and_unknown_models_find_their_profiles() -> None:
     assert catalog.profile_for("images", "veo3") == catalog.defaults["images"]
 
 
-@pytest.mark.parametrize(("scope", "model", "status"), [("videos", "veo3", 200), ("videos", "veo3-fast", 200), ("videos", "nope", 400), ("images", "veo3", 400)])
+@pytest.mark.parametrize(
+    ("scope", "model", "status"),
+    [("videos", "veo3", 200), ("videos", "veo3-fast", 200), ("videos", "nope", 400), ("images", "veo3", 400)],
+)
 def test_strict_models_refuse_unknown_ones_naming_the_field(scope: str, model: str, status: int) -> None:
     with TestClient(create_app(Config(strict_models=True))) as c:
         response = c.post(f"/v2/{scope}/generations", json={"prompt": "p", "model": model}, headers=KEY)

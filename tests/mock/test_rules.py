@@ -79,7 +79,11 @@ def test_rules_are_listed_in_order_removed_one_by_one_cleared_and_reset() -> Non
     with _app() as client:
         for scenario in ("stuck", "slow", "expire"):
             client.post("/_mock/rules", json={"scenario": scenario, "fraction": 1}, headers=ADMIN)
-        assert [r["scenario"] for r in client.get("/_mock/rules", headers=ADMIN).json()["rules"]] == ["stuck", "slow", "expire"]
+        assert [r["scenario"] for r in client.get("/_mock/rules", headers=ADMIN).json()["rules"]] == [
+            "stuck",
+            "slow",
+            "expire",
+        ]
         assert _fate(client)["behaviour"] == "stuck"  # the first that fires decides
         assert client.delete("/_mock/rules/1", headers=ADMIN).json()["scenario"] == "stuck"
         assert client.delete("/_mock/rules/1", headers=ADMIN).status_code == 404
@@ -97,7 +101,11 @@ def test_rules_are_listed_in_order_removed_one_by_one_cleared_and_reset() -> Non
         ({"scenario": "stuck"}, None, "exactly one of next .* or fraction"),
         ({"scenario": "stuck", "next": 1, "fraction": 0.5}, None, "exactly one of next"),
         (["stuck"], None, "not of type 'object'"),
-        ({"scenario": "wobbly", "next": 1}, "scenario", "Unknown scenario 'wobbly'; use one of: default, stuck, .*fail-quota"),
+        (
+            {"scenario": "wobbly", "next": 1},
+            "scenario",
+            "Unknown scenario 'wobbly'; use one of: default, stuck, .*fail-quota",
+        ),
         ({"scenario": "stuck, slow", "next": 1}, "scenario", "at most one behaviour"),
         ({"scenario": "stuck", "next": 0}, "next", "less than the minimum"),
         ({"scenario": "stuck", "next": 1.5}, "next", "integer"),
@@ -126,11 +134,17 @@ def test_a_rule_with_a_non_finite_number_is_not_json() -> None:
 @pytest.mark.parametrize(
     ("toml", "says"),
     [
-        ('[aliases]\nveo3-x = {model = "veo3", scenario = "wobbly"}\n', r"aliases\.veo3-x\.scenario 'wobbly'; use one of: default, stuck"),
+        (
+            '[aliases]\nveo3-x = {model = "veo3", scenario = "wobbly"}\n',
+            r"aliases\.veo3-x\.scenario 'wobbly'; use one of: default, stuck",
+        ),
         ('[aliases]\nveo3-x = {model = "nope", scenario = "stuck"}\n', r"aliases\.veo3-x: no model 'nope'"),
         ('[aliases]\nveo3-x = {scenario = "stuck"}\n', r"model"),
         ('keys = ["sk-a"]\n[key_scenarios]\nsk-b = "stuck"\n', r"key_scenarios\.sk-b: not one of keys"),
-        ('keys = ["sk-a"]\n[key_scenarios]\nsk-a = "stuck, slow"\n', r"key_scenarios\.sk-a combines at most one behaviour"),
+        (
+            'keys = ["sk-a"]\n[key_scenarios]\nsk-a = "stuck, slow"\n',
+            r"key_scenarios\.sk-a combines at most one behaviour",
+        ),
     ],
 )
 def test_a_config_with_a_bad_alias_or_key_scenario_is_refused_whole(tmp_path: Path, toml: str, says: str) -> None:
@@ -142,7 +156,9 @@ def test_a_config_with_a_bad_alias_or_key_scenario_is_refused_whole(tmp_path: Pa
 
 def test_a_config_alias_and_key_scenario_load(tmp_path: Path) -> None:
     path = tmp_path / "good.toml"
-    path.write_text('keys = ["sk-a", "sk-f"]\n[aliases]\nveo3-stuck = {model = "veo3", scenario = "stuck"}\n[key_scenarios]\nsk-f = "fail-quota"\n')
+    path.write_text(
+        'keys = ["sk-a", "sk-f"]\n[aliases]\nveo3-stuck = {model = "veo3", scenario = "stuck"}\n[key_scenarios]\nsk-f = "fail-quota"\n'
+    )
     config = load_config(path)
     assert config.aliases["veo3-stuck"] == "veo3" and config.alias_scenarios == {"veo3-stuck": "stuck"}
     assert config.key_scenarios == {"sk-f": "fail-quota"} and config.aliases["veo3-fast"] == "veo3"
@@ -152,7 +168,9 @@ def test_key_equals_scenario_on_the_command_line_gives_the_key_its_scenario(caps
     from mockserver import cli
 
     parser = cli._parser()
-    config = cli._config(parser, parser.parse_args(["--key", "sk-a", "--key", "sk-fails=late-visible, fail-quota", "--key", "c2s="]))
+    config = cli._config(
+        parser, parser.parse_args(["--key", "sk-a", "--key", "sk-fails=late-visible, fail-quota", "--key", "c2s="])
+    )
     assert config.keys == ("sk-a", "sk-fails", "c2s=")  # a key ending in = (base64 padding) stays whole
     assert config.key_scenarios == {"sk-fails": "late-visible, fail-quota"}
     with pytest.raises(SystemExit):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from starlette.testclient import TestClient
 
-from mockserver import contract
-from mockserver import Config, create_app
+from mockserver import Config, contract, create_app
 from mockserver.config import FAIL_REASONS
 from mockserver.profiles import Profile, fixed, uniform
 from mockserver.scenarios import names
@@ -69,7 +70,11 @@ def test_stuck_with_a_fail_outcome_fails_at_the_providers_hard_timeout() -> None
 
 def test_slow_scenario_waits_long_in_the_queue() -> None:
     assert [t["status"] for _, t in play("slow", [5, 300, 609, 611, 800])] == [
-        "QUEUED", "QUEUED", "QUEUED", "IN_PROGRESS", "SUCCESS"
+        "QUEUED",
+        "QUEUED",
+        "QUEUED",
+        "IN_PROGRESS",
+        "SUCCESS",
     ]
 
 
@@ -84,7 +89,9 @@ def test_expired_task_and_its_links_answer_404() -> None:
     clock = [START]
     with TestClient(create_app(Config(profiles={"videos": SURE}), clock=lambda: clock[0])) as client:
         headers = {**KEY, "X-Mock-Scenario": "expire"}
-        task_id = client.post("/v2/videos/generations", json={"prompt": "p", "model": "m"}, headers=headers).json()["task_id"]
+        task_id = client.post("/v2/videos/generations", json={"prompt": "p", "model": "m"}, headers=headers).json()[
+            "task_id"
+        ]
         clock[0] = START + 110 + 59
         task = client.get(f"/v2/videos/generations/{task_id}", headers=KEY).json()
         assert client.get(task["data"]["output"]).status_code == 200
@@ -118,7 +125,9 @@ def test_scenarios_combine() -> None:
     assert (seen[1][1]["status"], seen[1][1]["fail_reason"]) == ("FAILURE", FAIL_REASONS["content-policy"])
 
 
-@pytest.mark.parametrize("header", ["explode", "success, fail-quota", "late-visible, stuck", "late-visible,,fail-quota"])
+@pytest.mark.parametrize(
+    "header", ["explode", "success, fail-quota", "late-visible, stuck", "late-visible,,fail-quota"]
+)
 def test_bad_scenario_header_is_a_400_naming_the_header(header: str) -> None:
     with TestClient(create_app()) as client:
         response = client.post(
@@ -135,7 +144,7 @@ def test_every_scenario_answers_valid_bodies_along_a_lawful_lifecycle(scenario: 
     seen = play(scenario, [float(t) for t in range(0, 900, 7)], ALWAYS_FAILS)
     tasks = [t for status, t in seen if status == 200]
     assert tasks, scenario
-    for before, after in zip(tasks, tasks[1:]):
+    for before, after in itertools.pairwise(tasks):
         if before["status"] in RULES["terminal"]:
             assert after == before
         else:
@@ -150,7 +159,9 @@ def test_another_worker_replays_the_same_fate_from_the_task_id(scenario: str) ->
     first = TestClient(create_app(Config(), clock=lambda: clock[0]))
     second = TestClient(create_app(Config(), clock=lambda: clock[0]))
     headers = {**KEY, "X-Mock-Scenario": scenario}
-    task_id = first.post("/v2/videos/generations", json={"prompt": "p", "model": "sora-2"}, headers=headers).json()["task_id"]
+    task_id = first.post("/v2/videos/generations", json={"prompt": "p", "model": "sora-2"}, headers=headers).json()[
+        "task_id"
+    ]
     for at in range(0, 1500, 30):
         clock[0] = START + at
         here, there = (c.get(f"/v2/videos/generations/{task_id}", headers=KEY) for c in (first, second))

@@ -97,7 +97,17 @@ def test_cli_prints_url_and_keys_serves_the_admin_api_and_stops_on_ctrl_c() -> N
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    command = [sys.executable, "-m", "mockserver", "--port", str(port), "--admin-key", "sk-adm", "--log-level", "warning"]
+    command = [
+        sys.executable,
+        "-m",
+        "mockserver",
+        "--port",
+        str(port),
+        "--admin-key",
+        "sk-adm",
+        "--log-level",
+        "warning",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         first, second = process.stdout.readline(), process.stdout.readline()  # type: ignore[union-attr]

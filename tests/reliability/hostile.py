@@ -16,7 +16,27 @@ from hypothesis import strategies as st
 from mockserver import contract
 
 HOSTILE = st.sampled_from(
-    [math.nan, math.inf, -math.inf, 1e308, -1e308, 10**30, -(10**30), -1, 0, 2.0, 0.5, 1e-300, True, "", " ", "é", "x" * 5000, [], {}]
+    [
+        math.nan,
+        math.inf,
+        -math.inf,
+        1e308,
+        -1e308,
+        10**30,
+        -(10**30),
+        -1,
+        0,
+        2.0,
+        0.5,
+        1e-300,
+        True,
+        "",
+        " ",
+        "é",
+        "x" * 5000,
+        [],
+        {},
+    ]
 )
 
 
@@ -68,7 +88,9 @@ def _object(node: dict[str, Any], resolver: Any, depth: int) -> st.SearchStrateg
     if isinstance(extra, dict):
         names = node.get("propertyNames", {})
         names, _ = _resolve(names, resolver)
-        key = st.sampled_from(names["enum"]) if "enum" in names else st.sampled_from(["videos", "veo3", "my-model", "x"])
+        key = (
+            st.sampled_from(names["enum"]) if "enum" in names else st.sampled_from(["videos", "veo3", "my-model", "x"])
+        )
         fields_of_extra = st.dictionaries(key, shaped(extra, resolver, depth + 1), max_size=2)
     else:
         fields_of_extra = st.just({})

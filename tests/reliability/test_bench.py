@@ -6,12 +6,12 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 from benchload import load_bench
 from starlette.testclient import TestClient
 
 from mockserver import Config, create_app
+
 
 def test_memory_fill_stores_what_submits_store() -> None:
     memory = load_bench("memory")
@@ -19,7 +19,11 @@ def test_memory_fill_stores_what_submits_store() -> None:
     app = create_app(Config(), clock=lambda: clock[0])
     with TestClient(app) as client:
         for n in range(3):
-            answer = client.post("/v2/videos/generations", json={"prompt": "A cat", "model": "veo3"}, headers={"Authorization": "Bearer sk-mock-dev"})
+            answer = client.post(
+                "/v2/videos/generations",
+                json={"prompt": "A cat", "model": "veo3"},
+                headers={"Authorization": "Bearer sk-mock-dev"},
+            )
             assert answer.status_code == 200, answer.text
             clock[0] = (memory.START_MS + n + 1) / 1000
     owner = next(iter(app.state.mock.store.records())).owner
@@ -53,7 +57,9 @@ def test_cpu_time_counts_the_server_and_its_worker_processes() -> None:
     run = load_bench("run")
     child = "import time; t = time.process_time(); sum(range(20_000_000)); print(time.process_time() - t, flush=True); time.sleep(60)"
     parent = f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {child!r}]); time.sleep(60)"
-    process = subprocess.Popen([sys.executable, "-c", parent], stdout=subprocess.PIPE, text=True, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", parent], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
     try:
         burnt = float(process.stdout.readline())  # the child has spent this much CPU and is still alive
         assert run.cpu_seconds(process.pid) >= burnt * 0.9

@@ -46,7 +46,9 @@ def _submit(url: str, key: str, model: str = "veo3") -> str:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_each_scenario_by_alias_by_key_and_by_rule_replays_on_another_worker(workers: tuple[str, str], name: str) -> None:
+def test_each_scenario_by_alias_by_key_and_by_rule_replays_on_another_worker(
+    workers: tuple[str, str], name: str
+) -> None:
     first, second = workers
     by_alias = _submit(first, "sk-plain", f"veo3-{name}")
     by_key = _submit(first, f"sk-{name}")

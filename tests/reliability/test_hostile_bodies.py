@@ -15,8 +15,7 @@ import orjson
 import pytest
 from starlette.testclient import TestClient
 
-from mockserver import contract
-from mockserver import Config, create_app
+from mockserver import Config, contract, create_app
 
 HEADERS = {"Authorization": "Bearer sk-mock-dev", "Content-Type": "application/json"}
 MiB = 1024 * 1024
@@ -112,7 +111,9 @@ def test_a_long_url_with_a_space_at_its_end_is_refused_without_stalling_the_serv
     assert answer.status_code == 400 and answer.json()["error"]["param"] == f"{field}/0", answer.text[:300]
 
 
-@pytest.mark.parametrize("extra", [{"aspect_ratio": "16:9\n"}, {"videos": ["https://a.example/x\n"]}, {"images": ["QUJD\n"]}])
+@pytest.mark.parametrize(
+    "extra", [{"aspect_ratio": "16:9\n"}, {"videos": ["https://a.example/x\n"]}, {"images": ["QUJD\n"]}]
+)
 def test_a_trailing_newline_is_refused_as_the_fast_path_refuses_it(client: TestClient, extra: dict[str, Any]) -> None:
     """Python's $ matches before a final newline; the schema's ECMA-262 $ does not, and both judges now agree."""
     answer = client.post("/v2/videos/generations", json={**BASE, **extra}, headers=HEADERS)

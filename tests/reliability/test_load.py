@@ -40,7 +40,9 @@ async def _drive(url: str) -> tuple[dict[str, tuple[str, str, dict[str, Any]]], 
         async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as http:
             while not queue.empty():
                 scope, scenario = queue.get_nowait()
-                submitted = await http.post(f"/v2/{scope}/generations", json=BODY, headers={"X-Mock-Scenario": scenario})
+                submitted = await http.post(
+                    f"/v2/{scope}/generations", json=BODY, headers={"X-Mock-Scenario": scenario}
+                )
                 statuses[submitted.status_code] += 1
                 if submitted.status_code != 200:
                     continue

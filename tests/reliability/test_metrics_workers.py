@@ -41,7 +41,10 @@ def test_two_workers_scrape_to_the_totals_sent(spawn: Any) -> None:
     }
     with spawn("--workers", "2", "--metrics", "--time-scale", "600") as (url, process):
         # a fresh connection per request, so the kernel hands them to either worker
-        ids = [httpx.post(f"{url}/v2/videos/generations", json=BODY, headers=AUTH).json()["task_id"] for _ in range(SUBMITS)]
+        ids = [
+            httpx.post(f"{url}/v2/videos/generations", json=BODY, headers=AUTH).json()["task_id"]
+            for _ in range(SUBMITS)
+        ]
         for task_id in ids:
             for _ in range(POLLS_EACH):
                 assert httpx.get(f"{url}/v2/videos/generations/{task_id}", headers=AUTH).status_code == 200

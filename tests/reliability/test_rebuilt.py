@@ -16,9 +16,10 @@ START = 1_756_693_797.0
 def test_a_kept_rebuild_answers_as_a_fresh_one_and_only_to_its_key_scope_and_epoch() -> None:
     now = [START]
     config = Config(keys=("sk-mock-dev", "sk-other"), admin_key="sk-admin")
-    with TestClient(create_app(config, clock=lambda: now[0])) as accepting, TestClient(
-        create_app(config, clock=lambda: now[0])
-    ) as other:
+    with (
+        TestClient(create_app(config, clock=lambda: now[0])) as accepting,
+        TestClient(create_app(config, clock=lambda: now[0])) as other,
+    ):
         task_id = accepting.post("/v2/videos/generations", json=CAT, headers=KEY).json()["task_id"]
         path = f"/v2/videos/generations/{task_id}"
         now[0] += 3600

@@ -5,8 +5,7 @@ from __future__ import annotations
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from mockserver import contract
-from mockserver import Config, create_app
+from mockserver import Config, contract, create_app
 
 schema = schemathesis.openapi.from_path(str(contract.schemas_dir() / "openapi.json"))
 # in-process over ASGI; a high time scale so that generated polls meet every state

@@ -17,14 +17,22 @@ BODY = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}
 def test_keys_never_reach_the_log_or_the_journal(spawn: Any, tmp_path: Path) -> None:
     log = tmp_path / "mock.log"
     argv = ("--key", KEY, "--admin-key", ADMIN, "--log-level", "debug")  # access log and debug lines on
-    with spawn(*argv, log=log) as (url, _):
-        with httpx.Client(base_url=url) as http:
-            task_id = http.post("/v2/images/generations", json=BODY, headers={"Authorization": f"Bearer {KEY}"}).json()["task_id"]
-            http.get(f"/v2/images/generations/{task_id}", headers={"Authorization": f"Bearer {KEY}"})
-            assert http.get(f"/v2/images/generations/{task_id}", headers={"Authorization": f"Bearer {WRONG}"}).status_code == 401
-            http.post("/v2/images/generations", content=f'{{"key": "{WRONG}"'.encode(), headers={"Authorization": f"bearer {WRONG}"})
-            journal = http.get("/_mock/journal", headers={"Authorization": f"Bearer {ADMIN}"})
-            assert journal.status_code == 200
+    with spawn(*argv, log=log) as (url, _), httpx.Client(base_url=url) as http:
+        task_id = http.post("/v2/images/generations", json=BODY, headers={"Authorization": f"Bearer {KEY}"}).json()[
+            "task_id"
+        ]
+        http.get(f"/v2/images/generations/{task_id}", headers={"Authorization": f"Bearer {KEY}"})
+        assert (
+            http.get(f"/v2/images/generations/{task_id}", headers={"Authorization": f"Bearer {WRONG}"}).status_code
+            == 401
+        )
+        http.post(
+            "/v2/images/generations",
+            content=f'{{"key": "{WRONG}"'.encode(),
+            headers={"Authorization": f"bearer {WRONG}"},
+        )
+        journal = http.get("/_mock/journal", headers={"Authorization": f"Bearer {ADMIN}"})
+        assert journal.status_code == 200
     assert task_id in journal.text, "the journal should hold the requests made"
     assert KEY not in journal.text and ADMIN not in journal.text
     printed = log.read_text(errors="replace").splitlines()

@@ -16,8 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from mockserver import contract
-from mockserver import create_app
+from mockserver import contract, create_app
 from mockserver.config import Config, ConfigError, config_from
 from mockserver.faults import ConnectionDropped, Faults
 
@@ -91,7 +90,9 @@ def test_admin_faults_are_refused_naming_a_field_or_applied_without_an_unasked_5
         assert now.json() == answer.json() and contract.is_valid("admin-faults", now.json())
         for _ in range(1 + polls):
             try:
-                submitted = client.post("/v2/videos/generations", json=BODY, headers={"Authorization": "Bearer sk-mock-dev"})
+                submitted = client.post(
+                    "/v2/videos/generations", json=BODY, headers={"Authorization": "Bearer sk-mock-dev"}
+                )
             except ConnectionDropped:
                 continue
             assert submitted.status_code < 500 or simulated(submitted), submitted.text

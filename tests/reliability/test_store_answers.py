@@ -6,11 +6,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-
 from starlette.testclient import TestClient
 
-from mockserver import contract
-from mockserver import Config, create_app
+from mockserver import Config, contract, create_app
 from mockserver.config import FAIL_REASONS
 from mockserver.profiles import MODELS, Profile, fixed
 from mockserver.store import SqliteStore
@@ -28,9 +26,13 @@ def test_a_task_whose_profile_or_reason_left_the_config_answers_410(tmp_path: Pa
     reasons = {**FAIL_REASONS, "meteor": "hit by a meteor"}
     first = Config(admin_key="sk-admin", models={**MODELS, "my-model": fast}, fail_reasons=reasons)
     with TestClient(create_app(first, store=SqliteStore(tmp_path / "t.db"), clock=lambda: now[0], secret=SECRET)) as c:
-        mine = c.post("/v2/videos/generations", json={"prompt": "p", "model": "my-model"}, headers=KEY).json()["task_id"]
+        mine = c.post("/v2/videos/generations", json={"prompt": "p", "model": "my-model"}, headers=KEY).json()[
+            "task_id"
+        ]
         failing = {**KEY, "X-Mock-Scenario": "fail-meteor"}
-        doomed = c.post("/v2/videos/generations", json={"prompt": "p", "model": "veo3"}, headers=failing).json()["task_id"]
+        doomed = c.post("/v2/videos/generations", json={"prompt": "p", "model": "veo3"}, headers=failing).json()[
+            "task_id"
+        ]
         now[0] += 1000
         output = c.get(f"/v2/videos/generations/{mine}", headers=KEY).json()["data"]["output"]
         assert c.get(output).status_code == 200
@@ -78,7 +80,9 @@ def test_a_store_failing_while_serving_is_a_503_with_retry_after(tmp_path: Path)
 def test_a_row_another_tool_wrote_wrong_is_a_503_not_a_500(tmp_path: Path, column: str, value: object) -> None:
     """The file is outside the process: a row edited by hand made polls, links and the admin API 500s."""
     store = SqliteStore(tmp_path / "t.db")
-    with TestClient(create_app(Config(admin_key="sk-admin"), store=store, clock=lambda: START), raise_server_exceptions=False) as c:
+    with TestClient(
+        create_app(Config(admin_key="sk-admin"), store=store, clock=lambda: START), raise_server_exceptions=False
+    ) as c:
         task_id = c.post("/v2/videos/generations", json={"prompt": "p", "model": "veo3"}, headers=KEY).json()["task_id"]
         with sqlite3.connect(tmp_path / "t.db") as db:
             db.execute(f"UPDATE tasks SET {column} = ?", (value,))
@@ -90,7 +94,9 @@ def test_a_row_another_tool_wrote_wrong_is_a_503_not_a_500(tmp_path: Path, colum
             c.post(f"/_mock/tasks/{task_id}/state", headers=ADMIN, json={"status": "SUCCESS"}),
         ):
             assert answer.status_code == 503, answer.text[:300]
-            assert answer.json()["error"]["code"] == "store_unavailable" and "damaged" in answer.json()["error"]["message"]
+            assert (
+                answer.json()["error"]["code"] == "store_unavailable" and "damaged" in answer.json()["error"]["message"]
+            )
 
 
 def test_another_programs_write_lock_is_a_503_after_a_second_not_a_frozen_server(tmp_path: Path) -> None:

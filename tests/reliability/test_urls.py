@@ -10,10 +10,21 @@ from starlette.requests import Request
 from mockserver import urls
 
 
-def request(host: bytes | None, scheme: str = "http", root_path: str = "", server: Any = ("127.0.0.1", 8000)) -> Request:
+def request(
+    host: bytes | None, scheme: str = "http", root_path: str = "", server: Any = ("127.0.0.1", 8000)
+) -> Request:
     headers = [(b"host", host)] if host is not None else []
-    return Request({"type": "http", "scheme": scheme, "server": server, "root_path": root_path, "path": "/v2/x",
-                    "query_string": b"a=1", "headers": [(b"accept", b"*/*"), *headers]})
+    return Request(
+        {
+            "type": "http",
+            "scheme": scheme,
+            "server": server,
+            "root_path": root_path,
+            "path": "/v2/x",
+            "query_string": b"a=1",
+            "headers": [(b"accept", b"*/*"), *headers],
+        }
+    )
 
 
 @pytest.mark.parametrize(

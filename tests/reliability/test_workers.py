@@ -18,7 +18,9 @@ def auth(key: str = "sk-mock-dev") -> dict[str, str]:
 def test_a_task_accepted_by_one_process_is_read_by_another(spawn: Any) -> None:
     """Two processes started alike are two workers, with no kernel choosing which one answers."""
     with spawn("--time-scale", "600") as (first, _), spawn("--time-scale", "600") as (second, _):
-        ids = [httpx.post(f"{first}/v2/images/generations", json=BODY, headers=auth()).json()["task_id"] for _ in range(5)]
+        ids = [
+            httpx.post(f"{first}/v2/images/generations", json=BODY, headers=auth()).json()["task_id"] for _ in range(5)
+        ]
         for task_id in ids:
             here = httpx.get(f"{first}/v2/images/generations/{task_id}", headers=auth()).json()
             there = httpx.get(f"{second}/v2/images/generations/{task_id}", headers=auth())
@@ -46,7 +48,9 @@ def test_mockserver_workers_2_answers_every_poll(spawn: Any) -> None:
         with httpx.Client(base_url=url, headers=auth()) as http:
             ids = [http.post("/v2/audio/generations", json=BODY).json()["task_id"] for _ in range(10)]
         # a fresh connection per poll, so the kernel hands them to either worker
-        answers = [httpx.get(f"{url}/v2/audio/generations/{task_id}", headers=auth()) for task_id in ids for _ in range(4)]
+        answers = [
+            httpx.get(f"{url}/v2/audio/generations/{task_id}", headers=auth()) for task_id in ids for _ in range(4)
+        ]
         with open(f"/proc/{process.pid}/task/{process.pid}/children") as children:
             assert len(children.read().split()) >= 2  # the workers (and multiprocessing's tracker)
     assert [a.status_code for a in answers] == [200] * len(answers)

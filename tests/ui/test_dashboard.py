@@ -161,7 +161,9 @@ def test_a_fault_set_in_the_page_shows_in_the_next_answers(page: Page, mock: Run
     # Refused as the admin API refuses it, and in its words.
     form.locator("input[name=latency]").fill('{"dist": "bogus"}')
     form.locator("button[type=submit]").click()
-    refusal = httpx.put(f"{mock.url}/_mock/faults", json={"latency": {"dist": "bogus"}}, headers={"Authorization": f"Bearer {ADMIN}"})
+    refusal = httpx.put(
+        f"{mock.url}/_mock/faults", json={"latency": {"dist": "bogus"}}, headers={"Authorization": f"Bearer {ADMIN}"}
+    )
     assert refusal.status_code == 400
     expect(form.locator("pre.answer")).to_have_text(refusal.text)
     form.locator("input[name=latency]").fill("")

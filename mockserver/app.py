@@ -125,8 +125,7 @@ def create_app(
         if chosen.delay:
             await sleep(chosen.delay)
         if chosen.drop:
-            drop_connection(scope, receive)
-            return Response(status_code=500)  # never sent: the connection is gone
+            return drop_connection(scope, receive)
         if not chosen.status:
             return None
         faults = mock.injector.faults

@@ -1,4 +1,4 @@
-"""``mockserver``: serve the mock with uvicorn."""
+"""``mockserver``: serve the mock with uvicorn, or granian (``--server granian``)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 
 from . import contract
@@ -22,15 +21,18 @@ from .config import Config, ConfigError, check, load_config
 from .ids import derive_secret
 from .metrics import MULTIPROC_ENV
 from .nonces import claim_slot
+from .servers import Options, Unavailable
+from .servers import check as check_server
+from .servers import run as serve
 from .store import open_store
 
 # Worker processes rebuild the app from the same command line, handed over in the environment,
-# because uvicorn starts several workers only from an import string.
+# because uvicorn starts several workers, and granian any, only from an import string.
 _ARGV_ENV = "MOCKSERVER_ARGV"
 _PER_WORKER = "note: each admin request reaches one worker; run-time faults, the journal and resets are that worker's"
 _UNSHARED = ", and so are rules and forced states unless the workers share --store sqlite:PATH"
 SHUTDOWN_GRACE = 5  # seconds in-flight requests get on Ctrl-C or SIGTERM, so a long added latency cannot hold the exit
-_SERVER_OPTIONS = ("host", "port", "workers", "log_level", "store", "secret")
+_SERVER_OPTIONS = ("host", "port", "workers", "log_level", "store", "secret", "server")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--time-scale", type=float, help="60 makes a three-minute job take three seconds")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--workers", type=int, default=1, help="worker processes sharing the port")
+    parser.add_argument(
+        "--server", default="uvicorn", help='uvicorn, or granian (pip install "unified-generations[fast]")'
+    )
     parser.add_argument("--store", default="memory", help="where tasks live: memory, or sqlite:PATH to keep them")
     parser.add_argument("--secret", help="signs task ids; default: derived from the seed and keys")
     parser.add_argument("--metrics", action="store_true", default=None, help="serve Prometheus metrics at /metrics")
@@ -135,26 +140,29 @@ def main(argv: list[str] | None = None) -> None:
     parser = _parser()
     args = parser.parse_args(argv)
     config = _config(parser, args)
+    try:
+        check_server(args.server)
+    except Unavailable as exc:
+        parser.error(f"--server: {exc}")
     url = f"http://{args.host}:{args.port}"
     keys = f"key{'s' if len(config.keys) > 1 else ''}: Authorization: Bearer {' or '.join(config.keys)}"
-    where = f"{url} (port 0: a free port, which uvicorn's next line names)" if args.port == 0 else url
+    where = f"{url} (port 0: a free port, which {args.server}'s next lines name)" if args.port == 0 else url
     print(f"mock serving on {where}  {keys}", flush=True)
     if config.admin_key:
         print(f"admin API on {url}/_mock/  key: Authorization: Bearer {config.admin_key}", flush=True)
         print(f"dashboard on {url}/_mock/ui  (log in with the admin key)", flush=True)
         if args.workers > 1:
             print(_PER_WORKER + ("" if args.store.startswith("sqlite:") else _UNSHARED), file=sys.stderr, flush=True)
-    options = {"host": args.host, "port": args.port, "log_level": args.log_level, "access_log": args.access_log}
-    options["timeout_graceful_shutdown"] = SHUTDOWN_GRACE
-    app = _app(parser, args, config, serves=args.workers == 1)  # with workers, only to refuse a bad --store
+    options = Options(args.host, args.port, args.workers, args.log_level, args.access_log, SHUTDOWN_GRACE)
+    app = _app(
+        parser, args, config, serves=args.workers == 1 and args.server == "uvicorn"
+    )  # else: to refuse a bad --store
     if config.metrics:
         print(f"metrics on {url}/metrics", flush=True)
-    if args.workers == 1:
-        uvicorn.run(app, **options)
-        return
-    os.environ[_ARGV_ENV] = json.dumps(argv if argv is not None else sys.argv[1:])
-    with metrics_dir(config.metrics):
-        uvicorn.run("mockserver.cli:worker_app", factory=True, workers=args.workers, **options)
+    if args.workers > 1 or args.server != "uvicorn":
+        os.environ[_ARGV_ENV] = json.dumps(argv if argv is not None else sys.argv[1:])
+    with metrics_dir(config.metrics and args.workers > 1):
+        serve(args.server, app, options)
 
 
 @contextmanager

@@ -11,7 +11,8 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.types import Receive, Scope
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from . import contract
 from .profiles import Timing, table
@@ -94,22 +95,40 @@ DROPPED = "mockserver.dropped"
 FAULT = "mockserver.fault"  # the kinds of fault injected into a request, for the journal
 
 
-def drop_connection(scope: Scope, receive: Receive) -> None:
-    """Close the client's connection with no answer at all, as a crashed upstream or proxy does.
+def drop_connection(scope: Scope, receive: Receive) -> Response:
+    """Close the client's connection with no answer at all, as a crashed upstream or proxy does; returns what
+    to send then.
 
     ASGI has no message for this. Under uvicorn, ``receive`` is bound to the request cycle, which
     holds the transport: marking the cycle disconnected stops uvicorn from sending its own 500,
-    and closing the transport ends the connection. Elsewhere the exception ends the request.
-    Middleware that wraps ``receive`` keeps the server's own under ``RAW_RECEIVE`` in the scope,
-    and finds ``DROPPED`` set in it afterwards.
+    and closing the transport ends the connection. granian gives no handle on its connection, but
+    ends it when an answer stops short of its length: the client reads a status line and headers,
+    then the connection closes, as when an upstream dies mid-answer. Elsewhere (an in-process test
+    client) the exception ends the request. Middleware that wraps ``receive`` keeps the server's own
+    under ``RAW_RECEIVE`` in the scope, and finds ``DROPPED`` set in it afterwards.
     """
     scope[DROPPED] = True
-    cycle = getattr(scope.get(RAW_RECEIVE, receive), "__self__", None)
+    raw = scope.get(RAW_RECEIVE, receive)
+    cycle = getattr(raw, "__self__", None)
     transport = getattr(cycle, "transport", None)
-    if transport is None:
-        raise ConnectionDropped
-    cycle.disconnected = True  # type: ignore[union-attr]
-    transport.close()
+    if transport is not None:
+        cycle.disconnected = True  # type: ignore[union-attr]
+        transport.close()
+        return Response(status_code=500)  # never sent: the connection is gone
+    if type(cycle).__module__.startswith("granian."):
+        return _CutShort()
+    raise ConnectionDropped
+
+
+class _CutShort(Response):
+    """Headers promising a body that never comes; granian closes the connection when the app returns."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=200)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1024")]})
+        await send({"type": "http.response.body", "body": b"", "more_body": True})
 
 
 def proxy_page(status: int) -> str:

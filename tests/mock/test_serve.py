@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import signal
 import socket
 import subprocess
@@ -13,6 +14,7 @@ import pytest
 
 from mockserver import contract
 from mockserver.cli import main
+from mockserver.servers import SERVERS
 from mockserver.testing import running_mock
 
 
@@ -53,6 +55,7 @@ def test_a_task_lives_its_whole_life_over_a_real_socket() -> None:
         (["--admin-key", ""], "--admin-key: '' should be non-empty"),
         (["--admin-key", "clé"], "--admin-key: 'clé' holds a space or a character outside printable ASCII"),
         (["--workers", "0"], "--workers: 0 is less than the minimum of 1"),
+        (["--server", "hypercorn"], "--server: 'hypercorn' is not one of ['uvicorn', 'granian']"),
         (["--store", "redis"], "--store: 'redis' is neither memory nor sqlite:PATH"),
         # Python's $ also matches before a final newline: these started servers no header can reach
         (["--key", "sk-a\n"], "--key: 'sk-a\\n' holds a space or a character outside printable ASCII"),
@@ -93,7 +96,9 @@ def test_the_banner_names_every_key_and_says_when_the_port_is_chosen_later(
     assert "port 0: a free port" in banner
 
 
-def test_cli_prints_url_and_keys_serves_the_admin_api_and_stops_on_ctrl_c() -> None:
+@pytest.mark.parametrize("server", SERVERS)
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_cli_prints_url_and_keys_serves_the_admin_api_and_stops_cleanly(server: str, stop: signal.Signals) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -107,8 +112,10 @@ def test_cli_prints_url_and_keys_serves_the_admin_api_and_stops_on_ctrl_c() -> N
         "sk-adm",
         "--log-level",
         "warning",
+        "--server",
+        server,
     ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         first, second = process.stdout.readline(), process.stdout.readline()  # type: ignore[union-attr]
         assert f"http://127.0.0.1:{port}" in first and "Bearer sk-mock-dev" in first
@@ -120,9 +127,27 @@ def test_cli_prints_url_and_keys_serves_the_admin_api_and_stops_on_ctrl_c() -> N
             except httpx.TransportError:
                 time.sleep(0.05)  # waiting for a real process to bind, not for the mock's clock
         assert health.json()["status"] == "ok"
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop)
         assert process.wait(timeout=15) == 0
+        assert "Traceback" not in process.stderr.read()  # type: ignore[union-attr]
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://127.0.0.1:{port}/_mock/health", timeout=1)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_a_server_that_is_not_installed_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    found = importlib.util.find_spec
+    monkeypatch.setattr(
+        "importlib.util.find_spec", lambda name, *rest: None if name == "granian" else found(name, *rest)
+    )
+    monkeypatch.setattr("uvicorn.run", lambda app, **options: pytest.fail("started without its server"))
+    with pytest.raises(SystemExit) as exit_:
+        main(["--server", "granian"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "Traceback" not in err
+    assert '--server: granian is not installed; pip install "unified-generations[fast]"' in err

@@ -9,10 +9,12 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from functools import partial
 from pathlib import Path
 
 import pytest
 
+from mockserver.servers import SERVERS
 from mockserver.testing import await_port
 
 
@@ -24,15 +26,16 @@ def free_port() -> int:
 
 @contextmanager
 def mock_process(
-    *argv: str, port: int | None = None, log: Path | None = None
+    *argv: str, port: int | None = None, log: Path | None = None, server: str = "uvicorn"
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``python -m mockserver`` with ``argv`` until the block ends; yields its URL once it answers.
+    """``python -m mockserver`` with ``argv`` under ``server`` until the block ends; yields its URL once it answers.
 
     It runs in a session of its own, so that stopping it also stops any worker processes it forked.
     With ``log``, everything it prints goes to that file.
     """
     port = port or free_port()
-    command = [sys.executable, "-m", "mockserver", "--port", str(port), "--log-level", "warning", *argv]
+    command = [sys.executable, "-m", "mockserver", "--port", str(port), "--log-level", "warning", "--server", server]
+    command += argv
     out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
     try:
         process = subprocess.Popen(command, stdout=out, stderr=out if log else None, start_new_session=True)
@@ -64,13 +67,13 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 Spawn = Callable[..., AbstractContextManager[tuple[str, subprocess.Popen[bytes]]]]
 
 
-@pytest.fixture
-def spawn() -> Spawn:
-    """``with spawn("--workers", "2") as (url, process):`` serves a real mock process."""
-    return mock_process
+@pytest.fixture(params=SERVERS)
+def spawn(request: pytest.FixtureRequest) -> Spawn:
+    """``with spawn("--workers", "2") as (url, process):`` serves a real mock process, under each server."""
+    return partial(mock_process, server=request.param)
 
 
-@pytest.fixture(scope="module")
-def spawn_once() -> Spawn:
+@pytest.fixture(scope="module", params=SERVERS)
+def spawn_once(request: pytest.FixtureRequest) -> Spawn:
     """``spawn`` for a server that a whole module shares."""
-    return mock_process
+    return partial(mock_process, server=request.param)

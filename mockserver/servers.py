@@ -1,0 +1,93 @@
+"""The HTTP servers ``mockserver`` runs the app under: uvicorn, the default, or granian (the ``fast`` extra).
+
+Both take the same options and stop the same way: Ctrl-C or SIGTERM lets in-flight requests finish
+for ``grace`` seconds, then exits 0. granian always serves from worker processes, which rebuild the
+app from an import string (``factory``), as uvicorn's workers do.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import multiprocessing
+import signal
+from dataclasses import dataclass
+from typing import Any
+
+SERVERS = ("uvicorn", "granian")
+FACTORY = "mockserver.cli:worker_app"  # builds a worker's app from the command line handed over in the environment
+
+
+class Unavailable(Exception):
+    """The chosen server cannot run here; the message says how to install it."""
+
+
+@dataclass(frozen=True)
+class Options:
+    host: str
+    port: int
+    workers: int
+    log_level: str
+    access_log: bool
+    grace: int
+
+
+def check(server: str) -> None:
+    """Refuse a server that is not installed, before anything starts."""
+    if server == "granian" and importlib.util.find_spec("granian") is None:
+        raise Unavailable('granian is not installed; pip install "unified-generations[fast]" (or drop --server)')
+
+
+def run(server: str, app: Any, options: Options) -> None:
+    """Serve until interrupted; ``app`` serves as it is with one uvicorn worker, else workers build their own."""
+    check(server)
+    if server == "granian":
+        _granian(options)
+    else:
+        _uvicorn(app, options)
+
+
+def _uvicorn(app: Any, options: Options) -> None:
+    import uvicorn
+
+    settings = {
+        "host": options.host,
+        "port": options.port,
+        "log_level": options.log_level,
+        "access_log": options.access_log,
+        "timeout_graceful_shutdown": options.grace,
+    }
+    # uvicorn shuts down gracefully on SIGTERM, then raises it again to die of it (status -15): a stop asked
+    # for is a clean exit here, as Ctrl-C's already is.
+    before = signal.signal(signal.SIGTERM, _stopped)
+    try:
+        if options.workers == 1:
+            uvicorn.run(app, **settings)
+        else:
+            uvicorn.run(FACTORY, factory=True, workers=options.workers, **settings)
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+def _stopped(signum: int, frame: Any) -> None:
+    raise SystemExit(0)
+
+
+def _granian(options: Options) -> None:
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    level = "debug" if options.log_level == "trace" else options.log_level  # granian has no trace level
+    # Fresh worker interpreters, as uvicorn's: a forked one would inherit the parent's app, its store's
+    # connections, and prometheus_client's choice of single-process values made when it was imported.
+    multiprocessing.set_start_method("spawn", force=True)
+    Granian(
+        FACTORY,
+        factory=True,
+        address=options.host,
+        port=options.port,
+        interface=Interfaces.ASGI,
+        workers=options.workers,
+        log_level=level,  # type: ignore[arg-type]
+        log_access=options.access_log,
+        workers_kill_timeout=options.grace,
+    ).serve()

@@ -16,6 +16,7 @@ from typing import Any
 from starlette.applications import Starlette
 
 from . import contract
+from .accesslog import AccessLog
 from .app import create_app
 from .config import Config, ConfigError, check, load_config
 from .ids import derive_secret
@@ -32,6 +33,7 @@ _ARGV_ENV = "MOCKSERVER_ARGV"
 _PER_WORKER = "note: each admin request reaches one worker; run-time faults, the journal and resets are that worker's"
 _UNSHARED = ", and so are rules and forced states unless the workers share --store sqlite:PATH"
 SHUTDOWN_GRACE = 5  # seconds in-flight requests get on Ctrl-C or SIGTERM, so a long added latency cannot hold the exit
+_LOGS_REQUESTS = ("info", "debug", "trace")  # the levels at which a server writes its access log
 _SERVER_OPTIONS = ("host", "port", "workers", "log_level", "store", "secret", "server")
 
 
@@ -126,6 +128,8 @@ def _app(parser: argparse.ArgumentParser, args: argparse.Namespace, config: Conf
     secret = args.secret.encode() if args.secret else derive_secret(config.seed, config.keys)
     app = create_app(config, store=store, secret=secret, slot=claim_slot(secret) if serves else 0)
     app.state.workers = args.workers  # the dashboard says when it shows one worker of several
+    if args.access_log and args.log_level in _LOGS_REQUESTS:
+        app.add_middleware(AccessLog)
     return app
 
 
@@ -153,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"dashboard on {url}/_mock/ui  (log in with the admin key)", flush=True)
         if args.workers > 1:
             print(_PER_WORKER + ("" if args.store.startswith("sqlite:") else _UNSHARED), file=sys.stderr, flush=True)
-    options = Options(args.host, args.port, args.workers, args.log_level, args.access_log, SHUTDOWN_GRACE)
+    options = Options(args.host, args.port, args.workers, args.log_level, SHUTDOWN_GRACE)
     app = _app(
         parser, args, config, serves=args.workers == 1 and args.server == "uvicorn"
     )  # else: to refuse a bad --store

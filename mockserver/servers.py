@@ -27,7 +27,6 @@ class Options:
     port: int
     workers: int
     log_level: str
-    access_log: bool
     grace: int
 
 
@@ -53,7 +52,7 @@ def _uvicorn(app: Any, options: Options) -> None:
         "host": options.host,
         "port": options.port,
         "log_level": options.log_level,
-        "access_log": options.access_log,
+        "access_log": False,  # the app writes its own (accesslog.py), in batches
         "timeout_graceful_shutdown": options.grace,
     }
     # uvicorn shuts down gracefully on SIGTERM, then raises it again to die of it (status -15): a stop asked
@@ -88,6 +87,6 @@ def _granian(options: Options) -> None:
         interface=Interfaces.ASGI,
         workers=options.workers,
         log_level=level,  # type: ignore[arg-type]
-        log_access=options.access_log,
+        log_access=False,  # the app writes its own (accesslog.py), in batches
         workers_kill_timeout=options.grace,
     ).serve()

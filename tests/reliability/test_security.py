@@ -53,6 +53,6 @@ def test_the_admin_api_is_shut_without_an_admin_key(spawn: Any) -> None:
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_the_server_binds_loopback_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch, workers: str) -> None:
     seen: dict[str, Any] = {}
-    monkeypatch.setattr(cli.uvicorn, "run", lambda app, **options: seen.update(options))
+    monkeypatch.setattr("uvicorn.run", lambda app, **options: seen.update(options))
     cli.main(["--workers", workers])
     assert seen["host"] == "127.0.0.1"

@@ -134,7 +134,7 @@ def routes(service: Service, admin_key: str) -> list[Route]:
 
     async def faults(request: Request) -> Response:
         if request.method == "PUT":
-            service.injector.faults = faults_from(await body_of(request, "admin-faults"))
+            service.set_faults(faults_from(await body_of(request, "admin-faults")))
         return JSONResponse(service.injector.faults.as_dict())
 
     async def journal(request: Request) -> Response:

@@ -22,6 +22,7 @@ from .config import Config, ConfigError, check, load_config
 from .ids import derive_secret
 from .metrics import MULTIPROC_ENV
 from .nonces import claim_slot
+from .redis_store import RedisStore
 from .servers import Options, Unavailable
 from .servers import check as check_server
 from .servers import run as serve
@@ -126,7 +127,10 @@ def _app(parser: argparse.ArgumentParser, args: argparse.Namespace, config: Conf
     except (ValueError, sqlite3.Error) as exc:
         parser.error(f"--store: {exc}")
     secret = args.secret.encode() if args.secret else derive_secret(config.seed, config.keys)
-    app = create_app(config, store=store, secret=secret, slot=claim_slot(secret) if serves else 0)
+    slot = 0
+    if serves:  # a fleet sharing Redis takes slots from it, so that servers on other hosts get others too
+        slot = store.claim_slot(secret) if isinstance(store, RedisStore) else claim_slot(secret)
+    app = create_app(config, store=store, secret=secret, slot=slot)
     app.state.workers = args.workers  # the dashboard says when it shows one worker of several
     if args.access_log and args.log_level in _LOGS_REQUESTS:
         app.add_middleware(AccessLog)
@@ -155,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
     if config.admin_key:
         print(f"admin API on {url}/_mock/  key: Authorization: Bearer {config.admin_key}", flush=True)
         print(f"dashboard on {url}/_mock/ui  (log in with the admin key)", flush=True)
-        if args.workers > 1:
+        if args.workers > 1 and not args.store.startswith("redis:"):
             print(_PER_WORKER + ("" if args.store.startswith("sqlite:") else _UNSHARED), file=sys.stderr, flush=True)
     options = Options(args.host, args.port, args.workers, args.log_level, SHUTDOWN_GRACE)
     app = _app(

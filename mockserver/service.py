@@ -14,12 +14,14 @@ from typing import Any
 
 from . import ids, lifecycle, scenarios
 from .catalog import SCOPES, resolve
-from .config import Config
+from .config import Config, faults_from
 from .errors import Refused
-from .faults import Injector
+from .faults import Faults, Injector
 from .media.shape import Shapes
 from .metrics import Metrics
 from .nonces import Nonces
+from .redis_shared import Listener, RedisJournal, RedisRules
+from .redis_store import RedisStore
 from .rules import Rules, SharedRules, key_owner
 from .store import MemoryStore, Store
 
@@ -48,8 +50,13 @@ class Service:
         self.store: Store = MemoryStore() if store is None else store
         self.clock = clock
         self.injector = Injector(config.faults, config.seed)
-        self.journal: deque[dict[str, Any]] = deque(maxlen=config.journal_size)
+        self.journal: deque[dict[str, Any]] | RedisJournal = deque(maxlen=config.journal_size)
         self.rules = _rules(config, store)
+        self._complete = getattr(self.store, "complete", False)  # it holds every task: no rebuilding from ids
+        self._listener: Listener | None = None
+        if isinstance(self.store, RedisStore):  # what the admin API changes is the fleet's (redis_shared.py)
+            self.journal = RedisJournal(self.store, config.journal_size)
+            self._listener = Listener(self.store, self._changed)
         self.metrics: Metrics | None = None
         if config.metrics:
             shared = not isinstance(self.store, MemoryStore)
@@ -110,6 +117,8 @@ class Service:
         Raises ``lifecycle.Gone`` for a stored task of this key that the running config cannot play.
         """
         record = self.store.get(task_id)
+        if record is None and self._complete:
+            return None
         if record is None:
             record = self._rebuilt.get(task_id) or self._rebuild(task_id, scope, owner)
         elif (record.owner, record.scope) == (owner, scope) and not lifecycle.playable(self.catalog, record):
@@ -125,6 +134,8 @@ class Service:
             if not lifecycle.playable(self.catalog, record):
                 raise lifecycle.Gone(task_id)
             return record
+        if self._complete:
+            return None
         found = (self.find(task_id, scope, owner) for scope in SCOPES for owner in self.keys)
         return next((record for record in found if record is not None), None)
 
@@ -138,6 +149,26 @@ class Service:
         self._forgotten_before = self.clock()
         if self.metrics is not None:
             self.metrics.reset()
+        if self._listener is not None:
+            self._listener.publish("faults", None)
+            self._listener.publish("reset")
+
+    def set_faults(self, faults: Faults) -> None:
+        """Run-time faults from now, in every instance that shares the store."""
+        self.injector.faults = faults
+        if self._listener is not None:
+            self._listener.publish("faults", faults.as_dict())
+
+    def _changed(self, kind: str, value: dict[str, Any] | None) -> None:
+        """Another instance changed the faults, or reset the mock (called from the listener thread)."""
+        if kind == "faults":
+            self.injector.faults = self.config.faults if value is None else faults_from(value)
+        elif kind == "reset":
+            self.injector = Injector(self.config.faults, self.config.seed)
+            self._rebuilt.clear()
+            self._forgotten_before = self.clock()
+            if self.metrics is not None:
+                self.metrics.reset()
 
     def _rebuild(self, task_id: str, scope: str, owner: int) -> lifecycle.Record | None:
         ticket = ids.read(self.secret, task_id, scope, owner)
@@ -170,6 +201,8 @@ class Service:
 
 
 def _rules(config: Config, store: Store | None) -> Rules:
-    """Run-time rules in this process, or in the SQLite file the workers share, beside its tasks."""
+    """Run-time rules in this process, or in the SQLite file or Redis the workers share, beside its tasks."""
+    if isinstance(store, RedisStore):
+        return RedisRules(store, config.seed, tuple(config.fail_reasons))
     shared = getattr(store, "path", None)
     return Rules(config.seed) if shared is None else SharedRules(shared, config.seed, tuple(config.fail_reasons))

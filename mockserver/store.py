@@ -187,10 +187,14 @@ class SqliteStore:
 
 
 def open_store(spec: str) -> Store:
-    """The store named on the command line: ``memory``, or ``sqlite:PATH``."""
+    """The store named on the command line: ``memory``, ``sqlite:PATH`` or ``redis://HOST:PORT/DB``."""
     kind, _, where = spec.partition(":")
     if kind == "memory" and not where:
         return MemoryStore()
     if kind == "sqlite" and where:
         return SqliteStore(where)
-    raise ValueError(f"unknown store {spec!r}; use memory or sqlite:PATH")
+    if kind == "redis":
+        from .redis_store import RedisStore  # imports store.py: only here, to keep the import one way
+
+        return RedisStore(spec)
+    raise ValueError(f"unknown store {spec!r}; use memory, sqlite:PATH or redis://HOST:PORT/DB")

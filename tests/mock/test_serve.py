@@ -56,7 +56,7 @@ def test_a_task_lives_its_whole_life_over_a_real_socket() -> None:
         (["--admin-key", "clé"], "--admin-key: 'clé' holds a space or a character outside printable ASCII"),
         (["--workers", "0"], "--workers: 0 is less than the minimum of 1"),
         (["--server", "hypercorn"], "--server: 'hypercorn' is not one of ['uvicorn', 'granian']"),
-        (["--store", "redis"], "--store: 'redis' is neither memory nor sqlite:PATH"),
+        (["--store", "redis"], "--store: 'redis' is neither memory, sqlite:PATH nor redis://HOST:PORT/DB"),
         # Python's $ also matches before a final newline: these started servers no header can reach
         (["--key", "sk-a\n"], "--key: 'sk-a\\n' holds a space or a character outside printable ASCII"),
         (["--admin-key", "sk-b\n"], "--admin-key: 'sk-b\\n' holds a space"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -77,3 +78,38 @@ def spawn(request: pytest.FixtureRequest) -> Spawn:
 def spawn_once(request: pytest.FixtureRequest) -> Spawn:
     """``spawn`` for a server that a whole module shares."""
     return partial(mock_process, server=request.param)
+
+
+class RedisServer:
+    """Debian's ``redis-server`` on a free loopback port, appending every write to a file in ``where``,
+    so that a restart on the same port finds what was written before (``stop`` and ``start``)."""
+
+    def __init__(self, where: Path) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.fail("redis-server is missing: these tests need it (Debian: apt-get install -y redis-server)")
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.argv = [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(where), "--save", ""]
+        self.argv += ["--appendonly", "yes", "--appendfsync", "always"]
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, start_new_session=True)
+        await_port(self.port, self.process)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _stop(self.process)
+            self.process = None
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A Redis of the test's own, stopped afterwards."""
+    server = RedisServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,4 +1,4 @@
-"""Both stores give back exactly what was put, and the memory store stays out of the collector's way."""
+"""Every store gives back exactly what was put, and the memory store stays out of the collector's way."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from mockserver.lifecycle import Record
+from mockserver.redis_store import RedisStore
 from mockserver.store import MemoryStore, SqliteStore, Store
 
 RECORDS = [
@@ -18,8 +19,10 @@ RECORDS = [
 ]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "redis"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    if request.param == "redis":
+        return RedisStore(request.getfixturevalue("redis_server").url)
     return MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "tasks.db")
 
 

@@ -1,0 +1,195 @@
+"""Tasks in Redis (``--store redis://HOST:PORT/DB``), shared by every mock process on every host.
+
+Every accepted task is written before its id is answered, so the store holds every task of the
+fleet: a poll reads its record from Redis (one round trip) and an id Redis lacks is no task (reset,
+expired, or never accepted), with no rebuild from the id. That makes forced states and resets exact
+on the very next poll through any instance. Run-time faults, which every request consults, are kept
+in each process and kept in step by pub/sub (``redis_shared.py``).
+
+The client is redis-py's synchronous one, as the ``Store`` protocol is synchronous and SqliteStore
+also runs on the event loop: a round trip on loopback is tens of microseconds. Sockets time out after
+a quarter second and nothing is retried; after a failure the store answers ``StoreError`` at once for
+a second (the 503 carries ``Retry-After: 1``) rather than make each request wait out a timeout on a
+Redis that has stopped answering, then tries again, so service resumes by itself.
+
+Keys live under ``mockserver:``: ``task:{id}`` (a record, expiring after the TTL), ``tasks`` and
+``tasks:at`` (sorted sets of ids in the order they came and by submit time, for listing; each put unlists
+tasks past the TTL), ``slot:{secret hash}:{n}`` (nonce slots),
+and the shared admin state of ``redis_shared.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from .lifecycle import Record
+from .nonces import SLOT_BITS
+from .store import StoreError, _fields_of, _record
+
+PREFIX = "mockserver:"
+DEFAULT_TTL = 86_400  # seconds a task is kept: a day
+TIMEOUT = 0.25  # seconds a connect or a command may take
+PAUSE = 1.0  # seconds the store fails fast after Redis failed
+SLOT_LEASE = 30  # seconds a nonce slot is held without renewal; renewed every third of that
+_CHUNK = 1000
+_INDEX = (f"{PREFIX}tasks", f"{PREFIX}tasks:at", f"{PREFIX}tasks:count")
+# Store a record; list a new one in the order tasks came (a count) and by submit time, and unlist up to a
+# hundred whose time is past the TTL, so the listing stays as bounded as the expiring records.
+_PUT = """
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then
+  redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[4]), ARGV[1])
+  redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+end
+local old = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[5], 'LIMIT', 0, 100)
+if #old > 0 then
+  redis.call('ZREM', KEYS[2], unpack(old))
+  redis.call('ZREM', KEYS[3], unpack(old))
+end
+"""
+
+
+def parse(spec: str) -> tuple[str, int, int, int]:
+    """``redis://HOST:PORT/DB[?ttl=SECONDS]`` as host, port, db and TTL; ValueError naming what is wrong."""
+    parts = urlsplit(spec)
+    if parts.scheme != "redis" or not parts.hostname:
+        raise ValueError(f"{spec!r} is not redis://HOST:PORT/DB")
+    try:
+        port = parts.port or 6379
+    except ValueError:
+        raise ValueError(f"{spec!r} has no valid port (1 to 65535)") from None
+    db = parts.path.lstrip("/") or "0"
+    if not db.isdigit() or int(db) > 1_000_000:
+        raise ValueError(f"{spec!r}: the database {db!r} is not a number")
+    query = parse_qs(parts.query, keep_blank_values=True)
+    unknown = sorted(set(query) - {"ttl"})
+    if unknown:
+        raise ValueError(f"{spec!r}: unknown parameter {unknown[0]!r}; the only one is ttl (seconds)")
+    ttl = query.get("ttl", [str(DEFAULT_TTL)])[-1]
+    if not ttl.isdigit() or not 1 <= int(ttl) <= 10 * 365 * 86_400:
+        raise ValueError(f"{spec!r}: ttl={ttl!r} is not a whole number of seconds from 1 to ten years")
+    return parts.hostname, port, int(db), int(ttl)
+
+
+def _dump(record: Record) -> str:
+    return json.dumps(_fields_of(record))  # the standard library's json writes a stuck task's Infinity
+
+
+def _load(raw: bytes) -> Record:
+    try:
+        row = json.loads(raw)
+    except ValueError:
+        row = None
+    if not isinstance(row, list) or len(row) != len(_fields_of(Record("", "", 0, 0, 0, 0, 0))):
+        raise StoreError("a task stored in Redis is damaged")
+    return _record(tuple(row))
+
+
+class RedisStore:
+    """The ``Store`` protocol on Redis, plus what a fleet shares: nonce slots and the admin state."""
+
+    complete = True  # holds every task the fleet accepted: an id it lacks is no task (service.py)
+
+    def __init__(self, spec: str) -> None:
+        host, port, db, self.ttl = parse(spec)
+        self.where = f"redis://{host}:{port}/{db}"
+        self.address = {"host": host, "port": port, "db": db}
+        self.client = redis.Redis(
+            host=host,
+            port=port,
+            db=db,
+            socket_timeout=TIMEOUT,
+            socket_connect_timeout=TIMEOUT,
+            retry=Retry(NoBackoff(), 0),
+        )
+        self._paused_until = 0.0
+        try:
+            self.client.ping()
+        except redis.RedisError as exc:
+            raise ValueError(f"cannot reach Redis at {self.where}: {exc}") from exc
+        self._put = self.client.register_script(_PUT)
+        self._token = uuid.uuid4().hex
+        self._slot: str | None = None
+
+    def run(self, command: Callable[[Any], Any]) -> Any:
+        """``command(client)``, or ``StoreError`` while Redis fails (at once, for ``PAUSE`` after a failure)."""
+        if time.monotonic() < self._paused_until:
+            raise StoreError(f"Redis at {self.where} failed a moment ago")
+        try:
+            return command(self.client)
+        except redis.RedisError as exc:
+            self._paused_until = time.monotonic() + PAUSE
+            raise StoreError(f"Redis at {self.where} failed ({type(exc).__name__})") from exc
+
+    def get(self, task_id: str) -> Record | None:
+        raw = self.run(lambda r: r.get(f"{PREFIX}task:{task_id}"))
+        return None if raw is None else _load(raw)
+
+    def put(self, record: Record) -> None:
+        cutoff = record.submitted_at - self.ttl
+        keys = [f"{PREFIX}task:{record.task_id}", *_INDEX]
+        self.run(
+            lambda r: self._put(
+                keys=keys, args=[record.task_id, _dump(record), self.ttl, record.submitted_at, cutoff], client=r
+            )
+        )
+
+    def _ids(self, start: int, stop: int) -> list[bytes]:
+        return self.run(lambda r: r.zrange(f"{PREFIX}tasks", start, stop))
+
+    def _records(self, ids: list[bytes]) -> list[Record]:
+        found = []
+        for at in range(0, len(ids), _CHUNK):
+            keys = [PREFIX.encode() + b"task:" + task_id for task_id in ids[at : at + _CHUNK]]
+            found += [_load(raw) for raw in self.run(lambda r, keys=keys: r.mget(keys)) if raw is not None]
+        return found
+
+    def records(self) -> Iterator[Record]:
+        return iter(self._records(self._ids(0, -1)))
+
+    def page(self, offset: int, limit: int) -> list[Record]:
+        return self._records(self._ids(offset, offset + limit - 1)) if limit > 0 else []
+
+    def clear(self) -> None:
+        ids = self._ids(0, -1)
+        for at in range(0, len(ids), _CHUNK):
+            keys = [PREFIX.encode() + b"task:" + task_id for task_id in ids[at : at + _CHUNK]]
+            self.run(lambda r, keys=keys: r.unlink(*keys))
+        self.run(lambda r: r.unlink(*_INDEX))
+
+    def __len__(self) -> int:
+        return self.run(lambda r: r.zcard(f"{PREFIX}tasks"))
+
+    def claim_slot(self, secret: bytes) -> int:
+        """The lowest nonce slot no live process of the fleet with ``secret`` holds, leased in Redis.
+
+        The lease is renewed by ``renew_slot`` (redis_shared.py's listener, every few seconds), and
+        lapses ``SLOT_LEASE`` seconds after its process dies, so no two live fleet members mint one id.
+        """
+        name = hashlib.blake2b(secret, digest_size=8, person=b"mock-slots").hexdigest()
+        for slot in range(1 << SLOT_BITS):
+            key = f"{PREFIX}slot:{name}:{slot}"
+            if self.run(lambda r, key=key: r.set(key, self._token, nx=True, ex=SLOT_LEASE)):
+                self._slot = key
+                return slot
+        raise ValueError(f"all {1 << SLOT_BITS} nonce slots in {self.where} are held by live processes")
+
+    def renew_slot(self, client: Any) -> None:
+        """Extend this process's lease, through ``client`` (the listener's own connection); one that lapsed
+        in an outage is taken back only if no other process took it meanwhile."""
+        if self._slot is None:
+            return
+        if client.get(self._slot) == self._token.encode():
+            client.set(self._slot, self._token, ex=SLOT_LEASE)
+        else:
+            client.set(self._slot, self._token, nx=True, ex=SLOT_LEASE)

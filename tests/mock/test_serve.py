@@ -55,6 +55,12 @@ def test_a_task_lives_its_whole_life_over_a_real_socket() -> None:
         (["--admin-key", ""], "--admin-key: '' should be non-empty"),
         (["--admin-key", "clé"], "--admin-key: 'clé' holds a space or a character outside printable ASCII"),
         (["--workers", "0"], "--workers: 0 is less than the minimum of 1"),
+        (["--store", "redis://127.0.0.1:1/0"], "--store: cannot reach Redis at redis://127.0.0.1:1/0"),
+        (["--store", "redis://h:99999/0"], "--store: 'redis://h:99999/0' has no valid port (1 to 65535)"),
+        (["--store", "redis://h:6379/x"], "--store: 'redis://h:6379/x': the database 'x' is not a number"),
+        (["--store", "redis://h:6379/0?ttl=0"], "ttl='0' is not a whole number of seconds"),
+        (["--store", "redis://h:6379/0?tll=5"], "unknown parameter 'tll'; the only one is ttl"),
+        (["--store", "redis:///0"], "--store: 'redis:///0' is not redis://HOST:PORT/DB"),
         (["--server", "hypercorn"], "--server: 'hypercorn' is not one of ['uvicorn', 'granian']"),
         (["--store", "redis"], "--store: 'redis' is neither memory, sqlite:PATH nor redis://HOST:PORT/DB"),
         # Python's $ also matches before a final newline: these started servers no header can reach

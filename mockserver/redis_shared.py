@@ -4,9 +4,12 @@
   reads SQLite; a ``next`` rule is spent by a Lua script, so it counts its submits across the fleet.
 - Run-time faults are consulted by every request, so each process keeps them in memory. A change is
   written to Redis and published (pub/sub, channel ``mockserver:changes``); each process's listener
-  thread applies it within milliseconds, and on every (re)connection reads the current faults, so a
-  change made while it was cut off is not lost. Resets are published alike, so every process also
-  resets its run-time faults and metrics (the tasks, rules and journal are Redis's, cleared once).
+  thread applies it and acknowledges it, and the admin call that made it answers once every listener
+  has (``RedisStore.announce``, a second at most), so the next request anywhere sees it. On every
+  (re)connection a listener reads the current faults, so a change made while it was cut off is not
+  lost. Resets are published alike, so every process also resets its run-time faults and metrics (the
+  tasks, rules and journal are Redis's, cleared once), and so are forced states and rule changes, which
+  drop what each process keeps of them (the store's records, the rules last read).
 - The journal is a Redis stream capped at ``journal_size`` entries, appended to by every instance.
 """
 
@@ -24,23 +27,22 @@ import orjson
 import redis
 
 from . import contract, scenarios
-from .redis_store import PREFIX, SLOT_LEASE, TIMEOUT, RedisStore
+from .redis_store import CHANNEL, PREFIX, SLOT_LEASE, TIMEOUT, RedisStore
 from .rules import Rule, Rules, key_owner
 from .store import StoreError
 
-CHANNEL = f"{PREFIX}changes"
 FAULTS = f"{PREFIX}faults"
 JOURNAL = f"{PREFIX}journal"
 _RULES, _LEFT, _PLAYED, _COUNTER = (f"{PREFIX}rules{part}" for part in ("", ":left", ":played", ":counter"))
-# Spend one submit of a ``next`` rule if any is left; 0 if another instance spent the last meanwhile.
+# Spend one submit of a ``next`` rule if any is left: 1, or 2 for its last; 0 if another instance spent it.
 _SPEND = """
 local left = tonumber(redis.call('HGET', KEYS[2], ARGV[1]))
 if not left or left <= 0 then return 0 end
 if left == 1 then
   redis.call('HDEL', KEYS[1], ARGV[1]); redis.call('HDEL', KEYS[2], ARGV[1]); redis.call('HDEL', KEYS[3], ARGV[1])
-else
-  redis.call('HINCRBY', KEYS[2], ARGV[1], -1); redis.call('HINCRBY', KEYS[3], ARGV[1], 1)
+  return 2
 end
+redis.call('HINCRBY', KEYS[2], ARGV[1], -1); redis.call('HINCRBY', KEYS[3], ARGV[1], 1)
 return 1
 """
 
@@ -52,17 +54,27 @@ class RedisRules(Rules):
         super().__init__(seed)
         self.store, self.reasons = store, reasons
         self._spend = store.client.register_script(_SPEND)
+        self._known: list[Rule] | None = None  # the rules as last read, while the listener hears every change
 
     @property
     def active(self) -> bool:
-        return True
+        """False only when the listener is up and no rule is known: then submits skip the round trip."""
+        return not (self.store.fresh and self._known == [])
+
+    def forget(self) -> None:
+        """The rules changed somewhere in the fleet (or may have): read them afresh on the next submit."""
+        self._known = None
 
     def choose(self, scope: str, model: str, owner: int) -> scenarios.Choice | None:
-        for rule in self.listing():
+        known = self._known if self.store.fresh and self._known is not None else self.listing()
+        for rule in known:
             if not rule.matches(scope, model, owner):
                 continue
             if rule.left is not None:
-                if not self.store.run(lambda r, n=rule.number: self._spend_one(r, n)):
+                spent = self.store.run(lambda r, n=rule.number: self._spend_one(r, n))
+                if spent != 1:  # 2: this was its last submit; 0: another instance spent it meanwhile
+                    self._changed()
+                if not spent:
                     continue
             elif self.draws.random() >= rule.fraction:  # type: ignore[operator]
                 continue
@@ -70,6 +82,10 @@ class RedisRules(Rules):
                 self.store.run(lambda r, n=rule.number: r.hincrby(_PLAYED, n, 1))
             return rule.choice
         return None
+
+    def _changed(self) -> None:
+        self._known = None
+        self.store.announce("rules")
 
     def _spend_one(self, client: Any, number: int) -> int:
         return self._spend(keys=[_RULES, _LEFT, _PLAYED], args=[number], client=client)
@@ -88,12 +104,14 @@ class RedisRules(Rules):
             return number
 
         rule.number = self.store.run(add)
+        self._changed()
         return rule
 
     def remove(self, number: int) -> Rule | None:
         found = next((rule for rule in self.listing() if rule.number == number), None)
         if found is not None:
             self.store.run(lambda r: [r.hdel(key, number) for key in (_RULES, _LEFT, _PLAYED)])
+            self._changed()
         return found
 
     def listing(self) -> list[Rule]:
@@ -103,9 +121,13 @@ class RedisRules(Rules):
                 pipe.hgetall(key)
             return pipe.execute()
 
+        fresh = self.store.fresh  # read before Redis is, so that a change heard meanwhile is not overwritten
         definitions, left, played = self.store.run(read)
         rules = [self._rule(int(n), raw, left.get(n), played.get(n, b"0")) for n, raw in definitions.items()]
-        return sorted((rule for rule in rules if rule is not None), key=lambda rule: rule.number)
+        listed = sorted((rule for rule in rules if rule is not None), key=lambda rule: rule.number)
+        if fresh:
+            self._known = listed
+        return list(listed)
 
     def _rule(self, number: int, raw: bytes, left: bytes | None, played: bytes) -> Rule | None:
         """A stored rule, checked as the admin API checks one; None for one another tool wrote wrong."""
@@ -128,6 +150,7 @@ class RedisRules(Rules):
     def clear(self) -> None:
         self.store.run(lambda r: r.unlink(_RULES, _LEFT, _PLAYED))
         self.draws = random.Random(self.seed)
+        self._changed()
 
 
 class RedisJournal:
@@ -154,7 +177,8 @@ class Listener:
     """A thread on its own connection that hears the fleet's changes and hands them to ``changed(kind, value)``.
 
     ``changed("faults", dict or None)`` on every change of the faults and on each (re)connection;
-    ``changed("reset", None)`` when another instance reset the mock.
+    ``changed("reset", None)`` when another instance reset the mock; ``changed("rules", None)`` when the
+    rules may have changed. Records a forced state or a reset changed are dropped from the store's cache.
     """
 
     def __init__(self, store: RedisStore, changed: Callable[[str, Any], None]) -> None:
@@ -165,27 +189,25 @@ class Listener:
 
     def publish(self, kind: str, value: Any = None) -> None:
         """Tell every instance; with faults, also keep them in Redis for instances that start or reconnect later."""
-
-        def publish(r: Any) -> None:
-            pipe = r.pipeline()
-            if kind == "faults":
-                pipe.set(FAULTS, json.dumps(value)) if value is not None else pipe.unlink(FAULTS)
-            pipe.publish(CHANNEL, json.dumps({"kind": kind, "value": value, "from": self.token}))
-            pipe.execute()
-
-        self.store.run(publish)
+        if kind == "faults":
+            self.store.run(lambda r: r.set(FAULTS, json.dumps(value)) if value is not None else r.unlink(FAULTS))
+        self.store.announce(kind, value, self.token)
 
     def _run(self) -> None:
         while True:
             try:
                 self._listen()
             except (redis.RedisError, OSError):
-                time.sleep(0.2)  # Redis is down: try again soon, so service resumes by itself
+                self.store.fresh = False  # polls read Redis itself, and answer 503 while it is down
+                time.sleep(0.2)  # try again soon, so service resumes by itself
 
     def _listen(self) -> None:
         pubsub = self.client.pubsub(ignore_subscribe_messages=True)
         pubsub.subscribe(CHANNEL)
         faults = self.client.get(FAULTS)
+        self.store.forget()  # changes may have been missed while cut off
+        self.changed("rules", None)
+        self.store.fresh = True
         self.changed("faults", _faults(faults))
         renewed = 0.0
         while True:
@@ -199,9 +221,20 @@ class Listener:
                 said = json.loads(message["data"])
             except ValueError:
                 continue
-            if isinstance(said, dict) and said.get("from") != self.token and said.get("kind") in ("faults", "reset"):
+            if not isinstance(said, dict):
+                continue
+            if said.get("kind") == "forget" and isinstance(said.get("value"), str):
+                self.store.forget(said["value"])
+            elif said.get("kind") == "reset":
+                self.store.forget()
+            if said.get("kind") in ("reset", "rules"):
+                self.changed("rules", None)
+            if said.get("from") != self.token and said.get("kind") in ("faults", "reset"):
                 value = _faults(json.dumps(said.get("value")).encode()) if said["kind"] == "faults" else None
                 self.changed(said["kind"], value)
+            if isinstance(said.get("id"), str):  # applied: the instance that announced it may answer now
+                acked = f"{PREFIX}ack:{said['id'][:64]}"
+                self.client.pipeline().incr(acked).expire(acked, 10).execute()
 
 
 def _faults(raw: bytes | None) -> dict[str, Any] | None:

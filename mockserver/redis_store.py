@@ -42,6 +42,9 @@ TIMEOUT = 0.25  # seconds a connect or a command may take
 PAUSE = 1.0  # seconds the store fails fast after Redis failed
 SLOT_LEASE = 30  # seconds a nonce slot is held without renewal; renewed every third of that
 _CHUNK = 1000
+CACHED = 65_536  # records kept per process for polls; some tens of MiB at most
+CHANNEL = f"{PREFIX}changes"  # the fleet's admin changes, published (redis_shared.py)
+ANNOUNCED_WITHIN = 1.0  # seconds an admin call waits for every instance to apply its change
 _INDEX = (f"{PREFIX}tasks", f"{PREFIX}tasks:at", f"{PREFIX}tasks:count")
 # Store a record; list a new one in the order tasks came (a count) and by submit time, and unlist up to a
 # hundred whose time is past the TTL, so the listing stays as bounded as the expiring records.
@@ -120,6 +123,11 @@ class RedisStore:
         self._put = self.client.register_script(_PUT)
         self._token = uuid.uuid4().hex
         self._slot: str | None = None
+        # Records read or written here, kept while the listener is connected: it hears every change
+        # (a forced state, a reset) within milliseconds and drops what changed, so a poll of a kept
+        # task needs no round trip.
+        self.cache: dict[str, Record] = {}
+        self.fresh = False  # set by the listener while its subscription is up
 
     def run(self, command: Callable[[Any], Any]) -> Any:
         """``command(client)``, or ``StoreError`` while Redis fails (at once, for ``PAUSE`` after a failure)."""
@@ -132,17 +140,54 @@ class RedisStore:
             raise StoreError(f"Redis at {self.where} failed ({type(exc).__name__})") from exc
 
     def get(self, task_id: str) -> Record | None:
+        cached = self.cache.get(task_id) if self.fresh else None
+        if cached is not None and cached.submitted_at + self.ttl > time.time():
+            if time.monotonic() < self._paused_until:
+                raise StoreError(f"Redis at {self.where} failed a moment ago")
+            return cached
         raw = self.run(lambda r: r.get(f"{PREFIX}task:{task_id}"))
-        return None if raw is None else _load(raw)
+        record = None if raw is None else _load(raw)
+        if record is not None:
+            self._keep(record)
+        return record
 
     def put(self, record: Record) -> None:
         cutoff = record.submitted_at - self.ttl
         keys = [f"{PREFIX}task:{record.task_id}", *_INDEX]
-        self.run(
-            lambda r: self._put(
-                keys=keys, args=[record.task_id, _dump(record), self.ttl, record.submitted_at, cutoff], client=r
-            )
-        )
+        args = [record.task_id, _dump(record), self.ttl, record.submitted_at, cutoff]
+
+        self.run(lambda r: self._put(keys=keys, args=args, client=r))
+        if record.forced >= 0:  # an admin change: every instance drops the record it may hold
+            self.announce("forget", record.task_id)
+        self._keep(record)
+
+    def announce(self, kind: str, value: Any = None, sender: str = "") -> None:
+        """Publish an admin change, and wait (a second at most) until every listening instance has applied it.
+
+        Each listener acknowledges a message once it has acted on it (redis_shared.Listener), so when an
+        admin call returns, the next request through any instance sees the change, cache or not.
+        """
+        said = {"kind": kind, "value": value, "from": sender, "id": uuid.uuid4().hex}
+        receivers = self.run(lambda r: r.publish(CHANNEL, json.dumps(said)))
+        deadline = time.monotonic() + ANNOUNCED_WITHIN
+        while receivers and time.monotonic() < deadline:
+            if int(self.run(lambda r: r.get(f"{PREFIX}ack:{said['id']}")) or 0) >= receivers:
+                return
+            time.sleep(0.0005)  # an admin call, and the listeners answer within a millisecond or two
+
+    def _keep(self, record: Record) -> None:
+        if not self.fresh:
+            return
+        if len(self.cache) >= CACHED:
+            del self.cache[next(iter(self.cache))]  # the oldest first: a client polls its newest tasks
+        self.cache[record.task_id] = record
+
+    def forget(self, task_id: str | None = None) -> None:
+        """Drop one cached record, or all (a reset, or a reconnection that may have missed a change)."""
+        if task_id is None:
+            self.cache.clear()
+        else:
+            self.cache.pop(task_id, None)
 
     def _ids(self, start: int, stop: int) -> list[bytes]:
         return self.run(lambda r: r.zrange(f"{PREFIX}tasks", start, stop))
@@ -161,6 +206,7 @@ class RedisStore:
         return self._records(self._ids(offset, offset + limit - 1)) if limit > 0 else []
 
     def clear(self) -> None:
+        self.forget()
         ids = self._ids(0, -1)
         for at in range(0, len(ids), _CHUNK):
             keys = [PREFIX.encode() + b"task:" + task_id for task_id in ids[at : at + _CHUNK]]

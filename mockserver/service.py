@@ -56,7 +56,6 @@ class Service:
         self._listener: Listener | None = None
         if isinstance(self.store, RedisStore):  # what the admin API changes is the fleet's (redis_shared.py)
             self.journal = RedisJournal(self.store, config.journal_size)
-            self._listener = Listener(self.store, self._changed)
         self.metrics: Metrics | None = None
         if config.metrics:
             shared = not isinstance(self.store, MemoryStore)
@@ -72,6 +71,8 @@ class Service:
         # and a fresh plan) took about 8 of a 29 us poll in-process, where a dict lookup costs well under one.
         self._rebuilt: dict[str, lifecycle.Record] = {}
         self._forgotten_before = -math.inf  # ids minted before the last reset no longer replay
+        if isinstance(self.store, RedisStore):  # last: its thread may call _changed at once
+            self._listener = Listener(self.store, self._changed)
 
     def owner(self, authorization: bytes | None) -> int:
         """The owner number of the key in an ``Authorization: Bearer`` header."""
@@ -160,8 +161,10 @@ class Service:
             self._listener.publish("faults", faults.as_dict())
 
     def _changed(self, kind: str, value: dict[str, Any] | None) -> None:
-        """Another instance changed the faults, or reset the mock (called from the listener thread)."""
-        if kind == "faults":
+        """Another instance changed the faults or rules, or reset the mock (called from the listener thread)."""
+        if kind == "rules" and isinstance(self.rules, RedisRules):
+            self.rules.forget()
+        elif kind == "faults":
             self.injector.faults = self.config.faults if value is None else faults_from(value)
         elif kind == "reset":
             self.injector = Injector(self.config.faults, self.config.seed)

@@ -113,3 +113,9 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def spawn_under() -> Spawn:
+    """``mock_process`` for a test that picks each process's server itself (``server="granian"``)."""
+    return mock_process

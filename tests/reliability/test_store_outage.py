@@ -9,7 +9,6 @@ import time
 from typing import Any
 
 import httpx
-from conftest import RedisServer
 
 BODY = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}
 KEY = {"Authorization": "Bearer sk-mock-dev"}
@@ -46,7 +45,7 @@ def still_there(url: str, ids: list[str]) -> None:
         assert httpx.get(f"{url}/v2/videos/generations/{task_id}", headers=KEY).status_code == 200
 
 
-def test_a_redis_that_stops_answering_is_a_503_then_service_resumes(spawn: Any, redis_server: RedisServer) -> None:
+def test_a_redis_that_stops_answering_is_a_503_then_service_resumes(spawn: Any, redis_server: Any) -> None:
     with spawn("--store", redis_server.url) as (url, _):
         ids = accept(url, 5)
         assert redis_server.process is not None
@@ -59,7 +58,7 @@ def test_a_redis_that_stops_answering_is_a_503_then_service_resumes(spawn: Any, 
         still_there(url, ids)
 
 
-def test_a_redis_stopped_and_restarted_loses_no_accepted_task(spawn: Any, redis_server: RedisServer) -> None:
+def test_a_redis_stopped_and_restarted_loses_no_accepted_task(spawn: Any, redis_server: Any) -> None:
     with spawn("--store", redis_server.url, "--admin-key", "sk-adm") as (url, _):
         ids = accept(url, 5)
         redis_server.stop()

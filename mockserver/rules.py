@@ -6,7 +6,7 @@ Rules are tried in the order they were added; the first that matches and fires d
 rule is gone once spent. Fractions draw from one generator seeded by the seed, in arrival order, so
 the same seed and requests play the same fates. The choice then travels in the signed id as a header's
 would, so every worker replays it. Rules live in one process, as run-time faults do, unless the workers
-share a SQLite store, which then holds the rules too.
+share a SQLite store, which then holds the rules too, or Redis (``redis_shared.RedisRules``).
 """
 
 from __future__ import annotations

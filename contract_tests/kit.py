@@ -152,7 +152,7 @@ class Kit:
         template = checks.Expect(checks.ACCEPT, f"the seed's own template, sent as {_CHARSET}")
         must = [
             Probe(scope, plain, checks.Expect(checks.ACCEPT, "a plain valid body")),
-            Probe(scope, strategies.seed_template_request(model), template, _CHARSET),
+            Probe(scope, strategies.spec_template_request(model), template, _CHARSET),
         ][:share]
         pool = self.sample(strategies.valid_requests(model), _POOL)
         rich = [b for b in strategies.cover(pool, share + 1, seen) if len(b) > len(plain)][: share - len(must)]

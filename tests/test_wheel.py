@@ -29,6 +29,9 @@ examples = golden.examples()
 wrong = [m for m in map(golden.mismatch, examples) if m]
 assert not wrong, wrong
 assert any(e.breaks for e in examples) and any(e.valid for e in examples)
+spec = contract.fixtures_dir() / "spec"
+assert "task_id" in (spec / "unified-interface.zh.md").read_text(encoding="utf-8")
+assert "task_id" in (spec / "unified-interface.en.md").read_text(encoding="utf-8")
 print(len(names), "schemas;", len(examples), "examples")
 """
 

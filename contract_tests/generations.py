@@ -1,4 +1,4 @@
-"""``generations``: the seed's worked example as a command, built on ``contract_tests.client``.
+"""``generations``: the spec's worked example as a command, built on ``contract_tests.client``.
 
     generations run videos --model veo3 --prompt "A cat surfing in sunset, cinematic" --out out/
     generations status videos TASK_ID
@@ -117,7 +117,7 @@ def _not_json(constant: str) -> Any:
 
 
 def _image(ref: str) -> str:
-    """A URL as given; a local file as a base64 data URI, which the seed allows for images."""
+    """A URL as given; a local file as a base64 data URI, which the spec allows for images."""
     if ref.lower().startswith(("http://", "https://", "data:")):
         return ref
     path = Path(ref)

@@ -37,7 +37,7 @@ POLL_BUCKETS = (1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233)
 
 
 def mode_of(payload: dict[str, Any]) -> str:
-    """The seed's three ways to ask: with ``videos``, with ``images``, or from the prompt alone."""
+    """The spec's three ways to ask: with ``videos``, with ``images``, or from the prompt alone."""
     if payload.get("videos"):
         return "video-to"
     if payload.get("images"):

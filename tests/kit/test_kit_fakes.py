@@ -64,7 +64,7 @@ def dated_429() -> Callable[[Any], Response | None]:
 
 
 CONFORMING: dict[str, Callable[[], Fake]] = {
-    "seed-style ids": lambda: Fake(make_id=lambda n: f"veo3:1756693796-{n:010d}"),
+    "spec-style ids": lambda: Fake(make_id=lambda n: f"veo3:1756693796-{n:010d}"),
     "numeric ids": lambda: Fake(make_id=lambda n: str(1000 + n)),
     "skipped states": lambda: Fake(walk=(("NOT_START", "0%"), ("SUCCESS", "100%"))),
     "straight to failure": lambda: Fake(walk=(("QUEUED", "0%"), ("FAILURE", "100%"))),
@@ -89,7 +89,7 @@ CONFORMING: dict[str, Callable[[], Fake]] = {
     "same key reads through any scope's path": lambda: Fake(shows=lambda t, owner, scope: t.key == owner),
 }
 
-# Conforming in a way the seed leaves open and our schema's reading does not: a warning, never a failure.
+# Conforming in a way the spec leaves open and our schema's reading does not: a warning, never a failure.
 WARNED: dict[str, tuple[Callable[[], Fake], str]] = {
     "progress null before start": (lambda: Fake(task_hook=_null_progress_before_start), "task_schema"),
     "decimal progress": (lambda: Fake(walk=(("IN_PROGRESS", "12.5%"), ("SUCCESS", "100%"))), "task_schema"),
@@ -127,7 +127,7 @@ def test_a_conforming_server_passes(tmp_path: Path, name: str) -> None:
 
 
 @pytest.mark.parametrize("name", WARNED)
-def test_a_reading_the_seed_leaves_open_is_only_warned_about(tmp_path: Path, name: str) -> None:
+def test_a_reading_the_spec_leaves_open_is_only_warned_about(tmp_path: Path, name: str) -> None:
     make, check = WARNED[name]
     result = run_kit(tmp_path, make())
     assert result.ret == 0, result.out[-4000:]
@@ -175,7 +175,7 @@ BROKEN: dict[str, tuple[Callable[[], Fake], str]] = {
     "progress without %": (lambda: Fake(walk=(("IN_PROGRESS", "50"), ("SUCCESS", "100%"))), "task_schema"),
     "lowercase status": (lambda: Fake(walk=(("in_progress", "50%"), ("SUCCESS", "100%"))), "task_schema"),
     "ends in a status of its own": (lambda: Fake(walk=(("IN_PROGRESS", "50%"), ("COMPLETED", "100%"))), "finishes"),
-    "seed template refused": (
+    "spec template refused": (
         lambda: Fake(
             submit_hook=lambda b: openai_error(400, "no") if isinstance(b, dict) and "resolution" in b else None
         ),
@@ -357,11 +357,11 @@ def test_a_broken_server_is_caught(tmp_path: Path, name: str) -> None:
     assert f"[{check}]" in output, output[-4000:]
 
 
-def test_a_status_outside_the_seed_ends_the_walk_without_waiting_for_the_timeout(tmp_path: Path) -> None:
+def test_a_status_outside_the_spec_ends_the_walk_without_waiting_for_the_timeout(tmp_path: Path) -> None:
     fake = Fake(walk=(("IN_PROGRESS", "50%"), ("COMPLETED", "100%")))
     result = run_kit(tmp_path, fake, "--contract-scopes", "videos", "--contract-timeout", "600")
     assert result.ret == 1
-    assert "[finishes] the task kept a status outside the seed's states ('COMPLETED')" in result.out
+    assert "[finishes] the task kept a status outside the spec's states ('COMPLETED')" in result.out
 
 
 # Issue 13: nulls, the path fuzzed, task identity, and the clauses found beside them.
@@ -418,7 +418,7 @@ def _answers_the_latest(fake: Fake) -> Fake:
 
 
 def _echoes(**fixed: Any) -> Callable[[dict[str, Any], Task], dict[str, Any]]:
-    """Shows the request's model and prompt again, with the seed's platform and action, and ``fixed`` over them."""
+    """Shows the request's model and prompt again, with the spec's platform and action, and ``fixed`` over them."""
     names = {"platform": "google", "action": "google-videos"}
     return lambda t, task: {**t, "model": task.body["model"], "prompt": task.body["prompt"], **names, **fixed}
 
@@ -471,7 +471,7 @@ BROKEN_13: dict[str, tuple[Callable[[], Fake], str]] = {
 }
 
 CONFORMING_13: dict[str, Callable[[], Fake]] = {
-    "echoes the request, as the seed's real answer does": lambda: Fake(task_hook=_echoes()),
+    "echoes the request, as the spec's real answer does": lambda: Fake(task_hook=_echoes()),
     "a proxy's HTML 414 for a long id": lambda: Fake(lookup_hook=_html_414),
     "400 for any id it cannot parse": lambda: Fake(
         lookup_hook=lambda i: openai_error(400, "bad id") if not re.fullmatch(r"[0-9a-f-]{36}", i) else None

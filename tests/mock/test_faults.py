@@ -1,4 +1,4 @@
-"""HTTP-level faults at configured rates: deterministic under the seed, and never a half-created task."""
+"""HTTP-level faults at configured rates: deterministic under the spec, and never a half-created task."""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ def _first_poll(client: TestClient, scope: str, body: dict) -> dict:
         ("videos", {}, "text-to-video"),
         ("videos", {"images": [IMAGE]}, "image-to-video"),
         ("videos", {"videos": [VIDEO]}, "video-to-video"),
-        ("videos", {"images": [IMAGE], "videos": [VIDEO]}, "image-to-video"),  # images tested first, as the seed does
+        ("videos", {"images": [IMAGE], "videos": [VIDEO]}, "image-to-video"),  # images tested first, as the spec does
         ("videos", {"images": []}, "text-to-video"),  # an empty list carries no input
         ("images", {}, "text-to-image"),
         ("images", {"images": [IMAGE]}, "image-to-image"),

@@ -16,7 +16,6 @@ import httpx
 
 FAIL = "fail"
 WARN = "warn"
-PASS = "pass"
 
 _SHOWN = 600
 _SECRET_HEADERS = frozenset({"authorization", "x-api-key", "cookie"})

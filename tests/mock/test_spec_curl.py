@@ -13,6 +13,7 @@ import subprocess
 from typing import Any
 
 import pytest
+from fakeclock import Clock
 from starlette.testclient import TestClient
 
 from mockserver import Config, contract, create_app
@@ -48,8 +49,8 @@ def as_request(words: list[str]) -> dict[str, Any]:
 
 
 def test_the_spec_curl_examples_get_the_spec_shapes() -> None:
-    now = [1_756_693_797.0]
-    with TestClient(create_app(Config(), clock=lambda: now[0])) as client:
+    now = Clock()
+    with TestClient(create_app(Config(), clock=now)) as client:
         submitted = client.request(**as_request(curl_words("example-curl-submit.txt", "")))
         assert submitted.status_code == 200
         answer = submitted.json()
@@ -61,7 +62,7 @@ def test_the_spec_curl_examples_get_the_spec_shapes() -> None:
             assert contract.is_valid("task", task), task
             if task["status"] in contract.lifecycle()["terminal"]:
                 break
-            now[0] += 10
+            now.now += 10
     assert task["task_id"] == answer["task_id"]
     assert set(task) <= set(spec_task) and {"task_id", "status", "progress", "data"} <= set(task)
 

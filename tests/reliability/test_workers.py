@@ -6,8 +6,10 @@ import time
 from typing import Any
 
 import httpx
+from fakeclock import Clock
+from starlette.testclient import TestClient
 
-from mockserver import contract
+from mockserver import Config, contract, create_app
 
 BODY = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}
 ADMIN = "sk-admin-workers"
@@ -76,12 +78,9 @@ def test_mockserver_workers_2_answers_every_poll_from_both_workers(spawn: Any) -
 
 def test_fates_follow_the_seed_not_the_clock() -> None:
     """Ids hold the submit time; the nth task under a seed must still play the same fate at any time."""
-    from starlette.testclient import TestClient
-
-    from mockserver import Config, create_app
 
     def fates(start: float) -> list[tuple[float, float, int]]:
-        app = create_app(Config(seed=5), clock=lambda: start)
+        app = create_app(Config(seed=5), clock=Clock(start))
         with TestClient(app) as client:
             for _ in range(20):
                 client.post("/v2/videos/generations", json=BODY, headers=auth())

@@ -17,8 +17,8 @@ from mockserver.testing import await_url, running_mock
 
 
 def test_a_task_lives_its_whole_life_over_a_real_socket() -> None:
-    now = Clock()
-    with running_mock(clock=now, seed=3) as mock:
+    clock = Clock()
+    with running_mock(clock=clock, seed=3) as mock:
         assert mock.url.startswith("http://127.0.0.1:")
         headers = {"Authorization": f"Bearer {mock.keys[0]}"}
         with httpx.Client(base_url=mock.url, headers=headers) as http:
@@ -32,7 +32,7 @@ def test_a_task_lives_its_whole_life_over_a_real_socket() -> None:
                 statuses.append(task["status"])
                 if task["status"] in contract.lifecycle()["terminal"]:
                     break
-                now.now += 5
+                clock.now += 5
     assert statuses[-1] in contract.lifecycle()["terminal"]
     assert "IN_PROGRESS" in statuses
     with pytest.raises(httpx.ConnectError):

@@ -49,8 +49,8 @@ def as_request(words: list[str]) -> dict[str, Any]:
 
 
 def test_the_spec_curl_examples_get_the_spec_shapes() -> None:
-    now = Clock()
-    with TestClient(create_app(Config(), clock=now)) as client:
+    clock = Clock()
+    with TestClient(create_app(Config(), clock=clock)) as client:
         submitted = client.request(**as_request(curl_words("example-curl-submit.txt", "")))
         assert submitted.status_code == 200
         answer = submitted.json()
@@ -62,7 +62,7 @@ def test_the_spec_curl_examples_get_the_spec_shapes() -> None:
             assert contract.is_valid("task", task), task
             if task["status"] in contract.lifecycle()["terminal"]:
                 break
-            now.now += 10
+            clock.now += 10
     assert task["task_id"] == answer["task_id"]
     assert set(task) <= set(spec_task) and {"task_id", "status", "progress", "data"} <= set(task)
 

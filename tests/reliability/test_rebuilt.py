@@ -14,15 +14,15 @@ CAT = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}
 
 
 def test_a_kept_rebuild_answers_as_a_fresh_one_and_only_to_its_key_scope_and_epoch() -> None:
-    now = Clock()
+    clock = Clock()
     config = Config(keys=("sk-mock-dev", "sk-other"), admin_key="sk-admin")
     with (
-        TestClient(create_app(config, clock=now)) as accepting,
-        TestClient(create_app(config, clock=now)) as other,
+        TestClient(create_app(config, clock=clock)) as accepting,
+        TestClient(create_app(config, clock=clock)) as other,
     ):
         task_id = accepting.post("/v2/videos/generations", json=CAT, headers=KEY).json()["task_id"]
         path = f"/v2/videos/generations/{task_id}"
-        now.now += 3600
+        clock.now += 3600
         first, again = other.get(path, headers=KEY), other.get(path, headers=KEY)
         assert first.status_code == 200 and first.json()["status"] in ("SUCCESS", "FAILURE")
         assert again.json() == first.json() == accepting.get(path, headers=KEY).json()

@@ -39,9 +39,9 @@ def simulated(answer: Any) -> bool:
 
 def lives(config: Config) -> None:
     """Submit to every scope, then poll each task from submit to past its end: nothing may be a 5xx."""
-    now = Clock()
+    clock = Clock()
     headers = {"Authorization": f"Bearer {config.keys[0]}"}
-    with TestClient(create_app(config, clock=now, sleep=no_sleep), raise_server_exceptions=False) as client:
+    with TestClient(create_app(config, clock=clock, sleep=no_sleep), raise_server_exceptions=False) as client:
         ids = []
         for scope in ("images", "videos", "audio"):
             answer = client.post(f"/v2/{scope}/generations", json=BODY, headers=headers)
@@ -49,7 +49,7 @@ def lives(config: Config) -> None:
             if answer.status_code == 200:
                 ids.append((scope, answer.json()["task_id"]))
         for step in (0, 1, 10, 100, 1e4, 1e6, 1e8):
-            now.now = START + step
+            clock.now = START + step
             for scope, task_id in ids:
                 answer = client.get(f"/v2/{scope}/generations/{task_id}", headers=headers)
                 assert answer.status_code < 500, answer.text
@@ -101,15 +101,15 @@ def test_admin_faults_are_refused_naming_a_field_or_applied_without_an_unasked_5
 @CHECKS
 @given(for_schema("admin-state").map(lambda body: json.dumps(body, allow_nan=True).encode()), st.integers(0, 400))
 def test_forcing_a_state_is_refused_or_done_and_the_task_stays_lawful(body: bytes, at: int) -> None:
-    now = Clock()
-    with TestClient(create_app(Config(admin_key="sk-admin"), clock=now)) as client:
+    clock = Clock()
+    with TestClient(create_app(Config(admin_key="sk-admin"), clock=clock)) as client:
         key = {"Authorization": "Bearer sk-mock-dev"}
         task_id = client.post("/v2/videos/generations", json=BODY, headers=key).json()["task_id"]
-        now.now += at
+        clock.now += at
         answer = client.post(f"/_mock/tasks/{task_id}/state", headers=ADMIN, content=body)
         assert answer.status_code in (200, 400, 409), answer.text
         if answer.status_code != 200:
             assert contract.is_valid("error", answer.json()) and answer.json()["error"]["message"]
-        now.now += 1e6
+        clock.now += 1e6
         task = client.get(f"/v2/videos/generations/{task_id}", headers=key)
         assert task.status_code == 200 and contract.is_valid("task", task.json())

@@ -21,11 +21,11 @@ SECRET = b"one secret for both runs"
 
 def test_a_task_whose_profile_or_reason_left_the_config_answers_410(tmp_path: Path) -> None:
     """Such tasks were 500s on polls, output links and the admin list after a restart under another config."""
-    now = Clock()
+    clock = Clock()
     fast = Profile(queue=fixed(1), run=fixed(1), fail_rate=0.0, scope="videos")
     reasons = {**FAIL_REASONS, "meteor": "hit by a meteor"}
     first = Config(admin_key="sk-admin", models={**MODELS, "my-model": fast}, fail_reasons=reasons)
-    with TestClient(create_app(first, store=SqliteStore(tmp_path / "t.db"), clock=now, secret=SECRET)) as c:
+    with TestClient(create_app(first, store=SqliteStore(tmp_path / "t.db"), clock=clock, secret=SECRET)) as c:
         mine = c.post("/v2/videos/generations", json={"prompt": "p", "model": "my-model"}, headers=KEY).json()[
             "task_id"
         ]
@@ -33,11 +33,11 @@ def test_a_task_whose_profile_or_reason_left_the_config_answers_410(tmp_path: Pa
         doomed = c.post("/v2/videos/generations", json={"prompt": "p", "model": "veo3"}, headers=failing).json()[
             "task_id"
         ]
-        now.now += 1000
+        clock.now += 1000
         output = c.get(f"/v2/videos/generations/{mine}", headers=KEY).json()["data"]["output"]
         assert c.get(output).status_code == 200
     later = Config(admin_key="sk-admin")  # the default: neither my-model nor meteor
-    with TestClient(create_app(later, store=SqliteStore(tmp_path / "t.db"), clock=now, secret=SECRET)) as c:
+    with TestClient(create_app(later, store=SqliteStore(tmp_path / "t.db"), clock=clock, secret=SECRET)) as c:
         for task_id in (mine, doomed):
             answer = c.get(f"/v2/videos/generations/{task_id}", headers=KEY)
             assert (answer.status_code, answer.json()["error"]["code"]) == (410, "task_gone"), answer.text

@@ -43,26 +43,17 @@ def test_the_contract_schema_compiles() -> None:
 
 @settings(max_examples=250)
 @given(bodies)
-def test_fast_valid_means_contract_valid(body: dict[str, Any]) -> None:
+def test_the_fast_path_accepts_exactly_what_the_contract_accepts(body: dict[str, Any]) -> None:
+    """Accepting more would let bad bodies in; refusing more would send valid ones down the slow path."""
     fast = validate._compiled(NAME)
     assert fast is not None
     try:
         fast(body)
     except fastjsonschema.JsonSchemaException:
-        return
-    assert contract.is_valid(NAME, body), body
-
-
-@settings(max_examples=250)
-@given(bodies)
-def test_the_fast_path_refuses_only_what_the_contract_refuses(body: dict[str, Any]) -> None:
-    """The other direction: a valid body sent down the slow path would cost the submit path jsonschema's time."""
-    fast = validate._compiled(NAME)
-    assert fast is not None
-    try:
-        fast(body)
-    except fastjsonschema.JsonSchemaException:
-        assert not contract.is_valid(NAME, body), body
+        accepted = False
+    else:
+        accepted = True
+    assert accepted == contract.is_valid(NAME, body), body
 
 
 def test_problems_are_the_contracts_own_and_asked_for_only_when_the_fast_path_refuses(

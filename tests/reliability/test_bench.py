@@ -31,12 +31,6 @@ def test_memory_fill_stores_what_submits_store() -> None:
     assert list(app.state.service.store.records()) == list(memory.records(3, owner=owner))
 
 
-def test_a_task_costs_a_server_process_under_a_kibibyte() -> None:
-    """The README's figure, as the kernel counts it: resident memory of a real server over 20,000 submits."""
-    per_task = load_bench("rss").bytes_per_task(20_000)
-    assert 200 < per_task < 1024, per_task
-
-
 def test_wrk_output_is_read_into_figures() -> None:
     run = load_bench("run")
     out = """Running 8s test @ http://127.0.0.1:1/

@@ -16,8 +16,10 @@ from dataclasses import replace
 import uvicorn
 from starlette.applications import Starlette
 
+from . import replay
 from .app import create_app
 from .config import Config, ConfigError, check, load_config
+from .contract.recording import RecordingError
 from .ids import derive_secret
 from .metrics import MULTIPROC_ENV
 from .nonces import claim_slot
@@ -30,7 +32,7 @@ _ARGV_ENV = "MOCKSERVER_ARGV"
 _PER_WORKER = "note: each admin request reaches one worker; run-time faults, the journal and resets are that worker's"
 _UNSHARED = ", and so are rules and forced states unless the workers share --store sqlite:PATH"
 SHUTDOWN_GRACE = 5  # seconds in-flight requests get on Ctrl-C or SIGTERM, so a long added latency cannot hold the exit
-_SERVER_OPTIONS = ("host", "port", "workers", "log_level", "store", "secret")
+_SERVER_OPTIONS = ("host", "port", "workers", "log_level", "store", "secret", "replay")
 _COMMANDS = {"record": "mockserver.record", "fit": "mockserver.fit"}
 
 
@@ -52,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--admin-key", help="switch on the admin API under /_mock/, for this bearer key")
     parser.add_argument(
         "--cors-origin", action="append", help="let a browser app on this origin call the mock (repeatable; * for any)"
+    )
+    parser.add_argument(
+        "--replay", metavar="FILE.jsonl", help="play each recorded model's lifecycles as recorded (mockserver record)"
     )
     parser.add_argument("--time-scale", type=float, help="60 makes a three-minute job take three seconds")
     parser.add_argument("--seed", type=int)
@@ -86,6 +91,11 @@ def _config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Config
         config = load_config(args.config)
     except ConfigError as exc:
         parser.error(str(exc))
+    if args.replay:
+        try:
+            config = replay.apply(config, args.replay)
+        except (RecordingError, ConfigError) as exc:
+            parser.error(f"--replay: {exc}")
     listed = {name: tuple(value) for name, value in given.items() if isinstance(value, list)}
     config = replace(config, **{**given, **listed})
     chosen = {key: scenario for key, scenario in keys if scenario}

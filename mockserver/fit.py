@@ -114,6 +114,10 @@ def progress_step(lines: list[dict[str, Any]]) -> tuple[int | None, int]:
     return (reduce(math.gcd, values) if values else 100), running
 
 
+def reason_of(line: dict[str, Any]) -> str:
+    return line.get("fail_reason") or "(no reason given)"
+
+
 def slug(text: str, taken: set[str]) -> str:
     """A catalogue name for a fail_reason text (``^[a-z0-9][a-z0-9-]*$``), unused so far."""
     words = "".join(c if c.isascii() and c.isalnum() else " " for c in text.lower()).split()
@@ -142,11 +146,12 @@ class Result:
     faults: dict[str, Any] = field(default_factory=dict)
     fault_notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    names: dict[str, str] = field(default_factory=dict)  # each recorded fail_reason text's catalogue name
 
 
 def fit(lines: list[dict[str, Any]], min_tasks: int = MIN_TASKS) -> Result:
     result = Result()
-    catalogue = _catalogue(lines, result)
+    catalogue = result.names = _catalogue(lines, result)
     by_model: dict[str, list[dict[str, Any]]] = {}
     for line in lines:
         by_model.setdefault(line["model"], []).append(line)
@@ -158,7 +163,7 @@ def fit(lines: list[dict[str, Any]], min_tasks: int = MIN_TASKS) -> Result:
 
 def _catalogue(lines: list[dict[str, Any]], result: Result) -> dict[str, str]:
     """A name per recorded fail_reason text: the embedded one for its own texts, the rare rest as one "other"."""
-    texts = Counter(line.get("fail_reason") or "(no reason given)" for line in lines if line["ended"] == "FAILURE")
+    texts = Counter(reason_of(line) for line in lines if line["ended"] == "FAILURE")
     known = {text: name for name, text in FAIL_REASONS.items()}
     taken, names = set(FAIL_REASONS), {}
     kept = texts.most_common(_REASONS_LEFT - 1 if len(texts) > _REASONS_LEFT else _REASONS_LEFT)
@@ -180,13 +185,14 @@ def _model(model: str, lines: list[dict[str, Any]], catalogue: dict[str, str], l
     scope = scopes.most_common(1)[0][0]
     lines = [line for line in lines if line["scope"] == scope]
     notes: list[str] = []
+    few: list[str] = []
     if len(scopes) > 1:
         result.warnings.append(f"models.{model}: seen under {sorted(scopes)}; fitted for {scope} only")
 
     def rests(what: str, count: int, said: str) -> None:
         notes.append(f"{what}: {said} (from {count} task{'s' * (count != 1)})")
         if count < least:
-            result.warnings.append(f"models.{model}.{what} rests on {count} tasks, fewer than {least}")
+            few.append(f"{what} on {count}")
 
     profile: dict[str, Any] = {"scope": scope}
     ended = [line for line in lines if line["ended"]]
@@ -213,10 +219,10 @@ def _model(model: str, lines: list[dict[str, Any]], catalogue: dict[str, str], l
         profile["fail_rate"] = _round(len(failed) / len(ended))
         rests("fail_rate", len(ended), f"{len(failed)} of {len(ended)} failed")
         if failed:
-            counts = Counter(catalogue[line.get("fail_reason") or "(no reason given)"] for line in failed)
+            counts = Counter(catalogue[reason_of(line)] for line in failed)
             profile["fail_reasons"] = weighted(counts)
             rests("fail_reasons", len(failed), ", ".join(f"{name} x{c}" for name, c in counts.most_common()))
-    shapes = Counter(_shape(line) for line in ended if line["ended"] == "SUCCESS")
+    shapes = Counter(shape(line) for line in ended if line["ended"] == "SUCCESS")
     if shapes:
         ((outputs, seen),) = shapes.most_common(1)
         profile["outputs"] = outputs
@@ -230,9 +236,11 @@ def _model(model: str, lines: list[dict[str, Any]], catalogue: dict[str, str], l
         profile["platform"] = platforms.most_common(1)[0][0]
     result.models[model] = profile
     result.notes[model] = notes
+    if few:
+        result.warnings.append(f"models.{model}: fewer than {least} tasks behind {', '.join(few)}")
 
 
-def _shape(line: dict[str, Any]) -> int:
+def shape(line: dict[str, Any]) -> int:
     """The profile's ``outputs``: 0 for one URL in ``data.output``, else the length of ``data.outputs``."""
     shown = line.get("outputs", {"form": "output", "count": 1})
     return min(100, shown["count"]) if shown["form"] == "outputs" else 0

@@ -136,7 +136,7 @@ def test_the_written_config_plays_as_is_and_says_what_each_estimate_rests_on() -
     played = catalog.profiles[catalog.profile_for("videos", "my gateway/veo3")]
     assert played.run == timing(result.models["my gateway/veo3"]["run"])
     assert "run: lognormal by log-likelihood" in text and "(from 200 tasks)" in text
-    assert any("models.rare.run rests on 10 tasks, fewer than 30" in w for w in result.warnings)
+    assert any(w.startswith("models.rare: fewer than 30 tasks behind queue on 10, run on 10") for w in result.warnings)
     assert not any("veo3" in w for w in result.warnings)
 
 

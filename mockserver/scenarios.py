@@ -74,8 +74,12 @@ def names(reasons: tuple[str, ...]) -> list[str]:
     return [*BEHAVIOURS, "success", *(f"fail-{reason}" for reason in reasons)]
 
 
-def parse(header: str, reasons: tuple[str, ...], field: str = "X-Mock-Scenario") -> Choice | str:
-    """The choice a header (or ``field`` of a config or admin rule) asks for, or a message saying what is wrong."""
+class UnknownScenario(ValueError):
+    """A scenario that names no fate of this config; its message says what is wrong and what would do."""
+
+
+def parse(header: str, reasons: tuple[str, ...], field: str = "X-Mock-Scenario") -> Choice:
+    """The choice a header (or ``field`` of a config or admin rule) asks for; ``UnknownScenario`` if none."""
     behaviours, outcomes = [], []
     if not header.strip():  # an empty header, as a client's template sends it, is the default
         return DEFAULT
@@ -89,7 +93,7 @@ def parse(header: str, reasons: tuple[str, ...], field: str = "X-Mock-Scenario")
         elif name.startswith("fail-") and name[5:] in reasons:
             outcomes.append(2 + reasons.index(name[5:]))
         else:
-            return f"Unknown {field} {contract.quote(name)}; use one of: {', '.join(names(reasons))}."
+            raise UnknownScenario(f"Unknown {field} {contract.quote(name)}; use one of: {', '.join(names(reasons))}.")
     if len(behaviours) > 1 or len(outcomes) > 1:
-        return f"{field} combines at most one behaviour and one outcome (success or fail-*)."
+        raise UnknownScenario(f"{field} combines at most one behaviour and one outcome (success or fail-*).")
     return Choice(behaviours[0] if behaviours else 0, outcomes[0] if outcomes else 0)

@@ -101,7 +101,7 @@ def test_each_recorded_lifecycle_plays_as_seen_in_recorded_order(recording_file:
         failed = client.get(f"/v2/videos/generations/{ids[2]}", headers=HEADERS).json()
         assert (failed["status"], failed["fail_reason"]) == ("FAILURE", "SAFETY.INPUT.TEXT: refused")
         assert seen(client, now, ids[3], [9, 10.1])[-1] == ("SUCCESS", "100%"), "the fourth task plays the first again"
-        records = [client.app.state.mock.store.get(task_id) for task_id in ids]
+        records = [client.app.state.service.store.get(task_id) for task_id in ids]
         assert [r.take for r in records] == [0, 1, 2, 0], "each record carries the lifecycle it plays"
 
 
@@ -116,7 +116,7 @@ def test_a_scenario_still_chooses_over_the_recording(recording_file: Path) -> No
     client, now = play(recording_file)
     with client:
         task_id = submit(client, {**HEADERS, "X-Mock-Scenario": "fail-quota"})
-        assert client.app.state.mock.store.get(task_id).take == -1
+        assert client.app.state.service.store.get(task_id).take == -1
         now[0] = START + 10_000
         task = client.get(f"/v2/videos/generations/{task_id}", headers=HEADERS).json()
         assert task["status"] == "FAILURE" and "quota" in task["fail_reason"]
@@ -164,7 +164,7 @@ def test_record_fit_replay_end_to_end_against_the_mock(tmp_path: Path) -> None:
     done = subprocess.run(command("fit", str(out), "--out", str(fitted)), check=False, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     run = config_from(tomllib.loads(fitted.read_text())).models["sora-2"].run
-    low, high = (run.a, run.b) if run.kind == "uniform" else (run.low, run.high)
+    low, high = (run.location, run.scale) if run.kind == "uniform" else (run.low, run.high)
     slack = 2 * policy.poll_max  # a change is seen between two polls
     assert 60 / 300 - slack <= low <= high <= 600 / 300 + slack, "sora-2 runs 60 to 600 s, here 300 times faster"
     for argv in (("--config", str(fitted)), ("--replay", str(out))):

@@ -1,8 +1,8 @@
 """What the kit saw and what it concluded: exchanges, and findings about them.
 
 An ``Exchange`` is one HTTP request and its answer, kept so that every failure can show both.
-A ``Finding`` is one check's verdict. ``FAIL`` is for what the seed or HTTP itself decides;
-``WARN`` is for what only our reading of the seed decides, and fails a run only under
+A ``Finding`` is one check's verdict. ``FAIL`` is for what the spec or HTTP itself decides;
+``WARN`` is for what only our reading of the spec decides, and fails a run only under
 ``--contract-strict``.
 """
 
@@ -16,11 +16,18 @@ import httpx
 
 FAIL = "fail"
 WARN = "warn"
-PASS = "pass"
 
 _SHOWN = 600
 _SECRET_HEADERS = frozenset({"authorization", "x-api-key", "cookie"})
 NOT_JSON: Any = object()
+
+
+def elapsed(response: httpx.Response) -> float:
+    """Seconds the answer took; 0 for one no transport timed (a test's handler, a response built by hand)."""
+    try:
+        return response.elapsed.total_seconds()
+    except RuntimeError:
+        return 0.0
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,7 @@ class Exchange:
     response_headers: tuple[tuple[str, str], ...] = ()
     response_body: bytes = b""
     error: str = ""
+    elapsed: float = 0.0  # seconds from sending the request to the end of its answer (--contract-record)
 
     @classmethod
     def of(cls, response: httpx.Response) -> Exchange:
@@ -47,6 +55,7 @@ class Exchange:
             response.status_code,
             tuple(response.headers.multi_items()),
             response.content,
+            elapsed=elapsed(response),
         )
 
     @classmethod

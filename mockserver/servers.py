@@ -10,6 +10,10 @@ from __future__ import annotations
 import importlib.util
 import multiprocessing
 import signal
+import socket
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,18 +76,43 @@ def _stopped(signum: int, frame: Any) -> None:
 
 
 def _granian(options: Options) -> None:
-    from granian import Granian
-    from granian.constants import Interfaces
-
     level = "debug" if options.log_level == "trace" else options.log_level  # granian has no trace level
     # Fresh worker interpreters, as uvicorn's: a forked one would inherit the parent's app, its store's
     # connections, and prometheus_client's choice of single-process values made when it was imported.
     multiprocessing.set_start_method("spawn", force=True)
+    with _reserved(options.host, options.port) as port:
+        _run_granian(options, level, port)
+
+
+@contextmanager
+def _reserved(host: str, port: int) -> Iterator[int]:
+    """``port``, or for 0 a free one that stays reserved while granian serves, named as uvicorn names it.
+
+    granian's workers each bind the address themselves (SO_REUSEPORT), so with port 0 each would get a
+    port of its own. A socket bound here first with SO_REUSEPORT, never listening, takes no connections
+    but keeps the port from any other program until the server stops.
+    """
+    if port:
+        yield port
+        return
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        holder.bind((host, 0))
+        port = holder.getsockname()[1]
+        shown = f"[{host}]" if ":" in host else host
+        print(f"INFO:     granian running on http://{shown}:{port} (Press CTRL+C to quit)", file=sys.stderr, flush=True)
+        yield port
+
+
+def _run_granian(options: Options, level: str, port: int) -> None:
+    from granian import Granian
+    from granian.constants import Interfaces
+
     Granian(
         FACTORY,
         factory=True,
         address=options.host,
-        port=options.port,
+        port=port,
         interface=Interfaces.ASGI,
         workers=options.workers,
         log_level=level,  # type: ignore[arg-type]

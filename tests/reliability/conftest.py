@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from functools import partial
@@ -16,39 +17,29 @@ from pathlib import Path
 import pytest
 
 from mockserver.servers import SERVERS
-from mockserver.testing import await_port
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from mockserver.testing import await_port, await_url
 
 
 @contextmanager
 def mock_process(
-    *argv: str, port: int | None = None, log: Path | None = None, server: str = "uvicorn"
+    *argv: str, log: Path | None = None, server: str = "uvicorn"
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """``python -m mockserver`` with ``argv`` under ``server`` until the block ends; yields its URL once it answers.
 
-    It runs in a session of its own, so that stopping it also stops any worker processes it forked.
-    With ``log``, everything it prints goes to that file.
+    It listens on a port the kernel picks (``--port 0``), read back from its log, so no other process
+    can take the port first. It runs in a session of its own, so that stopping it also stops any
+    worker processes it forked. Everything it prints goes to ``log``, or to a scratch file.
     """
-    port = port or free_port()
-    command = [sys.executable, "-m", "mockserver", "--port", str(port), "--log-level", "warning", "--server", server]
-    command += argv
-    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
-    try:
-        process = subprocess.Popen(command, stdout=out, stderr=out if log else None, start_new_session=True)
-    finally:
-        if log:
-            out.close()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        await_port(port, process)
-        yield url, process
-    finally:
-        _stop(process)
+    with tempfile.TemporaryDirectory(prefix="mock-process-") as scratch:
+        log = log or Path(scratch) / "server.log"
+        command = [sys.executable, "-m", "mockserver", "--port", "0", "--log-level", "info", "--server", server]
+        command += argv
+        with open(log, "wb") as out:
+            process = subprocess.Popen(command, stdout=out, stderr=out, start_new_session=True)
+        try:
+            yield await_url(log, process), process
+        finally:
+            _stop(process)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -78,6 +69,19 @@ def spawn(request: pytest.FixtureRequest) -> Spawn:
 def spawn_once(request: pytest.FixtureRequest) -> Spawn:
     """``spawn`` for a server that a whole module shares."""
     return partial(mock_process, server=request.param)
+
+
+@pytest.fixture
+def spawn_under() -> Spawn:
+    """``mock_process`` for a test that picks each process's server itself (``server="granian"``)."""
+    return mock_process
+
+
+def free_port() -> int:
+    """A port free now, for redis-server, which cannot be asked for port 0 (that switches TCP off)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 class RedisServer:
@@ -113,9 +117,3 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
-
-
-@pytest.fixture
-def spawn_under() -> Spawn:
-    """``mock_process`` for a test that picks each process's server itself (``server="granian"``)."""
-    return mock_process

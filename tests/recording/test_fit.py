@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import command
+from processes import command
 
 from mockserver import contract
 from mockserver.catalog import resolve

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import HEADERS, KEY, command, free_port, recording, serving, stop
+from processes import HEADERS, KEY, command, free_port, recording, serving, stop
 
 from contract_tests.client import Client, Policy
 from mockserver import contract

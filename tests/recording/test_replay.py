@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import HEADERS, KEY, command, recording, serving, stop
+from processes import HEADERS, KEY, command, recording, serving, stop
 from starlette.testclient import TestClient
 
 from contract_tests.client import AsyncClient, Policy

@@ -7,11 +7,12 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from mockserver.testing import await_port
+from mockserver.testing import await_url
 
 KEY = "sk-mock-dev"
 HEADERS = {"Authorization": f"Bearer {KEY}"}
@@ -28,20 +29,25 @@ def command(*argv: str) -> list[str]:
 
 
 @contextmanager
-def serving(*argv: str, port: int | None = None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``python -m mockserver ARGV --port P`` until the block ends (stopped with SIGTERM, as Ctrl-C would)."""
-    port = port or free_port()
-    process = subprocess.Popen(
-        command(*argv, "--port", str(port), "--log-level", "warning"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    try:
-        await_port(port, process)
-        yield f"http://127.0.0.1:{port}", process
-    finally:
-        stop(process)
+def serving(*argv: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``python -m mockserver ARGV --port 0`` until the block ends (stopped with SIGTERM, as Ctrl-C would).
+
+    The kernel picks the port and the server holds it from the start; its log (a file, so that nothing
+    blocks on a full pipe) says which.
+    """
+    with tempfile.TemporaryDirectory() as logs:
+        log = Path(logs) / "server.log"
+        with log.open("wb") as sink:
+            process = subprocess.Popen(
+                command(*argv, "--port", "0", "--log-level", "info"),
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            yield await_url(log, process), process
+        finally:
+            stop(process)
 
 
 def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
@@ -53,8 +59,6 @@ def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-    if process.stderr is not None:
-        process.stderr.close()
 
 
 @contextmanager

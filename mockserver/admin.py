@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from . import contract, lifecycle, modes, rules, scenarios
 from .adminio import Refused, body_of, paging
+from .callbacks import routes as callback_routes
 from .config import faults_from
 from .errors import error
 from .faults import Injector
@@ -133,6 +134,8 @@ def routes(mock: Mock, admin_key: str) -> list[Route]:
             record = replace(record, queue_for=started - record.submitted_at, run_for=math.inf)
         record = replace(record, forced=lifecycle.STATES.index(status), forced_at=now, failure=failure)
         mock.store.put(record)
+        if mock.callbacks is not None:
+            mock.callbacks.changed(record.task_id)  # its callbacks are derived from the record: look again
         return JSONResponse(describe(record))
 
     async def reset(request: Request) -> Response:
@@ -140,6 +143,8 @@ def routes(mock: Mock, admin_key: str) -> list[Route]:
         mock.store.clear()
         mock.journal.clear()
         mock.rules.clear()
+        if mock.callbacks is not None:
+            mock.callbacks.clear()
         mock.injector = Injector(mock.config.faults, mock.config.seed)
         mock.epoch = mock.clock()
         if mock.metrics is not None:
@@ -165,6 +170,7 @@ def routes(mock: Mock, admin_key: str) -> list[Route]:
         Route("/_mock/faults", admin(faults), methods=["GET", "PUT"]),
         Route("/_mock/journal", admin(journal), methods=["GET"]),
         *rules.routes(mock, admin),
+        *callback_routes.routes(mock, admin),
     ]
 
 

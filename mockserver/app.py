@@ -8,7 +8,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.utils import formatdate
 from typing import Any
 
@@ -21,6 +21,8 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from . import admin, contract, cors, ids, jsonio, lifecycle, media, modes, scenarios, ui, urls, validate, wire
+from .callbacks import asked as callback_asked
+from .callbacks.sender import Sender, for_app
 from .catalog import SCOPES, Catalog, parse_choice, resolve
 from .config import Config
 from .errors import error
@@ -50,6 +52,7 @@ class Mock:
     lookup: Callable[[str], lifecycle.Record | None] = lambda task_id: None
     rules: Rules = field(default_factory=lambda: Rules(0))
     metrics: Metrics | None = None
+    callbacks: Sender | None = None
     keys: dict[int, str] = field(default_factory=dict)  # the API key behind each record's owner number
     epoch: float = -math.inf  # ids minted before this (an admin reset) are forgotten
 
@@ -84,6 +87,7 @@ def create_app(
         shared = not isinstance(tasks, MemoryStore)
         mock.metrics = Metrics(lambda: len(tasks), catalog.reasons, shared_store=shared)  # type: ignore[arg-type]
     metrics = mock.metrics
+    mock.callbacks = for_app(mock.catalog, config.callbacks, tasks, now, mock.journal if config.admin_key else None)
     nonces = Nonces(slot)
     choices = scenarios.by_code(len(catalog.reasons))
     secret = secret or ids.derive_secret(config.seed, config.keys)
@@ -178,6 +182,12 @@ def create_app(
             first = problems[0]
             code = "missing_field" if first.validator == "required" else "invalid_field"
             return error(400, code, contract.describe(first), param=contract.location(first).lstrip("/") or None)
+        try:  # the mock's own callback fields, checked against their own schema (callbacks/asked.py)
+            asked = (
+                None if callback_asked.FIELDS.isdisjoint(payload) else callback_asked.read(payload, config.callbacks)
+            )
+        except callback_asked.Refusal as refusal:
+            return error(400, "invalid_field", refusal.message, param=refusal.param)
         header = headers.get(b"x-mock-scenario")
         choice = None if header is None else scenarios.parse(header.decode("latin-1"), catalog.reasons)
         if isinstance(choice, str):
@@ -196,7 +206,10 @@ def create_app(
         shape = shapes.packed(profile, payload)
         ticket = ids.Ticket(round(now() * 1000), profile, choice.code, nonce=nonces(), shape=shape)
         task_id = ids.mint(secret, ticket, name, owner)
-        tasks.put(replay(task_id, ticket, name, owner))
+        record = replay(task_id, ticket, name, owner)
+        tasks.put(record)  # type: ignore[arg-type]
+        if asked is not None:
+            mock.callbacks.subscribe(record, replace(asked, fault=choice.callback), urls.media_base(scope))  # type: ignore[arg-type]
         scope[modes.SEEN] = modes.ACTIONS[name][shape & 3]
         if metrics is not None:
             metrics.created(name, catalog.names[profile], payload, choice)
@@ -341,6 +354,7 @@ def create_app(
         routes=routes,
         middleware=middleware,
         exception_handlers={HTTPException: http_error, lifecycle.Gone: gone, StoreError: store_down},
+        lifespan=mock.callbacks.lifespan,
     )
     app.router.redirect_slashes = False  # a bare 307 before any key check; clients that follow it re-POST
     if metrics is not None:

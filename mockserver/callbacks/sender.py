@@ -62,7 +62,7 @@ class Sender:
     @property
     def lease(self) -> float:
         """Clock seconds a claimed delivery may take at most, every try and wait included."""
-        waits = sum(self.settings.retry_after(n) for n in range(1, self.settings.tries)) / self.catalog.scale
+        waits = sum(self.settings.retry_after(n) for n in range(1, self.settings.tries))
         return self.settings.tries * self.settings.timeout + waits + 1.0
 
     def subscribe(self, record: lifecycle.Record, asked: Asked, media_base: str) -> None:
@@ -191,9 +191,7 @@ class Sender:
                 pass  # the claim runs out and another look sends it again, with the same webhook-id
             self._push(self.clock(), task_id)
         else:
-            self._push(
-                self.clock() + self.settings.retry_after(attempt) / self.catalog.scale, task_id, item, attempt + 1
-            )
+            self._push(self.clock() + self.settings.retry_after(attempt), task_id, item, attempt + 1)
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:

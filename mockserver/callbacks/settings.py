@@ -15,7 +15,8 @@ FAULTS = ("duplicate", "out-of-order", "late", "never")
 
 @dataclass(frozen=True)
 class Settings:
-    """Times are simulated seconds (divided by the time scale) except ``timeout``, a real one per attempt.
+    """``delay`` and ``late_by`` are simulated seconds (divided by the time scale), as a provider's timings are;
+    ``backoff``, ``backoff_max`` and ``timeout`` are real ones, as a receiver's downtime is.
 
     ``faults`` holds a rate per name of ``FAULTS``; one draw per delivery decides at most one of them.
     """
@@ -32,7 +33,7 @@ class Settings:
     faults: dict[str, float] = field(default_factory=dict)
 
     def retry_after(self, attempt: int) -> float:
-        """Simulated seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        """Real seconds to wait after failed attempt number ``attempt`` (1-based)."""
         return min(self.backoff * 2 ** (attempt - 1), self.backoff_max)
 
 

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .. import lifecycle
+from .. import ids, lifecycle
 from ..catalog import Catalog
 from ..draws import Draws
 from ..scenarios import EXPIRE, LATE
@@ -20,7 +20,7 @@ from .asked import Asked
 from .settings import FAULTS, Settings
 
 DUPLICATE, OUT_OF_ORDER, LATE_FAULT, NEVER = range(1, len(FAULTS) + 1)
-REORDER_GAP = 0.001  # real seconds between an out-of-order delivery and the one it now follows
+REORDER_GAP = 0.001  # seconds between deliveries kept in order, or put out of it
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,9 +66,11 @@ def deliveries(catalog: Catalog, settings: Settings, record: lifecycle.Record, a
     every = asked.every_change or chosen == OUT_OF_ORDER
     events = [(at, state) for at, state in changes(record) if every or state in lifecycle.TERMINAL]
     found: list[Delivery] = []
+    fate = ids.nonce(record.task_id)  # as plan() draws the task's fate: ids also hold the submit time
+    floor = -math.inf
     for at, state in events:
-        draw = Draws(catalog.seed, f"callback:{record.task_id}:{state}")
-        due = at + settings.delay.draw(draw) / scale
+        draw = Draws(catalog.seed, f"callback:{record.task_id if fate is None else fate}:{state}")
+        due = floor = max(at + settings.delay.draw(draw) / scale, floor + REORDER_GAP)  # in order, unless a fault
         fault = chosen or _drawn(settings, draw.random())
         if fault == NEVER:
             continue

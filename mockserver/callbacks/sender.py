@@ -54,6 +54,7 @@ class Sender:
         self._order = itertools.count()
         self._asked: dict[str, tuple[Asked, str]] = {}
         self._busy: set[Key] = set()  # claimed here and not yet settled
+        self._sending: set[str] = set()  # tasks with an attempt in flight
         self._woken = asyncio.Event()
         self._http: httpx.AsyncClient | None = None
         self._slots = asyncio.Semaphore(IN_FLIGHT)
@@ -136,15 +137,11 @@ class Sender:
         for item in self._plan(record, found[0]):
             if item.key in self._busy:
                 settled = False
-                continue
-            if item.due > now:
+            elif item.due > now:
                 later, settled = min(later, item.due), False
-                continue
-            try:
-                again = self.ledger.claim(item.key, now, self.lease)
-            except sqlite3.Error:
-                again = now + NAP
-            if again is None:
+            elif started or task_id in self._sending:
+                settled = False  # one at a time, in order: the attempt in flight looks again when it ends
+            elif (again := self._claim(item.key, now)) is None:
                 self._busy.add(item.key)
                 started.append(self._spawn(task_id, item, 1))
                 settled = False
@@ -157,6 +154,12 @@ class Sender:
             self._push(later, task_id)
         return started
 
+    def _claim(self, key: Key, now: float) -> float | None:
+        try:
+            return self.ledger.claim(key, now, self.lease)
+        except sqlite3.Error:
+            return now + NAP  # the file is busy for a moment: look again soon
+
     def _forget(self, task_id: str, settled: list[Key] | None = None) -> None:
         self._asked.pop(task_id, None)
         if settled is not None:
@@ -166,12 +169,20 @@ class Sender:
                 pass  # loaded again at the next start, and found settled then
 
     def _spawn(self, task_id: str, item: due.Delivery, attempt: int) -> asyncio.Task[None]:
+        self._sending.add(task_id)
         task = asyncio.get_running_loop().create_task(self._attempt(task_id, item, attempt))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
 
     async def _attempt(self, task_id: str, item: due.Delivery, attempt: int) -> None:
+        try:
+            await self._post(task_id, item, attempt)
+        finally:
+            self._sending.discard(task_id)
+            self._push(self.clock(), task_id)  # the task's next delivery, if one is due
+
+    async def _post(self, task_id: str, item: due.Delivery, attempt: int) -> None:
         found = self._asked.get(task_id)
         record = self.record_of(task_id) if found else None
         if found is None or record is None:
@@ -189,7 +200,6 @@ class Sender:
                 self.ledger.settle(item.key, "delivered" if answer.ok else "failed")
             except sqlite3.Error:
                 pass  # the claim runs out and another look sends it again, with the same webhook-id
-            self._push(self.clock(), task_id)
         else:
             self._push(self.clock() + self.settings.retry_after(attempt), task_id, item, attempt + 1)
 

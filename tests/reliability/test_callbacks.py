@@ -9,62 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import time
 from collections import Counter
 from typing import Any
 
-import httpx
 import pytest
+from callbackrun import KEY, TERMINAL, Clock, attempts, client, journal, make, run_for, submit
 from receiver import Receiver
 from standardwebhooks.webhooks import Webhook
 
-from mockserver import create_app
 from mockserver.callbacks.settings import DEV_SECRET
-from mockserver.config import config_from
-
-ADMIN = {"Authorization": "Bearer adm"}
-KEY = {"Authorization": "Bearer sk-mock-dev"}
-BODY = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}
-TERMINAL = {"SUCCESS", "FAILURE"}
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def make(clock: Clock, **callbacks: Any) -> Any:
-    """A mock at 100x (a veo3 task ends within 4 s), with an admin key, and these ``[callbacks]`` settings."""
-    return create_app(
-        config_from({"time_scale": 100, "seed": 3, "admin_key": "adm", "callbacks": callbacks}), clock=clock
-    )
-
-
-async def submit(
-    http: httpx.AsyncClient, count: int, extra: dict[str, Any], headers: dict[str, str] | None = None
-) -> list[str]:
-    ids = []
-    for n in range(count):
-        scope = ("videos", "images", "audio")[n % 3]
-        answer = await http.post(f"/v2/{scope}/generations", json={**BODY, **extra}, headers={**KEY, **(headers or {})})
-        assert answer.status_code == 200, answer.text
-        ids.append(answer.json()["task_id"])
-    return ids
-
-
-async def run_for(app: Any, clock: Clock, seconds: float, step: float = 0.05) -> None:
-    """Move the clock ``seconds`` on in steps, sending what falls due at each."""
-    sender = app.state.mock.callbacks
-    for _ in range(round(seconds / step)):
-        clock.now += step
-        await sender.send_due()
-
-
-def client(app: Any) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mock.test")
 
 
 def free_port() -> int:
@@ -118,14 +71,6 @@ def test_a_tampered_body_or_another_secret_fails_verification() -> None:
         Webhook("whsec_" + "b3RoZXItc2VjcmV0LW9mLXRoaXJ0eS10d28tYnl0ZXM=").verify(got.body, got.headers)
 
 
-def attempts(app: Any, clock: Clock) -> list[dict[str, Any]]:
-    async def read() -> list[dict[str, Any]]:
-        async with client(app) as http:
-            return (await http.get("/_mock/callbacks", headers=ADMIN)).json()["attempts"]
-
-    return asyncio.run(read())
-
-
 def test_a_500_is_retried_with_backoff_under_the_same_webhook_id_and_each_attempt_is_shown() -> None:
     clock = Clock()
     app = make(clock, backoff=10, backoff_max=20)  # real seconds: 10, then 20
@@ -146,16 +91,11 @@ def test_a_500_is_retried_with_backoff_under_the_same_webhook_id_and_each_attemp
         assert seen == [1, 1, 3]
     ids = {r.headers["webhook-id"] for r in receiver.received}
     assert len(ids) == 1 and len({r.body for r in receiver.received}) == 1
-    shown = attempts(app, clock)
+    shown = attempts(app)
     assert [(a["attempt"], a["status"]) for a in shown] == [(1, 500), (2, 503), (3, 200)]
     assert all(a["url"] == receiver.url and a["ms"] >= 0 and a["task_id"] for a in shown)
-    journal = asyncio.run(_journal(app))
-    assert [e["status"] for e in journal if e.get("callback")] == [500, 503, 200]
-
-
-async def _journal(app: Any) -> list[dict[str, Any]]:
-    async with client(app) as http:
-        return (await http.get("/_mock/journal", headers=ADMIN)).json()["entries"]
+    entries = journal(app)
+    assert [e["status"] for e in entries if e.get("callback")] == [500, 503, 200]
 
 
 def test_a_refused_connection_is_retried_until_the_receiver_is_up() -> None:
@@ -168,12 +108,12 @@ def test_a_refused_connection_is_retried_until_the_receiver_is_up() -> None:
             await run_for(app, clock, 5, step=0.5)
 
     asyncio.run(before())
-    refused = attempts(app, clock)
+    refused = attempts(app)
     assert refused and all(a["status"] == 0 and a["error"] for a in refused), refused
     with Receiver(port=port) as receiver:
         asyncio.run(run_for(app, clock, 60, step=1))
     assert len(receiver.received) == 1
-    assert attempts(app, clock)[-1]["status"] == 200
+    assert attempts(app)[-1]["status"] == 200
 
 
 def test_after_its_tries_a_callback_is_given_up() -> None:
@@ -203,7 +143,7 @@ def test_a_redirect_is_an_answer_not_followed() -> None:
     with Receiver() as elsewhere, Receiver(redirect=elsewhere.url) as first:
         asyncio.run(scenario(first))
         assert len(first.received) == 1 and not elsewhere.received
-    assert attempts(app, clock)[-1]["status"] == 302
+    assert attempts(app)[-1]["status"] == 302
 
 
 def test_a_receiver_that_never_answers_times_out() -> None:
@@ -220,5 +160,5 @@ def test_a_receiver_that_never_answers_times_out() -> None:
                 await run_for(app, clock, 5, step=0.5)
 
         asyncio.run(scenario())
-    (shown,) = attempts(app, clock)
+    (shown,) = attempts(app)
     assert shown["status"] == 0 and "0.2 s" in shown["error"]

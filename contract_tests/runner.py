@@ -55,7 +55,8 @@ class Budget:
             self.pending += 1
             return True
 
-    async def settle(self, exchange: Exchange) -> None:
+    async def release(self, exchange: Exchange) -> None:
+        """Free the submit's slot; it is spent if the server accepted the submit (a paid generation)."""
         assert self._freed is not None
         async with self._freed:
             self.pending -= 1
@@ -119,7 +120,7 @@ async def submit(
     try:
         exchange = await _retrying(target, lambda: send(target, "POST", url, content=encode(body), headers=sent), retry)
     finally:
-        await target.budget.settle(exchange)
+        await target.budget.release(exchange)
     if exchange.status is not None and 200 <= exchange.status < 300:
         target.accepted.append((scope, exchange))
     return exchange

@@ -2,8 +2,8 @@
 
 Served only when an admin key is configured, and only to ``Authorization: Bearer <admin key>``.
 Forcing a state stores an override in the task's record, so the engine stays a pure function of
-record and clock. State lives in one process: with ``--workers`` each worker has its own (the CLI says
-which parts).
+record and clock. The routes read and change the mock only through its ``Service``. State lives in
+one process: with ``--workers`` each worker has its own (the CLI says which parts).
 """
 
 from __future__ import annotations
@@ -18,15 +18,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import contract, lifecycle, modes, rules, scenarios
-from .adminio import Refused, body_of, paging
+from .adminio import body_of, paging
 from .callbacks import routes as callback_routes
 from .config import faults_from
 from .errors import error
-from .faults import Injector
 from .media.shape import unpack
 
 if TYPE_CHECKING:
-    from .app import Mock
+    from .service import Service
 
 
 def guard(admin_key: str) -> Any:
@@ -46,19 +45,16 @@ def guard(admin_key: str) -> Any:
             denied = refused(request)
             if denied is not None:
                 return denied
-            try:
-                return await handler(request)
-            except Refused as exc:
-                return exc.answer
+            return await handler(request)
 
         return guarded
 
     return admin
 
 
-def summary(mock: Mock, record: lifecycle.Record, now: float) -> dict[str, Any]:
+def summary(service: Service, record: lifecycle.Record, now: float) -> dict[str, Any]:
     """A task as the admin API lists it: its profile, scenario, fate and state now."""
-    catalog = mock.catalog
+    catalog = service.catalog
     if not lifecycle.playable(catalog, record):
         return {"task_id": record.task_id, "scope": record.scope, "submitted_at": record.submitted_at, "gone": True}
     return {
@@ -76,44 +72,44 @@ def summary(mock: Mock, record: lifecycle.Record, now: float) -> dict[str, Any]:
     }
 
 
-def routes(mock: Mock, admin_key: str) -> list[Route]:
+def routes(service: Service, admin_key: str) -> list[Route]:
     admin = guard(admin_key)
 
     def describe(record: lifecycle.Record) -> dict[str, Any]:
-        return summary(mock, record, mock.clock())
+        return summary(service, record, service.clock())
 
     async def health(request: Request) -> Response:
-        size = len(mock.store)
-        faults = mock.injector.faults.active
+        size = len(service.store)
+        faults = service.injector.faults.active
         return JSONResponse(
-            {"status": "ok", "time": mock.clock(), "tasks": size, "faults": faults, "seed": mock.config.seed}
+            {"status": "ok", "time": service.clock(), "tasks": size, "faults": faults, "seed": service.config.seed}
         )
 
     async def tasks(request: Request) -> Response:
         offset, limit = paging(request)
-        page = [describe(r) for r in mock.store.page(offset, limit + 1)]
+        page = [describe(r) for r in service.store.page(offset, limit + 1)]
         more = len(page) > limit
         return JSONResponse({"tasks": page[:limit], "next_offset": offset + limit if more else None})
 
     async def task(request: Request) -> Response:
-        record = mock.lookup(request.path_params["task_id"])
+        record = service.find_public(request.path_params["task_id"])
         if record is None:
             return error(404, "task_not_found", "No such task.")
-        view = lifecycle.view(mock.catalog, record, mock.clock(), f"{request.base_url}_media")
+        view = lifecycle.view(service.catalog, record, service.clock(), f"{request.base_url}_media")
         fields = {name: _finite(value) for name, value in asdict(record).items()}
         return JSONResponse({**describe(record), "record": fields, "view": view})
 
     async def force(request: Request) -> Response:
         """Move the task on, or hold it where it is, from now; never back, and never out of a final state."""
-        record = mock.lookup(request.path_params["task_id"])
+        record = service.find_public(request.path_params["task_id"])
         if record is None:
             return error(404, "task_not_found", "No such task.")
         payload = await body_of(request, "admin-state")
-        now, status = mock.clock(), payload["status"]
+        now, status = service.clock(), payload["status"]
         current = lifecycle.status_at(record, now)
         if status != current and status not in contract.lifecycle()["transitions"][current]:
             return error(400, "invalid_field", f"A task in {current} cannot move to {status}.", param="status")
-        reasons = mock.catalog.reasons
+        reasons = service.catalog.reasons
         failure = -1 if status == lifecycle.SUCCESS else record.failure
         if status == lifecycle.FAILURE:
             name = payload.get("fail_reason", reasons[max(record.failure, 0)])
@@ -121,7 +117,7 @@ def routes(mock: Mock, admin_key: str) -> list[Route]:
                 return error(400, "invalid_field", f"fail_reason must be one of {list(reasons)}.", param="fail_reason")
             failure = reasons.index(name)
         if status == current and current in lifecycle.TERMINAL and failure != record.failure:
-            shown = mock.catalog.reasons[record.failure]
+            shown = service.catalog.reasons[record.failure]
             return error(
                 409, "task_finished", f"The task already failed with {shown!r}; a finished task never changes."
             )
@@ -133,32 +129,22 @@ def routes(mock: Mock, admin_key: str) -> list[Route]:
             started = lifecycle.times(record).started
             record = replace(record, queue_for=started - record.submitted_at, run_for=math.inf)
         record = replace(record, forced=lifecycle.STATES.index(status), forced_at=now, failure=failure)
-        mock.store.put(record)
-        if mock.callbacks is not None:
-            mock.callbacks.changed(record.task_id)  # its callbacks are derived from the record: look again
+        service.store.put(record)
+        service.callbacks.changed(record.task_id)  # its callbacks are derived from the record: look again
         return JSONResponse(describe(record))
 
     async def reset(request: Request) -> Response:
-        """Forget every task (ids handed out before now no longer replay), the journal, and runtime faults."""
-        mock.store.clear()
-        mock.journal.clear()
-        mock.rules.clear()
-        if mock.callbacks is not None:
-            mock.callbacks.clear()
-        mock.injector = Injector(mock.config.faults, mock.config.seed)
-        mock.epoch = mock.clock()
-        if mock.metrics is not None:
-            mock.metrics.reset()
+        service.reset()
         return JSONResponse({"status": "reset"})
 
     async def faults(request: Request) -> Response:
         if request.method == "PUT":
-            mock.injector.faults = faults_from(await body_of(request, "admin-faults"))
-        return JSONResponse(mock.injector.faults.as_dict())
+            service.injector.faults = faults_from(await body_of(request, "admin-faults"))
+        return JSONResponse(service.injector.faults.as_dict())
 
     async def journal(request: Request) -> Response:
         _, limit = paging(request)
-        entries = list(mock.journal)[-limit:]
+        entries = list(service.journal)[-limit:]
         return JSONResponse({"entries": entries})
 
     return [
@@ -169,8 +155,8 @@ def routes(mock: Mock, admin_key: str) -> list[Route]:
         Route("/_mock/reset", admin(reset), methods=["POST"]),
         Route("/_mock/faults", admin(faults), methods=["GET", "PUT"]),
         Route("/_mock/journal", admin(journal), methods=["GET"]),
-        *rules.routes(mock, admin),
-        *callback_routes.routes(mock, admin),
+        *rules.routes(service, admin),
+        *callback_routes.routes(service, admin),
     ]
 
 

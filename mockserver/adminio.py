@@ -2,7 +2,7 @@
 
 Every admin route, the rules' too, reads its input here, so each is strict JSON of a bounded size and
 judged by the settings validator (finite numbers, integers without a fraction). A refusal is raised as
-``Refused`` and answered by the admin guard.
+``errors.Refused``.
 """
 
 from __future__ import annotations
@@ -10,27 +10,19 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
 
 from . import contract, jsonio
-from .errors import error
+from .errors import Refused
 
 PAGE = 100
 MAX_PAGE = 1000
 MAX_BODY = 64 * 1024  # admin bodies are a few fields
 
 
-class Refused(Exception):
-    """An admin request the API answers with ``answer`` instead of carrying it out."""
-
-    def __init__(self, answer: Response) -> None:
-        self.answer = answer
-
-
 def refusal(problems: list[Any]) -> Refused:
     first = problems[0]
     param = contract.location(first).lstrip("/") or None
-    return Refused(error(400, "invalid_field", contract.describe(first), param=param))
+    return Refused(400, "invalid_field", contract.describe(first), param=param)
 
 
 async def body_of(request: Request, schema: str | None) -> Any:
@@ -40,17 +32,15 @@ async def body_of(request: Request, schema: str | None) -> Any:
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_BODY:
-            raise Refused(error(413, "request_too_large", f"An admin body is {MAX_BODY} bytes at most."))
+            raise Refused(413, "request_too_large", f"An admin body is {MAX_BODY} bytes at most.")
     try:
         payload = jsonio.loads(bytes(body))
     except ValueError as exc:  # TooDeep too
-        raise Refused(
-            error(400, "invalid_json", f"The body is not valid JSON: {str(exc) or 'nested too deeply'}.")
-        ) from exc
+        raise Refused(400, "invalid_json", f"The body is not valid JSON: {str(exc) or 'nested too deeply'}.") from exc
     if schema is None:
         return payload
     if not isinstance(payload, dict):
-        raise Refused(error(400, "invalid_body", "The body must be a JSON object."))
+        raise Refused(400, "invalid_body", "The body must be a JSON object.")
     if problems := contract.errors(schema, payload, settings=True):
         raise refusal(problems)
     return payload

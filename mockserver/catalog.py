@@ -60,14 +60,7 @@ def resolve(config: Config) -> Catalog:
         strict=config.strict_models,
         scopes=(*SCOPES, *(p.scope for p in config.models.values())),
         chosen={
-            (config.models[config.aliases[alias]].scope, alias): parse_choice(scenario, tuple(config.fail_reasons))
+            (config.models[config.aliases[alias]].scope, alias): parse(scenario, tuple(config.fail_reasons))
             for alias, scenario in config.alias_scenarios.items()
         },
     )
-
-
-def parse_choice(scenario: str, reasons: tuple[str, ...]) -> Choice:
-    """A scenario that ``config.check`` has already accepted."""
-    choice = parse(scenario, reasons)
-    assert isinstance(choice, Choice), choice
-    return choice

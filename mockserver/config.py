@@ -99,13 +99,11 @@ def check(config: Config) -> None:
     for alias, scenario in config.alias_scenarios.items():
         if alias not in config.aliases:
             raise ConfigError(f"aliases.{alias}: a scenario needs the alias's model")
-        if isinstance(problem := scenarios.parse(scenario, reasons, f"aliases.{alias}.scenario"), str):
-            raise ConfigError(problem)
+        _scenario(scenario, reasons, f"aliases.{alias}.scenario")
     for key, scenario in config.key_scenarios.items():
         if key not in config.keys:
             raise ConfigError(f"key_scenarios.{key}: not one of keys")
-        if isinstance(problem := scenarios.parse(scenario, reasons, f"key_scenarios.{key}"), str):
-            raise ConfigError(problem)
+        _scenario(scenario, reasons, f"key_scenarios.{key}")
     named = [*(f"profiles.{s}" for s in config.profiles), *(f"models.{m}" for m in config.models)]
     for name, profile in zip(named, [*config.profiles.values(), *config.models.values()]):
         unknown = sorted(set(profile.fail_reasons) - set(config.fail_reasons))
@@ -163,3 +161,10 @@ def _profile(under: Profile, given: dict[str, Any]) -> Profile:
             value = tuple(value)
         values[name] = value
     return replace(under, **values)
+
+
+def _scenario(scenario: str, reasons: tuple[str, ...], field: str) -> None:
+    try:
+        scenarios.parse(scenario, reasons, field)
+    except scenarios.UnknownScenario as exc:
+        raise ConfigError(str(exc)) from None

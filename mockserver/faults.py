@@ -7,13 +7,18 @@ is stored: a refused submit never leaves a half-created task behind.
 
 from __future__ import annotations
 
+import math
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from email.utils import formatdate
 from typing import Any
 
+from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope
 
 from . import contract
+from .errors import error
 from .profiles import Timing, table
 
 # The schema bounds every number of a latency; a normal's tail could still draw past it, so draws are cut there.
@@ -63,7 +68,10 @@ NONE = Fault()
 
 
 class Injector:
-    """Decides each request's fault; swapped whole when the admin API changes the faults."""
+    """Decides each request's fault from ``faults``, which the admin API replaces in place.
+
+    A reset makes a new injector, so that its draws start again from the seed.
+    """
 
     def __init__(self, faults: Faults, seed: int) -> None:
         self.faults = faults
@@ -117,3 +125,30 @@ def proxy_page(status: int) -> str:
     title = f"{status} " + {502: "Bad Gateway", 503: "Service Temporarily Unavailable"}[status]
     lines = ["<html>", f"<head><title>{title}</title></head>", "<body>", f"<center><h1>{title}</h1></center>"]
     return "\r\n".join([*lines, "<hr><center>nginx</center>", "</body>", "</html>", ""])
+
+
+async def play(
+    chosen: Fault,
+    faults: Faults,
+    scope: Scope,
+    receive: Receive,
+    clock: Callable[[], float],
+    sleep: Callable[[float], Awaitable[None]],
+) -> Response | None:
+    """Carry out a fault: wait its delay, then drop the connection or give the answer; None to answer normally."""
+    if chosen.delay:
+        await sleep(chosen.delay)
+    if chosen.drop:
+        drop_connection(scope, receive)
+        return Response(status_code=500)  # never sent: the connection is gone
+    if not chosen.status:
+        return None
+    wait = faults.retry_after
+    after = formatdate(math.ceil(clock()) + wait, usegmt=True) if faults.retry_after_date else str(wait)
+    carries = contract.error_table()[chosen.status].get("headers", ())  # error.json says which statuses
+    retry = {"Retry-After": after} if "Retry-After" in carries else None
+    if chosen.status == 429:
+        return error(429, "rate_limited", "Simulated rate limit: try again after Retry-After seconds.", headers=retry)
+    if faults.proxy_html and chosen.status in (502, 503):
+        return HTMLResponse(proxy_page(chosen.status), status_code=chosen.status, headers=retry)
+    return error(chosen.status, "simulated_fault", f"Simulated HTTP {chosen.status} fault.", headers=retry)

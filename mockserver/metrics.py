@@ -18,14 +18,13 @@ from bisect import bisect_left
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .faults import DROPPED
-from .lifecycle import SUCCESS, TERMINAL, Gone
+from .lifecycle import SUCCESS, TERMINAL
 from .scenarios import BEHAVIOURS, Choice
 from .store import StoreError
 
@@ -37,7 +36,7 @@ POLL_BUCKETS = (1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233)
 
 
 def mode_of(payload: dict[str, Any]) -> str:
-    """The seed's three ways to ask: with ``videos``, with ``images``, or from the prompt alone."""
+    """The spec's three ways to ask: with ``videos``, with ``images``, or from the prompt alone."""
     if payload.get("videos"):
         return "video-to"
     if payload.get("images"):
@@ -154,19 +153,27 @@ class Metrics:
         self._created: dict[tuple[str, str, str, int], Any] = {}
         self._watched: dict[str, int] = {}  # task id -> polls so far, or -1 once counted finished
 
-    def instrument(self, router: Router) -> None:
+    def instrument(self, router: Router, status_of: Callable[[Exception], int]) -> None:
         """Time every request inside its route's own dispatch, and unmatched ones in the router's default.
 
         A middleware would add a layer to every request, which measured about a third of what
         metrics cost a poll; taking the place of ``Route.handle`` adds none. Labels are the routes'
-        own templates, so a million task ids make one label.
+        own templates, so a million task ids make one label. An exception is answered outside, by the
+        app's handlers; ``status_of`` says with which status.
         """
         for route in router.routes:
             if isinstance(route, Route):
-                route.handle = self._timed(route.path, route.app, route.methods, route.handle)  # type: ignore[method-assign]
-        router.default = self._timed("other", router.default, None, router.default)
+                route.handle = self._timed(route.path, route.app, route.methods, route.handle, status_of)  # type: ignore[method-assign]
+        router.default = self._timed("other", router.default, None, router.default, status_of)
 
-    def _timed(self, label: str, app: ASGIApp, methods: set[str] | None, refuse: ASGIApp) -> ASGIApp:
+    def _timed(
+        self,
+        label: str,
+        app: ASGIApp,
+        methods: set[str] | None,
+        refuse: ASGIApp,
+        status_of: Callable[[Exception], int],
+    ) -> ASGIApp:
         """``app`` timed; a method the route does not serve goes to ``refuse`` (Starlette's 405)."""
         tallies: dict[tuple[str, int], list[float]] = {}
         batch, clock = self.batch, time.perf_counter
@@ -186,14 +193,8 @@ class Metrics:
                     await app(scope, receive, seen)  # type: ignore[arg-type]
                 else:
                     await refuse(scope, receive, seen)  # type: ignore[arg-type]
-            except HTTPException as exc:  # answered by Starlette's exception middleware, outside
-                status = exc.status_code
-                raise
-            except Gone:  # answered by the app's own handlers, outside, with these statuses
-                status = 410
-                raise
-            except StoreError:
-                status = 503
+            except Exception as exc:
+                status = status_of(exc)
                 raise
             finally:
                 if scope.get(DROPPED):

@@ -1,6 +1,6 @@
 """The mode a request is read as (``action``) and who plays it (``platform``), as a task answer shows them.
 
-The seed decides the mode from the inputs a request carries: ``images`` first, then ``videos``,
+The spec decides the mode from the inputs a request carries: ``images`` first, then ``videos``,
 else text. The names per scope are data in ``task.json`` (``x-actions``), so the mock, the docs and
 the kit read one table. A record keeps the mode as a small index (0 text, 1 images, 2 videos).
 """
@@ -20,7 +20,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
 
 
 def read(payload: dict[str, Any]) -> int:
-    """The mode's index: a non-empty ``images`` wins over ``videos``, as the seed tests it first."""
+    """The mode's index: a non-empty ``images`` wins over ``videos``, as the spec tests it first."""
     if payload.get("images"):
         return 1
     if payload.get("videos"):

@@ -22,26 +22,32 @@ _LOG_MOST = 700.0  # math.exp overflows a little past 709
 class Timing:
     """A duration in simulated seconds: fixed, or drawn from a distribution, clamped to [low, high].
 
-    ``kind`` is "fixed" (``a`` seconds), "uniform" (between ``a`` and ``b``), "normal" (mean ``a``,
-    deviation ``b``) or "lognormal" (median ``a``, sigma ``b``).
+    ``kind`` is "fixed" (``location`` seconds), "uniform" (from ``location`` to ``scale``), "normal"
+    (mean ``location``, deviation ``scale``) or "lognormal" (median ``location``, sigma ``scale``). So
+    ``location`` is where the draws sit and ``scale`` how far they spread; a uniform's ``scale`` is its
+    upper end, as its config form ``[low, high]`` gives it.
     """
 
     kind: str
-    a: float
-    b: float = 0.0
+    location: float
+    scale: float = 0.0
     low: float = 0.0
     high: float = math.inf
 
     def draw(self, rng: random.Random | Draws) -> float:
         if self.kind == "fixed":
-            value = self.a
+            value = self.location
         elif self.kind == "uniform":
-            value = rng.uniform(self.a, self.b)
+            value = rng.uniform(self.location, self.scale)
         elif self.kind == "normal":
-            value = rng.normalvariate(self.a, self.b)
+            value = rng.normalvariate(self.location, self.scale)
         else:
             # exp of the normal, capped where a double ends: a wide sigma must reach ``high``, not overflow
-            value = math.exp(min(rng.normalvariate(math.log(self.a), self.b), _LOG_MOST)) if self.a > 0 else 0.0
+            value = (
+                math.exp(min(rng.normalvariate(math.log(self.location), self.scale), _LOG_MOST))
+                if self.location > 0
+                else 0.0
+            )
         return min(max(value, self.low, 0.0), self.high)
 
 
@@ -74,9 +80,9 @@ def timing(given: float | list[float] | dict[str, float | str]) -> Timing:
 def table(t: Timing) -> dict[str, float | str]:
     """The config's table form of a timing, which ``timing`` reads back."""
     if t.kind == "fixed":
-        return {"dist": "fixed", "seconds": t.a}
+        return {"dist": "fixed", "seconds": t.location}
     first, second = PARAMETERS[t.kind]
-    out: dict[str, float | str] = {"dist": t.kind, first: t.a, second: t.b}
+    out: dict[str, float | str] = {"dist": t.kind, first: t.location, second: t.scale}
     if t.low:
         out["min"] = t.low
     if t.high != math.inf:

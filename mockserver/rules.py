@@ -23,10 +23,10 @@ from starlette.routing import Route
 
 from . import contract, scenarios
 from .adminio import body_of, refusal
-from .errors import error
+from .errors import Refused, error
 
 if TYPE_CHECKING:
-    from .app import Mock
+    from .service import Service
 
 MAX_RULES = 1000
 
@@ -130,8 +130,7 @@ class SharedRules(Rules):
 
     def _rule(self, row: tuple[Any, ...]) -> Rule:
         number, scenario, left, fraction, scope, model, key, owner, played = row
-        choice = scenarios.parse(scenario, self.reasons)
-        assert isinstance(choice, scenarios.Choice)  # checked when the rule was added
+        choice = scenarios.parse(scenario, self.reasons)  # checked when the rule was added
         return Rule(number, scenario, choice, left, fraction, scope, model, key, owner, played)
 
     def choose(self, scope: str, model: str, owner: int) -> scenarios.Choice | None:
@@ -170,9 +169,9 @@ class SharedRules(Rules):
         self.draws = random.Random(self.seed)
 
 
-def routes(mock: Mock, guard: Any) -> list[Route]:
+def routes(service: Service, guard: Any) -> list[Route]:
     """``/_mock/rules``: GET lists, POST adds, DELETE clears; ``/_mock/rules/{id}``: DELETE removes one."""
-    rules = mock.rules
+    rules = service.rules
 
     async def listed(request: Request) -> Response:
         if request.method == "DELETE":
@@ -185,11 +184,12 @@ def routes(mock: Mock, guard: Any) -> list[Route]:
             return error(400, "invalid_field", "Give exactly one of next (a count of submits) or fraction (0 to 1).")
         if problems := contract.errors("mock-rule", payload, settings=True):
             raise refusal(problems)
-        choice = scenarios.parse(payload["scenario"], mock.catalog.reasons, "scenario")
-        if isinstance(choice, str):
-            return error(400, "invalid_field", choice, param="scenario")
+        try:
+            choice = scenarios.parse(payload["scenario"], service.catalog.reasons, "scenario")
+        except scenarios.UnknownScenario as exc:
+            raise Refused(400, "invalid_field", str(exc), param="scenario") from None
         key = payload.get("key")
-        if key is not None and key not in mock.config.keys:
+        if key is not None and key not in service.config.keys:
             return error(400, "invalid_field", "key is not one of the keys this mock accepts.", param="key")
         if len(rules.listing()) >= MAX_RULES:
             return error(400, "invalid_field", f"At most {MAX_RULES} rules at once; DELETE /_mock/rules first.")

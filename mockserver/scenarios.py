@@ -18,7 +18,7 @@ One behaviour (`stuck` ... `skip-states`), one outcome (`success` or a `fail-` o
 fault can be combined, separated by commas (`late-visible, fail-quota`). The seconds are settings in the
 config's ``[scenarios]`` table, simulated like every other time. A choice fits in one byte, which a
 signed task id carries (``ids.py``), so any worker replays the same fate; a callback fault is kept
-with the callback instead, which only the ledger of callbacks holds.
+with the callback instead, in the callbacks' ledger.
 """
 
 from __future__ import annotations
@@ -80,8 +80,12 @@ def names(reasons: tuple[str, ...]) -> list[str]:
     return [*BEHAVIOURS, "success", *(f"fail-{reason}" for reason in reasons), *callbacks]
 
 
-def parse(header: str, reasons: tuple[str, ...], field: str = "X-Mock-Scenario") -> Choice | str:
-    """The choice a header (or ``field`` of a config or admin rule) asks for, or a message saying what is wrong."""
+class UnknownScenario(ValueError):
+    """A scenario that names no fate of this config; its message says what is wrong and what would do."""
+
+
+def parse(header: str, reasons: tuple[str, ...], field: str = "X-Mock-Scenario") -> Choice:
+    """The choice a header (or ``field`` of a config or admin rule) asks for; ``UnknownScenario`` if none."""
     behaviours, outcomes, callbacks = [], [], []
     if not header.strip():  # an empty header, as a client's template sends it, is the default
         return DEFAULT
@@ -97,7 +101,9 @@ def parse(header: str, reasons: tuple[str, ...], field: str = "X-Mock-Scenario")
         elif name.startswith("callback-") and name[9:] in CALLBACK_FAULTS:
             callbacks.append(1 + CALLBACK_FAULTS.index(name[9:]))
         else:
-            return f"Unknown {field} {contract.quote(name)}; use one of: {', '.join(names(reasons))}."
+            raise UnknownScenario(f"Unknown {field} {contract.quote(name)}; use one of: {', '.join(names(reasons))}.")
     if len(behaviours) > 1 or len(outcomes) > 1 or len(callbacks) > 1:
-        return f"{field} combines at most one behaviour, one outcome (success or fail-*) and one callback-* fault."
+        raise UnknownScenario(
+            f"{field} combines at most one behaviour, one outcome (success or fail-*) and one callback-* fault."
+        )
     return Choice(behaviours[0] if behaviours else 0, outcomes[0] if outcomes else 0, callbacks[0] if callbacks else 0)

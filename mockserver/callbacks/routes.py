@@ -11,17 +11,17 @@ from starlette.routing import Route
 from ..adminio import paging
 
 if TYPE_CHECKING:
-    from ..app import Mock
+    from ..service import Service
 
 
-def routes(mock: Mock, guard: Any) -> list[Route]:
+def routes(service: Service, guard: Any) -> list[Route]:
     async def attempts(request: Request) -> Response:
         _, limit = paging(request)
-        sender = mock.callbacks
-        shown = list(sender.attempts)[-limit:] if sender is not None else []
+        sender = service.callbacks
+        shown = list(sender.attempts)[-limit:]
         task_id = request.query_params.get("task_id")
         if task_id is not None:
             shown = [entry for entry in shown if entry["task_id"] == task_id]
-        return JSONResponse({"attempts": shown, "watched": sender.pending() if sender is not None else 0})
+        return JSONResponse({"attempts": shown, "watched": sender.pending()})
 
     return [Route("/_mock/callbacks", guard(attempts), methods=["GET"])]

@@ -25,7 +25,7 @@ from ..store import MemoryStore
 from . import overview
 
 if TYPE_CHECKING:
-    from ..app import Mock
+    from ..service import Service
 
 LISTED = 500  # the newest tasks the table shows
 TYPES = {
@@ -35,7 +35,7 @@ TYPES = {
     ".svg": "image/svg+xml",
 }
 # Same origin only, no inline script or style, no frames, no plug-ins, no form posts: what the page
-# shows cannot run, and what it loads comes from the mock. Output previews are the mock's own links.
+# shows cannot run, and what it loads comes from the service. Output previews are the mock's own links.
 POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self'; "
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -76,10 +76,10 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def row(mock: Mock, record: lifecycle.Record, now: float) -> dict[str, Any]:
+def row(service: Service, record: lifecycle.Record, now: float) -> dict[str, Any]:
     """A task as the table shows it; times that never come (a stuck run) are null."""
-    summary = admin.summary(mock, record, now)
-    key = mask(mock.keys.get(record.owner))
+    summary = admin.summary(service, record, now)
+    key = mask(service.keys.get(record.owner))
     if summary.get("gone"):  # stored under a config that no longer has its profile or reason
         nothing = {"status": "GONE", "model": "?", "behaviour": "?", "outcome": "?", "progress": None}
         return {
@@ -88,12 +88,12 @@ def row(mock: Mock, record: lifecycle.Record, now: float) -> dict[str, Any]:
             "key": key,
             "times": {"submitted": record.submitted_at, "started": None, "finished": None},
         }
-    view = lifecycle.view(mock.catalog, record, now, "")
+    view = lifecycle.view(service.catalog, record, now, "")
     times = lifecycle.times(record)
     progress = view["progress"] if view else None
     return {
         **summary,
-        "model": mock.catalog.names[record.profile],
+        "model": service.catalog.names[record.profile],
         "progress": int(progress.rstrip("%")) if progress else None,
         "key": key,
         "times": {
@@ -104,12 +104,12 @@ def row(mock: Mock, record: lifecycle.Record, now: float) -> dict[str, Any]:
     }
 
 
-def newest(mock: Mock) -> list[lifecycle.Record]:
+def newest(service: Service) -> list[lifecycle.Record]:
     """The last LISTED tasks, read as one page: a refresh must not walk a store of a million."""
-    return mock.store.page(max(0, len(mock.store) - LISTED), LISTED)
+    return service.store.page(max(0, len(service.store) - LISTED), LISTED)
 
 
-def routes(mock: Mock, admin_key: str) -> list[Route]:
+def routes(service: Service, admin_key: str) -> list[Route]:
     files = _files()
     guarded = admin.guard(admin_key)
 
@@ -126,12 +126,12 @@ def routes(mock: Mock, admin_key: str) -> list[Route]:
     def worker(request: Request) -> dict[str, Any]:
         """Which process answered, and how much of the whole it can see (the page says so)."""
         workers = getattr(request.app.state, "workers", 1)
-        shared = not isinstance(mock.store, MemoryStore)
+        shared = not isinstance(service.store, MemoryStore)
         return {"pid": os.getpid(), "workers": workers, "shared_store": shared}
 
     async def tasks(request: Request) -> Response:
-        now = mock.clock()
-        rows = [row(mock, record, now) for record in reversed(newest(mock))]
+        now = service.clock()
+        rows = [row(service, record, now) for record in reversed(newest(service))]
         body = orjson.dumps({"worker": worker(request), "tasks": rows, "listed": LISTED})
         tag = f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
         headers = {**HEADERS, "ETag": tag, "X-Mock-Time": repr(now)}
@@ -140,20 +140,26 @@ def routes(mock: Mock, admin_key: str) -> list[Route]:
         return Response(body, media_type="application/json", headers=headers)
 
     async def charts(request: Request) -> Response:
-        now = mock.clock()
-        body = overview.series(list(mock.journal), newest(mock), now)
+        now = service.clock()
+        body = overview.series(list(service.journal), newest(service), now)
         return JSONResponse({"worker": worker(request), **body}, headers=HEADERS)
 
     async def task(request: Request) -> Response:
         """One task for its timeline: the row, the view a poll gets now, and the polls the journal holds."""
         task_id = request.path_params["task_id"]
-        record = mock.lookup(task_id)
+        record = service.find_public(task_id)
         if record is None:
             return error(404, "task_not_found", "No such task.")
-        now = mock.clock()
-        view = lifecycle.view(mock.catalog, record, now, f"{request.base_url}_media")
-        seen = [entry for entry in mock.journal if entry.get("task_id") == task_id]
-        body = {"worker": worker(request), "time": now, "task": row(mock, record, now), "view": view, "requests": seen}
+        now = service.clock()
+        view = lifecycle.view(service.catalog, record, now, f"{request.base_url}_media")
+        seen = [entry for entry in service.journal if entry.get("task_id") == task_id]
+        body = {
+            "worker": worker(request),
+            "time": now,
+            "task": row(service, record, now),
+            "view": view,
+            "requests": seen,
+        }
         return JSONResponse(body, headers=HEADERS)
 
     async def forms(request: Request) -> Response:
@@ -164,7 +170,7 @@ def routes(mock: Mock, admin_key: str) -> list[Route]:
                 "faults": config["$defs"]["faults"],
                 "states": list(lifecycle.STATES),
                 "transitions": contract.lifecycle()["transitions"],
-                "fail_reasons": list(mock.catalog.reasons),
+                "fail_reasons": list(service.catalog.reasons),
             },
             headers=HEADERS,
         )

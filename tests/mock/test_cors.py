@@ -70,7 +70,7 @@ def test_the_cli_takes_origins_as_repeated_options(monkeypatch: pytest.MonkeyPat
     served: list[object] = []
     monkeypatch.setattr("uvicorn.run", lambda app, **options: served.append(app))
     main(["--cors-origin", APP_ORIGIN, "--cors-origin", "http://localhost:5173"])
-    assert served[0].state.mock.config.cors_origins == (APP_ORIGIN, "http://localhost:5173")  # type: ignore[attr-defined]
+    assert served[0].state.service.config.cors_origins == (APP_ORIGIN, "http://localhost:5173")  # type: ignore[attr-defined]
 
 
 def test_a_refused_origin_is_quoted_cut_short() -> None:

@@ -26,7 +26,7 @@ def app_with(faults: Faults, seed: int = 0, delays: list[float] | None = None) -
 
 
 def stored(client: TestClient) -> int:
-    return len(client.app.state.mock.store)  # type: ignore[attr-defined]
+    return len(client.app.state.service.store)  # type: ignore[attr-defined]
 
 
 def test_the_embedded_default_injects_no_faults() -> None:
@@ -117,7 +117,7 @@ def test_a_dropped_connection_over_a_real_socket_gets_no_answer_and_the_server_l
                 assert "reset" in str(exc).lower()
                 outcomes.append("dropped")
         assert {"dropped", 200} == set(outcomes)
-        assert len(mock.app.state.mock.store) == outcomes.count(200)
+        assert len(mock.app.state.service.store) == outcomes.count(200)
 
 
 def test_faults_spare_output_downloads() -> None:
@@ -130,5 +130,5 @@ def test_faults_spare_output_downloads() -> None:
         ]
         clock[0] += 1000
         link = c.get(f"/v2/images/generations/{task_id}", headers=KEY).json()["data"]["output"]
-        app.state.mock.injector.faults = Faults(poll_500=1.0, drop=1.0)
+        app.state.service.injector.faults = Faults(poll_500=1.0, drop=1.0)
         assert c.get(link).status_code == 200

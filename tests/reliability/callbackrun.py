@@ -46,7 +46,7 @@ async def submit(
 
 async def run_for(app: Any, clock: Clock, seconds: float, step: float = 0.05) -> None:
     """Move the clock ``seconds`` on in steps, sending what falls due at each."""
-    sender = app.state.mock.callbacks
+    sender = app.state.service.callbacks
     for _ in range(round(seconds / step)):
         clock.now += step
         await sender.send_due()

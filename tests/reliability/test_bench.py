@@ -26,8 +26,8 @@ def test_memory_fill_stores_what_submits_store() -> None:
             )
             assert answer.status_code == 200, answer.text
             clock[0] = (memory.START_MS + n + 1) / 1000
-    owner = next(iter(app.state.mock.store.records())).owner
-    assert list(app.state.mock.store.records()) == list(memory.records(3, owner=owner))
+    owner = next(iter(app.state.service.store.records())).owner
+    assert list(app.state.service.store.records()) == list(memory.records(3, owner=owner))
 
 
 def test_a_task_costs_a_server_process_under_a_kibibyte() -> None:

@@ -162,7 +162,7 @@ def test_a_bad_callback_field_is_a_400_naming_it_and_creates_no_task(fields: dic
     assert answer.status_code == 400, answer.text
     assert answer.json()["error"]["param"] == param, answer.json()
     assert param.split("/")[0] in answer.json()["error"]["message"]
-    assert len(app.state.mock.store) == 0
+    assert len(app.state.service.store) == 0
 
 
 def test_an_empty_callback_field_is_no_callback_and_an_allowed_host_any_url() -> None:
@@ -184,4 +184,4 @@ def test_an_empty_callback_field_is_no_callback_and_an_allowed_host_any_url() ->
             return [a.status_code for a in answers]
 
     assert asyncio.run(scenario()) == [200] * 4
-    assert app.state.mock.callbacks.pending() == 2
+    assert app.state.service.callbacks.pending() == 2

@@ -128,7 +128,7 @@ def test_after_its_tries_a_callback_is_given_up() -> None:
     with Receiver(answers=[500] * 10) as receiver:
         asyncio.run(scenario(receiver))
     assert len(receiver.received) == 2
-    assert app.state.mock.callbacks.pending() == 0
+    assert app.state.service.callbacks.pending() == 0
 
 
 def test_a_redirect_is_an_answer_not_followed() -> None:

@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Protocol
 
-from .asked import Asked
+from .asked import Asked, Refusal, check_url
 
 Key = tuple[str, int]  # webhook-id and copy
 
@@ -22,7 +22,7 @@ Key = tuple[str, int]  # webhook-id and copy
 class Ledger(Protocol):
     def add(self, task_id: str, asked: Asked, media_base: str) -> None: ...
 
-    def unsettled(self) -> Iterator[tuple[str, Asked, str]]:
+    def unsettled(self, allowed: tuple[str, ...]) -> Iterator[tuple[str, Asked, str]]:
         """Every callback with a delivery still to settle: task id, what was asked, the output links' base."""
         ...
 
@@ -47,7 +47,7 @@ class MemoryLedger:
     def add(self, task_id: str, asked: Asked, media_base: str) -> None:
         self._asked[task_id] = (asked, media_base)
 
-    def unsettled(self) -> Iterator[tuple[str, Asked, str]]:
+    def unsettled(self, allowed: tuple[str, ...]) -> Iterator[tuple[str, Asked, str]]:
         return ((task_id, asked, base) for task_id, (asked, base) in list(self._asked.items()))
 
     def claim(self, key: Key, now: float, lease: float) -> float | None:
@@ -89,10 +89,12 @@ class SqliteLedger:
         row = (task_id, asked.url, int(asked.every_change), asked.fault, media_base)
         self._db.execute("INSERT OR REPLACE INTO mock_callbacks VALUES (?, ?, ?, ?, ?, 0)", row)
 
-    def unsettled(self) -> Iterator[tuple[str, Asked, str]]:
+    def unsettled(self, allowed: tuple[str, ...]) -> Iterator[tuple[str, Asked, str]]:
+        """Rows any SQLite tool could have written: a damaged one, or a URL the allow-list now refuses, is skipped."""
         rows = self._db.execute("SELECT task_id, url, every, fault, base FROM mock_callbacks WHERE finished = 0")
         for task_id, url, every, fault, base in rows.fetchall():
-            if isinstance(url, str) and isinstance(base, str) and isinstance(fault, int) and 0 <= fault <= 4:
+            sound = isinstance(task_id, str) and isinstance(base, str) and isinstance(fault, int) and 0 <= fault <= 4
+            if sound and isinstance(url, str) and len(url) <= 2048 and _usable(url, allowed):
                 yield task_id, Asked(url, bool(every), fault), base
 
     def claim(self, key: Key, now: float, lease: float) -> float | None:
@@ -127,3 +129,11 @@ class SqliteLedger:
     def clear(self) -> None:
         self._db.execute("DELETE FROM mock_callbacks")
         self._db.execute("DELETE FROM mock_callback_sends")
+
+
+def _usable(url: str, allowed: tuple[str, ...]) -> bool:
+    try:
+        check_url("callback_url", url, allowed)
+    except Refusal:
+        return False
+    return True

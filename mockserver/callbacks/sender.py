@@ -79,7 +79,7 @@ class Sender:
     def load(self) -> int:
         """Every callback the ledger holds unsettled, as after a restart; returns how many."""
         count = 0
-        for task_id, asked, base in self.ledger.unsettled():
+        for task_id, asked, base in self.ledger.unsettled(self.settings.allow_hosts):
             self._watch(task_id, asked, base, None)
             count += 1
         return count

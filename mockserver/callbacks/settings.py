@@ -37,8 +37,8 @@ class Settings:
         return min(self.backoff * 2 ** (attempt - 1), self.backoff_max)
 
 
-def from_dict(given: dict[str, Any]) -> Settings:
-    """Settings from the config's already validated ``[callbacks]`` table, over the defaults."""
+def from_dict(given: dict[str, Any], base: Settings | None = None) -> Settings:
+    """Settings from an already validated ``[callbacks]`` table, laid over ``base`` (the defaults)."""
     values = dict(given)
     if "delay" in values:
         values["delay"] = timing(values["delay"])
@@ -46,4 +46,4 @@ def from_dict(given: dict[str, Any]) -> Settings:
         values["allow_hosts"] = tuple(host.lower() for host in values["allow_hosts"])
     if "faults" in values:
         values["faults"] = {name.replace("_", "-"): rate for name, rate in values["faults"].items()}
-    return replace(Settings(), **values)
+    return replace(base or Settings(), **values)

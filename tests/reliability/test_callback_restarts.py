@@ -3,6 +3,7 @@ one sends it. Servers are real processes; the receiver is a real one on 127.0.0.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sqlite3
@@ -12,10 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+from callbackrun import Clock, client
+from callbackrun import submit as submit_in_process
 from receiver import Receiver
 from standardwebhooks.webhooks import Webhook
 
+from mockserver import create_app
 from mockserver.callbacks.settings import DEV_SECRET
+from mockserver.cli import _config, _parser
+from mockserver.config import config_from
+from mockserver.store import SqliteStore
 
 HEADERS = {"Authorization": "Bearer sk-mock-dev"}
 BODY = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}
@@ -108,3 +116,29 @@ def test_workers_sharing_the_store_send_each_callback_once(spawn: Any, tmp_path:
         settle(tmp_path / "tasks.db")
         sent = Counter(r.headers["webhook-id"] for r in receiver.received)
     assert len(sent) == len(ids) and set(sent.values()) == {1}, sent.most_common(3)
+
+
+def test_a_hand_edited_callback_row_is_checked_again_when_loaded(tmp_path: Path) -> None:
+    """The file is outside input too: a URL rewritten to a host the allow-list refuses is never called."""
+    db = tmp_path / "tasks.db"
+    app = create_app(config_from({"time_scale": 100}), clock=Clock(), store=SqliteStore(db))
+
+    async def accept() -> None:
+        async with client(app) as http:
+            await submit_in_process(http, 2, {"callback_url": "http://127.0.0.1:9/hook"})
+
+    asyncio.run(accept())
+    with sqlite3.connect(db) as file:
+        file.execute("UPDATE mock_callbacks SET url = 'http://169.254.169.254/latest' WHERE rowid = 1")
+    again = create_app(config_from({"time_scale": 100}), clock=Clock(), store=SqliteStore(db))
+    assert again.state.service.callbacks.load() == 1
+
+
+def test_the_command_line_sets_the_allowed_hosts_and_the_secret() -> None:
+    secret = "whsec_" + "c2VjcmV0LW9mLXRoZS1jb21tYW5kLWxpbmU="
+    parser = _parser()
+    config = _config(parser, parser.parse_args(["--callback-host", "hooks.test", "--callback-secret", secret]))
+    assert config.callbacks.allow_hosts == ("hooks.test",) and config.callbacks.secret == secret
+    with pytest.raises(SystemExit) as exit_:
+        _config(parser, parser.parse_args(["--callback-host", "http://hooks.test/"]))
+    assert exit_.value.code == 2

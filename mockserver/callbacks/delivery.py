@@ -52,7 +52,7 @@ def signed(key: bytes, webhook_id: str, timestamp: int, body: bytes) -> dict[str
 
 def client() -> httpx.AsyncClient:
     """No redirects, no proxies or netrc from the environment: the URL given is the one called."""
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=16)
+    limits = httpx.Limits(max_connections=16, max_keepalive_connections=4)
     return httpx.AsyncClient(follow_redirects=False, trust_env=False, limits=limits)
 
 

@@ -8,8 +8,10 @@ of ``webhook-timestamp`` (five minutes either way) judges the signatures as a re
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -162,3 +164,25 @@ def test_a_receiver_that_never_answers_times_out() -> None:
         asyncio.run(scenario())
     (shown,) = attempts(app)
     assert shown["status"] == 0 and "0.2 s" in shown["error"]
+
+
+def test_the_readmes_verifier_accepts_the_mocks_signature_and_refuses_a_changed_body() -> None:
+    """The README shows how to verify by hand; it must agree with what the mock sends."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    code = re.search(r"```python\n(import base64, hashlib, hmac, time\n.*?)```", readme, re.DOTALL)
+    assert code, "the README's verifier is missing"
+    scope: dict[str, Any] = {}
+    exec(code.group(1), scope)  # noqa: S102 - the README's own example
+    clock = Clock()
+
+    async def scenario(receiver: Receiver) -> None:
+        app = make(clock)
+        async with client(app) as http:
+            await submit(http, 3, {"callback_url": receiver.url})
+            await run_for(app, clock, 6, step=0.5)
+
+    with Receiver() as receiver:
+        asyncio.run(scenario(receiver))
+    assert len(receiver.received) == 3
+    assert all(scope["verified"](r.body, r.headers) for r in receiver.received)
+    assert not any(scope["verified"](r.body + b" ", r.headers) for r in receiver.received)

@@ -54,5 +54,5 @@ async def _submit_many(url: str, count: int, connections: int) -> list[str]:
 
 
 def submit_many(url: str, count: int, connections: int = 50) -> list[str]:
-    """The ids of ``count`` submits of the seed's video request, over ``connections`` connections at once."""
+    """The ids of ``count`` submits of the spec's video request, over ``connections`` connections at once."""
     return asyncio.run(_submit_many(url, count, connections))

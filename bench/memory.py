@@ -21,7 +21,7 @@ START_MS = 1_756_693_797_000
 
 
 def records(count: int, config: Config | None = None, owner: int = 1) -> Iterator[lifecycle.Record]:
-    """What ``count`` submits of the seed's video request, a millisecond apart, would store.
+    """What ``count`` submits of the spec's video request, a millisecond apart, would store.
 
     tests/reliability/test_bench.py holds this to the app's own submit path.
     """

@@ -25,7 +25,7 @@ class Expect:
 
 ACCEPT = "accept"  # a body the schema accepts, with required fields only
 ACCEPT_RICH = "accept-rich"  # a body the schema accepts, with optional or extra fields
-REJECT = "reject"  # a body the seed forbids
+REJECT = "reject"  # a body the spec forbids
 AUTH = "auth"  # no key or a malformed header
 WRONG_KEY = "wrong-key"  # a well-formed header with a key the server does not know
 MALFORMED_AUTH = "malformed-auth"  # an Authorization header that is not "Bearer <key>" (RFC 6750 allows 400)
@@ -84,7 +84,7 @@ def not_server_error(exchange: Exchange, expect: Expect) -> Finding | None:
 
 @check
 def status_code(exchange: Exchange, expect: Expect) -> Finding | None:
-    """The status class is HTTP's and the seed's to decide; the exact 4xx is only our reading."""
+    """The status class is HTTP's and the spec's to decide; the exact 4xx is only our reading."""
     status = exchange.status
     if status is None or status >= 500:
         return None
@@ -96,7 +96,7 @@ def status_code(exchange: Exchange, expect: Expect) -> Finding | None:
         return _finding(status_code, severity, f"{expect.why}: a valid request was refused with {status}", exchange)
     if ok:
         what = {
-            REJECT: "accepted a request the seed forbids (against a real gateway, a paid task)",
+            REJECT: "accepted a request the spec forbids (against a real gateway, a paid task)",
             AUTH: "served a request without a valid key",
             WRONG_KEY: "served a request with a wrong key",
             MALFORMED_AUTH: "served a request without a valid key",
@@ -127,7 +127,7 @@ def status_code(exchange: Exchange, expect: Expect) -> Finding | None:
 def json_body(exchange: Exchange, expect: Expect) -> Finding | None:
     """Answers are JSON, by content type and by body.
 
-    For a success and for a refused submit the issue and seed demand it; for other errors (which
+    For a success and for a refused submit the issue and spec demand it; for other errors (which
     a framework's router or auth layer may write) it is our reading.
     """
     status = exchange.status
@@ -146,7 +146,7 @@ def json_body(exchange: Exchange, expect: Expect) -> Finding | None:
 
 @check
 def submit_response_schema(exchange: Exchange, expect: Expect) -> Finding | None:
-    """An accepted submit answers with the seed's ``{"task_id": ...}``."""
+    """An accepted submit answers with the spec's ``{"task_id": ...}``."""
     if expect.kind not in (ACCEPT, ACCEPT_RICH) or not _ok_json(exchange):
         return None
     return _schema_finding(submit_response_schema, "submit-response", exchange, FAIL)
@@ -154,7 +154,7 @@ def submit_response_schema(exchange: Exchange, expect: Expect) -> Finding | None
 
 @check
 def error_schema(exchange: Exchange, expect: Expect) -> Finding | None:
-    """Errors in ``schemas/error.json``'s shape: our reading, since the seed defines no errors."""
+    """Errors in ``schemas/error.json``'s shape: our reading, since the spec defines no errors."""
     status = exchange.status
     if status is None or not 400 <= status < 500 or exchange.json() is NOT_JSON or expect.kind == ODD_ID:
         return None
@@ -208,7 +208,7 @@ def task_ids_distinct(accepted: list[tuple[str, Exchange]]) -> list[Finding]:
 def auth_scheme_case(exchange: Exchange) -> Finding | None:
     """HTTP's auth scheme is case-insensitive (RFC 9110 11.1), so ``bearer KEY`` reads a task as ``Bearer KEY`` does.
 
-    Only a warning: the seed writes ``Bearer``, and so does every client that follows it.
+    Only a warning: the spec writes ``Bearer``, and so does every client that follows it.
     """
     if exchange.status == 200:
         return None

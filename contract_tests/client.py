@@ -1,10 +1,11 @@
 """A polling client for the unified generations API, sync and async.
 
 Submitting creates a task; the task walks its lifecycle on the server and the client polls it,
-backing off 2 s, 4 s, then 8 s as the seed advises, until a terminal state. Everything that decides
-*what* to do (the schedule, ``Retry-After``, which states are terminal, which failures are worth
-retrying, where outputs go) lives in plain functions and the small ``Poller`` below, shared by
-``Client`` and ``AsyncClient``; the two classes only do the I/O.
+backing off 2 s, 4 s, then 8 s as the spec advises, until a terminal state. Everything that decides
+*what* to do (the schedule, ``Retry-After``, waiting out 429s, the grace for a task not yet
+visible, which states are terminal) lives in plain functions and the small ``Poller`` below, which
+the kit's walk drives too; ``Client`` and ``AsyncClient`` only do the I/O, and share ``Staging``
+for downloads.
 
 Usage::
 
@@ -43,8 +44,10 @@ __all__ = [
     "AsyncClient",
     "Client",
     "DownloadError",
+    "OffContract",
     "Policy",
     "Poller",
+    "Retries",
     "WaitTimeout",
     "backoff",
     "is_terminal",
@@ -52,8 +55,13 @@ __all__ = [
     "retry_after",
 ]
 
-RETRYABLE = frozenset({429, 502, 503, 504})
-HONOURS_RETRY_AFTER = frozenset({429, 503})
+RETRY_AFTER = frozenset({429, 503})  # the statuses whose Retry-After replaces the schedule
+NOT_VISIBLE = frozenset({400, 404, 410})  # "no such task": also what a lagging replica says of a new one
+STRANGE_POLLS = 3  # polls in a row with a status outside the contract's before a wait gives up
+GRACE = 15.0  # seconds a task may answer "not found" (replica or CDN lag) before that counts
+
+# How a wait ends (``Poller.step``); only FINISHED has a task to show for it.
+FINISHED, TIMEOUT, GONE, UNREADABLE, OFF_CONTRACT = "finished", "timeout", "gone", "unreadable", "off-contract"
 
 
 class ApiError(Exception):
@@ -79,13 +87,25 @@ class WaitTimeout(Exception):
         super().__init__(f"task {task_id} not finished after {timeout:g} s (last status: {status})")
 
 
+class OffContract(Exception):
+    """The task kept a status the contract does not know, so no terminal state can be recognised."""
+
+    def __init__(self, task_id: str, last: dict[str, Any]) -> None:
+        self.task_id = task_id
+        self.last = last
+        super().__init__(f"task {task_id} has the status {last.get('status')!r}, which is none of the contract's")
+
+
 class DownloadError(Exception):
     """An output could not be fetched or is not of the scope's media kind; nothing was written."""
 
 
 @dataclass(frozen=True)
 class Policy:
-    """The polling schedule. Defaults are the seed's: start at 2 s, double, cap at 8 s, give up after 30 min."""
+    """The polling schedule. Defaults are the spec's: start at 2 s, double, cap at 8 s, give up after 30 min.
+
+    ``retries`` bounds 5xx answers and dropped connections in a row; a 429 never uses one up.
+    """
 
     poll_initial: float = 2.0
     poll_max: float = 8.0
@@ -93,6 +113,7 @@ class Policy:
     jitter: float = 0.1
     retries: int = 5
     retry_after_max: float = 120.0
+    grace: float = GRACE
 
 
 def backoff(attempt: int, policy: Policy, rand: Callable[[], float] = _random.random) -> float:
@@ -123,54 +144,112 @@ def retry_after(value: str | None, now: float, cap: float) -> float | None:
     return min(max(seconds, 0.0), cap)
 
 
+def grace(policy: Policy) -> float:
+    """How long a task or an output may be missing before that counts: ``policy.grace``, less for short timeouts."""
+    return min(policy.grace, policy.timeout / 4)
+
+
+def transient(status: int | None) -> bool:
+    """An answer worth asking again: none at all (a dropped connection), a 429 or a 5xx."""
+    return status is None or status == 429 or status >= 500
+
+
 def is_terminal(task: dict[str, Any]) -> bool:
     """Terminal states come from the contract, never from a list written here."""
     return task.get("status") in contract.lifecycle()["terminal"]
 
 
+def as_task(status: int | None, body: Any) -> dict[str, Any] | None:
+    """The task a poll answered, or None: only a 200 with a JSON object shows one."""
+    return body if status == 200 and isinstance(body, dict) else None
+
+
+@dataclass
+class Retries:
+    """When to ask again after a transient answer, for every request the client or the kit repeats.
+
+    A 429 says "slow down", not "broken": it is waited out (its ``Retry-After`` honoured) until the
+    deadline and never uses a retry up. 5xx answers and dropped connections use up ``policy.retries``.
+    The schedule carries on across waits, so a ``Retry-After`` does not restart the backoff.
+    """
+
+    policy: Policy
+    deadline: float
+    rand: Callable[[], float] = _random.random
+    attempt: int = 0
+    failures: int = 0
+
+    def spent(self, status: int | None) -> bool:
+        """Count one transient answer; True once those that were not a 429 outnumber the retries."""
+        self.failures += status != 429
+        return self.failures > self.policy.retries
+
+    def pause(self, now: float, status: int | None = None, hint: str | None = None) -> float:
+        """Seconds before the next try: the ``Retry-After`` ``hint`` where ``status`` carries one, else the
+        backoff; never past the deadline, so the last try comes exactly at it rather than early."""
+        wait = retry_after(hint, now, self.policy.retry_after_max) if status in RETRY_AFTER else None
+        if wait is None:
+            wait = backoff(self.attempt, self.policy, self.rand)
+        self.attempt += 1
+        return max(0.0, min(wait, self.deadline - now))
+
+
 @dataclass
 class Poller:
-    """What to do after each poll of one task: return it, wait some seconds, or raise.
+    """What to do after each poll of one task: wait some seconds, or stop with an outcome.
 
-    Pure: it sees outcomes and times and never does I/O, so sync and async share every decision.
+    Pure: it sees statuses, tasks and times and never does I/O, so the client (sync and async) and
+    the kit's walk make every decision alike. A task that was found and then is not, as a lagging
+    replica answers, and one not yet found, as some gateways answer just after the submit, are
+    polled on through the grace. With ``hold`` (the kit) a finished task is polled on for that many
+    seconds and ``hold_polls`` polls, to see that it holds.
     """
 
     task_id: str
     policy: Policy
     start: float
     rand: Callable[[], float] = _random.random
-    on_poll: Callable[[dict[str, Any]], None] | None = None
-    attempt: int = 0
-    failures: int = 0
-    last: dict[str, Any] | None = field(default=None)
+    hold: float = 0.0
+    hold_polls: int = 0
+    last: dict[str, Any] | None = None  # the last task a poll showed
+    finished: float | None = None  # when a terminal state was first seen
+    held: int = 0  # polls since then, that one included
+    strange: int = 0  # polls in a row showing a status outside the contract
+    missing: float | None = None  # since when a task already found answers "not found"
+    retries: Retries = field(init=False)
 
-    def step(self, outcome: httpx.Response | httpx.TransportError, now: float) -> dict[str, Any] | float:
-        """The finished task, or the seconds to sleep before the next poll."""
-        hint = None
-        if isinstance(outcome, httpx.TransportError) or outcome.status_code in RETRYABLE:
-            self.failures += 1
-            if self.failures > self.policy.retries:
-                if isinstance(outcome, httpx.Response):
-                    raise ApiError(outcome)
-                raise outcome
-            if isinstance(outcome, httpx.Response) and outcome.status_code in HONOURS_RETRY_AFTER:
-                hint = retry_after(outcome.headers.get("retry-after"), now, self.policy.retry_after_max)
-        elif outcome.is_error:
-            raise ApiError(outcome)
+    def __post_init__(self) -> None:
+        self.retries = Retries(self.policy, self.start + self.policy.timeout, self.rand)
+
+    def step(self, status: int | None, task: dict[str, Any] | None, now: float, hint: str | None = None) -> float | str:
+        """The seconds to wait before the next poll, or how the wait ended (``FINISHED``, ``TIMEOUT``, ...).
+
+        ``status`` is None for no answer; ``task`` is what the answer showed (``as_task``); ``hint`` is
+        its ``Retry-After``.
+        """
+        if task is not None:
+            self.last, self.missing, self.retries.failures = task, None, 0
+            self.finished = now if self.finished is None and is_terminal(task) else self.finished
+            self.held += self.finished is not None
+            self.strange = 0 if task.get("status") in contract.lifecycle()["states"] else self.strange + 1
+            if self.finished is not None and self.held > self.hold_polls and now - self.finished >= self.hold:
+                return FINISHED
+            if self.strange >= STRANGE_POLLS:
+                return OFF_CONTRACT  # it may never reach a state known to be the end
+        elif transient(status):
+            if self.retries.spent(status):
+                return UNREADABLE
         else:
-            self.failures = 0
-            self.last = outcome.json()
-            if self.on_poll:
-                self.on_poll(self.last)
-            if is_terminal(self.last):
-                return self.last
-        deadline = self.start + self.policy.timeout
-        if now >= deadline:
-            raise WaitTimeout(self.task_id, self.policy.timeout, self.last)
-        delay = hint if hint is not None else backoff(self.attempt, self.policy, self.rand)
-        self.attempt += 1
-        # One last poll exactly at the deadline rather than giving up early.
-        return min(delay, deadline - now)
+            if self.last is not None and self.missing is None:
+                self.missing = now
+            lost = self.start if self.missing is None else self.missing
+            if status not in NOT_VISIBLE or now - lost >= grace(self.policy):
+                return GONE if self.last is not None else UNREADABLE
+        if self.finished is not None:
+            return self.policy.poll_initial
+        if now >= self.retries.deadline:
+            return TIMEOUT
+        return self.retries.pause(now, status, hint)
 
 
 def output_urls(task: dict[str, Any]) -> list[str]:
@@ -190,32 +269,54 @@ def check_media(response: httpx.Response, scope: str) -> None:
         raise DownloadError(f"GET {response.request.url}: content type {content_type!r} is not {kind}/*")
 
 
+class Staging:
+    """The files of one download, kept hidden until every output has arrived.
+
+    Each output goes to a temp file beside its target (so the final ``os.replace`` never crosses file
+    systems); leaving the block renames them all, or, on any error, deletes them all.
+    """
+
+    def __init__(self, directory: str | os.PathLike[str], task: dict[str, Any], scope: str) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.task, self.scope = task, scope
+        self.staged: list[tuple[Path, Path]] = []
+        self.pending: Path | None = None
+        self.paths: list[Path] = []
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        if kind is None:
+            for temp, final in self.staged:
+                os.replace(temp, final)
+            self.paths = [final for _, final in self.staged]
+            return
+        for temp in [t for t, _ in self.staged] + ([self.pending] if self.pending else []):
+            temp.unlink(missing_ok=True)
+
+    def open(self, response: httpx.Response) -> Any:
+        """A file for the next output, once its response shows the scope's media kind.
+
+        Opened with the umask's permissions, as any saved file is, not ``tempfile``'s owner-only 0600.
+        """
+        check_media(response, self.scope)
+        self.pending = self.directory / f".{secrets.token_hex(12)}.part"
+        return os.fdopen(os.open(self.pending, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb")
+
+    def done(self, response: httpx.Response) -> None:
+        """The output written to the last file opened is whole: give it its name."""
+        assert self.pending is not None
+        self.staged.append((self.pending, target(self.directory, self.task, len(self.staged), response)))
+        self.pending = None
+
+
 def target(directory: Path, task: dict[str, Any], index: int, response: httpx.Response) -> Path:
     """``<task_id>-<n><ext>``: stable across runs and safe whatever characters a server puts in its ids."""
     stem = re.sub(r"[^A-Za-z0-9._-]", "_", str(task.get("task_id", "task")))
     content_type = response.headers.get("content-type", "").split(";")[0].strip()
     return directory / f"{stem}-{index}{mimetypes.guess_extension(content_type) or ''}"
-
-
-def temp_file(directory: Path) -> tuple[Any, Path]:
-    """A hidden file beside the target, so the final ``os.replace`` never crosses file systems.
-
-    Opened with the umask's permissions, as any saved file is, not ``tempfile``'s owner-only 0600.
-    """
-    path = directory / f".{secrets.token_hex(12)}.part"
-    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb"), path
-
-
-def commit(staged: list[tuple[Path, Path]]) -> list[Path]:
-    """Rename every staged temp file to its name; only called once all downloads succeeded."""
-    for temp, final in staged:
-        os.replace(temp, final)
-    return [final for _, final in staged]
-
-
-def discard(staged: list[tuple[Path, Path]], pending: Path | None) -> None:
-    for temp in [t for t, _ in staged] + ([pending] if pending else []):
-        temp.unlink(missing_ok=True)
 
 
 def _headers(key: str) -> dict[str, str]:
@@ -238,6 +339,17 @@ def _task(response: httpx.Response) -> dict[str, Any]:
     return response.json()
 
 
+def _body(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+Outcome = httpx.Response | httpx.TransportError
+OnPoll = Callable[[dict[str, Any]], None] | None
+
+
 @dataclass
 class _Base:
     base_url: str
@@ -246,8 +358,29 @@ class _Base:
     clock: Callable[[], float] = time.time
     random: Callable[[], float] = _random.random
 
-    def _poller(self, task_id: str, on_poll: Callable[[dict[str, Any]], None] | None) -> Poller:
-        return Poller(task_id, self.policy, self.clock(), self.random, on_poll)
+    def _poller(self, task_id: str) -> Poller:
+        return Poller(task_id, self.policy, self.clock(), self.random)
+
+    def _next(self, poller: Poller, outcome: Outcome, on_poll: OnPoll) -> float | dict[str, Any]:
+        """The ``Poller``'s verdict on one poll: seconds to sleep, the finished task, or the error it ends in."""
+        if isinstance(outcome, httpx.TransportError):
+            verdict = poller.step(None, None, self.clock())
+        else:
+            task = as_task(outcome.status_code, _body(outcome))
+            verdict = poller.step(outcome.status_code, task, self.clock(), outcome.headers.get("retry-after"))
+            if task is not None and on_poll:
+                on_poll(task)
+        if not isinstance(verdict, str):
+            return verdict
+        if verdict == FINISHED and poller.last is not None:
+            return poller.last
+        if verdict == TIMEOUT:
+            raise WaitTimeout(poller.task_id, self.policy.timeout, poller.last)
+        if verdict == OFF_CONTRACT and poller.last is not None:
+            raise OffContract(poller.task_id, poller.last)
+        if isinstance(outcome, httpx.TransportError):
+            raise outcome
+        raise ApiError(outcome)
 
 
 class Client(_Base):
@@ -286,43 +419,28 @@ class Client(_Base):
     def get(self, scope: str, task_id: str) -> dict[str, Any]:
         return _task(self.http.get(self.base_url + _path(scope, task_id), headers=_headers(self.key)))
 
-    def wait(
-        self, scope: str, task_id: str, *, on_poll: Callable[[dict[str, Any]], None] | None = None
-    ) -> dict[str, Any]:
+    def wait(self, scope: str, task_id: str, *, on_poll: OnPoll = None) -> dict[str, Any]:
         """Poll until SUCCESS or FAILURE (as the contract lists them) and return that last task."""
-        poller = self._poller(task_id, on_poll)
-        url = self.base_url + _path(scope, task_id)
-        while True:
-            outcome: httpx.Response | httpx.TransportError
-            try:
-                outcome = self.http.get(url, headers=_headers(self.key))
-            except httpx.TransportError as exc:
-                outcome = exc
-            step = poller.step(outcome, self.clock())
-            if isinstance(step, dict):
-                return step
-            self.sleep(step)
+        poller, url = self._poller(task_id), self.base_url + _path(scope, task_id)
+        while not isinstance(verdict := self._next(poller, self._poll(url), on_poll), dict):
+            self.sleep(verdict)
+        return verdict
+
+    def _poll(self, url: str) -> Outcome:
+        try:
+            return self.http.get(url, headers=_headers(self.key))
+        except httpx.TransportError as exc:
+            return exc
 
     def download(self, task: dict[str, Any], scope: str, directory: str | os.PathLike[str]) -> list[Path]:
         """Fetch every output into ``directory``; all files appear together, or none and no temp file."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        staged: list[tuple[Path, Path]] = []
-        pending: Path | None = None
-        try:
-            for index, url in enumerate(output_urls(task)):
-                with self.http.stream("GET", url) as response:
-                    check_media(response, scope)
-                    handle, pending = temp_file(directory)
-                    with handle:
-                        for chunk in response.iter_bytes():
-                            handle.write(chunk)
-                    staged.append((pending, target(directory, task, index, response)))
-                    pending = None
-            return commit(staged)
-        except BaseException:
-            discard(staged, pending)
-            raise
+        with Staging(directory, task, scope) as staging:
+            for url in output_urls(task):
+                with self.http.stream("GET", url) as response, staging.open(response) as handle:
+                    for chunk in response.iter_bytes():
+                        handle.write(chunk)
+                staging.done(response)
+        return staging.paths
 
 
 class AsyncClient(_Base):
@@ -361,40 +479,26 @@ class AsyncClient(_Base):
     async def get(self, scope: str, task_id: str) -> dict[str, Any]:
         return _task(await self.http.get(self.base_url + _path(scope, task_id), headers=_headers(self.key)))
 
-    async def wait(
-        self, scope: str, task_id: str, *, on_poll: Callable[[dict[str, Any]], None] | None = None
-    ) -> dict[str, Any]:
+    async def wait(self, scope: str, task_id: str, *, on_poll: OnPoll = None) -> dict[str, Any]:
         """Poll until SUCCESS or FAILURE (as the contract lists them) and return that last task."""
-        poller = self._poller(task_id, on_poll)
-        url = self.base_url + _path(scope, task_id)
-        while True:
-            outcome: httpx.Response | httpx.TransportError
-            try:
-                outcome = await self.http.get(url, headers=_headers(self.key))
-            except httpx.TransportError as exc:
-                outcome = exc
-            step = poller.step(outcome, self.clock())
-            if isinstance(step, dict):
-                return step
-            await self.sleep(step)
+        poller, url = self._poller(task_id), self.base_url + _path(scope, task_id)
+        while not isinstance(verdict := self._next(poller, await self._poll(url), on_poll), dict):
+            await self.sleep(verdict)
+        return verdict
+
+    async def _poll(self, url: str) -> Outcome:
+        try:
+            return await self.http.get(url, headers=_headers(self.key))
+        except httpx.TransportError as exc:
+            return exc
 
     async def download(self, task: dict[str, Any], scope: str, directory: str | os.PathLike[str]) -> list[Path]:
         """Fetch every output into ``directory``; all files appear together, or none and no temp file."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        staged: list[tuple[Path, Path]] = []
-        pending: Path | None = None
-        try:
-            for index, url in enumerate(output_urls(task)):
+        with Staging(directory, task, scope) as staging:
+            for url in output_urls(task):
                 async with self.http.stream("GET", url) as response:
-                    check_media(response, scope)
-                    handle, pending = temp_file(directory)
-                    with handle:
+                    with staging.open(response) as handle:
                         async for chunk in response.aiter_bytes():
                             handle.write(chunk)
-                    staged.append((pending, target(directory, task, index, response)))
-                    pending = None
-            return commit(staged)
-        except BaseException:
-            discard(staged, pending)
-            raise
+                staging.done(response)
+        return staging.paths

@@ -1,8 +1,8 @@
 """What the kit saw and what it concluded: exchanges, and findings about them.
 
 An ``Exchange`` is one HTTP request and its answer, kept so that every failure can show both.
-A ``Finding`` is one check's verdict. ``FAIL`` is for what the seed or HTTP itself decides;
-``WARN`` is for what only our reading of the seed decides, and fails a run only under
+A ``Finding`` is one check's verdict. ``FAIL`` is for what the spec or HTTP itself decides;
+``WARN`` is for what only our reading of the spec decides, and fails a run only under
 ``--contract-strict``.
 """
 
@@ -16,7 +16,6 @@ import httpx
 
 FAIL = "fail"
 WARN = "warn"
-PASS = "pass"
 
 _SHOWN = 600
 _SECRET_HEADERS = frozenset({"authorization", "x-api-key", "cookie"})

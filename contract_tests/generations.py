@@ -1,4 +1,4 @@
-"""``generations``: the seed's worked example as a command, built on ``contract_tests.client``.
+"""``generations``: the spec's worked example as a command, built on ``contract_tests.client``.
 
     generations run videos --model veo3 --prompt "A cat surfing in sunset, cinematic" --out out/
     generations status videos TASK_ID
@@ -7,7 +7,8 @@
 It submits, polls at 2 s, 4 s, then 8 s (honouring ``Retry-After``) until SUCCESS or FAILURE or the
 timeout, and keeps every output, each saved whole or not at all. The key is read from ``--key`` or
 ``GENERATIONS_KEY`` and is never printed. Exit codes: 0 success, 1 the task failed, 2 usage (or a
-request the server refused as invalid), 3 timeout, 4 unreachable or key refused; 130 on Ctrl-C.
+request the server refused as invalid), 3 timeout, 4 unreachable, key refused or a status outside
+the contract; 130 on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import httpx
 
 from mockserver import contract
 
-from .client import ApiError, Client, DownloadError, Policy, WaitTimeout
+from .client import ApiError, Client, DownloadError, OffContract, Policy, WaitTimeout
 from .progress import display
 
 OK, FAILED, USAGE, TIMEOUT, UNREACHABLE, INTERRUPTED = 0, 1, 2, 3, 4, 130
@@ -116,7 +117,7 @@ def _not_json(constant: str) -> Any:
 
 
 def _image(ref: str) -> str:
-    """A URL as given; a local file as a base64 data URI, which the seed allows for images."""
+    """A URL as given; a local file as a base64 data URI, which the spec allows for images."""
     if ref.lower().startswith(("http://", "https://", "data:")):
         return ref
     path = Path(ref)
@@ -174,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(USAGE if 400 <= exc.status < 500 else UNREACHABLE, f"HTTP {exc.status}: {_said(exc.body)}")
     except httpx.TransportError as exc:
         return _fail(UNREACHABLE, f"cannot reach {args.url}: {type(exc).__name__}: {exc}")
+    except OffContract as exc:
+        return _fail(UNREACHABLE, f"{args.url} does not follow the contract: {exc}")
     except DownloadError as exc:
         return _fail(FAILED, f"could not save an output, so none was kept: {exc}")
     except KeyboardInterrupt:

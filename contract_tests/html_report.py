@@ -28,7 +28,7 @@ _COLOURS = {
     "SUCCESS": "#43a047",
     "FAILURE": "#e53935",
 }
-_OTHER = "#8e24aa"  # a status outside the seed's, or none
+_OTHER = "#8e24aa"  # a status outside the spec's, or none
 _W, _H, _PAD = 760, 170, 36
 _STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}

@@ -1,7 +1,7 @@
 """One run of the kit: the endpoint, the budget, the paid probes and their walks, the tally.
 
 The valid probes are the expensive part, so they are planned once per run: a plain body and the
-seed's template per scope, then the few generated bodies that together show the most varieties. Each accepted probe
+spec's template per scope, then the few generated bodies that together show the most varieties. Each accepted probe
 is then walked to its end and its outputs fetched, all scopes at once and in the background, while
 the free probes of the other tests run; the acceptance, lifecycle and output tests only read those
 results.
@@ -141,7 +141,7 @@ class Kit:
     def _plan(self, scope: str, seen: set[str]) -> list[Probe]:
         """Probes per scope, within the budget less a little for inputs a broken server might accept.
 
-        A plain body and the seed's own template must be accepted; the generated bodies that cover
+        A plain body and the spec's own template must be accepted; the generated bodies that cover
         the most further varieties should be (their values are partly our reading). ``seen`` carries
         the varieties already planned for other scopes, so each scope's bodies add new ones.
         """
@@ -149,10 +149,10 @@ class Kit:
         model = self.model(scope)
         plain = strategies.plain_request(model)
         # JSON has no charset parameter, and HTTP says a recipient ignores one it does not know (RFC 8259 11).
-        template = checks.Expect(checks.ACCEPT, f"the seed's own template, sent as {_CHARSET}")
+        template = checks.Expect(checks.ACCEPT, f"the spec's own template, sent as {_CHARSET}")
         must = [
             Probe(scope, plain, checks.Expect(checks.ACCEPT, "a plain valid body")),
-            Probe(scope, strategies.seed_template_request(model), template, _CHARSET),
+            Probe(scope, strategies.spec_template_request(model), template, _CHARSET),
         ][:share]
         pool = self.sample(strategies.valid_requests(model), _POOL)
         rich = [b for b in strategies.cover(pool, share + 1, seen) if len(b) > len(plain)][: share - len(must)]

@@ -58,9 +58,9 @@ def poll_json(walk: Walk) -> Iterator[Finding]:
 
 @walk_check
 def task_schema(walk: Walk) -> Iterator[Finding]:
-    """Each poll's task matches ``schemas/task.json``: seed states, progress form, a result at SUCCESS.
+    """Each poll's task matches ``schemas/task.json``: spec states, progress form, a result at SUCCESS.
 
-    Where only the schema's stricter reading refuses a value the seed leaves open (see ``lenient``),
+    Where only the schema's stricter reading refuses a value the spec leaves open (see ``lenient``),
     the task is warned about once and judged with that value in the accepted form.
     """
     warned = False
@@ -75,7 +75,7 @@ def task_schema(walk: Walk) -> Iterator[Finding]:
             return
         if not warned:
             warned = True
-            yield Finding("task_schema", WARN, f"tolerated, as the seed leaves it open: {'; '.join(notes)}", (ex,))
+            yield Finding("task_schema", WARN, f"tolerated, as the spec leaves it open: {'; '.join(notes)}", (ex,))
 
 
 @walk_check
@@ -88,7 +88,7 @@ def task_id_echoed(walk: Walk) -> Iterator[Finding]:
             return
 
 
-# Fields of the seed's real answer that say what a task is, not how far it got: once shown, they stay.
+# Fields of the spec's real answer that say what a task is, not how far it got: once shown, they stay.
 _NAMING = ("action", "platform")
 _RESULTS = frozenset({"output", "outputs"})
 
@@ -219,7 +219,7 @@ def timestamps_plausible(walk: Walk) -> Iterator[Finding]:
 
 @walk_check
 def timestamp_order(walk: Walk) -> Iterator[Finding]:
-    """Within one answer, set timestamps keep the seed's order: submit <= start <= finish."""
+    """Within one answer, set timestamps keep the spec's order: submit <= start <= finish."""
     order = _rules()["timestamp_order"]
     for ex, task in _seen(walk):
         values = [(n, task.get(n)) for n in order if _set(task.get(n))]
@@ -265,7 +265,7 @@ def finishes(walk: Walk) -> Iterator[Finding]:
         yield Finding("finishes", FAIL, "the task could not be read", shown)
     elif walk.outcome == "off-contract":
         status = (walk.last or {}).get("status")
-        yield Finding("finishes", FAIL, f"the task kept a status outside the seed's states ({status!r})", shown)
+        yield Finding("finishes", FAIL, f"the task kept a status outside the spec's states ({status!r})", shown)
     else:
         if first_miss := _missed_at_first(walk):
             yield Finding("finishes", WARN, "a new task was not found at first; it appeared later", (first_miss,))

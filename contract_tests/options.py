@@ -50,7 +50,7 @@ _OPTIONS: list[tuple[str, str, str]] = [
 ]
 _FLAGS: list[tuple[str, str, str]] = [
     ("--contract-mock", "CONTRACT_MOCK", "test an in-process mock instead of a URL"),
-    ("--contract-strict", "CONTRACT_STRICT", "fail on warnings too (where only our reading of the seed decides)"),
+    ("--contract-strict", "CONTRACT_STRICT", "fail on warnings too (where only our reading of the spec decides)"),
 ]
 
 

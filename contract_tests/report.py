@@ -38,7 +38,7 @@ class Report:
             out.append(f"{check:<24} {c['ran']:>5} {c[WARN]:>7} {c[FAIL]:>7}")
         if self.warnings:
             note = "failing the run: --contract-strict" if strict else "not failing the run; --contract-strict would"
-            out += ["", f"warnings, where only our reading of the seed decides ({note}):"]
+            out += ["", f"warnings, where only our reading of the spec decides ({note}):"]
             for first, seen in self.warnings.values():
                 times = f" (x{seen})" if seen > 1 else ""
                 out.append(f"- {first.render().splitlines()[0]}{times}")

@@ -16,18 +16,12 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from mockserver import contract
-
-from .client import HONOURS_RETRY_AFTER, Policy, backoff, is_terminal, retry_after
+from .client import FINISHED, NOT_VISIBLE, Policy, Poller, Retries, as_task, grace, transient
 from .findings import Exchange
 from .options import all_scopes
 
 HOLD_POLLS = 8  # polls after a terminal state, to see that it holds (each a free GET)
-STRANGE_POLLS = 3  # polls in a row with a status outside the seed's before a walk gives up
-GRACE = 15.0  # seconds a task or an output may answer "not found" (replica or CDN lag) before that counts
 IN_FLIGHT = 8  # unpaid requests sent at once: a slow server then costs seconds, not minutes
-_NOT_VISIBLE = frozenset({400, 404, 410})
-_TRANSIENT = frozenset({None, 429, 500, 502, 503, 504})
 _KEPT_MEDIA_BYTES = 64 * 1024
 _LATE_OUTPUT = frozenset({None, 403, 404, 410, 429})  # what a CDN answers before the file reaches it
 _OUTPUT_RETRY = 0.25  # seconds before the first retry of an output, doubling
@@ -114,7 +108,7 @@ async def submit(
     if not await target.budget.reserve():
         return None
     sent = {"Content-Type": content_type, **(target.auth() if headers is None else headers)}
-    retry = _TRANSIENT if retry_gateway_errors else frozenset({429})
+    retry = transient if retry_gateway_errors else _rate_limited
     url = target.url(scope)
     exchange = Exchange("POST", url, (), b"", None, error="not sent")
     try:
@@ -163,7 +157,7 @@ class Walk:
     task_id: str
     started: float
     polls: list[Poll] = field(default_factory=list)
-    outcome: str = "finished"  # finished | timeout | gone | unreadable | off-contract
+    outcome: str = FINISHED  # or how the ``Poller`` gave up: timeout, gone, unreadable, off-contract
     downloads: list[Exchange] = field(default_factory=list)
     late_downloads: list[Exchange] = field(default_factory=list)  # first answers of outputs that came late
     foreign: list[tuple[str, Exchange]] = field(default_factory=list)  # the second key's reads, while it ran
@@ -176,57 +170,25 @@ class Walk:
 
 
 async def walk(target: Target, scope: str, task_id: str) -> Walk:
-    """Poll on the seed's schedule to a terminal state, then on for a while to see it hold.
+    """Poll on the spec's schedule to a terminal state, then on for a while to see it hold.
 
-    While the task runs, the second key (if any) tries to read it once. A task that was found and
-    then is not, as a lagging replica answers, is polled on through a grace before it counts as gone.
+    Every decision is the client's ``Poller``'s, so the kit judges a server by what the shipped
+    client would meet. While the task runs, the second key (if any) tries to read it once.
     """
-    policy = target.policy
     found = Walk(scope, task_id, target.clock())
-    attempt = transient = held = strange = 0
-    finished: float | None = None
-    missing: float | None = None  # since when a task already found answers "not found"
-    states = contract.lifecycle()["states"]
+    poller = Poller(task_id, target.policy, found.started, hold=target.hold, hold_polls=HOLD_POLLS)
     while True:
         exchange = await send(target, "GET", target.url(scope, task_id), headers=target.auth())
         now = target.clock()
-        task = exchange.json() if exchange.status == 200 else None
-        task = task if isinstance(task, dict) else None
+        task = as_task(exchange.status, exchange.json())
         found.polls.append(Poll(now, exchange, task))
-        hint = None
-        if task is not None:
-            transient, missing = 0, None
-            finished = now if finished is None and is_terminal(task) else finished
-            held += finished is not None
-            if finished is None and target.second_key and not found.foreign:
-                found.foreign = await foreign_reads(target, scope, task_id, "while it ran")
-            strange = 0 if task.get("status") in states else strange + 1
-            if finished is not None and held > HOLD_POLLS and now - finished >= target.hold:
-                return found
-            if strange >= STRANGE_POLLS:
-                found.outcome = "off-contract"  # it may never reach a state we know to be the end
-                return found
-        elif transient_error(exchange):
-            transient += exchange.status != 429  # "slow down" is no fault: waited out to the timeout
-            if transient > policy.retries:
-                found.outcome = "unreadable"
-                return found
-            if exchange.status in HONOURS_RETRY_AFTER:
-                hint = retry_after(exchange.header("retry-after"), time.time(), policy.retry_after_max)
-        else:
-            # Some gateways show a new task a moment after its submit; a lagging replica may miss a known one.
-            if found.last is not None and missing is None:
-                missing = now
-            lost = found.started if found.last is None else missing
-            if exchange.status not in _NOT_VISIBLE or now - lost >= grace(policy):
-                found.outcome = "gone" if found.last is not None else "unreadable"
-                return found
-        if now - found.started >= policy.timeout and finished is None:
-            found.outcome = "timeout"
+        verdict = poller.step(exchange.status, task, now, exchange.header("retry-after"))
+        if task is not None and poller.finished is None and target.second_key and not found.foreign:
+            found.foreign = await foreign_reads(target, scope, task_id, "while it ran")
+        if isinstance(verdict, str):
+            found.outcome = verdict
             return found
-        delay = policy.poll_initial if held else hint if hint is not None else backoff(attempt, policy)
-        attempt += 1
-        await target.sleep(min(delay, max(policy.poll_initial, found.started + policy.timeout - now)))
+        await target.sleep(verdict)
 
 
 async def foreign_reads(target: Target, scope: str, task_id: str, when: str) -> list[tuple[str, Exchange]]:
@@ -241,13 +203,17 @@ async def foreign_reads(target: Target, scope: str, task_id: str, when: str) -> 
 
 def transient_error(exchange: Exchange) -> bool:
     """What a client retries: a dropped connection, a 429 or a 5xx."""
-    return exchange.status in _TRANSIENT or (exchange.status or 0) >= 500
+    return transient(exchange.status)
+
+
+def _rate_limited(status: int | None) -> bool:
+    return status == 429
 
 
 async def read(target: Target, scope: str, task_id: str, headers: dict[str, str] | None = None) -> Exchange:
     """One look at a task, retried on transient errors as a poll would be."""
     sent = target.auth() if headers is None else headers
-    return await _retrying(target, lambda: send(target, "GET", target.url(scope, task_id), headers=sent), _TRANSIENT)
+    return await _retrying(target, lambda: send(target, "GET", target.url(scope, task_id), headers=sent), transient)
 
 
 async def reread(target: Target, scope: str, task_id: str) -> Exchange:
@@ -255,26 +221,21 @@ async def reread(target: Target, scope: str, task_id: str) -> Exchange:
     deadline = target.clock() + grace(target.policy)
     while True:
         exchange = await read(target, scope, task_id)
-        if exchange.status not in _NOT_VISIBLE or target.clock() >= deadline:
+        if exchange.status not in NOT_VISIBLE or target.clock() >= deadline:
             return exchange
         await target.sleep(target.policy.poll_initial)
 
 
-async def _retrying(target: Target, attempt_once: Callable[[], Awaitable[Exchange]], retry: frozenset[int]) -> Exchange:
-    """Send until the answer is not one of ``retry`` (None: a dropped connection), honouring Retry-After."""
-    policy = target.policy
-    for attempt in range(policy.retries + 1):
+async def _retrying(
+    target: Target, attempt_once: Callable[[], Awaitable[Exchange]], retry: Callable[[int | None], bool]
+) -> Exchange:
+    """Send until the answer is not one ``retry`` picks (None: a dropped connection), as the client's ``Retries`` say."""
+    retries = Retries(target.policy, target.clock() + target.policy.timeout)
+    exchange = await attempt_once()
+    while retry(exchange.status) and not retries.spent(exchange.status) and target.clock() < retries.deadline:
+        await target.sleep(retries.pause(target.clock(), exchange.status, exchange.header("retry-after")))
         exchange = await attempt_once()
-        if exchange.status not in retry or attempt == policy.retries:
-            break
-        hint = retry_after(exchange.header("retry-after"), time.time(), policy.retry_after_max)
-        await target.sleep(backoff(attempt, policy) if hint is None else hint)
     return exchange
-
-
-def grace(policy: Policy) -> float:
-    """How long a task or an output may be missing before that counts: ``GRACE``, less for short timeouts."""
-    return min(GRACE, policy.timeout / 4)
 
 
 async def download(target: Target, url: str) -> tuple[Exchange, Exchange | None]:

@@ -99,7 +99,7 @@ def prompts(draw: st.DrawFn) -> str:
 
 
 def extra_fields() -> st.SearchStrategy[dict[str, Any]]:
-    """Fields the schema does not name: the seed's ``......`` says a server must let them through."""
+    """Fields the schema does not name: the spec's ``......`` says a server must let them through."""
     names = st.from_regex(r"\Ax_[a-z]{1,10}\Z").filter(lambda n: n not in properties())
     values = (
         st.none() | st.booleans() | st.integers(-10, 10) | st.text(max_size=10) | st.lists(st.integers(), max_size=2)
@@ -112,18 +112,18 @@ def plain_request(model: str) -> dict[str, Any]:
     return {**{name: from_schema_examples(properties()[name])[0] for name in required()}, "model": model}
 
 
-def seed_template_request(model: str) -> dict[str, Any]:
-    """The seed's request template with its own example values; its ``""`` placeholders get the schema's examples.
+def spec_template_request(model: str) -> dict[str, Any]:
+    """The spec's request template with its own example values; its ``""`` placeholders get the schema's examples.
 
     Only one of ``images`` and ``videos`` is kept (images, inline as a data URI, so that a server that
-    fetches its inputs can act on it), since the seed lets a server refuse the pair.
+    fetches its inputs can act on it), since the spec lets a server refuse the pair.
     """
-    text = (contract.fixtures_dir() / "seed" / "endpoints-submit-request.jsonc").read_text(encoding="utf-8")
-    body = {k: v for k, v in golden.parse_seed_template(text).items() if k != "videos" and v != ""}
+    text = (contract.fixtures_dir() / "spec" / "endpoints-submit-request.jsonc").read_text(encoding="utf-8")
+    body = {k: v for k, v in golden.parse_spec_template(text).items() if k != "videos" and v != ""}
     body["images"] = [e for e in from_schema_examples(properties()["images"]["items"]) if e.startswith("data:")][:1]
     body = {**plain_request(model), **body, "model": model}
     if not contract.is_valid(SCHEMA, body):
-        raise AssertionError(f"the seed's template, filled in, breaks the schema: {body!r}")
+        raise AssertionError(f"the spec's template, filled in, breaks the schema: {body!r}")
     return body
 
 
@@ -140,7 +140,7 @@ def from_schema_examples(node: dict[str, Any], resolver: Resolver | None = None)
 def valid_requests(draw: st.DrawFn, model: str) -> dict[str, Any]:
     """A body the schema accepts: the required fields, any optional ones, maybe unknown extras.
 
-    ``images`` and ``videos`` never come together: the seed lets a server refuse that pair.
+    ``images`` and ``videos`` never come together: the spec lets a server refuse that pair.
     """
     body: dict[str, Any] = {"prompt": draw(prompts()), "model": model}
     chosen = draw(st.lists(st.sampled_from(_optional()), unique=True))
@@ -225,7 +225,7 @@ def _wrong_values(node: dict[str, Any]) -> list[Any]:
 
 
 def _inline_images() -> list[str]:
-    """The schema's example images that are not URLs: what ``videos`` (seed: only url) must refuse."""
+    """The schema's example images that are not URLs: what ``videos`` (spec: only url) must refuse."""
     examples = _resolve(properties()["images"]["items"], _resolver())[0]["examples"]
     return [e for e in examples if not e.lower().startswith(("http://", "https://"))]
 
@@ -244,7 +244,7 @@ def breakages(body: dict[str, Any]) -> list[tuple[str, Any]]:
             cases += [(f"{name} holding a non-string", {**body, name: [item]}) for item in (123, None, {"url": "x"})]
     without_images = {k: v for k, v in body.items() if k != "images"}
     cases.append(("videos holding a string that is not a URL", {**without_images, "videos": ["clip.mp4"]}))
-    reason = "videos given as base64, where the seed says url only"
+    reason = "videos given as base64, where the spec says url only"
     cases += [(reason, {**without_images, "videos": [ref]}) for ref in _inline_images()]
     cases += _odd_values(body)
     cases += _no_prompt_in_each_mode(body)
@@ -260,7 +260,7 @@ def breakages(body: dict[str, Any]) -> list[tuple[str, Any]]:
 
 
 def _no_prompt_in_each_mode(body: dict[str, Any]) -> list[tuple[str, Any]]:
-    """The seed requires a prompt (必须) whatever the mode: image- or video-to-video no less than text."""
+    """The spec requires a prompt (必须) whatever the mode: image- or video-to-video no less than text."""
     bare = {k: v for k, v in body.items() if k not in ("prompt", "images", "videos")}
     cases: list[tuple[str, Any]] = []
     for name in ("images", "videos"):
@@ -271,9 +271,9 @@ def _no_prompt_in_each_mode(body: dict[str, Any]) -> list[tuple[str, Any]]:
 
 
 def _odd_values(body: dict[str, Any]) -> list[tuple[str, Any]]:
-    """Values that trip careless parsers, each in a body the seed forbids anyway (no prompt, or no model).
+    """Values that trip careless parsers, each in a body the spec forbids anyway (no prompt, or no model).
 
-    That such a value alone must be refused is only our reading (the seed shows "16:9" and says nothing
+    That such a value alone must be refused is only our reading (the spec shows "16:9" and says nothing
     of sizes or encodings), and a lenient server would make it a paid task; with a required field gone
     it costs nothing on a conforming server, yet still reaches a parser that reads every field first.
     """
@@ -294,7 +294,7 @@ def _optional() -> list[str]:
 
 
 def null_optionals(model: str) -> dict[str, Any]:
-    """The plain body with every optional field ``null``: the seed does not say, our schema refuses it.
+    """The plain body with every optional field ``null``: the spec does not say, our schema refuses it.
 
     Many servers read null as absent (pydantic's ``Optional``, Go's pointers), so accepting it is only
     warned about; one body for all the fields, so that such a server pays for one task, not one a field.
@@ -312,5 +312,5 @@ def invalid_examples(model: str) -> list[tuple[str, Any]]:
 
 @st.composite
 def invalid_requests(draw: st.DrawFn, model: str) -> tuple[str, Any]:
-    """A generated valid body broken in one way the seed forbids, named for the report."""
+    """A generated valid body broken in one way the spec forbids, named for the report."""
     return draw(st.sampled_from(breakages(draw(valid_requests(model)))))

@@ -53,7 +53,7 @@ def test_accepts_valid_requests(contract_kit: Kit, contract_scope: str) -> None:
 
 
 def test_rejects_invalid_requests(contract_kit: Kit, contract_scope: str) -> None:
-    """Bodies the seed forbids get a 4xx with a JSON body: never a task, never a 5xx.
+    """Bodies the spec forbids get a 4xx with a JSON body: never a task, never a 5xx.
 
     Every known breakage of the plain body, then generated ones; sent several at once, since
     each costs nothing on a conforming server, and judged in that order.
@@ -108,7 +108,7 @@ def test_unknown_task(contract_kit: Kit, contract_scope: str) -> None:
 
 
 def test_null_optional_fields(contract_kit: Kit) -> None:
-    """Every optional field null: the seed does not say, our reading refuses it (accepting it only warns).
+    """Every optional field null: the spec does not say, our reading refuses it (accepting it only warns).
 
     Sent once a run, not once a scope: a server reading null as absent makes it a paid task.
     """
@@ -136,7 +136,7 @@ def test_auth_scheme_any_case(contract_kit: Kit, contract_scope: str) -> None:
 
 
 def test_unknown_scope(contract_kit: Kit) -> None:
-    """A scope outside the seed's three gets a 4xx (404 expected) on both endpoints."""
+    """A scope outside the spec's three gets a 4xx (404 expected) on both endpoints."""
     kit = contract_kit
     scope = kit.options.scopes[0]
     kit.probes(scope)

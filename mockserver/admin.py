@@ -21,7 +21,7 @@ from . import contract, lifecycle, modes, rules, scenarios
 from .adminio import body_of, paging
 from .callbacks import routes as callback_routes
 from .config import faults_from
-from .errors import error
+from .errors import Refused, error
 from .media.shape import unpack
 
 if TYPE_CHECKING:
@@ -32,19 +32,16 @@ def guard(admin_key: str) -> Any:
     """Wraps a handler so that only ``Authorization: Bearer <admin key>`` reaches it; 401 otherwise."""
     expected = admin_key.encode()
 
-    def refused(request: Request) -> Response | None:
+    def check(request: Request) -> None:
         scheme, _, key = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not key:
-            return error(401, "missing_api_key", "Send Authorization: Bearer <admin key>.")
+            raise Refused(401, "missing_api_key", "Send Authorization: Bearer <admin key>.")
         if not hmac.compare_digest(key.strip().encode(), expected):
-            return error(401, "invalid_api_key", "That is not the admin key.")
-        return None
+            raise Refused(401, "invalid_api_key", "That is not the admin key.")
 
     def admin(handler: Any) -> Any:
         async def guarded(request: Request) -> Response:
-            denied = refused(request)
-            if denied is not None:
-                return denied
+            check(request)
             return await handler(request)
 
         return guarded

@@ -10,7 +10,7 @@ import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
@@ -31,7 +31,7 @@ def routes(service: Service, sleep: Sleep) -> list[Route]:
     config, catalog, now, metrics = service.config, service.catalog, service.clock, service.metrics
     find, accept, owner_of = service.find, service.accept, service.owner
 
-    async def fault(scope: Scope, receive: Receive, submit: bool) -> Any:
+    async def fault(scope: Scope, receive: Receive, submit: bool) -> Response | None:
         """A simulated fault's answer, or None to answer normally; decided before anything is stored."""
         chosen = service.injector.decide(submit)
         if chosen.delay or chosen.drop or chosen.status:
@@ -47,10 +47,11 @@ def routes(service: Service, sleep: Sleep) -> list[Route]:
         owner = owner_of(headers.get(b"authorization"))
         name = scope_named(scope["path_params"]["scope"])
         if service.injector.faults.active and (refused := await fault(scope, receive, submit=True)) is not None:
-            return await refused(scope, receive, send)
+            return await wire.send_answer(refused, refused.status_code, scope, receive, send)
         payload = await submit_body(headers, receive, config.max_body_bytes)
-        if payload is None:
-            return None  # the client went away before sending its body
+        if payload is None:  # the client went away before sending its body: nothing is answered
+            scope[wire.STATUS] = 0
+            return None
         header = headers.get(b"x-mock-scenario")
         scenario = None if header is None else header.decode("latin-1")
         record = accept(name, owner, payload, scenario, lambda: urls.media_base(scope))
@@ -63,11 +64,12 @@ def routes(service: Service, sleep: Sleep) -> list[Route]:
         params = scope["path_params"]
         name = scope_named(params["scope"])
         if service.injector.faults.active and (refused := await fault(scope, receive, submit=False)) is not None:
-            return await refused(scope, receive, send)
+            return await wire.send_answer(refused, refused.status_code, scope, receive, send)
         record = find(params["task_id"], name, owner)
         task = None if record is None else lifecycle.view(catalog, record, now(), urls.media_base(scope))
         if task is None:
-            return await not_found(config)(scope, receive, send)
+            missing = not_found(config)
+            return await wire.send_answer(missing, missing.status_code, scope, receive, send)
         scope[modes.SEEN] = task["action"]
         if metrics is not None:
             metrics.polled(params["task_id"], task["status"], record.failure)  # type: ignore[union-attr]
@@ -100,8 +102,8 @@ def routes(service: Service, sleep: Sleep) -> list[Route]:
         await answer(scope, receive, send)
 
     return [
-        Route("/v2/{scope}/generations", wire.endpoint(submit), methods=["POST"]),
-        Route("/v2/{scope}/generations/{task_id}", wire.endpoint(poll), methods=["GET"]),
+        Route("/v2/{scope}/generations", wire.endpoint(submit, reports_status=True), methods=["POST"]),
+        Route("/v2/{scope}/generations/{task_id}", wire.endpoint(poll, reports_status=True), methods=["GET"]),
         Route("/_media/{task_id}/{name}", wire.endpoint(download), methods=["GET"]),
     ]
 

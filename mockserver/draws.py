@@ -1,6 +1,6 @@
-"""Each task's random numbers, read from a keyed hash of the seed and the task's nonce.
+"""Each task's random numbers, read from a keyed hash of the spec and the task's nonce.
 
-A task's fate must be a pure function of the seed and its nonce, so that any worker, or the same
+A task's fate must be a pure function of the spec and its nonce, so that any worker, or the same
 worker after a restart, draws it again alike. Seeding a Mersenne Twister per task did that, but
 filling its 2.5 KB state cost more than the rest of a submit's engine work together; one BLAKE2b
 digest gives nine independent 53-bit draws in a tenth of the time, and a task needs at most six.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import threading
@@ -9,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -81,3 +83,25 @@ def await_port(port: int, process: subprocess.Popen[Any], limit: float = 30.0) -
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"no server came up on port {port}") from None
             time.sleep(0.05)
+
+
+_LISTENING = re.compile(rb"Uvicorn running on (https?://[^\s:]+):(\d+)")
+
+
+def await_url(log: Path, process: subprocess.Popen[Any], limit: float = 30.0) -> str:
+    """The base URL of a ``mockserver --port 0`` process, read from its log, once it takes connections.
+
+    With port 0 the kernel picks a free port and the server holds it from the start: no port is bound,
+    closed and handed on for another process to take in between. uvicorn names the port it got in its
+    "running on" line (at log level info). Raises, quoting the log, if the process dies or is too slow.
+    """
+    deadline = time.monotonic() + limit
+    while True:
+        found = _LISTENING.search(log.read_bytes()) if log.exists() else None
+        if found:
+            await_port(int(found[2]), process, max(deadline - time.monotonic(), 1.0))
+            return f"{found[1].decode()}:{found[2].decode()}"
+        if process.poll() is not None or time.monotonic() > deadline:
+            said = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise RuntimeError(f"the server never said where it listens; its log ends:\n{said}")
+        time.sleep(0.05)

@@ -15,19 +15,29 @@ import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
+STATUS = "mockserver.status"  # what a reporting endpoint answered, when not 200 (see ``endpoint``)
 
 
 class BodyTooLarge(Exception):
     """The body went past the limit; nothing more of it was read."""
 
 
-def endpoint(handler: Handler) -> ASGIApp:
+def endpoint(handler: Handler, *, reports_status: bool = False) -> ASGIApp:
     """``handler`` as an ASGI app, so that ``Route`` calls it as it is rather than wrapping it.
 
     ``Route`` treats a plain function as ``f(request) -> response``; any other callable is taken to be
-    an ASGI app. A class whose ``__call__`` is the handler adds no frame to each call.
+    an ASGI app. A class whose ``__call__`` is the handler adds no frame to each call. A handler that
+    ``reports_status`` answers 200 through ``send_json``, any other answer through ``send_answer``, and
+    raises its refusals: the metrics then learn its status without watching what it sends.
     """
-    return type(handler.__name__, (), {"__call__": staticmethod(handler), "__slots__": ()})()
+    body = {"__call__": staticmethod(handler), "__slots__": (), "reports_status": reports_status}
+    return type(handler.__name__, (), body)()
+
+
+async def send_answer(answer: ASGIApp, status: int, scope: Scope, receive: Receive, send: Send) -> None:
+    """Send a response other than a 200 from a handler that reports its status."""
+    scope[STATUS] = status
+    await answer(scope, receive, send)
 
 
 def headers(scope: Scope) -> dict[bytes, bytes]:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from mockserver import contract
 from mockserver.contract import golden
 
 EXAMPLES = golden.examples()
-SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "unified-interface.zh.md"
+SPEC = contract.fixtures_dir() / "spec"
+ORIGINAL = SPEC / "unified-interface.zh.md"  # the authority; unified-interface.en.md is its translation
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda e: e.name)
@@ -35,24 +34,23 @@ def test_every_schema_has_valid_and_invalid_examples() -> None:
         assert kinds == {True, False}, name
 
 
-@pytest.mark.skipif(not SEED.exists(), reason="the seed is not beside this checkout")
-@pytest.mark.parametrize("name", sorted(golden.manifest()["seed"]))
-def test_seed_fixture_is_verbatim(name: str) -> None:
+@pytest.mark.parametrize("name", sorted(golden.manifest()["spec"]))
+def test_spec_fixture_is_verbatim(name: str) -> None:
     text = (contract.fixtures_dir() / name).read_text(encoding="utf-8")
-    assert text.strip() and text in SEED.read_text(encoding="utf-8")
+    assert text.strip() and text in ORIGINAL.read_text(encoding="utf-8")
 
 
-def test_seed_real_examples_validate_unchanged() -> None:
-    real = [e for e in EXAMPLES if e.name.startswith("seed/example-")]
+def test_spec_real_examples_validate_unchanged() -> None:
+    real = [e for e in EXAMPLES if e.name.startswith("spec/example-")]
     assert {e.schema for e in real} == {"submit-request", "submit-response", "task"}
     assert all(contract.is_valid(e.schema, e.instance) for e in real)
 
 
-def test_seed_templates_are_refused() -> None:
-    templates = {e.name: e for e in EXAMPLES if e.name.startswith("seed/endpoints-")}
-    assert templates["seed/endpoints-submit-request.jsonc"].breaks
-    assert templates["seed/endpoints-task.jsonc"].breaks
-    assert not contract.is_valid("task", templates["seed/endpoints-task.jsonc"].instance)
+def test_spec_templates_are_refused() -> None:
+    templates = {e.name: e for e in EXAMPLES if e.name.startswith("spec/endpoints-")}
+    assert templates["spec/endpoints-submit-request.jsonc"].breaks
+    assert templates["spec/endpoints-task.jsonc"].breaks
+    assert not contract.is_valid("task", templates["spec/endpoints-task.jsonc"].instance)
 
 
 @pytest.mark.parametrize(
@@ -63,5 +61,5 @@ def test_seed_templates_are_refused() -> None:
         ('{"q": "say \\"hi\\" // still text"}', {"q": 'say "hi" // still text'}),
     ],
 )
-def test_seed_template_reading_drops_only_comments_ellipses_and_trailing_commas(text: str, expected: object) -> None:
-    assert golden.parse_seed_template(text) == expected
+def test_spec_template_reading_drops_only_comments_ellipses_and_trailing_commas(text: str, expected: object) -> None:
+    assert golden.parse_spec_template(text) == expected

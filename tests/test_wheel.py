@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 import sys
 import venv
@@ -12,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mockserver.testing import await_port
+from mockserver.testing import await_url
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,6 +28,9 @@ examples = golden.examples()
 wrong = [m for m in map(golden.mismatch, examples) if m]
 assert not wrong, wrong
 assert any(e.breaks for e in examples) and any(e.valid for e in examples)
+spec = contract.fixtures_dir() / "spec"
+assert "task_id" in (spec / "unified-interface.zh.md").read_text(encoding="utf-8")
+assert "task_id" in (spec / "unified-interface.en.md").read_text(encoding="utf-8")
 print(len(names), "schemas;", len(examples), "examples")
 """
 
@@ -55,32 +57,25 @@ def test_wheel_carries_every_schema_and_fixture(installed: Path, tmp_path: Path)
     assert "schemas;" in run.stdout
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_the_documented_kit_command_works_from_another_directory(installed: Path, tmp_path: Path) -> None:
     """`pytest --pyargs contract_tests --contract-url URL --contract-key KEY` against the wheel's own mockserver."""
     bin_dir = installed.parent
-    port = _free_port()
     log = (tmp_path / "server.log").open("w")  # not a pipe: a full pipe nobody reads would stall the server
     server = subprocess.Popen(
-        [bin_dir / "mockserver", "--port", str(port), "--time-scale", "1000", "--key", "sk-a", "--key", "sk-b"],
+        [bin_dir / "mockserver", "--port", "0", "--time-scale", "1000", "--key", "sk-a", "--key", "sk-b"],
         cwd=tmp_path,
         stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
     )
     try:
-        await_port(port, server)
+        url = await_url(tmp_path / "server.log", server)
         command = [
             bin_dir / "pytest",
             "--pyargs",
             "contract_tests",
             "--contract-url",
-            f"http://127.0.0.1:{port}",
+            url,
             "--contract-key",
             "sk-a",
             "--contract-second-key",
@@ -105,13 +100,11 @@ def test_the_documented_kit_command_works_from_another_directory(installed: Path
 
 def test_the_wheel_serves_the_dashboard_with_every_file_it_loads_and_metrics(installed: Path, tmp_path: Path) -> None:
     """The dashboard's files are package data: the page, and every file it or its modules load, are served."""
-    port = _free_port()
     log = (tmp_path / "server.log").open("w")
-    argv = [installed.parent / "mockserver", "--port", str(port), "--admin-key", "adm-wheel", "--metrics"]
+    argv = [installed.parent / "mockserver", "--port", "0", "--admin-key", "adm-wheel", "--metrics"]
     server = subprocess.Popen(argv, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
     try:
-        await_port(port, server)
-        base = f"http://127.0.0.1:{port}"
+        base = await_url(tmp_path / "server.log", server)
         page = httpx.get(f"{base}/_mock/ui")
         assert page.status_code == 200 and "script-src 'self'" in page.headers["content-security-policy"]
         wanted = re.findall(r'(?:href|src)="(/_mock/ui/static/[^"]+)"', page.text)

@@ -1,9 +1,9 @@
 """The golden examples in ``fixtures/``: what the contract accepts and refuses, and why.
 
 Layout: ``fixtures/<schema>/valid/*.json`` must validate; ``fixtures/<schema>/invalid/<rule>[--variant].json``
-must break exactly the rule its name gives. The seed's own blocks live verbatim in ``fixtures/seed/`` and
-``fixtures/manifest.json`` says which rules each breaks. Rules, and where each is found, are listed in the
-manifest too, so a failure names its reason rather than merely failing.
+must break exactly the rule its name gives. The spec's own blocks live verbatim in ``fixtures/spec/``, beside
+the spec itself, and ``fixtures/manifest.json`` says which rules each breaks. Rules, and where each is found,
+are listed in the manifest too, so a failure names its reason rather than merely failing.
 """
 
 from __future__ import annotations
@@ -44,10 +44,10 @@ def rules() -> dict[str, dict[str, str]]:
     return manifest()["rules"]
 
 
-def parse_seed_template(text: str) -> Any:
-    """Read one of the seed's template blocks as the JSON it stands for.
+def parse_spec_template(text: str) -> Any:
+    """Read one of the spec's template blocks as the JSON it stands for.
 
-    The seed writes them with ``//`` comments, ``......``/``other...`` lines for "more may follow"
+    The spec writes them with ``//`` comments, ``......``/``other...`` lines for "more may follow"
     and trailing commas. Those are dropped; nothing else is changed.
     """
     kept = []
@@ -77,7 +77,7 @@ def _strip_comment(line: str) -> str:
 
 def _load(path: Path, parse: str) -> Any:
     text = path.read_text(encoding="utf-8")
-    return parse_seed_template(text) if parse == "seed-template" else json.loads(text)
+    return parse_spec_template(text) if parse == "spec-template" else json.loads(text)
 
 
 def examples(schema: str | None = None) -> list[Example]:
@@ -85,7 +85,7 @@ def examples(schema: str | None = None) -> list[Example]:
     root = contract.fixtures_dir()
     found = [
         Example(root / name, entry["schema"], _load(root / name, entry["parse"]), tuple(entry["breaks"]))
-        for name, entry in manifest()["seed"].items()
+        for name, entry in manifest()["spec"].items()
     ]
     for path in sorted(root.glob("*/valid/*.json")) + sorted(root.glob("*/invalid/*.json")):
         rule = path.stem.split("--")[0] if path.parent.name == "invalid" else None

@@ -1,6 +1,6 @@
 """Small independent servers of the unified API, to prove the kit right on servers that are not ours.
 
-``Fake`` is a plain implementation written from the seed, not from our schemas or our mock, whose
+``Fake`` is a plain implementation written from the spec, not from our schemas or our mock, whose
 every choice is a field: some fields make it conform in ways our mock does not, and the ``*_hook``
 fields break it in exactly one way. A task advances one state per poll; the clock is read once, for
 its submit_time.
@@ -56,7 +56,7 @@ def bare_error(status: int, message: str) -> Response:
 
 
 def problem(body: Any) -> str | None:
-    """What is wrong with a submit body, by the seed's own words; None when nothing is."""
+    """What is wrong with a submit body, by the spec's own words; None when nothing is."""
     if not isinstance(body, dict):
         return "body must be an object"
     for name in ("prompt", "model"):

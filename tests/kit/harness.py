@@ -28,6 +28,22 @@ class Outcome:
         found = re.findall(rf"(\d+) {what}", self.out.strip().splitlines()[-1] if self.out.strip() else "")
         return int(found[-1]) if found else 0
 
+    def tally(self) -> dict[str, tuple[int, int, int]]:
+        """The kit's closing table: how often each check ran, warned and failed.
+
+        Read from the table, not from the findings' text, so that a check named in a warning (or in
+        another check's message) is never mistaken for one that failed.
+        """
+        table = self.out.rpartition(" contract kit ")[2]
+        rows = re.finditer(r"^(\w+) +(\d+) +(\d+) +(\d+)$", table, re.MULTILINE)
+        return {row[1]: (int(row[2]), int(row[3]), int(row[4])) for row in rows}
+
+    def failed(self, check: str) -> int:
+        return self.tally().get(check, (0, 0, 0))[2]
+
+    def warned(self, check: str) -> int:
+        return self.tally().get(check, (0, 0, 0))[1]
+
 
 def run_pytest(where: Path, *args: str) -> Outcome:
     """``pytest ARGS`` with ``where`` as the working directory, so no project's configuration applies."""

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fakeclock import START, Clock
 from starlette.testclient import TestClient
 
 from contract_tests.client import (
@@ -18,9 +19,11 @@ from contract_tests.client import (
     AsyncClient,
     Client,
     DownloadError,
+    OffContract,
     Policy,
     WaitTimeout,
     backoff,
+    grace,
     output_urls,
     retry_after,
 )
@@ -29,40 +32,22 @@ from mockserver.config import FAIL_REASONS
 
 KEY = "sk-mock-dev"
 BASE = "http://testserver"
-START = 1_756_693_797.0
 FLAT = Policy(jitter=0)
 
 
-class FakeTime:
+@pytest.fixture
+def fake() -> Clock:
     """A clock the mock and the client share; sleeping only moves it and records the delay."""
-
-    def __init__(self) -> None:
-        self.now = START
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    async def asleep(self, seconds: float) -> None:
-        self.sleep(seconds)
+    return Clock()
 
 
 @pytest.fixture
-def fake() -> FakeTime:
-    return FakeTime()
-
-
-@pytest.fixture
-def mock(fake: FakeTime) -> Iterator[TestClient]:
+def mock(fake: Clock) -> Iterator[TestClient]:
     with TestClient(create_app(Config(), clock=fake), base_url=BASE) as http:
         yield http
 
 
-def client(http: httpx.Client, fake: FakeTime, policy: Policy = FLAT) -> Client:
+def client(http: httpx.Client, fake: Clock, policy: Policy = FLAT) -> Client:
     return Client(BASE, KEY, http=http, policy=policy, sleep=fake.sleep, clock=fake)
 
 
@@ -140,7 +125,7 @@ def test_output_urls_take_output_and_outputs_without_repeats() -> None:
 # Polling against the mock.
 
 
-def test_a_task_that_never_ends_is_polled_2_4_8_8_then_times_out(mock: TestClient, fake: FakeTime) -> None:
+def test_a_task_that_never_ends_is_polled_2_4_8_8_then_times_out(mock: TestClient, fake: Clock) -> None:
     task_id = submit(mock, "videos", "stuck")
     seen: list[str] = []
     with pytest.raises(WaitTimeout, match="IN_PROGRESS") as caught:
@@ -152,7 +137,7 @@ def test_a_task_that_never_ends_is_polled_2_4_8_8_then_times_out(mock: TestClien
     assert len(seen) == 6
 
 
-def test_wait_stops_at_success_and_polls_no_more(mock: TestClient, fake: FakeTime) -> None:
+def test_wait_stops_at_success_and_polls_no_more(mock: TestClient, fake: Clock) -> None:
     kit = client(mock, fake)
     task_id = kit.submit("images", {"prompt": "a fox", "model": "m"})
     statuses: list[str] = []
@@ -164,13 +149,13 @@ def test_wait_stops_at_success_and_polls_no_more(mock: TestClient, fake: FakeTim
 
 
 @pytest.mark.parametrize("reason", sorted(FAIL_REASONS)[:1])
-def test_wait_returns_a_failure_as_a_result_not_an_error(mock: TestClient, fake: FakeTime, reason: str) -> None:
+def test_wait_returns_a_failure_as_a_result_not_an_error(mock: TestClient, fake: Clock, reason: str) -> None:
     task = client(mock, fake).wait("images", submit(mock, "images", f"fail-{reason}"))
     assert (task["status"], task["fail_reason"]) == ("FAILURE", FAIL_REASONS[reason])
 
 
 @pytest.mark.parametrize("status", [429, 503])
-def test_retry_after_in_seconds_replaces_the_schedule(mock: TestClient, fake: FakeTime, status: int) -> None:
+def test_retry_after_in_seconds_replaces_the_schedule(mock: TestClient, fake: Clock, status: int) -> None:
     task_id = submit(mock, "videos", "success")
     busy = httpx.Response(status, headers={"Retry-After": "17"}, json={"error": {"message": "busy"}})
     with fronted(mock, failing_polls([busy, busy])) as http:
@@ -180,7 +165,7 @@ def test_retry_after_in_seconds_replaces_the_schedule(mock: TestClient, fake: Fa
     assert fake.sleeps[:3] == [17, 17, 8]
 
 
-def test_retry_after_as_an_http_date_is_honoured_and_capped(mock: TestClient, fake: FakeTime) -> None:
+def test_retry_after_as_an_http_date_is_honoured_and_capped(mock: TestClient, fake: Clock) -> None:
     task_id = submit(mock, "videos", "success")
     soon = format_datetime(datetime.fromtimestamp(START + 45, UTC), usegmt=True)
     late = format_datetime(datetime.fromtimestamp(START + 10_000, UTC), usegmt=True)
@@ -193,7 +178,7 @@ def test_retry_after_as_an_http_date_is_honoured_and_capped(mock: TestClient, fa
     assert fake.sleeps[:2] == [45, 60]
 
 
-def test_gateway_errors_and_dropped_connections_are_retried(mock: TestClient, fake: FakeTime) -> None:
+def test_gateway_errors_and_dropped_connections_are_retried(mock: TestClient, fake: Clock) -> None:
     task_id = submit(mock, "images", "success")
     answers: list[httpx.Response | Exception] = [
         httpx.Response(502, text="<html>Bad Gateway</html>"),
@@ -205,7 +190,7 @@ def test_gateway_errors_and_dropped_connections_are_retried(mock: TestClient, fa
     assert fake.sleeps[:3] == [2, 4, 8]
 
 
-def test_retries_are_bounded_and_end_in_an_api_error(mock: TestClient, fake: FakeTime) -> None:
+def test_retries_are_bounded_and_end_in_an_api_error(mock: TestClient, fake: Clock) -> None:
     task_id = submit(mock, "images", "success")
     answers: list[httpx.Response | Exception] = [httpx.Response(502, text="<html>Bad Gateway</html>")] * 10
     with fronted(mock, failing_polls(answers)) as http, pytest.raises(ApiError) as caught:
@@ -216,28 +201,77 @@ def test_retries_are_bounded_and_end_in_an_api_error(mock: TestClient, fake: Fak
     assert len(fake.sleeps) == 2
 
 
-def test_client_errors_are_raised_at_once_with_the_json_body(mock: TestClient, fake: FakeTime) -> None:
-    kit = client(mock, fake)
+def test_client_errors_are_raised_at_once_with_the_json_body(mock: TestClient, fake: Clock) -> None:
+    task_id = submit(mock, "images", "success")
     with pytest.raises(ApiError) as caught:
-        kit.wait("images", "no-such-task")
-    assert caught.value.status == 404
+        Client(BASE, "sk-wrong", http=mock, policy=FLAT, sleep=fake.sleep, clock=fake).wait("images", task_id)
+    assert caught.value.status == 401
     assert "message" in caught.value.body["error"]
     assert fake.sleeps == []
     with pytest.raises(ApiError) as rejected:
-        kit.submit("images", {"model": "m"})
+        client(mock, fake).submit("images", {"model": "m"})
     assert rejected.value.status == 400
+
+
+def test_a_task_never_found_is_an_api_error_once_the_grace_is_over(mock: TestClient, fake: Clock) -> None:
+    """A gateway may show a new task a moment after its submit; past the grace "not found" is the answer."""
+    with pytest.raises(ApiError) as caught:
+        client(mock, fake).wait("images", "no-such-task")
+    assert caught.value.status == 404
+    assert fake.now - START >= grace(FLAT) > 0
+    assert fake.now - START < grace(FLAT) + FLAT.poll_max
+
+
+def test_a_task_not_yet_visible_after_its_submit_is_followed_to_its_end(mock: TestClient, fake: Clock) -> None:
+    task_id = submit(mock, "images", "success")
+    not_yet = httpx.Response(404, json={"error": {"message": "no such task"}})
+    with fronted(mock, failing_polls([not_yet, not_yet])) as http:
+        assert client(http, fake).wait("images", task_id)["status"] == "SUCCESS"
+    assert fake.sleeps[:2] == [2, 4]
+
+
+def test_a_status_outside_the_contract_ends_the_wait_without_waiting_for_the_timeout(
+    mock: TestClient, fake: Clock
+) -> None:
+    odd = {"task_id": "t", "status": "COMPLETED", "progress": "100%"}
+    with fronted(mock, lambda request: httpx.Response(200, json=odd)) as http, pytest.raises(OffContract) as caught:
+        client(http, fake).wait("videos", "t")
+    assert "'COMPLETED'" in str(caught.value)
+    assert len(fake.sleeps) == 2  # three polls, well before the 30 minutes
+
+
+def test_the_client_rides_out_a_gateway_that_rate_limits_polls_for_a_minute(mock: TestClient, fake: Clock) -> None:
+    """Every poll in the first simulated minute answers 429, far more in a row than ``retries``: none ends the wait."""
+    task_id = submit(mock, "videos", "success")
+    limited: list[float] = []
+
+    def rate_limit(request: httpx.Request) -> httpx.Response | None:
+        if request.method != "GET" or fake.now - START >= 60:
+            return None
+        limited.append(fake.now)
+        hint = {"Retry-After": "3"} if len(limited) % 3 == 0 else {}  # some say how long, most do not
+        return httpx.Response(429, headers=hint, json={"error": {"message": "slow down"}})
+
+    policy = Policy(jitter=0, poll_initial=1, poll_max=2, retries=2)
+    with fronted(mock, rate_limit) as http:
+        task = client(http, fake, policy).wait("videos", task_id)
+    assert task["status"] == "SUCCESS"
+    assert len(limited) > 10 * policy.retries
+    assert fake.now - START >= 60
+    waited_after = dict(zip(limited, fake.sleeps, strict=False))
+    assert [waited_after[at] for n, at in enumerate(limited, 1) if n % 3 == 0] == [3] * (len(limited) // 3)
 
 
 # Downloads.
 
 
-def finished(mock: TestClient, fake: FakeTime, scope: str) -> dict:
+def finished(mock: TestClient, fake: Clock, scope: str) -> dict:
     return client(mock, fake).wait(scope, submit(mock, scope, "success"))
 
 
 @pytest.mark.parametrize("scope", ["images", "audio"])
 def test_download_writes_every_output_under_its_own_name(
-    mock: TestClient, fake: FakeTime, tmp_path: Path, scope: str
+    mock: TestClient, fake: Clock, tmp_path: Path, scope: str
 ) -> None:
     task = finished(mock, fake, scope)
     paths = client(mock, fake).download(task, scope, tmp_path)
@@ -247,7 +281,7 @@ def test_download_writes_every_output_under_its_own_name(
     assert paths[0].name.startswith(task["task_id"])
 
 
-def test_downloads_get_the_permissions_any_saved_file_gets(mock: TestClient, fake: FakeTime, tmp_path: Path) -> None:
+def test_downloads_get_the_permissions_any_saved_file_gets(mock: TestClient, fake: Clock, tmp_path: Path) -> None:
     umask = os.umask(0o022)
     try:
         (path,) = client(mock, fake).download(finished(mock, fake, "images"), "images", tmp_path)
@@ -256,7 +290,7 @@ def test_downloads_get_the_permissions_any_saved_file_gets(mock: TestClient, fak
     assert path.stat().st_mode & 0o777 == 0o644  # not tempfile's owner-only 0600
 
 
-def test_wrong_content_type_leaves_nothing_behind(mock: TestClient, fake: FakeTime, tmp_path: Path) -> None:
+def test_wrong_content_type_leaves_nothing_behind(mock: TestClient, fake: Clock, tmp_path: Path) -> None:
     task = finished(mock, fake, "images")
     good = output_urls(task)[0]
     task["data"] = {"output": good, "outputs": [good + "?as=html"]}
@@ -271,7 +305,7 @@ def test_wrong_content_type_leaves_nothing_behind(mock: TestClient, fake: FakeTi
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_transfer_cut_midway_leaves_nothing_behind(mock: TestClient, fake: FakeTime, tmp_path: Path) -> None:
+def test_a_transfer_cut_midway_leaves_nothing_behind(mock: TestClient, fake: Clock, tmp_path: Path) -> None:
     task = finished(mock, fake, "videos")
 
     def stream() -> Iterator[bytes]:
@@ -286,7 +320,7 @@ def test_a_transfer_cut_midway_leaves_nothing_behind(mock: TestClient, fake: Fak
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_missing_output_is_a_download_error(mock: TestClient, fake: FakeTime, tmp_path: Path) -> None:
+def test_a_missing_output_is_a_download_error(mock: TestClient, fake: Clock, tmp_path: Path) -> None:
     task = {"task_id": "t", "status": "SUCCESS", "data": {"output": f"{BASE}/_media/nope/x.png"}}
     with pytest.raises(DownloadError, match="404"):
         client(mock, fake).download(task, "images", tmp_path)
@@ -296,25 +330,27 @@ def test_a_missing_output_is_a_download_error(mock: TestClient, fake: FakeTime, 
 # The async client shares the decisions; these prove its I/O is wired to them.
 
 
-def test_async_client_polls_on_the_same_schedule_and_downloads(fake: FakeTime, tmp_path: Path) -> None:
+def test_async_client_polls_on_the_same_schedule_and_downloads(fake: Clock, tmp_path: Path) -> None:
     app = create_app(Config(), clock=fake)
 
-    async def scenario() -> tuple[dict, list[Path]]:
+    async def scenario() -> tuple[dict, list[Path], list[bytes]]:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as http:
+            headers = {"Authorization": f"Bearer {KEY}", "X-Mock-Scenario": "success"}
+            submitted = await http.post("/v2/videos/generations", json={"prompt": "p", "model": "m"}, headers=headers)
             kit = AsyncClient(BASE, KEY, http=http, policy=FLAT, sleep=fake.asleep, clock=fake)
-            task_id = await kit.submit("videos", {"prompt": "p", "model": "m"})
-            task = await kit.wait("videos", task_id)
-            return task, await kit.download(task, "videos", tmp_path)
+            task = await kit.wait("videos", submitted.json()["task_id"])
+            served = [(await http.get(url)).content for url in output_urls(task)]
+            return task, await kit.download(task, "videos", tmp_path), served
 
-    task, paths = asyncio.run(scenario())
-    assert task["status"] in ("SUCCESS", "FAILURE")
+    task, paths, served = asyncio.run(scenario())
+    assert task["status"] == "SUCCESS"
     assert fake.sleeps[:4] == [2, 4, 8, 8]
     assert set(fake.sleeps[3:]) == {8}
     assert sorted(tmp_path.iterdir()) == paths
-    assert len(paths) == len(output_urls(task))
+    assert [p.read_bytes() for p in paths] == served and len(paths) >= 1
 
 
-def test_async_client_times_out(fake: FakeTime) -> None:
+def test_async_client_times_out(fake: Clock) -> None:
     app = create_app(Config(), clock=fake)
 
     async def scenario() -> None:

@@ -213,7 +213,7 @@ def test_ctrl_c_in_the_middle_of_a_download_leaves_no_partial_file(tmp_path: Pat
 
 
 def test_the_key_defaults_to_the_mocks_and_the_script_is_installed(tmp_path: Path) -> None:
-    """The seed's example against a mock started with its defaults needs no key: only where it listens."""
+    """The spec's example against a mock started with its defaults needs no key: only where it listens."""
     scripts = [e.value for e in entry_points(group="console_scripts") if e.name == "generations"]
     assert scripts == ["contract_tests.generations:main"]
     env = {k: v for k, v in os.environ.items() if k != "GENERATIONS_KEY"}
@@ -225,14 +225,14 @@ def test_the_key_defaults_to_the_mocks_and_the_script_is_installed(tmp_path: Pat
     assert [p.suffix for p in tmp_path.iterdir()] == [".mp4"]
 
 
-def test_flags_make_the_body_the_seed_describes() -> None:
+def test_flags_make_the_body_the_spec_describes() -> None:
     args = ["run", "videos", "--model", "veo3", "--prompt", PROMPT, "--duration", "5", "--aspect-ratio", "16:9"]
     args += ["--watermark", "--video", "https://cdn.example/in.mp4", "--field", "seed=42", "--field", "x=NaN"]
     args += ["--field", 'tags=["a"]', "--field", "style=anime", "--out", "out"]
     assert body_of(parser().parse_args(args)) == {
         "prompt": PROMPT,
         "model": "veo3",
-        "duration": 5,  # an int, as the seed shows
+        "duration": 5,  # an int, as the spec shows
         "aspect_ratio": "16:9",
         "watermark": True,
         "videos": ["https://cdn.example/in.mp4"],

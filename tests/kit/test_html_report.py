@@ -88,7 +88,7 @@ def test_the_report_shows_each_finding_with_its_exchange_and_the_key_masked(tmp_
         result = run_pytest(tmp_path, *KIT, *args, "--contract-report", str(page))
     assert result.ret == 1
     dom = chromium(tmp_path, "--dump-dom", page.as_uri()).stdout
-    assert "empty prompt: accepted a request the seed forbids" in dom
+    assert "empty prompt: accepted a request the spec forbids" in dom
     assert "&gt; authorization: Bearer sk-***" in dom and "&lt; 200" in dom
     assert re.search(r"Other submits accepted, and paid for \([1-9]\d*\)", dom)  # the empty prompts, taken
     assert key not in page.read_text(encoding="utf-8")

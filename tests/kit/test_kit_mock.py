@@ -128,7 +128,7 @@ def test_a_failure_shows_the_request_and_response_with_the_key_masked(tmp_path: 
     with serving(fake.app()) as url:
         args = ["--contract-url", url, "--contract-key", "sk-one-secret-value", "--contract-scopes", "images", *SHORT]
         out = run_pytest(tmp_path, *KIT, *args).out
-    assert "[status_code] no prompt: accepted a request the seed forbids" in out
+    assert "[status_code] no prompt: accepted a request the spec forbids" in out
     assert "> POST http://127.0.0.1:" in out and "< 200" in out and '< {"task_id":"paid-' in out
     assert "sk-one-secret-value" not in out
     assert "Bearer sk-***" in out

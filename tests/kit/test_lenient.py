@@ -1,4 +1,4 @@
-"""task_schema on single answers: where the seed leaves a value open it warns, where the value is wrong it fails."""
+"""task_schema on single answers: where the spec leaves a value open it warns, where the value is wrong it fails."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def verdict(*tasks: dict[str, Any], check: Any = lifecycle_checks.task_schema) -
     ],
     ids=["null before start", "decimal", "decimal 100 at success", "float submit", "float start and finish"],
 )
-def test_a_value_the_seed_leaves_open_is_a_warning(task: dict[str, Any]) -> None:
+def test_a_value_the_spec_leaves_open_is_a_warning(task: dict[str, Any]) -> None:
     assert verdict(task, DONE) == [WARN]
 
 

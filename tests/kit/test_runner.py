@@ -9,31 +9,21 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+from fakeclock import Clock
 
-from contract_tests.client import Policy
-from contract_tests.runner import GRACE, HOLD_POLLS, Budget, Target, download, submit_many, walk
+from contract_tests.client import GRACE, Policy
+from contract_tests.runner import HOLD_POLLS, Budget, Target, download, submit_many, walk
 
 BASE = "http://gateway.test"
 POLICY = Policy(poll_initial=2.0, poll_max=8.0, timeout=1800.0, jitter=0)
 DONE = {"task_id": "t1", "status": "SUCCESS", "progress": "100%", "data": {"output": f"{BASE}/files/t1"}}
 
 
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 1_756_693_797.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += max(0.0, seconds)
-
-
-def target(answer: Callable[[httpx.Request, float], httpx.Response], budget: int = 12) -> tuple[Target, FakeTime]:
+def target(answer: Callable[[httpx.Request, float], httpx.Response], budget: int = 12) -> tuple[Target, Clock]:
     """A target whose every request is answered by ``answer(request, now)``, on a clock that sleeping moves."""
-    clock = FakeTime()
+    clock = Clock()
     http = httpx.AsyncClient(transport=httpx.MockTransport(lambda request: answer(request, clock())))
-    found = Target(BASE, "sk-one", POLICY, Budget(budget), http, clock=clock, sleep=clock.sleep, hold=5.0)
+    found = Target(BASE, "sk-one", POLICY, Budget(budget), http, clock=clock, sleep=clock.asleep, hold=5.0)
     return found, clock
 
 

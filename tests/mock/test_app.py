@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from fakeclock import Clock
+from fakeclock import START, Clock
 from starlette.testclient import TestClient
 
 from mockserver import Config, contract, create_app
@@ -39,7 +39,7 @@ def poll(client: TestClient, task_id: str, scope: str = "videos") -> dict:
 
 def walk(client: TestClient, clock: Clock, task_id: str, step: float = 1.0, limit: float = 600) -> list[dict]:
     seen = [poll(client, task_id)]
-    while seen[-1]["status"] not in contract.lifecycle()["terminal"] and clock.now < 1_756_693_797 + limit:
+    while seen[-1]["status"] not in contract.lifecycle()["terminal"] and clock.now < START + limit:
         clock.now += step
         seen.append(poll(client, task_id))
     return seen
@@ -79,11 +79,21 @@ def test_same_seed_same_requests_same_lifecycles() -> None:
     assert run() == run()
 
 
-def test_time_scale_shortens_the_lifecycle(clock: Clock) -> None:
-    with TestClient(create_app(Config(time_scale=60), clock=clock)) as c:
-        task_id = submit(c)
-        clock.now += 200 / 60
-        assert poll(c, task_id)["status"] in contract.lifecycle()["terminal"]
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_time_scale_shortens_the_lifecycle(seed: int) -> None:
+    """The same task under ``time_scale=60`` ends at a sixtieth of the time it takes unscaled, whatever it drew."""
+
+    def lasts(scale: float, step: float) -> tuple[float, str]:
+        clock = Clock()
+        with TestClient(create_app(Config(seed=seed, time_scale=scale), clock=clock)) as c:
+            seen = walk(c, clock, submit(c), step=step, limit=4000 / scale)
+        assert seen[-1]["status"] in contract.lifecycle()["terminal"]
+        return clock.now - START, seen[-1]["status"]
+
+    (unscaled, ended), (scaled, ended_scaled) = lasts(1, 1.0), lasts(60, 1 / 60)
+    assert ended == ended_scaled
+    assert unscaled > 10  # a veo3 job takes 12 s to six minutes unscaled...
+    assert abs(scaled * 60 - unscaled) <= 1.0  # ...and its sixtieth scaled, to the step
 
 
 @pytest.mark.parametrize("example", golden.examples("submit-request"), ids=lambda e: e.name)

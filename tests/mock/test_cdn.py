@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from fakeclock import Clock
 from starlette.testclient import TestClient
 
 from mockserver import Config, create_app
@@ -14,31 +15,31 @@ KEY = {"Authorization": "Bearer sk-mock-dev"}
 @pytest.fixture
 def link():
     """A client and the link of a finished veo3 video (links live two days), with its full bytes."""
-    clock = [1_756_693_797.0]
-    with TestClient(create_app(Config(), clock=lambda: clock[0])) as client:
+    clock = Clock()
+    with TestClient(create_app(Config(), clock=clock)) as client:
         body = {"prompt": "p", "model": "veo3", "duration": 5, "aspect_ratio": "16:9"}
         task_id = client.post(
             "/v2/videos/generations", json=body, headers={**KEY, "X-Mock-Scenario": "success"}
         ).json()["task_id"]
-        clock[0] += 1000
+        clock.now += 1000
         task = client.get(f"/v2/videos/generations/{task_id}", headers=KEY).json()
-        url, clock[1:] = task["data"]["output"], [task["finish_time"]]
+        url = task["data"]["output"]
         full = client.get(url)
-        yield client, url, full, clock
+        yield client, url, full, clock, task["finish_time"]
 
 
 def test_a_full_download_says_its_length_etag_and_how_long_to_cache(link) -> None:
-    _, _, full, clock = link
+    _, _, full, clock, finished = link
     assert full.status_code == 200
     assert int(full.headers["content-length"]) == len(full.content) > 1000
     assert full.headers["etag"].startswith('"') and full.headers["accept-ranges"] == "bytes"
     max_age = int(full.headers["cache-control"].removeprefix("public, max-age="))
-    until_expiry = clock[1] + 2 * 86400 - clock[0]  # veo3's links live two days after the task finishes
+    until_expiry = finished + 2 * 86400 - clock.now  # veo3's links live two days after the task finishes
     assert until_expiry - 1 <= max_age <= until_expiry
 
 
 def test_head_gives_the_headers_of_get_and_no_body(link) -> None:
-    client, url, full, _ = link
+    client, url, full, _, _ = link
     head = client.head(url)
     assert head.status_code == 200 and head.content == b""
     for name in ("content-length", "content-type", "etag", "cache-control", "accept-ranges"):
@@ -50,7 +51,7 @@ def test_head_gives_the_headers_of_get_and_no_body(link) -> None:
     [("bytes=0-99", 0, 99), ("bytes=100-", 100, None), ("bytes=-50", -50, None), ("bytes=10-999999999", 10, None)],
 )
 def test_a_range_is_a_206_with_those_bytes_and_a_content_range(link, given: str, first: int, last: int | None) -> None:
-    client, url, full, _ = link
+    client, url, full, _, _ = link
     size = len(full.content)
     part = client.get(url, headers={"Range": given})
     start = first % size
@@ -63,7 +64,7 @@ def test_a_range_is_a_206_with_those_bytes_and_a_content_range(link, given: str,
 
 
 def test_a_range_past_the_end_is_a_416_naming_the_size(link) -> None:
-    client, url, full, _ = link
+    client, url, full, _, _ = link
     for given in (f"bytes={len(full.content)}-", "bytes=-0"):
         answer = client.get(url, headers={"Range": given})
         assert answer.status_code == 416
@@ -71,7 +72,7 @@ def test_a_range_past_the_end_is_a_416_naming_the_size(link) -> None:
 
 
 def test_a_range_that_does_not_parse_or_is_stale_sends_the_whole_file(link) -> None:
-    client, url, full, _ = link
+    client, url, full, _, _ = link
     for headers in (
         {"Range": "bytes=9-3"},
         {"Range": "items=0-1"},
@@ -83,14 +84,14 @@ def test_a_range_that_does_not_parse_or_is_stale_sends_the_whole_file(link) -> N
 
 
 def test_a_known_etag_revalidates_as_304_and_another_downloads(link) -> None:
-    client, url, full, _ = link
+    client, url, full, _, _ = link
     assert client.get(url, headers={"If-None-Match": full.headers["etag"]}).status_code == 304
     assert client.get(url, headers={"If-None-Match": '"other"'}).content == full.content
 
 
 def test_an_expired_link_still_answers_403_to_head_and_range(link) -> None:
-    client, url, _, clock = link
-    clock[0] += 3 * 86400
+    client, url, _, clock, _ = link
+    clock.now += 3 * 86400
     assert client.get(url, headers={"Range": "bytes=0-9"}).status_code == 403
     assert client.head(url).status_code == 403
 

@@ -1,4 +1,4 @@
-"""A task's draws are a pure function of the seed and its fate, and have the distributions profiles assume."""
+"""A task's draws are a pure function of the spec and its fate, and have the distributions profiles assume."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""HTTP-level faults at configured rates: deterministic under the seed, and never a half-created task."""
+"""HTTP-level faults at configured rates: deterministic under the spec, and never a half-created task."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 import pytest
+from fakeclock import Clock
 from starlette.testclient import TestClient
 
 from mockserver import Config, contract, create_app
@@ -17,12 +18,10 @@ KEY = {"Authorization": "Bearer sk-mock-dev"}
 CAT = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}
 
 
-def app_with(faults: Faults, seed: int = 0, delays: list[float] | None = None) -> TestClient:
-    async def sleep(seconds: float) -> None:
-        if delays is not None:
-            delays.append(seconds)
-
-    return TestClient(create_app(Config(faults=faults, seed=seed), clock=lambda: 1_756_693_797.0, sleep=sleep))
+def app_with(faults: Faults, seed: int = 0, clock: Clock | None = None) -> TestClient:
+    """The mock on a fake clock, which an added latency moves (and records) rather than waiting for it."""
+    clock = clock or Clock()
+    return TestClient(create_app(Config(faults=faults, seed=seed), clock=clock, sleep=clock.asleep))
 
 
 def stored(client: TestClient) -> int:
@@ -88,11 +87,12 @@ def test_fault_draws_follow_the_rates_and_repeat_under_the_same_seed() -> None:
 
 
 def test_added_latency_is_drawn_from_its_distribution() -> None:
-    delays: list[float] = []
-    with app_with(Faults(latency=Timing("lognormal", 0.2, 1.0, 0.05, 2.0)), delays=delays) as c:
+    clock = Clock()
+    with app_with(Faults(latency=Timing("lognormal", 0.2, 1.0, 0.05, 2.0)), clock=clock) as c:
         task_id = c.post("/v2/videos/generations", json=CAT, headers=KEY).json()["task_id"]
         for _ in range(300):
             assert c.get(f"/v2/videos/generations/{task_id}", headers=KEY).status_code == 200
+    delays = clock.sleeps
     assert len(delays) == 301 and min(delays) == 0.05 and max(delays) == 2.0
     assert 0.15 < sorted(delays)[150] < 0.25
 
@@ -121,14 +121,14 @@ def test_a_dropped_connection_over_a_real_socket_gets_no_answer_and_the_server_l
 
 
 def test_faults_spare_output_downloads() -> None:
-    clock = [1_756_693_797.0]
-    app = create_app(Config(), clock=lambda: clock[0])
+    clock = Clock()
+    app = create_app(Config(), clock=clock)
     with TestClient(app) as c:
         headers = {**KEY, "X-Mock-Scenario": "success"}
         task_id = c.post("/v2/images/generations", json={"prompt": "p", "model": "m"}, headers=headers).json()[
             "task_id"
         ]
-        clock[0] += 1000
+        clock.now += 1000
         link = c.get(f"/v2/images/generations/{task_id}", headers=KEY).json()["data"]["output"]
         app.state.service.injector.faults = Faults(poll_500=1.0, drop=1.0)
         assert c.get(link).status_code == 200

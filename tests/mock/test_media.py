@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from fakeclock import Clock
 from mediacheck import Decoded, decode
 from starlette.testclient import TestClient
 
@@ -16,13 +17,13 @@ SURE = Profile(queue=fixed(1), run=fixed(10), fail_rate=0.0)
 
 def _decoded(scope: str, body: dict, model: str = "m", scenario: str = "success") -> list[Decoded]:
     """Submit ``body``, let the task finish, and decode each of its outputs with PyAV."""
-    clock = [1_756_693_797.0]
-    with TestClient(create_app(Config(), clock=lambda: clock[0])) as client:
+    clock = Clock()
+    with TestClient(create_app(Config(), clock=clock)) as client:
         headers = {**KEY, "X-Mock-Scenario": scenario}
         task_id = client.post(
             f"/v2/{scope}/generations", json={"prompt": "p", "model": model, **body}, headers=headers
         ).json()["task_id"]
-        clock[0] += 10_000
+        clock.now += 10_000
         data = client.get(f"/v2/{scope}/generations/{task_id}", headers=KEY).json()["data"]
         urls = data.get("outputs") or [data["output"]]
         answers = [client.get(url) for url in urls]
@@ -74,12 +75,12 @@ def test_audio_is_wav_of_the_duration_asked(model, body, seconds) -> None:
 
 @pytest.mark.parametrize(("scope", "model"), [("images", "flux-dev"), ("videos", "veo3"), ("audio", "suno-v4")])
 def test_each_output_of_a_task_is_a_different_file(scope: str, model: str) -> None:
-    clock = [1_756_693_797.0]
-    with TestClient(create_app(Config(), clock=lambda: clock[0])) as client:
+    clock = Clock()
+    with TestClient(create_app(Config(), clock=clock)) as client:
         headers = {**KEY, "X-Mock-Scenario": "outputs, success"}
         body = {"prompt": "p", "model": model, "duration": 1, "size": "64x64"}
         task_id = client.post(f"/v2/{scope}/generations", json=body, headers=headers).json()["task_id"]
-        clock[0] += 1000  # flux-dev links live an hour
+        clock.now += 1000  # flux-dev links live an hour
         urls = client.get(f"/v2/{scope}/generations/{task_id}", headers=KEY).json()["data"]["outputs"]
         bodies = [client.get(url).content for url in urls]
     assert len(urls) == 4 and len(set(bodies)) == 4
@@ -87,14 +88,14 @@ def test_each_output_of_a_task_is_a_different_file(scope: str, model: str) -> No
 
 def test_any_worker_serves_the_shape_another_one_accepted() -> None:
     """The shape travels in the signed id: a second app with the same secret, which stored nothing, serves it."""
-    clock = [1_756_693_797.0]
-    first, second = (create_app(Config(), clock=lambda: clock[0], secret=b"shared") for _ in range(2))
+    clock = Clock()
+    first, second = (create_app(Config(), clock=clock, secret=b"shared") for _ in range(2))
     with TestClient(first) as one, TestClient(second) as other:
         body = {"prompt": "p", "model": "m", "aspect_ratio": "9:16", "duration": 2}
         task_id = one.post("/v2/videos/generations", json=body, headers={**KEY, "X-Mock-Scenario": "success"}).json()[
             "task_id"
         ]
-        clock[0] += 10_000
+        clock.now += 10_000
         link = other.get(f"/v2/videos/generations/{task_id}", headers=KEY).json()["data"]["output"]
         video = decode(other.get(link).content, "mp4")
     assert (video.width, video.height, video.frames) == (180, 320, 2 * render.FPS)
@@ -103,18 +104,18 @@ def test_any_worker_serves_the_shape_another_one_accepted() -> None:
 @pytest.mark.parametrize(("ttl", "expired_after"), [(3600, 3600), (0, None)])
 def test_links_expire_as_a_signed_url_does(ttl: float, expired_after: float | None) -> None:
     """After link_ttl past the finish, the link answers 403 with S3's XML AccessDenied, as real signed URLs do."""
-    clock = [1_756_693_797.0]
+    clock = Clock()
     profile = Profile(queue=fixed(1), run=fixed(10), fail_rate=0.0, link_ttl=ttl)
-    with TestClient(create_app(Config(profiles={"images": profile}, time_scale=2), clock=lambda: clock[0])) as client:
+    with TestClient(create_app(Config(profiles={"images": profile}, time_scale=2), clock=clock)) as client:
         task_id = client.post("/v2/images/generations", json={"prompt": "p", "model": "m"}, headers=KEY).json()[
             "task_id"
         ]
-        finished = clock[0] + 11 / 2
-        clock[0] = finished
+        finished = clock.now + 11 / 2
+        clock.now = finished
         link = client.get(f"/v2/images/generations/{task_id}", headers=KEY).json()["data"]["output"]
-        clock[0] = finished + 3600 / 2 - 1
+        clock.now = finished + 3600 / 2 - 1
         assert client.get(link).status_code == 200
-        clock[0] = finished + 3600 / 2
+        clock.now = finished + 3600 / 2
         response = client.get(link)
         task = client.get(f"/v2/images/generations/{task_id}", headers=KEY).json()
     if expired_after is None:
@@ -127,16 +128,16 @@ def test_links_expire_as_a_signed_url_does(ttl: float, expired_after: float | No
 
 
 def test_only_the_tasks_own_output_names_are_served() -> None:
-    clock = [1_756_693_797.0]
+    clock = Clock()
     app = create_app(
         Config(profiles={"audio": Profile(queue=fixed(1), run=fixed(1), fail_rate=0.0, outputs=2)}),
-        clock=lambda: clock[0],
+        clock=clock,
     )
     with TestClient(app) as client:
         task_id = client.post("/v2/audio/generations", json={"prompt": "p", "model": "m"}, headers=KEY).json()[
             "task_id"
         ]
-        clock[0] += 5
+        clock.now += 5
         outputs = client.get(f"/v2/audio/generations/{task_id}", headers=KEY).json()["data"]["outputs"]
         assert [client.get(url).status_code for url in outputs] == [200, 200]
         assert client.get(f"/_media/{task_id}/2.wav").status_code == 404

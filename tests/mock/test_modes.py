@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from fakeclock import Clock
 from starlette.testclient import TestClient
 
 from mockserver import Config, contract, create_app
@@ -30,7 +31,7 @@ def _first_poll(client: TestClient, scope: str, body: dict) -> dict:
         ("videos", {}, "text-to-video"),
         ("videos", {"images": [IMAGE]}, "image-to-video"),
         ("videos", {"videos": [VIDEO]}, "video-to-video"),
-        ("videos", {"images": [IMAGE], "videos": [VIDEO]}, "image-to-video"),  # images tested first, as the seed does
+        ("videos", {"images": [IMAGE], "videos": [VIDEO]}, "image-to-video"),  # images tested first, as the spec does
         ("videos", {"images": []}, "text-to-video"),  # an empty list carries no input
         ("images", {}, "text-to-image"),
         ("images", {"images": [IMAGE]}, "image-to-image"),
@@ -64,17 +65,17 @@ def test_the_platform_comes_from_the_models_profile(scope: str, model: str, plat
 def test_a_profile_times_each_mode_by_its_factor() -> None:
     """image-to-video at 2x: 10 s queued and 100 s run become 20 and 200, from the same draws."""
     profile = Profile(queue=fixed(10), run=fixed(100), fail_rate=0.0, modes={"image-to-video": 2.0})
-    clock = [1_756_693_797.0]
-    with TestClient(create_app(Config(profiles={"videos": profile}), clock=lambda: clock[0])) as client:
+    clock = Clock()
+    with TestClient(create_app(Config(profiles={"videos": profile}), clock=clock)) as client:
         ids = [
             client.post("/v2/videos/generations", json={"prompt": "p", "model": "m", **extra}, headers=KEY).json()[
                 "task_id"
             ]
             for extra in ({}, {"images": [IMAGE]})
         ]
-        clock[0] += 111
+        clock.now += 111
         statuses = [client.get(f"/v2/videos/generations/{i}", headers=KEY).json()["status"] for i in ids]
-        clock[0] += 110
+        clock.now += 110
         later = client.get(f"/v2/videos/generations/{ids[1]}", headers=KEY).json()
     assert statuses == ["SUCCESS", "IN_PROGRESS"]
     assert later["status"] == "SUCCESS" and later["start_time"] - later["submit_time"] == 20
@@ -104,13 +105,13 @@ def test_admin_and_journal_show_the_mode() -> None:
 def test_the_golden_mock_answer_has_the_fields_a_finished_poll_has() -> None:
     """fixtures/task/valid/mock-image-to-video.json stands for the mock's answers: same fields, same kinds."""
     golden = json.loads((Path(__file__).parents[2] / "fixtures/task/valid/mock-image-to-video.json").read_text())
-    clock = [1_756_693_797.0]
-    with TestClient(create_app(Config(), clock=lambda: clock[0])) as client:
+    clock = Clock()
+    with TestClient(create_app(Config(), clock=clock)) as client:
         body = {"prompt": "p", "model": "veo3", "images": [IMAGE]}
         task_id = client.post(
             "/v2/videos/generations", json=body, headers={**KEY, "X-Mock-Scenario": "success"}
         ).json()["task_id"]
-        clock[0] += 1000
+        clock.now += 1000
         task = client.get(f"/v2/videos/generations/{task_id}", headers=KEY).json()
     assert {k: type(v) for k, v in task.items()} == {k: type(v) for k, v in golden.items()}
     assert (task["platform"], task["action"]) == (golden["platform"], golden["action"])

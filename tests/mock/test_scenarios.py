@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from fakeclock import START, Clock
 from starlette.testclient import TestClient
 
 from mockserver import Config, contract, create_app
@@ -16,20 +17,19 @@ KEY = {"Authorization": "Bearer sk-mock-dev"}
 ALWAYS_FAILS = Profile(queue=uniform(1, 2), run=uniform(5, 10), fail_rate=1.0)
 SURE = Profile(queue=fixed(10), run=fixed(100), fail_rate=0.0)
 YEAR = 365 * 24 * 3600
-START = 1_756_693_797.0
 RULES = contract.lifecycle()
 
 
 def play(scenario: str, times: list[float], profile: Profile = SURE) -> list[tuple[int, dict]]:
     """Submit under ``scenario``, then poll at each of ``times`` (seconds after submit)."""
-    clock = [START]
-    with TestClient(create_app(Config(profiles={"videos": profile}), clock=lambda: clock[0])) as client:
+    clock = Clock()
+    with TestClient(create_app(Config(profiles={"videos": profile}), clock=clock)) as client:
         headers = {**KEY, "X-Mock-Scenario": scenario}
         submitted = client.post("/v2/videos/generations", json={"prompt": "p", "model": "m"}, headers=headers)
         assert submitted.status_code == 200, submitted.text
         task_id, seen = submitted.json()["task_id"], []
         for at in times:
-            clock[0] = START + at
+            clock.now = START + at
             response = client.get(f"/v2/videos/generations/{task_id}", headers=KEY)
             body = response.json()
             assert contract.is_valid("task" if response.status_code == 200 else "error", body), body
@@ -86,16 +86,16 @@ def test_late_visible_task_answers_404_then_is_found() -> None:
 
 
 def test_expired_task_and_its_links_answer_404() -> None:
-    clock = [START]
-    with TestClient(create_app(Config(profiles={"videos": SURE}), clock=lambda: clock[0])) as client:
+    clock = Clock()
+    with TestClient(create_app(Config(profiles={"videos": SURE}), clock=clock)) as client:
         headers = {**KEY, "X-Mock-Scenario": "expire"}
         task_id = client.post("/v2/videos/generations", json={"prompt": "p", "model": "m"}, headers=headers).json()[
             "task_id"
         ]
-        clock[0] = START + 110 + 59
+        clock.now = START + 110 + 59
         task = client.get(f"/v2/videos/generations/{task_id}", headers=KEY).json()
         assert client.get(task["data"]["output"]).status_code == 200
-        clock[0] = START + 110 + 60
+        clock.now = START + 110 + 60
         gone = client.get(f"/v2/videos/generations/{task_id}", headers=KEY)
         assert (gone.status_code, gone.json()["error"]["code"]) == (404, "task_not_found")
         assert client.get(task["data"]["output"]).status_code == 404
@@ -155,14 +155,14 @@ def test_every_scenario_answers_valid_bodies_along_a_lawful_lifecycle(scenario: 
 @pytest.mark.parametrize("scenario", ["late-visible, fail-quota", "outputs, success", "skip-states", "slow", "expire"])
 def test_another_worker_replays_the_same_fate_from_the_task_id(scenario: str) -> None:
     """Two apps alike share nothing but the config; the second rebuilds the task from its signed id."""
-    clock = [START]
-    first = TestClient(create_app(Config(), clock=lambda: clock[0]))
-    second = TestClient(create_app(Config(), clock=lambda: clock[0]))
+    clock = Clock()
+    first = TestClient(create_app(Config(), clock=clock))
+    second = TestClient(create_app(Config(), clock=clock))
     headers = {**KEY, "X-Mock-Scenario": scenario}
     task_id = first.post("/v2/videos/generations", json={"prompt": "p", "model": "sora-2"}, headers=headers).json()[
         "task_id"
     ]
     for at in range(0, 1500, 30):
-        clock[0] = START + at
+        clock.now = START + at
         here, there = (c.get(f"/v2/videos/generations/{task_id}", headers=KEY) for c in (first, second))
         assert (here.status_code, here.json()) == (there.status_code, there.json())

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
-import time
+from pathlib import Path
 
 import httpx
 import pytest
+from fakeclock import Clock
 
 from mockserver import contract
 from mockserver.cli import main
-from mockserver.testing import running_mock
+from mockserver.testing import await_url, running_mock
 
 
 def test_a_task_lives_its_whole_life_over_a_real_socket() -> None:
-    now = [1_756_693_797.0]
-    with running_mock(clock=lambda: now[0], seed=3) as mock:
+    clock = Clock()
+    with running_mock(clock=clock, seed=3) as mock:
         assert mock.url.startswith("http://127.0.0.1:")
         headers = {"Authorization": f"Bearer {mock.keys[0]}"}
         with httpx.Client(base_url=mock.url, headers=headers) as http:
@@ -32,7 +32,7 @@ def test_a_task_lives_its_whole_life_over_a_real_socket() -> None:
                 statuses.append(task["status"])
                 if task["status"] in contract.lifecycle()["terminal"]:
                     break
-                now[0] += 5
+                clock.now += 5
     assert statuses[-1] in contract.lifecycle()["terminal"]
     assert "IN_PROGRESS" in statuses
     with pytest.raises(httpx.ConnectError):
@@ -93,32 +93,18 @@ def test_the_banner_names_every_key_and_says_when_the_port_is_chosen_later(
     assert "port 0: a free port" in banner
 
 
-def test_cli_prints_url_and_keys_serves_the_admin_api_and_stops_on_ctrl_c() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    command = [
-        sys.executable,
-        "-m",
-        "mockserver",
-        "--port",
-        str(port),
-        "--admin-key",
-        "sk-adm",
-        "--log-level",
-        "warning",
-    ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+def test_cli_prints_url_and_keys_serves_the_admin_api_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    """On ``--port 0`` the kernel picks the port and the server holds it; uvicorn's log line names it."""
+    command = [sys.executable, "-m", "mockserver", "--port", "0", "--admin-key", "sk-adm", "--no-access-log"]
+    log = tmp_path / "server.log"
+    with open(log, "wb") as err:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err, text=True)
     try:
         first, second = process.stdout.readline(), process.stdout.readline()  # type: ignore[union-attr]
-        assert f"http://127.0.0.1:{port}" in first and "Bearer sk-mock-dev" in first
+        assert "http://127.0.0.1:0 (port 0: a free port" in first and "Bearer sk-mock-dev" in first
         assert "/_mock/" in second and "Bearer sk-adm" in second
-        for _ in range(200):
-            try:
-                health = httpx.get(f"http://127.0.0.1:{port}/_mock/health", headers={"Authorization": "Bearer sk-adm"})
-                break
-            except httpx.TransportError:
-                time.sleep(0.05)  # waiting for a real process to bind, not for the mock's clock
+        url = await_url(log, process)
+        health = httpx.get(f"{url}/_mock/health", headers={"Authorization": "Bearer sk-adm"})
         assert health.json()["status"] == "ok"
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=15) == 0

@@ -4,47 +4,35 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
 
-from mockserver.testing import await_port
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from mockserver.testing import await_url
 
 
 @contextmanager
-def mock_process(
-    *argv: str, port: int | None = None, log: Path | None = None
-) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def mock_process(*argv: str, log: Path | None = None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """``python -m mockserver`` with ``argv`` until the block ends; yields its URL once it answers.
 
-    It runs in a session of its own, so that stopping it also stops any worker processes it forked.
-    With ``log``, everything it prints goes to that file.
+    It listens on a port the kernel picks (``--port 0``), read back from its log, so no other process
+    can take the port first. It runs in a session of its own, so that stopping it also stops any
+    worker processes it forked. Everything it prints goes to ``log``, or to a scratch file.
     """
-    port = port or free_port()
-    command = [sys.executable, "-m", "mockserver", "--port", str(port), "--log-level", "warning", *argv]
-    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
-    try:
-        process = subprocess.Popen(command, stdout=out, stderr=out if log else None, start_new_session=True)
-    finally:
-        if log:
-            out.close()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        await_port(port, process)
-        yield url, process
-    finally:
-        _stop(process)
+    with tempfile.TemporaryDirectory(prefix="mock-process-") as scratch:
+        log = log or Path(scratch) / "server.log"
+        command = [sys.executable, "-m", "mockserver", "--port", "0", "--log-level", "info", *argv]
+        with open(log, "wb") as out:
+            process = subprocess.Popen(command, stdout=out, stderr=out, start_new_session=True)
+        try:
+            yield await_url(log, process), process
+        finally:
+            _stop(process)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

@@ -13,13 +13,13 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from fakeclock import Clock
 from starlette.testclient import TestClient
 
 from mockserver import Config, contract, create_app
 
 HEADERS = {"Authorization": "Bearer sk-mock-dev", "Content-Type": "application/json"}
 MiB = 1024 * 1024
-START = 1_756_693_797.0
 BASE = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}
 
 LARGE_AND_WRONG = {
@@ -33,7 +33,7 @@ LARGE_AND_WRONG = {
 
 @pytest.fixture
 def client() -> Iterator[TestClient]:
-    with TestClient(create_app(Config(), clock=lambda: START)) as c:
+    with TestClient(create_app(Config(), clock=Clock())) as c:
         yield c
 
 
@@ -95,7 +95,7 @@ def test_an_unknown_scenario_is_quoted_cut_short(client: TestClient) -> None:
 
 
 def test_the_journal_keeps_a_bounded_path() -> None:
-    with TestClient(create_app(Config(admin_key="sk-admin"), clock=lambda: START)) as client:
+    with TestClient(create_app(Config(admin_key="sk-admin"), clock=Clock())) as client:
         client.get("/v2/videos/generations/" + "a" * 8000, headers=HEADERS)
         entry = client.get("/_mock/journal", headers={"Authorization": "Bearer sk-admin"}).json()["entries"][-1]
     assert entry["path"].startswith("/v2/videos/generations/aaa") and len(entry["path"]) <= 512

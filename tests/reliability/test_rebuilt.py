@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fakeclock import Clock
 from starlette.testclient import TestClient
 
 from mockserver import Config, create_app
@@ -10,19 +11,18 @@ KEY = {"Authorization": "Bearer sk-mock-dev"}
 OTHER = {"Authorization": "Bearer sk-other"}
 ADMIN = {"Authorization": "Bearer sk-admin"}
 CAT = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}
-START = 1_756_693_797.0
 
 
 def test_a_kept_rebuild_answers_as_a_fresh_one_and_only_to_its_key_scope_and_epoch() -> None:
-    now = [START]
+    clock = Clock()
     config = Config(keys=("sk-mock-dev", "sk-other"), admin_key="sk-admin")
     with (
-        TestClient(create_app(config, clock=lambda: now[0])) as accepting,
-        TestClient(create_app(config, clock=lambda: now[0])) as other,
+        TestClient(create_app(config, clock=clock)) as accepting,
+        TestClient(create_app(config, clock=clock)) as other,
     ):
         task_id = accepting.post("/v2/videos/generations", json=CAT, headers=KEY).json()["task_id"]
         path = f"/v2/videos/generations/{task_id}"
-        now[0] += 3600
+        clock.now += 3600
         first, again = other.get(path, headers=KEY), other.get(path, headers=KEY)
         assert first.status_code == 200 and first.json()["status"] in ("SUCCESS", "FAILURE")
         assert again.json() == first.json() == accepting.get(path, headers=KEY).json()

@@ -8,8 +8,6 @@ from typing import Any
 import httpx
 import pytest
 
-from mockserver import cli
-
 KEY, WRONG, ADMIN = "sk-secret-7f3a9", "sk-wrong-51c2d", "adm-secret-e88b0"
 BODY = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}
 
@@ -50,9 +48,21 @@ def test_the_admin_api_is_shut_without_an_admin_key(spawn: Any) -> None:
             assert answer.status_code == 404
 
 
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses of every socket listening on ``port``, as the kernel lists them."""
+    found = set()
+    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, _, hex_port = local.partition(":")
+            if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                assert len(address) == width
+                found.add(address)
+    return found
+
+
 @pytest.mark.parametrize("workers", ["1", "2"])
-def test_the_server_binds_loopback_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch, workers: str) -> None:
-    seen: dict[str, Any] = {}
-    monkeypatch.setattr(cli.uvicorn, "run", lambda app, **options: seen.update(options))
-    cli.main(["--workers", workers])
-    assert seen["host"] == "127.0.0.1"
+def test_the_server_binds_loopback_unless_told_otherwise(spawn: Any, workers: str) -> None:
+    with spawn("--workers", workers) as (url, _):
+        port = int(url.rsplit(":", 1)[1])
+        assert listening_addresses(port) == {"0100007F"}  # 127.0.0.1 only, in the kernel's byte order

@@ -11,6 +11,7 @@ import json
 from dataclasses import replace
 from typing import Any
 
+from fakeclock import START, Clock
 from hostile import for_schema
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,7 +21,6 @@ from mockserver import contract, create_app
 from mockserver.config import Config, ConfigError, config_from
 from mockserver.faults import ConnectionDropped, Faults
 
-START = 1_756_693_797.0
 ADMIN = {"Authorization": "Bearer sk-admin", "Content-Type": "application/json"}
 BODY = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}
 CHECKS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -39,9 +39,9 @@ def simulated(answer: Any) -> bool:
 
 def lives(config: Config) -> None:
     """Submit to every scope, then poll each task from submit to past its end: nothing may be a 5xx."""
-    now = [START]
+    clock = Clock()
     headers = {"Authorization": f"Bearer {config.keys[0]}"}
-    with TestClient(create_app(config, clock=lambda: now[0], sleep=no_sleep), raise_server_exceptions=False) as client:
+    with TestClient(create_app(config, clock=clock, sleep=no_sleep), raise_server_exceptions=False) as client:
         ids = []
         for scope in ("images", "videos", "audio"):
             answer = client.post(f"/v2/{scope}/generations", json=BODY, headers=headers)
@@ -49,7 +49,7 @@ def lives(config: Config) -> None:
             if answer.status_code == 200:
                 ids.append((scope, answer.json()["task_id"]))
         for step in (0, 1, 10, 100, 1e4, 1e6, 1e8):
-            now[0] = START + step
+            clock.now = START + step
             for scope, task_id in ids:
                 answer = client.get(f"/v2/{scope}/generations/{task_id}", headers=headers)
                 assert answer.status_code < 500, answer.text
@@ -78,7 +78,7 @@ fault_bodies = for_schema("admin-faults").map(lambda body: json.dumps(body, allo
 @given(fault_bodies, st.integers(0, 3))
 def test_admin_faults_are_refused_naming_a_field_or_applied_without_an_unasked_5xx(body: bytes, polls: int) -> None:
     config = Config(admin_key="sk-admin")
-    with TestClient(create_app(config, clock=lambda: START, sleep=no_sleep)) as client:  # an exception fails the test
+    with TestClient(create_app(config, clock=Clock(), sleep=no_sleep)) as client:  # an exception fails the test
         before = client.get("/_mock/faults", headers=ADMIN).json()
         answer = client.put("/_mock/faults", headers=ADMIN, content=body)
         assert answer.status_code in (200, 400), answer.text
@@ -101,15 +101,15 @@ def test_admin_faults_are_refused_naming_a_field_or_applied_without_an_unasked_5
 @CHECKS
 @given(for_schema("admin-state").map(lambda body: json.dumps(body, allow_nan=True).encode()), st.integers(0, 400))
 def test_forcing_a_state_is_refused_or_done_and_the_task_stays_lawful(body: bytes, at: int) -> None:
-    now = [START]
-    with TestClient(create_app(Config(admin_key="sk-admin"), clock=lambda: now[0])) as client:
+    clock = Clock()
+    with TestClient(create_app(Config(admin_key="sk-admin"), clock=clock)) as client:
         key = {"Authorization": "Bearer sk-mock-dev"}
         task_id = client.post("/v2/videos/generations", json=BODY, headers=key).json()["task_id"]
-        now[0] += at
+        clock.now += at
         answer = client.post(f"/_mock/tasks/{task_id}/state", headers=ADMIN, content=body)
         assert answer.status_code in (200, 400, 409), answer.text
         if answer.status_code != 200:
             assert contract.is_valid("error", answer.json()) and answer.json()["error"]["message"]
-        now[0] += 1e6
+        clock.now += 1e6
         task = client.get(f"/v2/videos/generations/{task_id}", headers=key)
         assert task.status_code == 200 and contract.is_valid("task", task.json())

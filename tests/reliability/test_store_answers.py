@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from fakeclock import Clock
 from starlette.testclient import TestClient
 
 from mockserver import Config, contract, create_app
@@ -15,17 +16,16 @@ from mockserver.store import SqliteStore
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 ADMIN = {"Authorization": "Bearer sk-admin"}
-START = 1_756_693_797.0
 SECRET = b"one secret for both runs"
 
 
 def test_a_task_whose_profile_or_reason_left_the_config_answers_410(tmp_path: Path) -> None:
     """Such tasks were 500s on polls, output links and the admin list after a restart under another config."""
-    now = [START]
+    clock = Clock()
     fast = Profile(queue=fixed(1), run=fixed(1), fail_rate=0.0, scope="videos")
     reasons = {**FAIL_REASONS, "meteor": "hit by a meteor"}
     first = Config(admin_key="sk-admin", models={**MODELS, "my-model": fast}, fail_reasons=reasons)
-    with TestClient(create_app(first, store=SqliteStore(tmp_path / "t.db"), clock=lambda: now[0], secret=SECRET)) as c:
+    with TestClient(create_app(first, store=SqliteStore(tmp_path / "t.db"), clock=clock, secret=SECRET)) as c:
         mine = c.post("/v2/videos/generations", json={"prompt": "p", "model": "my-model"}, headers=KEY).json()[
             "task_id"
         ]
@@ -33,11 +33,11 @@ def test_a_task_whose_profile_or_reason_left_the_config_answers_410(tmp_path: Pa
         doomed = c.post("/v2/videos/generations", json={"prompt": "p", "model": "veo3"}, headers=failing).json()[
             "task_id"
         ]
-        now[0] += 1000
+        clock.now += 1000
         output = c.get(f"/v2/videos/generations/{mine}", headers=KEY).json()["data"]["output"]
         assert c.get(output).status_code == 200
     later = Config(admin_key="sk-admin")  # the default: neither my-model nor meteor
-    with TestClient(create_app(later, store=SqliteStore(tmp_path / "t.db"), clock=lambda: now[0], secret=SECRET)) as c:
+    with TestClient(create_app(later, store=SqliteStore(tmp_path / "t.db"), clock=clock, secret=SECRET)) as c:
         for task_id in (mine, doomed):
             answer = c.get(f"/v2/videos/generations/{task_id}", headers=KEY)
             assert (answer.status_code, answer.json()["error"]["code"]) == (410, "task_gone"), answer.text
@@ -52,7 +52,7 @@ def test_a_task_whose_profile_or_reason_left_the_config_answers_410(tmp_path: Pa
 
 def test_a_store_failing_while_serving_is_a_503_with_retry_after(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "t.db")
-    with TestClient(create_app(Config(), store=store, clock=lambda: START), raise_server_exceptions=False) as c:
+    with TestClient(create_app(Config(), store=store, clock=Clock()), raise_server_exceptions=False) as c:
         task_id = c.post("/v2/videos/generations", json={"prompt": "p", "model": "veo3"}, headers=KEY).json()["task_id"]
         store.close()  # every statement now fails, as on a file gone bad under the server
         for answer in (
@@ -81,7 +81,7 @@ def test_a_row_another_tool_wrote_wrong_is_a_503_not_a_500(tmp_path: Path, colum
     """The file is outside the process: a row edited by hand made polls, links and the admin API 500s."""
     store = SqliteStore(tmp_path / "t.db")
     with TestClient(
-        create_app(Config(admin_key="sk-admin"), store=store, clock=lambda: START), raise_server_exceptions=False
+        create_app(Config(admin_key="sk-admin"), store=store, clock=Clock()), raise_server_exceptions=False
     ) as c:
         task_id = c.post("/v2/videos/generations", json={"prompt": "p", "model": "veo3"}, headers=KEY).json()["task_id"]
         with sqlite3.connect(tmp_path / "t.db") as db:
@@ -103,7 +103,7 @@ def test_another_programs_write_lock_is_a_503_after_a_second_not_a_frozen_server
     """The store waited 10 s for the lock on the event loop, and every request waited with it."""
     store = SqliteStore(tmp_path / "t.db")
     other = sqlite3.connect(tmp_path / "t.db", isolation_level=None)
-    with TestClient(create_app(Config(), store=store, clock=lambda: START)) as c:
+    with TestClient(create_app(Config(), store=store, clock=Clock())) as c:
         other.execute("BEGIN IMMEDIATE")  # another program writing
         answer = c.post("/v2/videos/generations", json={"prompt": "p", "model": "veo3"}, headers=KEY)
         assert (answer.status_code, answer.json()["error"]["code"]) == (503, "store_unavailable")

@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from fakeclock import Clock
 from playwright.sync_api import Page, expect
 
 from mockserver import Config
@@ -33,17 +34,9 @@ HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</scrip
 BODY = {"prompt": "A cat surfing in sunset, cinematic", "model": "house-video"}  # plays the videos default set below
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_767_225_600.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture(scope="module")
 def clock() -> Clock:
-    return Clock()
+    return Clock(1_767_225_600.0)
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
-"""The seed's own curl examples, host put in front, against the default mock: the seed's answers come back.
+"""The spec's own curl examples, host put in front, against the default mock: the spec's answers come back.
 
-The seed writes each curl option on a line of its own without a trailing backslash; read as one
+The spec writes each curl option on a line of its own without a trailing backslash; read as one
 command, each file is used verbatim but for the host, the key and the task id it leaves as holes.
 """
 
@@ -13,17 +13,18 @@ import subprocess
 from typing import Any
 
 import pytest
+from fakeclock import Clock
 from starlette.testclient import TestClient
 
 from mockserver import Config, contract, create_app
 from mockserver.config import DEV_KEY
 from mockserver.testing import running_mock
 
-SEED = contract.fixtures_dir() / "seed"
+SPEC = contract.fixtures_dir() / "spec"
 
 
 def curl_words(name: str, base: str, task_id: str = "") -> list[str]:
-    text = (SEED / name).read_text(encoding="utf-8")
+    text = (SPEC / name).read_text(encoding="utf-8")
     words = shlex.split(text.replace("\n", " "))
     filled = [w.replace("<API-Key>", DEV_KEY).replace("{task_id}", task_id) for w in words]
     return [base + w if w.startswith("/v2/") else w for w in filled]
@@ -47,27 +48,27 @@ def as_request(words: list[str]) -> dict[str, Any]:
     return request
 
 
-def test_the_seed_curl_examples_get_the_seed_shapes() -> None:
-    now = [1_756_693_797.0]
-    with TestClient(create_app(Config(), clock=lambda: now[0])) as client:
+def test_the_spec_curl_examples_get_the_spec_shapes() -> None:
+    clock = Clock()
+    with TestClient(create_app(Config(), clock=clock)) as client:
         submitted = client.request(**as_request(curl_words("example-curl-submit.txt", "")))
         assert submitted.status_code == 200
         answer = submitted.json()
-        seed_answer = json.loads((SEED / "example-submit-response.json").read_text(encoding="utf-8"))
-        assert answer.keys() == seed_answer.keys() and contract.is_valid("submit-response", answer)
-        seed_task = json.loads((SEED / "example-task.json").read_text(encoding="utf-8"))
+        spec_answer = json.loads((SPEC / "example-submit-response.json").read_text(encoding="utf-8"))
+        assert answer.keys() == spec_answer.keys() and contract.is_valid("submit-response", answer)
+        spec_task = json.loads((SPEC / "example-task.json").read_text(encoding="utf-8"))
         for _ in range(200):
             task = client.request(**as_request(curl_words("example-curl-poll.txt", "", answer["task_id"]))).json()
             assert contract.is_valid("task", task), task
             if task["status"] in contract.lifecycle()["terminal"]:
                 break
-            now[0] += 10
+            clock.now += 10
     assert task["task_id"] == answer["task_id"]
-    assert set(task) <= set(seed_task) and {"task_id", "status", "progress", "data"} <= set(task)
+    assert set(task) <= set(spec_task) and {"task_id", "status", "progress", "data"} <= set(task)
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="no curl on this machine")
-def test_the_seed_curl_submit_runs_as_is_in_a_shell_curl() -> None:
+def test_the_spec_curl_submit_runs_as_is_in_a_shell_curl() -> None:
     with running_mock() as mock:
         run = subprocess.run(
             curl_words("example-curl-submit.txt", mock.url) + ["-s"], capture_output=True, timeout=30, check=True

@@ -30,6 +30,7 @@ from .callbacks.settings import FAULTS as CALLBACK_FAULTS
 
 BEHAVIOURS = ("default", "stuck", "slow", "late-visible", "expire", "outputs", "no-progress", "skip-states")
 STUCK, SLOW, LATE, EXPIRE, OUTPUTS, NO_PROGRESS, SKIP_STATES = (1 << n for n in range(1, len(BEHAVIOURS)))
+CALLBACK_NAMES = tuple(f"callback-{fault}" for fault in CALLBACK_FAULTS)  # a task's callbacks, not its fate
 MAX_REASONS = 30  # outcomes 0 (the profile decides), 1 (success), 2.. (a reason) fit in five bits
 
 
@@ -76,8 +77,8 @@ def by_code(reasons: int) -> dict[int, Choice]:
 
 
 def names(reasons: tuple[str, ...]) -> list[str]:
-    callbacks = (f"callback-{fault}" for fault in CALLBACK_FAULTS)
-    return [*BEHAVIOURS, "success", *(f"fail-{reason}" for reason in reasons), *callbacks]
+    """The task fates, which a task id carries; the callback faults are ``CALLBACK_NAMES``."""
+    return [*BEHAVIOURS, "success", *(f"fail-{reason}" for reason in reasons)]
 
 
 class UnknownScenario(ValueError):
@@ -101,7 +102,9 @@ def parse(header: str, reasons: tuple[str, ...], field: str = "X-Mock-Scenario")
         elif name.startswith("callback-") and name[9:] in CALLBACK_FAULTS:
             callbacks.append(1 + CALLBACK_FAULTS.index(name[9:]))
         else:
-            raise UnknownScenario(f"Unknown {field} {contract.quote(name)}; use one of: {', '.join(names(reasons))}.")
+            raise UnknownScenario(
+                f"Unknown {field} {contract.quote(name)}; use one of: {', '.join([*names(reasons), *CALLBACK_NAMES])}."
+            )
     if len(behaviours) > 1 or len(outcomes) > 1 or len(callbacks) > 1:
         raise UnknownScenario(
             f"{field} combines at most one behaviour, one outcome (success or fail-*) and one callback-* fault."

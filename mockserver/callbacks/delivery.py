@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import httpx
 
+CONNECTIONS = 16  # POSTs in flight per worker, and the pool's size; a burst beyond waits its turn
 ANSWER_LIMIT = 64 * 1024  # bytes of a receiver's answer read before the connection is let go
 USER_AGENT = "unified-generations-mock (callbacks)"
 
@@ -52,7 +53,8 @@ def signed(key: bytes, webhook_id: str, timestamp: int, body: bytes) -> dict[str
 
 def client() -> httpx.AsyncClient:
     """No redirects, no proxies or netrc from the environment: the URL given is the one called."""
-    limits = httpx.Limits(max_connections=16, max_keepalive_connections=4)
+    # Few idle connections: httpcore checks each idle one with a select() before every request.
+    limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=4)
     return httpx.AsyncClient(follow_redirects=False, trust_env=False, limits=limits)
 
 

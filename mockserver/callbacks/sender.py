@@ -33,7 +33,6 @@ from .settings import Settings
 
 ATTEMPTS_KEPT = 1000
 NAP = 1.0  # real seconds the loop waits at most between looks, so a forced state is seen soon
-IN_FLIGHT = 64  # concurrent POSTs per worker
 
 
 class Sender:
@@ -57,7 +56,7 @@ class Sender:
         self._sending: set[str] = set()  # tasks with an attempt in flight
         self._woken = asyncio.Event()
         self._http: httpx.AsyncClient | None = None
-        self._slots = asyncio.Semaphore(IN_FLIGHT)
+        self._slots = asyncio.Semaphore(delivery.CONNECTIONS)
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property

@@ -47,7 +47,7 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        ThreadingHTTPServer.request_queue_size = 256  # the sender opens up to 64 connections at once
+        ThreadingHTTPServer.request_queue_size = 256  # the sender opens up to 16 connections at once
         self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]

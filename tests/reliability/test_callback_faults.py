@@ -12,7 +12,9 @@ from callbackrun import ADMIN, KEY, TERMINAL, Clock, attempts, client, make, run
 from receiver import Receiver
 from standardwebhooks.webhooks import Webhook
 
+from mockserver import create_app
 from mockserver.callbacks.settings import DEV_SECRET
+from mockserver.config import config_from
 
 ORDER = ["SUBMITTED", "QUEUED", "IN_PROGRESS"]
 
@@ -185,3 +187,21 @@ def test_an_empty_callback_field_is_no_callback_and_an_allowed_host_any_url() ->
 
     assert asyncio.run(scenario()) == [200] * 4
     assert app.state.service.callbacks.pending() == 2
+
+
+def test_a_callback_fault_is_chosen_by_a_model_alias_for_clients_that_send_no_header() -> None:
+    clock = Clock()
+    aliases = {"veo3-twice": {"model": "veo3", "scenario": "stuck, callback-duplicate"}}
+    app = create_app(config_from({"time_scale": 100, "aliases": aliases, "admin_key": "adm"}), clock=clock)
+
+    async def scenario(receiver: Receiver) -> None:
+        async with client(app) as http:
+            body = {"prompt": "a fox", "model": "veo3-twice", "callback_url": receiver.url}
+            task_id = (await http.post("/v2/videos/generations", json=body, headers=KEY)).json()["task_id"]
+            await http.post(f"/_mock/tasks/{task_id}/state", json={"status": "SUCCESS"}, headers=ADMIN)
+            await run_for(app, clock, 3, step=0.25)
+
+    with Receiver() as receiver:
+        asyncio.run(scenario(receiver))
+    assert [r.task["status"] for r in receiver.received] == ["SUCCESS", "SUCCESS"]
+    assert len({r.headers["webhook-id"] for r in receiver.received}) == 1

@@ -26,6 +26,7 @@ import orjson
 
 from .. import lifecycle
 from ..catalog import Catalog
+from ..store import StoreError
 from . import delivery, due
 from .asked import Asked
 from .ledger import Key, Ledger, MemoryLedger, SqliteLedger
@@ -86,6 +87,7 @@ class Sender:
     def clear(self) -> None:
         self._heap.clear()
         self._asked.clear()
+        self._busy.clear()
         self.attempts.clear()
         self.ledger.clear()
 
@@ -93,8 +95,8 @@ class Sender:
         return len(self._asked)
 
     def _watch(self, task_id: str, asked: Asked, base: str, record: lifecycle.Record | None) -> None:
+        """Look at the task when its first delivery is due; without its record at hand, at once."""
         self._asked[task_id] = (asked, base)
-        record = record or self.record_of(task_id)
         first = min((d.due for d in self._plan(record, asked)), default=math.inf) if record else self.clock()
         self._push(first, task_id)
 
@@ -128,7 +130,11 @@ class Sender:
 
     def _look(self, task_id: str, now: float) -> list[asyncio.Task[None]]:
         found = self._asked.get(task_id)
-        record = self.record_of(task_id) if found else None
+        try:
+            record = self.record_of(task_id) if found else None
+        except StoreError:
+            self._push(now + NAP, task_id)  # the store failed for a moment: look again soon
+            return []
         if found is None or record is None or not lifecycle.playable(self.catalog, record):
             self._forget(task_id)
             return []
@@ -183,7 +189,11 @@ class Sender:
 
     async def _post(self, task_id: str, item: due.Delivery, attempt: int) -> None:
         found = self._asked.get(task_id)
-        record = self.record_of(task_id) if found else None
+        try:
+            record = self.record_of(task_id) if found else None
+        except StoreError:  # try this attempt again soon
+            self._push(self.clock() + NAP, task_id, item, attempt)
+            return
         if found is None or record is None:
             self._busy.discard(item.key)
             return

@@ -15,6 +15,7 @@ from standardwebhooks.webhooks import Webhook
 from mockserver import create_app
 from mockserver.callbacks.settings import DEV_SECRET
 from mockserver.config import config_from
+from mockserver.store import StoreError
 
 ORDER = ["SUBMITTED", "QUEUED", "IN_PROGRESS"]
 
@@ -205,3 +206,26 @@ def test_a_callback_fault_is_chosen_by_a_model_alias_for_clients_that_send_no_he
         asyncio.run(scenario(receiver))
     assert [r.task["status"] for r in receiver.received] == ["SUCCESS", "SUCCESS"]
     assert len({r.headers["webhook-id"] for r in receiver.received}) == 1
+
+
+def test_a_store_that_fails_for_a_moment_delays_a_callback_and_loses_none() -> None:
+    """A locked SQLite file raises StoreError; the scheduler must look again, not stop."""
+    clock = Clock()
+    app = make(clock)
+    sender = app.state.service.callbacks
+    read, failures = sender.record_of, iter([True, True, True])
+
+    def flaky(task_id: str) -> Any:
+        if next(failures, False):
+            raise StoreError("database is locked")
+        return read(task_id)
+
+    async def scenario(receiver: Receiver) -> None:
+        async with client(app) as http:
+            await submit(http, 1, {"callback_url": receiver.url})
+            sender.record_of = flaky
+            await run_for(app, clock, 8, step=0.25)
+
+    with Receiver() as receiver:
+        asyncio.run(scenario(receiver))
+    assert len(receiver.received) == 1 and next(failures, None) is None

@@ -22,6 +22,14 @@ _SECRET_HEADERS = frozenset({"authorization", "x-api-key", "cookie"})
 NOT_JSON: Any = object()
 
 
+def elapsed(response: httpx.Response) -> float:
+    """Seconds the answer took; 0 for one no transport timed (a test's handler, a response built by hand)."""
+    try:
+        return response.elapsed.total_seconds()
+    except RuntimeError:
+        return 0.0
+
+
 @dataclass(frozen=True)
 class Exchange:
     """One request and its response (or the transport error that stood for it)."""
@@ -34,6 +42,7 @@ class Exchange:
     response_headers: tuple[tuple[str, str], ...] = ()
     response_body: bytes = b""
     error: str = ""
+    elapsed: float = 0.0  # seconds from sending the request to the end of its answer (--contract-record)
 
     @classmethod
     def of(cls, response: httpx.Response) -> Exchange:
@@ -46,6 +55,7 @@ class Exchange:
             response.status_code,
             tuple(response.headers.multi_items()),
             response.content,
+            elapsed=elapsed(response),
         )
 
     @classmethod

@@ -23,7 +23,9 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
-from . import checks, lifecycle_checks, runner, strategies
+from mockserver.contract.recording import Writer
+
+from . import checks, lifecycle_checks, recording, runner, strategies
 from .client import Policy
 from .findings import FAIL, WARN, Exchange, Verdicts
 from .options import Options
@@ -45,6 +47,7 @@ class Probe:
     content_type: str = "application/json"
     exchange: Exchange | None = None
     walk: runner.Walk | None = None
+    answered: float = 0.0  # when the submit was answered, for --contract-record
 
     @property
     def task_id(self) -> str | None:
@@ -71,6 +74,7 @@ class Kit:
         self.target: runner.Target = self.portal.call(self._target, policy)
         self._probes: dict[str, list[Probe]] | None = None
         self._following: Future[None] | None = None
+        self.recording = Writer(options.record) if options.record else None
 
     async def _target(self, policy: Policy) -> runner.Target:
         options = self.options
@@ -83,7 +87,18 @@ class Kit:
     def close(self) -> None:
         if self._following is not None:
             self._following.cancel()  # a run stopped early need not wait for its tasks to end
+        if self.recording is not None:
+            self._record_strays()
+            self.recording.close()
         self._stack.close()
+
+    def _record_strays(self) -> None:
+        """Paid tasks that were never walked (a body that should have been refused, a walk cut short) get a line too."""
+        assert self.recording is not None
+        walked = {id(p.exchange) for p in self.planned() if p.walk is not None}
+        for scope, exchange in self.target.accepted:
+            if id(exchange) not in walked:
+                self.recording.write(recording.line(scope, exchange, None, self.target.clock()))
 
     def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run one of ``runner``'s coroutines on the kit's event loop and return its result."""
@@ -160,10 +175,11 @@ class Kit:
         return [*must, *(Probe(scope, b, checks.Expect(checks.ACCEPT_RICH, why)) for b in rich)]
 
     async def _submit(self, probes: list[Probe]) -> None:
-        sent = (runner.submit(self.target, p.scope, p.body, content_type=p.content_type) for p in probes)
-        answers = await asyncio.gather(*sent)
-        for probe, exchange in zip(probes, answers):
-            probe.exchange = exchange
+        async def one(probe: Probe) -> None:
+            probe.exchange = await runner.submit(self.target, probe.scope, probe.body, content_type=probe.content_type)
+            probe.answered = self.target.clock()
+
+        await asyncio.gather(*(one(p) for p in probes))
 
     async def _follow(self, probes: list[Probe]) -> None:
         bodies = [p.body for p in probes]
@@ -177,6 +193,9 @@ class Kit:
             exchange, late = await runner.download(self.target, url)
             probe.walk.downloads.append(exchange)
             probe.walk.late_downloads += [late] if late else []
+        if self.recording is not None:
+            assert probe.exchange is not None
+            self.recording.write(recording.line(probe.scope, probe.exchange, probe.walk, probe.answered))
 
     def sample(self, strategy: st.SearchStrategy[Any], count: int) -> list[Any]:
         """``count`` values drawn by Hypothesis, the same ones for the same seed.

@@ -47,6 +47,11 @@ _OPTIONS: list[tuple[str, str, str]] = [
     ("--contract-budget", "CONTRACT_BUDGET", f"most tasks one run may create (default {DEFAULT_BUDGET})"),
     ("--contract-profile", "CONTRACT_PROFILE", "quick (default) or thorough: how many invalid bodies to try"),
     ("--contract-report", "CONTRACT_REPORT", "write a self-contained HTML report of the run to this path"),
+    (
+        "--contract-record",
+        "CONTRACT_RECORD",
+        "append a line per paid task to this recording (schemas/recording.json), for mockserver fit or --replay",
+    ),
 ]
 _FLAGS: list[tuple[str, str, str]] = [
     ("--contract-mock", "CONTRACT_MOCK", "test an in-process mock instead of a URL"),
@@ -96,6 +101,7 @@ class Options:
     strict: bool = False
     examples: int = PROFILES["quick"]
     report: str | None = None
+    record: str | None = None
 
     @property
     def active(self) -> bool:
@@ -131,6 +137,8 @@ def read(config: pytest.Config) -> Options:
             raise pytest.UsageError(f"--contract-model wants SCOPE=MODEL with a scope of {all_scopes()}, got {item!r}")
         models[scope.strip()] = model.strip()
     initial, most, timeout = _MOCK_POLL if mock else (2.0, 8.0, 1800.0)
+    if got["--contract-record"]:
+        _writable(str(got["--contract-record"]))
     profile = got["--contract-profile"] or "quick"
     if profile not in PROFILES:
         raise pytest.UsageError(f"--contract-profile is one of {sorted(PROFILES)}, got {profile!r}")
@@ -150,6 +158,7 @@ def read(config: pytest.Config) -> Options:
         strict=bool(got["--contract-strict"]),
         examples=PROFILES[profile],
         report=str(got["--contract-report"]) if got["--contract-report"] else None,
+        record=str(got["--contract-record"]) if got["--contract-record"] else None,
     )
 
 
@@ -175,3 +184,12 @@ def _number(got: dict[str, object], flag: str, default: float) -> float:
     if value < least:
         raise pytest.UsageError(f"{flag} must be positive, got {raw!r}")
     return value
+
+
+def _writable(path: str) -> None:
+    """A recording that cannot be written is refused before any task is paid for."""
+    try:
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise pytest.UsageError(f"--contract-record cannot write {path!r}: {exc.strerror or exc}") from None

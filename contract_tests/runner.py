@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from .client import FINISHED, NOT_VISIBLE, Policy, Poller, Retries, as_task, grace, transient
-from .findings import Exchange
+from .findings import Exchange, elapsed
 from .options import all_scopes
 
 HOLD_POLLS = 8  # polls after a terminal state, to see that it holds (each a free GET)
@@ -279,7 +279,8 @@ async def _fetch(target: Target, url: str, headers: dict[str, str]) -> Exchange:
     except httpx.HTTPError as exc:
         return Exchange.failed(request, exc)
     answer = (response.status_code, tuple(response.headers.multi_items()), head)
-    return Exchange("GET", url, tuple(request.headers.multi_items()), b"", *answer)
+    sent = tuple(request.headers.multi_items())
+    return Exchange("GET", url, sent, b"", *answer, elapsed=elapsed(response))
 
 
 def _same_origin(url: str, base: str) -> bool:

@@ -6,11 +6,12 @@ numbering, so records stay meaningful across a restart with the same config.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .config import SCOPES, Config, check
 from .profiles import SCOPE_DEFAULTS, Profile
 from .scenarios import Choice, Settings, parse
+from .takes import Take
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Catalog:
     strict: bool
     chosen: dict[tuple[str, str], Choice]  # (scope, alias) to the scenario the alias plays
     scopes: tuple[str, ...]  # each profile's scope, by number
+    takes: dict[int, tuple[Take, ...]] = field(default_factory=dict)  # recorded lifecycles (--replay), by profile
 
     def profile_for(self, scope: str, model: str) -> int | None:
         """The profile a model plays in a scope; None for an unknown model when models are strict."""
@@ -59,6 +61,7 @@ def resolve(config: Config) -> Catalog:
         seed=config.seed,
         strict=config.strict_models,
         scopes=(*SCOPES, *(p.scope for p in config.models.values())),
+        takes={names.index(model): takes for model, takes in config.takes.items()},
         chosen={
             (config.models[config.aliases[alias]].scope, alias): parse(scenario, tuple(config.fail_reasons))
             for alias, scenario in config.alias_scenarios.items()

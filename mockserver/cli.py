@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sqlite3
@@ -11,19 +12,20 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
 
-from . import contract
+from . import replay
 from .app import create_app
 from .callbacks import settings as callback_settings
 from .config import Config, ConfigError, check, load_config
+from .contract.recording import RecordingError
 from .ids import derive_secret
 from .metrics import MULTIPROC_ENV
 from .nonces import claim_slot
 from .store import open_store
+from .usage import check as _check
 
 # Worker processes rebuild the app from the same command line, handed over in the environment,
 # because uvicorn starts several workers only from an import string.
@@ -31,11 +33,16 @@ _ARGV_ENV = "MOCKSERVER_ARGV"
 _PER_WORKER = "note: each admin request reaches one worker; run-time faults, the journal and resets are that worker's"
 _UNSHARED = ", and so are rules and forced states unless the workers share --store sqlite:PATH"
 SHUTDOWN_GRACE = 5  # seconds in-flight requests get on Ctrl-C or SIGTERM, so a long added latency cannot hold the exit
-_SERVER_OPTIONS = ("host", "port", "workers", "log_level", "store", "secret")
+_SERVER_OPTIONS = ("host", "port", "workers", "log_level", "store", "secret", "replay")
+_COMMANDS = {"record": "mockserver.record", "fit": "mockserver.fit"}
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mockserver", description="Mock of the unified generations API.")
+    parser = argparse.ArgumentParser(
+        prog="mockserver",
+        description="Mock of the unified generations API.",
+        epilog="commands: 'mockserver record --help' (record a gateway), 'mockserver fit --help' (fit a recording)",
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--config", metavar="FILE", help="a TOML file (schemas/mock-config.json); default: embedded")
@@ -56,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
         help="a host callback URLs may name (repeatable; *.example.com, or * for any); default: loopback only",
     )
     parser.add_argument("--callback-secret", help="the Standard Webhooks secret (whsec_...) callbacks are signed with")
+    parser.add_argument(
+        "--replay", metavar="FILE.jsonl", help="play each recorded model's lifecycles as recorded (mockserver record)"
+    )
     parser.add_argument("--time-scale", type=float, help="60 makes a three-minute job take three seconds")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--workers", type=int, default=1, help="worker processes sharing the port")
@@ -65,16 +75,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="info", help="critical, error, warning, info, debug or trace")
     parser.add_argument("--no-access-log", dest="access_log", action="store_false", help="skip a log line per request")
     return parser
-
-
-def _check(parser: argparse.ArgumentParser, schema: str, given: dict[str, Any], flags: dict[str, str]) -> None:
-    """Refuse the first value ``schemas/<schema>`` refuses, as a usage error naming its option."""
-    problems = contract.errors(schema, given, settings=True)
-    if problems:
-        first = problems[0]
-        field = next(iter(first.absolute_path), "")
-        where = f"--{flags.get(str(field), str(field)).replace('_', '-')}"
-        parser.error(f"{where}: {contract.describe(first).partition(': ')[2]}")
 
 
 def _config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Config:
@@ -104,6 +104,11 @@ def _config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Config
         config = load_config(args.config)
     except ConfigError as exc:
         parser.error(str(exc))
+    if args.replay:
+        try:
+            config = replay.apply(config, args.replay)
+        except (RecordingError, ConfigError) as exc:
+            parser.error(f"--replay: {exc}")
     listed = {name: tuple(value) for name, value in given.items() if isinstance(value, list)}
     config = replace(config, **{**given, **listed})
     if calling:  # the command line's replace the file's
@@ -147,6 +152,10 @@ def worker_app() -> Starlette:
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] and argv[0] in _COMMANDS:  # ``mockserver record ...``, ``mockserver fit ...``: their own modules
+        importlib.import_module(_COMMANDS[argv[0]]).main(argv[1:])
+        return
     parser = _parser()
     args = parser.parse_args(argv)
     config = _config(parser, args)
@@ -167,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.workers == 1:
         uvicorn.run(app, **options)
         return
-    os.environ[_ARGV_ENV] = json.dumps(argv if argv is not None else sys.argv[1:])
+    os.environ[_ARGV_ENV] = json.dumps(argv)
     with metrics_dir(config.metrics):
         uvicorn.run("mockserver.cli:worker_app", factory=True, workers=args.workers, **options)
 

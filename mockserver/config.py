@@ -18,6 +18,7 @@ from .faults import Faults
 from .ids import MAX_PROFILES
 from .profiles import ALIASES, MODELS, SCOPE_DEFAULTS, Profile, timing
 from .scenarios import MAX_REASONS, Settings
+from .takes import Take
 
 DEV_KEY = "sk-mock-dev"
 SCOPES = tuple(contract.schema("common")["$defs"]["scope"]["enum"])
@@ -53,6 +54,7 @@ class Config:
     callbacks: callback_settings.Settings = field(default_factory=callback_settings.Settings)
     journal_size: int = 1000
     metrics: bool = False
+    takes: dict[str, tuple[Take, ...]] = field(default_factory=dict)  # a model's recorded lifecycles (--replay)
 
 
 class ConfigError(ValueError):
@@ -95,6 +97,9 @@ def check(config: Config) -> None:
     for alias, model in config.aliases.items():
         if model not in config.models:
             raise ConfigError(f"aliases.{alias}: no model {model!r} in models")
+    for model, takes in config.takes.items():
+        if model not in config.models or not takes:
+            raise ConfigError(f"replay: {model!r} has no profile or no recorded lifecycle")
     reasons = tuple(config.fail_reasons)
     for alias, scenario in config.alias_scenarios.items():
         if alias not in config.aliases:

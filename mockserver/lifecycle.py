@@ -9,6 +9,7 @@ into the catalog's tables), so a million tasks fit in a few hundred megabytes.
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,8 @@ NOT_START, SUBMITTED, QUEUED, IN_PROGRESS, SUCCESS, FAILURE = STATES
 class Record:
     """``failure`` indexes the catalog's reasons (-1: succeeds); ``profile`` its profiles; ``flags`` are
     the scenario's bits. ``forced`` is a state index pinned by the admin API at ``forced_at`` (-1: none).
-    ``shape`` is the mode and output shape the request asked for, packed (``media.shape``).
+    ``shape`` is the mode and output shape the request asked for, packed (``media.shape``). ``take`` is the
+    recorded lifecycle a ``--replay`` task plays (an index into the catalog's takes of its profile; -1: none).
     """
 
     task_id: str
@@ -41,6 +43,7 @@ class Record:
     forced: int = -1
     forced_at: float = 0.0
     shape: int = 0
+    take: int = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +86,14 @@ def plan(
         # Runs for ever; with a fail outcome, until the provider's hard timeout, counted from submit.
         hard = catalog.settings.hard_timeout / catalog.scale - queue_for
         run_for = max(0.0, hard) if choice.outcome >= 2 else math.inf
-    return Record(task_id, scope, owner, now, queue_for, run_for, failure, profile, choice.flags, -1, 0.0, shape)
+    take = -1
+    if profile in catalog.takes and choice.code == 0:  # replayed as recorded, unless a scenario chooses otherwise
+        recorded = catalog.takes[profile]
+        take = (fate if isinstance(fate, int) else zlib.crc32(task_id.encode())) % len(recorded)
+        played = recorded[take]
+        queue_for, run_for = played.queue / catalog.scale, played.run / catalog.scale
+        failure = catalog.reasons.index(played.reason) if played.reason else -1
+    return Record(task_id, scope, owner, now, queue_for, run_for, failure, profile, choice.flags, -1, 0.0, shape, take)
 
 
 class Gone(Exception):
@@ -92,6 +102,8 @@ class Gone(Exception):
 
 def playable(catalog: Catalog, record: Record) -> bool:
     """Whether the catalog has what ``record`` points at: a store outlives the config it was filled under."""
+    if record.take >= len(catalog.takes.get(record.profile, ())):
+        return False
     return record.profile < len(catalog.profiles) and record.failure < len(catalog.reasons)
 
 
@@ -138,6 +150,8 @@ def output_count(catalog: Catalog, record: Record) -> int:
     """0 for one URL in ``data.output``; otherwise the length of ``data.outputs``."""
     if record.flags & OUTPUTS:
         return catalog.settings.outputs
+    if record.take >= 0:
+        return catalog.takes[record.profile][record.take].outputs
     return catalog.profiles[record.profile].outputs
 
 
@@ -152,6 +166,10 @@ def view(catalog: Catalog, record: Record, now: float, media_base: str) -> dict[
         return None
     t = times(record)
     status = status_at(record, now)
+    take = catalog.takes[record.profile][record.take] if record.take >= 0 else None
+    elapsed = (now - record.submitted_at) * catalog.scale
+    if take is not None and status not in TERMINAL and record.forced < 0:
+        status = take.status(elapsed)
     task: dict[str, Any] = {
         "task_id": record.task_id,
         "status": status,
@@ -168,7 +186,7 @@ def view(catalog: Catalog, record: Record, now: float, media_base: str) -> dict[
         return task
     task["start_time"] = int(min(t.started, t.finished))
     if status == IN_PROGRESS:
-        task["progress"] = f"{_progress(catalog, record, t, now)}%"
+        task["progress"] = f"{_progress(catalog, record, t, now) if take is None else take.percent(elapsed)}%"
         return task
     task["finish_time"] = int(t.finished)
     task["progress"] = "100%"

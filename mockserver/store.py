@@ -84,7 +84,9 @@ def _number(value: Any, low: float, high: float) -> bool:
 def _record(row: tuple[Any, ...]) -> Record:
     """The row as a record, if it is one. Any SQLite tool can write the file, and a field of the wrong type
     or out of range (a profile of NULL, a submit time of 1e300) made polls, links and the admin API 500s."""
-    task_id, scope, owner, submitted_at, queue_for, run_for, failure, profile, flags, forced, forced_at, shape = row
+    task_id, scope, owner, submitted_at, queue_for, run_for, failure, profile, flags, forced, forced_at, shape, take = (
+        row
+    )
     sound = (
         isinstance(task_id, str)
         and scope in SCOPES
@@ -103,6 +105,8 @@ def _record(row: tuple[Any, ...]) -> Record:
         and _number(forced_at, 0, _LATEST)
         and isinstance(shape, int)
         and 0 <= shape < 2**48  # media.shape's packed mode and output shape
+        and isinstance(take, int)
+        and take >= -1
     )
     if not sound:
         raise StoreError(f"the stored row of task {str(task_id)[:60]!r} is damaged")

@@ -1,0 +1,68 @@
+"""``mockserver --replay FILE.jsonl``: each recorded model plays its recorded lifecycles, one after another.
+
+Each model of the recording gets the profile ``fit`` estimates (which the scenarios, and any model
+the recording lacks, play with) and the recording's ended tasks as takes (``takes.py``): a submit
+that asks for no scenario plays take number ``nonce % count`` of its model, with the statuses,
+progress, failure and outputs that task showed, at the times it showed them divided by the time
+scale. Nonces count up, so a lone server cycles through the recording in order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from . import contract, fit
+from .config import Config, check, config_from
+from .contract.recording import read
+from .takes import Take
+
+STATES = frozenset(contract.lifecycle()["states"]) - frozenset(fit.TERMINAL)
+
+
+def take(line: dict[str, Any], names: dict[str, str]) -> Take | None:
+    """An ended task's lifecycle as a take; None for one that never ended."""
+    finished = fit.entered(line, fit.TERMINAL)
+    if finished is None:
+        return None
+    states, before = [], 0.0
+    for seen in line["statuses"]:
+        if seen["status"] in fit.TERMINAL:
+            break
+        if seen["status"] in STATES:  # a status outside the contract's could not be answered
+            states.append((min((before + seen["first"]) / 2, finished), seen["status"]))
+        before = seen["last"]
+    started = min(fit.entered(line, ["IN_PROGRESS"]) or finished, finished)
+    progress = tuple((at, round(p)) for at, p in line["progress"] if at < finished)
+    reason = names[fit.reason_of(line)] if line["ended"] == "FAILURE" else ""
+    outputs = fit.shape(line) if line["ended"] == "SUCCESS" else 0
+    return Take(started, finished - started, tuple(states) or ((0.0, "SUBMITTED"),), progress, reason, outputs)
+
+
+def apply(config: Config, path: str | Path) -> Config:
+    """``config`` with the recording's models and their takes laid over it.
+
+    Raises ``RecordingError`` for a bad line (naming it) and ``ConfigError`` when the result cannot be
+    played (too many models or failure reasons with those of ``config``).
+    """
+    lines = read(path).lines
+    result = fit.fit(lines)
+    replayed = config_from({"models": result.models, "fail_reasons": result.fail_reasons})
+    takes: dict[str, list[Take]] = {}
+    for line in lines:
+        found = take(line, result.names)
+        if (
+            found is not None
+            and line["model"] in result.models
+            and line["scope"] == result.models[line["model"]]["scope"]
+        ):
+            takes.setdefault(line["model"], []).append(found)
+    merged = replace(
+        config,
+        models={**config.models, **{name: replayed.models[name] for name in result.models}},
+        fail_reasons={**config.fail_reasons, **result.fail_reasons},
+        takes={**config.takes, **{model: tuple(found) for model, found in takes.items()}},
+    )
+    check(merged)
+    return merged

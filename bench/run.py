@@ -315,7 +315,12 @@ def main() -> None:
     }
     downloads = measure_download(args.duration, args.connections, args.rounds)
     per_task = {count: memory(count) for count in args.tasks}
+    import callbackload  # it builds on this module's helpers
+
+    rates = callbackload.RATES
+    calling = {w: callbackload.measure(w, args.duration, args.connections, args.rounds, rates) for w in (1, 2)}
     print(table(loads, downloads, per_task, resident_bytes_per_task(RESIDENT_TASKS), kit_seconds()))
+    print("\n".join(callbackload.rows(calling)))
 
 
 if __name__ == "__main__":

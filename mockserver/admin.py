@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from . import contract, lifecycle, modes, rules, scenarios
 from .adminio import body_of, paging
+from .callbacks import routes as callback_routes
 from .config import faults_from
 from .errors import Refused, error
 from .media.shape import unpack
@@ -127,6 +128,7 @@ def routes(service: Service, admin_key: str) -> list[Route]:
             record = replace(record, queue_for=started - record.submitted_at, run_for=math.inf)
         record = replace(record, forced=lifecycle.STATES.index(status), forced_at=now, failure=failure)
         service.store.put(record)
+        service.callbacks.changed(record.task_id)  # its callbacks are derived from the record: look again
         return JSONResponse(describe(record))
 
     async def reset(request: Request) -> Response:
@@ -152,6 +154,7 @@ def routes(service: Service, admin_key: str) -> list[Route]:
         Route("/_mock/faults", admin(faults), methods=["GET", "PUT"]),
         Route("/_mock/journal", admin(journal), methods=["GET"]),
         *rules.routes(service, admin),
+        *callback_routes.routes(service, admin),
     ]
 
 

@@ -53,7 +53,8 @@ def routes(service: Service, sleep: Sleep) -> list[Route]:
             scope[wire.STATUS] = 0
             return None
         header = headers.get(b"x-mock-scenario")
-        record = accept(name, owner, payload, None if header is None else header.decode("latin-1"))
+        scenario = None if header is None else header.decode("latin-1")
+        record = accept(name, owner, payload, scenario, lambda: urls.media_base(scope))
         scope[modes.SEEN] = modes.ACTIONS[name][record.shape & 3]
         await wire.send_json(send, {"task_id": record.task_id})
 

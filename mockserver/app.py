@@ -44,7 +44,12 @@ def create_app(
     if service.metrics is not None:
         routes.append(Route("/metrics", service.metrics.endpoint, methods=["GET"]))
     handlers = {HTTPException: http_error, Refused: errors.answer, lifecycle.Gone: gone, StoreError: store_down}
-    app = Starlette(routes=routes, middleware=middleware, exception_handlers=handlers)  # type: ignore[arg-type]
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers=handlers,  # type: ignore[arg-type]
+        lifespan=service.callbacks.lifespan,  # the callbacks' one scheduler runs while the app serves
+    )
     app.router.redirect_slashes = False  # a bare 307 before any key check; clients that follow it re-POST
     if service.metrics is not None:
         service.metrics.instrument(app.router, status_of)

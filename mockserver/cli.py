@@ -18,6 +18,7 @@ from starlette.applications import Starlette
 from . import replay
 from .accesslog import AccessLog
 from .app import create_app
+from .callbacks import settings as callback_settings
 from .config import Config, ConfigError, check, load_config
 from .contract.recording import RecordingError
 from .ids import derive_secret
@@ -61,6 +62,13 @@ def _parser() -> argparse.ArgumentParser:
         "--cors-origin", action="append", help="let a browser app on this origin call the mock (repeatable; * for any)"
     )
     parser.add_argument(
+        "--callback-host",
+        action="append",
+        metavar="HOST",
+        help="a host callback URLs may name (repeatable; *.example.com, or * for any); default: loopback only",
+    )
+    parser.add_argument("--callback-secret", help="the Standard Webhooks secret (whsec_...) callbacks are signed with")
+    parser.add_argument(
         "--replay", metavar="FILE.jsonl", help="play each recorded model's lifecycles as recorded (mockserver record)"
     )
     parser.add_argument("--time-scale", type=float, help="60 makes a three-minute job take three seconds")
@@ -95,6 +103,11 @@ def _config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Config
     }
     given = {name: value for name, value in given.items() if value is not None}
     _check(parser, "mock-config", given, {"keys": "key", "cors_origins": "cors_origin"})
+    calling = {"allow_hosts": args.callback_host, "secret": args.callback_secret}
+    calling = {name: value for name, value in calling.items() if value is not None}
+    for name, value in calling.items():  # each one alone, so that a refusal names its option
+        flag = {"allow_hosts": "callback_host", "secret": "callback_secret"}[name]
+        _check(parser, "mock-config", {"callbacks": {name: value}}, {"callbacks": flag})
     try:
         config = load_config(args.config)
     except ConfigError as exc:
@@ -106,6 +119,8 @@ def _config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Config
             parser.error(f"--replay: {exc}")
     listed = {name: tuple(value) for name, value in given.items() if isinstance(value, list)}
     config = replace(config, **{**given, **listed})
+    if calling:  # the command line's replace the file's
+        config = replace(config, callbacks=callback_settings.from_dict(calling, config.callbacks))
     chosen = {key: scenario for key, scenario in keys if scenario}
     if keys:  # the command line's keys replace the file's, and so do their scenarios
         kept = {key: scenario for key, scenario in config.key_scenarios.items() if key in config.keys}

@@ -1,4 +1,4 @@
-"""What the mock plays: keys, CORS origins, per-model profiles, scenarios' settings, faults, the time scale and seed.
+"""What the mock plays: keys, CORS origins, per-model profiles, scenarios' settings, faults, callbacks, the time scale and seed.
 
 The embedded default answers any model on a first try, fails a task now and then (2%) and injects
 no HTTP faults. A TOML file (``--config``) is checked against ``schemas/mock-config.json`` and laid
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import contract, modes, scenarios
+from .callbacks import settings as callback_settings
 from .faults import Faults
 from .ids import MAX_PROFILES
 from .profiles import ALIASES, MODELS, SCOPE_DEFAULTS, Profile, timing
@@ -50,6 +51,7 @@ class Config:
     fail_reasons: dict[str, str] = field(default_factory=lambda: dict(FAIL_REASONS))
     scenarios: Settings = field(default_factory=Settings)
     faults: Faults = field(default_factory=Faults)
+    callbacks: callback_settings.Settings = field(default_factory=callback_settings.Settings)
     journal_size: int = 1000
     metrics: bool = False
     takes: dict[str, tuple[Take, ...]] = field(default_factory=dict)  # a model's recorded lifecycles (--replay)
@@ -143,6 +145,7 @@ def from_dict(data: dict[str, Any]) -> Config:
     top["fail_reasons"] = {**base.fail_reasons, **data.get("fail_reasons", {})}
     top["scenarios"] = replace(base.scenarios, **data.get("scenarios", {}))
     top["faults"] = faults_from(data.get("faults", {}), base.faults)
+    top["callbacks"] = callback_settings.from_dict(data.get("callbacks", {}))
     return replace(base, **top)
 
 

@@ -54,6 +54,16 @@ def mint(secret: bytes, ticket: Ticket, scope: str, owner: int) -> str:
     return raw.hex()
 
 
+def nonce(task_id: str) -> int | None:
+    """The seeded nonce an id minted here carries, unchecked: what a task's own draws are keyed by."""
+    if len(task_id) != _ID_CHARS:
+        return None
+    try:
+        return int(task_id[18:32], 16)  # bytes 9 to 16 of the payload
+    except ValueError:
+        return None
+
+
 def read(secret: bytes, task_id: str, scope: str, owner: int) -> Ticket | None:
     """The ticket inside ``task_id`` if this server signed it for this scope and owner, else None."""
     if len(task_id) != _ID_CHARS:

@@ -12,11 +12,13 @@
 | `outputs` | succeeds with `data.outputs`, a list of `outputs` URLs |
 | `no-progress` | shows 0% until it is done |
 | `skip-states` | shows `NOT_START` and then its final state, with nothing between, as new-api does for a task it never sends upstream |
+| `callback-duplicate`, `callback-out-of-order`, `callback-late`, `callback-never` | the task's callbacks (``callbacks/``) play that fault |
 
-One behaviour (`stuck` ... `skip-states`) and one outcome (`success` or a `fail-` one) can be
-combined, separated by a comma (`late-visible, fail-quota`). The seconds are settings in the
+One behaviour (`stuck` ... `skip-states`), one outcome (`success` or a `fail-` one) and one callback
+fault can be combined, separated by commas (`late-visible, fail-quota`). The seconds are settings in the
 config's ``[scenarios]`` table, simulated like every other time. A choice fits in one byte, which a
-signed task id carries (``ids.py``), so any worker replays the same fate.
+signed task id carries (``ids.py``), so any worker replays the same fate; a callback fault is kept
+with the callback instead, in the callbacks' ledger.
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import contract
+from .callbacks.settings import FAULTS as CALLBACK_FAULTS
 
 BEHAVIOURS = ("default", "stuck", "slow", "late-visible", "expire", "outputs", "no-progress", "skip-states")
 STUCK, SLOW, LATE, EXPIRE, OUTPUTS, NO_PROGRESS, SKIP_STATES = (1 << n for n in range(1, len(BEHAVIOURS)))
+CALLBACK_NAMES = tuple(f"callback-{fault}" for fault in CALLBACK_FAULTS)  # a task's callbacks, not its fate
 MAX_REASONS = 30  # outcomes 0 (the profile decides), 1 (success), 2.. (a reason) fit in five bits
 
 
@@ -43,10 +47,12 @@ class Settings:
 
 @dataclass(frozen=True, slots=True)
 class Choice:
-    """A parsed header: a behaviour, and an outcome (0: the profile decides; 1: success; 2 + i: reason i)."""
+    """A parsed header: a behaviour, an outcome (0: the profile decides; 1: success; 2 + i: reason i),
+    and a callback fault (0: the configured rates decide; 1 + i: ``CALLBACK_FAULTS[i]``), not in ``code``."""
 
     behaviour: int = 0
     outcome: int = 0
+    callback: int = 0
 
     @property
     def flags(self) -> int:
@@ -71,6 +77,7 @@ def by_code(reasons: int) -> dict[int, Choice]:
 
 
 def names(reasons: tuple[str, ...]) -> list[str]:
+    """The task fates, which a task id carries; the callback faults are ``CALLBACK_NAMES``."""
     return [*BEHAVIOURS, "success", *(f"fail-{reason}" for reason in reasons)]
 
 
@@ -80,7 +87,7 @@ class UnknownScenario(ValueError):
 
 def parse(header: str, reasons: tuple[str, ...], field: str = "X-Mock-Scenario") -> Choice:
     """The choice a header (or ``field`` of a config or admin rule) asks for; ``UnknownScenario`` if none."""
-    behaviours, outcomes = [], []
+    behaviours, outcomes, callbacks = [], [], []
     if not header.strip():  # an empty header, as a client's template sends it, is the default
         return DEFAULT
     for name in (part.strip() for part in header.split(",")):
@@ -92,8 +99,14 @@ def parse(header: str, reasons: tuple[str, ...], field: str = "X-Mock-Scenario")
             outcomes.append(1)
         elif name.startswith("fail-") and name[5:] in reasons:
             outcomes.append(2 + reasons.index(name[5:]))
+        elif name.startswith("callback-") and name[9:] in CALLBACK_FAULTS:
+            callbacks.append(1 + CALLBACK_FAULTS.index(name[9:]))
         else:
-            raise UnknownScenario(f"Unknown {field} {contract.quote(name)}; use one of: {', '.join(names(reasons))}.")
-    if len(behaviours) > 1 or len(outcomes) > 1:
-        raise UnknownScenario(f"{field} combines at most one behaviour and one outcome (success or fail-*).")
-    return Choice(behaviours[0] if behaviours else 0, outcomes[0] if outcomes else 0)
+            raise UnknownScenario(
+                f"Unknown {field} {contract.quote(name)}; use one of: {', '.join([*names(reasons), *CALLBACK_NAMES])}."
+            )
+    if len(behaviours) > 1 or len(outcomes) > 1 or len(callbacks) > 1:
+        raise UnknownScenario(
+            f"{field} combines at most one behaviour, one outcome (success or fail-*) and one callback-* fault."
+        )
+    return Choice(behaviours[0] if behaviours else 0, outcomes[0] if outcomes else 0, callbacks[0] if callbacks else 0)

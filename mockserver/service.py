@@ -10,9 +10,12 @@ import hmac
 import math
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from . import ids, lifecycle, scenarios
+from .callbacks import asked as callbacks_asked
+from .callbacks.sender import for_app as callback_sender
 from .catalog import SCOPES, resolve
 from .config import Config, faults_from
 from .errors import Refused
@@ -60,6 +63,8 @@ class Service:
         if config.metrics:
             shared = not isinstance(self.store, MemoryStore)
             self.metrics = Metrics(self.store.__len__, catalog.reasons, shared_store=shared)
+        journal = self.journal if config.admin_key else None  # attempts join the journal where it is served
+        self.callbacks = callback_sender(catalog, config.callbacks, self.store, clock, journal)
         self.secret = secret or ids.derive_secret(config.seed, config.keys)
         self.keys = {key_owner(key): key for key in config.keys}  # the API key behind each record's owner number
         self._owners = [(key.encode(), owner) for owner, key in self.keys.items()]
@@ -85,9 +90,20 @@ class Service:
                 return owner
         raise Refused(401, "invalid_api_key", "That API key is not known to this server.")
 
-    def accept(self, scope: str, owner: int, payload: dict[str, Any], scenario: str | None) -> lifecycle.Record:
-        """A valid submit body made a task: its fate chosen, its id signed, its record stored."""
+    def accept(
+        self,
+        scope: str,
+        owner: int,
+        payload: dict[str, Any],
+        scenario: str | None,
+        links: Callable[[], str] = lambda: "",
+    ) -> lifecycle.Record:
+        """A valid submit body made a task: its fate chosen, its id signed, its record stored, its callback noted.
+
+        ``links`` gives the output links' base as the client reached the mock, for a callback's body.
+        """
         catalog = self.catalog
+        asked = None if callbacks_asked.FIELDS.isdisjoint(payload) else self._callback(payload)
         try:
             choice = None if scenario is None else scenarios.parse(scenario, catalog.reasons)
         except scenarios.UnknownScenario as exc:
@@ -108,9 +124,18 @@ class Service:
         record = self._plan(ids.mint(self.secret, ticket, scope, owner), ticket, scope, owner)
         assert record is not None  # its profile and scenario were just taken from this config
         self.store.put(record)
+        if asked is not None:
+            self.callbacks.subscribe(record, replace(asked, fault=choice.callback), links())
         if self.metrics is not None:
             self.metrics.created(scope, catalog.names[profile], payload, choice)
         return record
+
+    def _callback(self, payload: dict[str, Any]) -> callbacks_asked.Asked | None:
+        """The callback the mock's own fields ask for (``schemas/mock-callback.json``), checked before anything."""
+        try:
+            return callbacks_asked.read(payload, self.config.callbacks)
+        except callbacks_asked.Refusal as refusal:
+            raise Refused(400, "invalid_field", refusal.message, param=refusal.param) from None
 
     def find(self, task_id: str, scope: str, owner: int) -> lifecycle.Record | None:
         """This process's record, or one rebuilt from a signed id that another worker handed out.
@@ -145,6 +170,7 @@ class Service:
         self.store.clear()
         self.journal.clear()
         self.rules.clear()
+        self.callbacks.clear()
         self._rebuilt.clear()
         self.injector = Injector(self.config.faults, self.config.seed)
         self._forgotten_before = self.clock()

@@ -1,0 +1,299 @@
+"""The one scheduler on the event loop: it sends each callback delivery once it is due, and retries.
+
+It holds a heap of (when, task) to look at, and nothing else of a task: when an entry comes up, the
+task's deliveries are derived afresh from its record (``due``), so a state forced through the admin API
+or a restart changes nothing but what is derived. What it keeps is delivery state: claims and outcomes
+in the ledger, and for the retries in flight, the attempt they are at. Each attempt is noted in the
+journal and in a bounded list the admin API shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import math
+import os
+import sqlite3
+import time
+from collections import deque
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import orjson
+
+from .. import lifecycle
+from ..catalog import Catalog
+from ..store import StoreError
+from . import delivery, due
+from .asked import Asked
+from .ledger import Key, Ledger, MemoryLedger, SqliteLedger
+from .settings import Settings
+
+ATTEMPTS_KEPT = 1000
+NAP = 1.0  # real seconds the loop waits at most between looks, so a forced state is seen soon
+
+
+class Sender:
+    def __init__(
+        self,
+        catalog: Catalog,
+        settings: Settings,
+        ledger: Ledger,
+        record_of: Callable[[str], lifecycle.Record | None],
+        clock: Callable[[], float],
+        journal: deque[dict[str, Any]] | None = None,
+    ) -> None:
+        self.catalog, self.settings, self.ledger = catalog, settings, ledger
+        self.record_of, self.clock, self.journal = record_of, clock, journal
+        self.attempts: deque[dict[str, Any]] = deque(maxlen=ATTEMPTS_KEPT)
+        self._key = delivery.key_of(settings.secret)
+        self._heap: list[tuple[float, int, str, due.Delivery | None, int]] = []
+        self._order = itertools.count()
+        self._asked: dict[str, tuple[Asked, str]] = {}
+        self._busy: set[Key] = set()  # claimed here and not yet settled
+        self._sending: set[str] = set()  # tasks with an attempt in flight
+        self._woken = asyncio.Event()
+        self._http: httpx.AsyncClient | None = None
+        self._slots = asyncio.Semaphore(delivery.CONNECTIONS)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def lease(self) -> float:
+        """Clock seconds a claimed delivery may take at most, every try and wait included."""
+        waits = sum(self.settings.retry_after(n) for n in range(1, self.settings.tries))
+        return self.settings.tries * self.settings.timeout + waits + 1.0
+
+    def subscribe(self, record: lifecycle.Record, asked: Asked, media_base: str) -> None:
+        """Note a submit's callback (in the ledger first, so a restart finds it) and look at it when due."""
+        self.ledger.add(record.task_id, asked, media_base)
+        self._watch(record.task_id, asked, media_base, record)
+
+    def changed(self, task_id: str) -> None:
+        """A task's record changed (a forced state): look at it again now."""
+        if task_id in self._asked:
+            self._push(self.clock(), task_id)
+
+    def load(self) -> int:
+        """Every callback the ledger holds unsettled, as after a restart; returns how many."""
+        count = 0
+        for task_id, asked, base in self.ledger.unsettled(self.settings.allow_hosts):
+            self._watch(task_id, asked, base, None)
+            count += 1
+        return count
+
+    def clear(self) -> None:
+        self._heap.clear()
+        self._asked.clear()
+        self._busy.clear()
+        self.attempts.clear()
+        self.ledger.clear()
+
+    def pending(self) -> int:
+        return len(self._asked)
+
+    def _watch(self, task_id: str, asked: Asked, base: str, record: lifecycle.Record | None) -> None:
+        """Look at the task when its first delivery is due; without its record at hand, at once."""
+        self._asked[task_id] = (asked, base)
+        first = min((d.due for d in self._plan(record, asked)), default=math.inf) if record else self.clock()
+        self._push(first, task_id)
+
+    def _plan(self, record: lifecycle.Record, asked: Asked) -> list[due.Delivery]:
+        return due.deliveries(self.catalog, self.settings, record, asked)
+
+    def _push(self, at: float, task_id: str, item: due.Delivery | None = None, attempt: int = 1) -> None:
+        if math.isfinite(at):
+            heapq.heappush(self._heap, (at, next(self._order), task_id, item, attempt))
+            self._woken.set()
+
+    def start_due(self) -> list[asyncio.Task[None]]:
+        """Start sending everything due by the clock now; the sends' tasks, for a caller that awaits them."""
+        now = self.clock()
+        started: list[asyncio.Task[None]] = []
+        looked: set[str] = set()
+        while self._heap and self._heap[0][0] <= now:
+            _, _, task_id, item, attempt = heapq.heappop(self._heap)
+            if item is not None:
+                started.append(self._spawn(task_id, item, attempt))
+            elif task_id not in looked:
+                looked.add(task_id)
+                started += self._look(task_id, now)
+        return started
+
+    async def send_due(self) -> int:
+        """Send what is due and wait for those attempts to end: how tests drive the sender on a fake clock."""
+        started = self.start_due()
+        await asyncio.gather(*started)
+        return len(started)
+
+    def _look(self, task_id: str, now: float) -> list[asyncio.Task[None]]:
+        found = self._asked.get(task_id)
+        try:
+            record = self.record_of(task_id) if found else None
+        except StoreError:
+            self._push(now + NAP, task_id)  # the store failed for a moment: look again soon
+            return []
+        if found is None or record is None or not lifecycle.playable(self.catalog, record):
+            self._forget(task_id)
+            return []
+        started, later, settled = [], math.inf, True
+        for item in self._plan(record, found[0]):
+            if item.key in self._busy:
+                settled = False
+            elif item.due > now:
+                later, settled = min(later, item.due), False
+            elif started or task_id in self._sending:
+                settled = False  # one at a time, in order: the attempt in flight looks again when it ends
+            elif (again := self._claim(item.key, now)) is None:
+                self._busy.add(item.key)
+                started.append(self._spawn(task_id, item, 1))
+                settled = False
+            elif math.isfinite(again):
+                later, settled = min(later, again), False
+        ended = lifecycle.status_at(record, now) in lifecycle.TERMINAL
+        if settled and ended:
+            self._forget(task_id, [item.key for item in self._plan(record, found[0])])
+        else:
+            self._push(later, task_id)
+        return started
+
+    def _claim(self, key: Key, now: float) -> float | None:
+        try:
+            return self.ledger.claim(key, now, self.lease)
+        except sqlite3.Error:
+            return now + NAP  # the file is busy for a moment: look again soon
+
+    def _forget(self, task_id: str, settled: list[Key] | None = None) -> None:
+        self._asked.pop(task_id, None)
+        if settled is not None:
+            try:
+                self.ledger.finish(task_id, settled)
+            except sqlite3.Error:
+                pass  # loaded again at the next start, and found settled then
+
+    def _spawn(self, task_id: str, item: due.Delivery, attempt: int) -> asyncio.Task[None]:
+        self._sending.add(task_id)
+        task = asyncio.get_running_loop().create_task(self._attempt(task_id, item, attempt))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _attempt(self, task_id: str, item: due.Delivery, attempt: int) -> None:
+        try:
+            await self._post(task_id, item, attempt)
+        finally:
+            self._sending.discard(task_id)
+            self._push(self.clock(), task_id)  # the task's next delivery, if one is due
+
+    async def _post(self, task_id: str, item: due.Delivery, attempt: int) -> None:
+        found = self._asked.get(task_id)
+        try:
+            record = self.record_of(task_id) if found else None
+        except StoreError:  # try this attempt again soon
+            self._push(self.clock() + NAP, task_id, item, attempt)
+            return
+        if found is None or record is None:
+            self._busy.discard(item.key)
+            return
+        asked, base = found
+        body = orjson.dumps(due.body(self.catalog, record, item, base))
+        headers = delivery.signed(self._key, item.webhook_id, int(self.clock()), body)
+        async with self._slots:
+            answer = await delivery.post(self._client(), asked.url, body, headers, self.settings.timeout)
+        self._note(task_id, asked.url, item, attempt, answer)
+        if answer.ok or attempt >= self.settings.tries:
+            self._busy.discard(item.key)
+            try:
+                self.ledger.settle(item.key, "delivered" if answer.ok else "failed")
+            except sqlite3.Error:
+                pass  # the claim runs out and another look sends it again, with the same webhook-id
+        else:
+            self._push(self.clock() + self.settings.retry_after(attempt), task_id, item, attempt + 1)
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = delivery.client()
+        return self._http
+
+    def _note(self, task_id: str, url: str, item: due.Delivery, attempt: int, answer: delivery.Answer) -> None:
+        entry = {
+            "at": self.clock(),
+            "task_id": task_id,
+            "url": url,
+            "webhook_id": item.webhook_id,
+            "state": item.state,
+            "copy": item.copy,
+            "attempt": attempt,
+            "status": answer.status,  # 0: no answer (refused, timed out)
+            "ms": answer.ms,
+            "error": answer.error,
+            "fault": item.fault,
+        }
+        self.attempts.append(entry)
+        if self.journal is not None:
+            self.journal.append(
+                {
+                    "at": entry["at"],
+                    "method": "POST",
+                    "path": url[:512],
+                    "status": answer.status,
+                    "ms": answer.ms,
+                    "body": "",
+                    "truncated": False,
+                    "task_id": task_id,
+                    "fault": None,
+                    "action": None,
+                    "callback": {k: entry[k] for k in ("webhook_id", "state", "copy", "attempt", "error", "fault")},
+                }
+            )
+
+    async def run(self) -> None:
+        """Send what is due, for ever: sleep until the next entry, a new one, or a short nap."""
+        while True:
+            self.start_due()
+            wait = NAP if not self._heap else max(0.0, min(NAP, self._heap[0][0] - self.clock()))
+            self._woken.clear()
+            try:
+                await asyncio.wait_for(self._woken.wait(), wait)
+            except TimeoutError:
+                pass
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    @asynccontextmanager
+    async def lifespan(self, app: Any) -> Any:
+        """Starlette's lifespan: load what a stopped server left due, run the loop, and stop it cleanly."""
+        self.load()
+        loop = asyncio.get_running_loop().create_task(self.run())
+        try:
+            yield
+        finally:
+            loop.cancel()
+            await asyncio.gather(loop, return_exceptions=True)
+            await self.close()
+
+
+def worker_token() -> str:
+    """Who holds a claim: unique per process start."""
+    return f"{os.getpid()}-{time.time_ns()}"
+
+
+def for_app(
+    catalog: Catalog,
+    settings: Settings,
+    store: Any,
+    clock: Callable[[], float],
+    journal: deque[dict[str, Any]] | None,
+) -> Sender:
+    """The app's sender: its ledger in the SQLite file the store keeps tasks in, else in memory."""
+    shared = getattr(store, "path", None)
+    ledger: Ledger = MemoryLedger() if shared is None else SqliteLedger(shared, worker_token())
+    return Sender(catalog, settings, ledger, store.get, clock, journal)

@@ -1,0 +1,144 @@
+"""Callbacks with the SQLite store: nothing is lost to a kill, and of several servers that know a callback,
+one sends it. Servers are real processes; the receiver is a real one on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from callbackrun import Clock, client
+from callbackrun import submit as submit_in_process
+from receiver import Receiver
+from standardwebhooks.webhooks import Webhook
+
+from mockserver import create_app
+from mockserver.callbacks.settings import DEV_SECRET
+from mockserver.cli import _config, _parser
+from mockserver.config import config_from
+from mockserver.store import SqliteStore
+
+HEADERS = {"Authorization": "Bearer sk-mock-dev"}
+BODY = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}
+TERMINAL = {"SUCCESS", "FAILURE"}
+# 60x: veo3 runs for 0.2 to 6 s, so a kill right after the submits lands before most callbacks
+FAST = ("--time-scale", "60", "--secret", "restarts")
+SETTINGS = "[callbacks]\ntimeout = 1\ntries = 3\nbackoff = 0.2\n"
+
+
+def submit(url: str, count: int, callback: str) -> list[str]:
+    with httpx.Client(base_url=url, headers=HEADERS) as http:
+        scopes = ("videos", "images", "audio")
+        return [
+            http.post(f"/v2/{scopes[n % 3]}/generations", json={**BODY, "callback_url": callback}).json()["task_id"]
+            for n in range(count)
+        ]
+
+
+def kill(process: Any) -> None:
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def unsettled(db: Path) -> int:
+    """Deliveries claimed and not yet settled, or never claimed, as the shared file says."""
+    with sqlite3.connect(db) as file:
+        open_ = file.execute("SELECT count(*) FROM mock_callback_sends WHERE outcome IS NULL").fetchone()[0]
+        return open_ + file.execute("SELECT count(*) FROM mock_callbacks WHERE finished = 0").fetchone()[0]
+
+
+def settle(db: Path, limit: float = 60.0) -> None:
+    """Wait until every callback in the file is settled, each server having finished what it claimed."""
+    deadline = time.monotonic() + limit
+    while unsettled(db):
+        assert time.monotonic() < deadline, f"{unsettled(db)} callbacks still unsettled"
+        time.sleep(0.05)
+
+
+def options(tmp_path: Path, more: str = "") -> tuple[str, ...]:
+    config = tmp_path / "callbacks.toml"
+    config.write_text(SETTINGS + more)
+    return ("--config", str(config), "--store", f"sqlite:{tmp_path / 'tasks.db'}", *FAST)
+
+
+def test_callbacks_due_when_the_server_is_killed_are_sent_after_a_restart(spawn: Any, tmp_path: Path) -> None:
+    with Receiver() as receiver:
+        with spawn(*options(tmp_path)) as (url, process):
+            ids = submit(url, 30, receiver.url)
+            kill(process)
+        before = len(receiver.received)
+        assert before < len(ids), "the kill should land before the callbacks are due"
+        with spawn(*options(tmp_path)):
+            assert receiver.wait_for(lambda got: {r.task["task_id"] for r in got} >= set(ids)), (
+                f"{len(set(ids) - {r.task['task_id'] for r in receiver.received})} callbacks lost"
+            )
+            settle(tmp_path / "tasks.db")
+    verify = Webhook(DEV_SECRET)
+    for got in receiver.received:
+        verify.verify(got.body, got.headers)
+        assert got.task["status"] in TERMINAL
+    ids_per_task = {
+        task_id: {r.headers["webhook-id"] for r in receiver.received if r.task["task_id"] == task_id} for task_id in ids
+    }
+    assert all(len(found) == 1 for found in ids_per_task.values()), "a resend keeps its webhook-id"
+
+
+def test_of_two_servers_that_both_load_a_callback_one_sends_it(spawn: Any, tmp_path: Path) -> None:
+    """Both restart on the same file, and both load every unsettled callback: the claim lets one through.
+
+    Each callback comes 2 s after its task ends, so none is in flight at the kill: a kill between a
+    receiver's 2xx and the settling write is the one way a callback is sent twice (the test above).
+    """
+    later = options(tmp_path, "delay = 120\n")
+    with Receiver() as receiver:
+        with spawn(*later) as (url, process):
+            ids = submit(url, 60, receiver.url)
+            kill(process)
+        assert not receiver.received
+        with spawn(*later), spawn(*later):
+            assert receiver.wait_for(lambda got: {r.task["task_id"] for r in got} >= set(ids))
+            settle(tmp_path / "tasks.db")
+        sent = Counter(r.headers["webhook-id"] for r in receiver.received)
+    assert len(sent) == len(ids) and set(sent.values()) == {1}, sent.most_common(3)
+
+
+def test_workers_sharing_the_store_send_each_callback_once(spawn: Any, tmp_path: Path) -> None:
+    with Receiver() as receiver, spawn(*options(tmp_path), "--workers", "2", "--time-scale", "240") as (url, _):
+        ids = submit(url, 90, receiver.url)
+        assert receiver.wait_for(lambda got: {r.task["task_id"] for r in got} >= set(ids))
+        settle(tmp_path / "tasks.db")
+        sent = Counter(r.headers["webhook-id"] for r in receiver.received)
+    assert len(sent) == len(ids) and set(sent.values()) == {1}, sent.most_common(3)
+
+
+def test_a_hand_edited_callback_row_is_checked_again_when_loaded(tmp_path: Path) -> None:
+    """The file is outside input too: a URL rewritten to a host the allow-list refuses is never called."""
+    db = tmp_path / "tasks.db"
+    app = create_app(config_from({"time_scale": 100}), clock=Clock(), store=SqliteStore(db))
+
+    async def accept() -> None:
+        async with client(app) as http:
+            await submit_in_process(http, 2, {"callback_url": "http://127.0.0.1:9/hook"})
+
+    asyncio.run(accept())
+    with sqlite3.connect(db) as file:
+        file.execute("UPDATE mock_callbacks SET url = 'http://169.254.169.254/latest' WHERE rowid = 1")
+    again = create_app(config_from({"time_scale": 100}), clock=Clock(), store=SqliteStore(db))
+    assert again.state.service.callbacks.load() == 1
+
+
+def test_the_command_line_sets_the_allowed_hosts_and_the_secret() -> None:
+    secret = "whsec_" + "c2VjcmV0LW9mLXRoZS1jb21tYW5kLWxpbmU="
+    parser = _parser()
+    config = _config(parser, parser.parse_args(["--callback-host", "hooks.test", "--callback-secret", secret]))
+    assert config.callbacks.allow_hosts == ("hooks.test",) and config.callbacks.secret == secret
+    with pytest.raises(SystemExit) as exit_:
+        _config(parser, parser.parse_args(["--callback-host", "http://hooks.test/"]))
+    assert exit_.value.code == 2

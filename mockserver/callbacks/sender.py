@@ -21,7 +21,6 @@ from collections.abc import Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-import httpx
 import orjson
 
 from .. import lifecycle
@@ -56,7 +55,6 @@ class Sender:
         self._busy: set[Key] = set()  # claimed here and not yet settled
         self._sending: set[str] = set()  # tasks with an attempt in flight
         self._woken = asyncio.Event()
-        self._http: httpx.AsyncClient | None = None
         self._slots = asyncio.Semaphore(delivery.CONNECTIONS)
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -201,7 +199,7 @@ class Sender:
         body = orjson.dumps(due.body(self.catalog, record, item, base))
         headers = delivery.signed(self._key, item.webhook_id, int(self.clock()), body)
         async with self._slots:
-            answer = await delivery.post(self._client(), asked.url, body, headers, self.settings.timeout)
+            answer = await delivery.post(asked.url, body, headers, self.settings.timeout)
         self._note(task_id, asked.url, item, attempt, answer)
         if answer.ok or attempt >= self.settings.tries:
             self._busy.discard(item.key)
@@ -211,11 +209,6 @@ class Sender:
                 pass  # the claim runs out and another look sends it again, with the same webhook-id
         else:
             self._push(self.clock() + self.settings.retry_after(attempt), task_id, item, attempt + 1)
-
-    def _client(self) -> httpx.AsyncClient:
-        if self._http is None:
-            self._http = delivery.client()
-        return self._http
 
     def _note(self, task_id: str, url: str, item: due.Delivery, attempt: int, answer: delivery.Answer) -> None:
         entry = {
@@ -264,9 +257,6 @@ class Sender:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
 
     @asynccontextmanager
     async def lifespan(self, app: Any) -> Any:

@@ -77,7 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--server", default="uvicorn", help='uvicorn, or granian (pip install "unified-generations[fast]")'
     )
-    parser.add_argument("--store", default="memory", help="where tasks live: memory, or sqlite:PATH to keep them")
+    parser.add_argument(
+        "--store", default="memory", help="where tasks live: memory, sqlite:PATH, or redis://HOST:PORT/DB"
+    )
     parser.add_argument("--secret", help="signs task ids; default: derived from the seed and keys")
     parser.add_argument("--metrics", action="store_true", default=None, help="serve Prometheus metrics at /metrics")
     parser.add_argument("--log-level", default="info", help="critical, error, warning, info, debug or trace")

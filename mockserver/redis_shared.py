@@ -73,7 +73,8 @@ class RedisRules(Rules):
             if rule.left is not None:
                 spent = self.store.run(lambda r, n=rule.number: self._spend_one(r, n))
                 if spent != 1:  # 2: this was its last submit; 0: another instance spent it meanwhile
-                    self._changed()
+                    self._known = None
+                    self.store.announce("rules", wait=False)  # on a submit: never wait on the others
                 if not spent:
                     continue
             elif self.draws.random() >= rule.fraction:  # type: ignore[operator]
@@ -170,7 +171,7 @@ class RedisJournal:
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         entries = self.store.run(lambda r: r.xrange(JOURNAL))
-        return iter([orjson.loads(fields[b"e"]) for _, fields in entries])
+        return iter([entry for _, fields in entries if (entry := _entry(fields)) is not None])
 
 
 class Listener:
@@ -246,3 +247,12 @@ def _faults(raw: bytes | None) -> dict[str, Any] | None:
     if not isinstance(given, dict) or contract.errors("admin-faults", given, settings=True):
         return None
     return given
+
+
+def _entry(fields: dict[bytes, bytes]) -> dict[str, Any] | None:
+    """A journal entry as this mock wrote it; None for one another tool put in the stream."""
+    try:
+        entry = orjson.loads(fields[b"e"])
+    except (KeyError, orjson.JSONDecodeError):
+        return None
+    return entry if isinstance(entry, dict) else None

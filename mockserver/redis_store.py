@@ -161,14 +161,17 @@ class RedisStore:
             self.announce("forget", record.task_id)
         self._keep(record)
 
-    def announce(self, kind: str, value: Any = None, sender: str = "") -> None:
+    def announce(self, kind: str, value: Any = None, sender: str = "", wait: bool = True) -> None:
         """Publish an admin change, and wait (a second at most) until every listening instance has applied it.
 
         Each listener acknowledges a message once it has acted on it (redis_shared.Listener), so when an
-        admin call returns, the next request through any instance sees the change, cache or not.
+        admin call returns, the next request through any instance sees the change, cache or not. A submit
+        that spent a rule does not ``wait``: the others re-read the rules at their next look anyway.
         """
         said = {"kind": kind, "value": value, "from": sender, "id": uuid.uuid4().hex}
         receivers = self.run(lambda r: r.publish(CHANNEL, json.dumps(said)))
+        if not wait:
+            return
         deadline = time.monotonic() + ANNOUNCED_WITHIN
         while receivers and time.monotonic() < deadline:
             if int(self.run(lambda r: r.get(f"{PREFIX}ack:{said['id']}")) or 0) >= receivers:
@@ -178,8 +181,8 @@ class RedisStore:
     def _keep(self, record: Record) -> None:
         if not self.fresh:
             return
-        if len(self.cache) >= CACHED:
-            del self.cache[next(iter(self.cache))]  # the oldest first: a client polls its newest tasks
+        if len(self.cache) >= CACHED:  # the oldest first: a client polls its newest tasks
+            self.cache.pop(next(iter(self.cache), None), None)  # the listener thread may empty it meanwhile
         self.cache[record.task_id] = record
 
     def forget(self, task_id: str | None = None) -> None:

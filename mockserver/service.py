@@ -123,9 +123,9 @@ class Service:
         ticket = ids.Ticket(round(self.clock() * 1000), profile, choice.code, nonce=self._nonces(), shape=shape)
         record = self._plan(ids.mint(self.secret, ticket, scope, owner), ticket, scope, owner)
         assert record is not None  # its profile and scenario were just taken from this config
-        self.store.put(record)
-        if asked is not None:
+        if asked is not None:  # noted first: a store that fails then leaves a callback for no task, never the reverse
             self.callbacks.subscribe(record, replace(asked, fault=choice.callback), links())
+        self.store.put(record)
         if self.metrics is not None:
             self.metrics.created(scope, catalog.names[profile], payload, choice)
         return record

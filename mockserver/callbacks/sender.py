@@ -66,7 +66,10 @@ class Sender:
 
     def subscribe(self, record: lifecycle.Record, asked: Asked, media_base: str) -> None:
         """Note a submit's callback (in the ledger first, so a restart finds it) and look at it when due."""
-        self.ledger.add(record.task_id, asked, media_base)
+        try:
+            self.ledger.add(record.task_id, asked, media_base)
+        except sqlite3.Error as exc:  # a locked or full file: the submit is a 503 the client retries
+            raise StoreError(str(exc)) from exc
         self._watch(record.task_id, asked, media_base, record)
 
     def changed(self, task_id: str) -> None:

@@ -4,6 +4,7 @@ every-change callbacks, forced states and bad callback fields."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections import Counter
 from typing import Any
 
@@ -15,7 +16,7 @@ from standardwebhooks.webhooks import Webhook
 from mockserver import create_app
 from mockserver.callbacks.settings import DEV_SECRET
 from mockserver.config import config_from
-from mockserver.store import StoreError
+from mockserver.store import SqliteStore, StoreError
 
 ORDER = ["SUBMITTED", "QUEUED", "IN_PROGRESS"]
 
@@ -229,3 +230,27 @@ def test_a_store_that_fails_for_a_moment_delays_a_callback_and_loses_none() -> N
     with Receiver() as receiver:
         asyncio.run(scenario(receiver))
     assert len(receiver.received) == 1 and next(failures, None) is None
+
+
+def test_a_failing_callback_ledger_refuses_the_submit_with_a_503_and_keeps_no_task(tmp_path: Any) -> None:
+    """The callback is noted before the task is stored, and a ledger that fails is a 503 the client retries."""
+    path = tmp_path / "tasks.db"
+    config = config_from({"time_scale": 100, "seed": 3, "callbacks": {}})
+    store = SqliteStore(path)
+    app = create_app(config, clock=Clock(), store=store)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("DROP TABLE mock_callbacks")  # another program broke the ledger; the tasks' table still works
+
+    async def scenario() -> Any:
+        async with client(app) as http:
+            body = {"prompt": "a fox", "model": "veo3", "callback_url": "http://127.0.0.1:9/hook"}
+            return await http.post("/v2/videos/generations", json=body, headers=KEY)
+
+    try:
+        answer = asyncio.run(scenario())
+    finally:
+        other.close()
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["error"]["code"] == "store_unavailable"
+    assert answer.headers["Retry-After"] == "1"
+    assert len(store) == 0

@@ -188,6 +188,10 @@ class Metrics:
                     tallies[(method, status)] = tally
             return tally
 
+        def done(scope: Scope, status: int, started: float) -> None:
+            dropped = scope.get(DROPPED)  # the 500 "sent" after a drop never left
+            batch.add(tally_of(scope["method"], 0 if dropped else status), clock() - started)
+
         async def reported(scope: Scope, receive: Receive, send: Send) -> None:
             method = scope["method"]
             if methods is not None and method not in methods:
@@ -200,9 +204,7 @@ class Metrics:
                 status = status_of(exc)
                 raise
             finally:
-                if scope.get(DROPPED):
-                    status = 0  # the 500 "sent" after a drop never left
-                batch.add(tally_of(method, status), clock() - started)
+                done(scope, status, started)
 
         async def handle(scope: Scope, receive: Receive, send: Send) -> None:
             status, started = 0, clock()
@@ -223,9 +225,7 @@ class Metrics:
                 status = status_of(exc)
                 raise
             finally:
-                if scope.get(DROPPED):
-                    status = 0  # the 500 "sent" after a drop never left
-                batch.add(tally_of(scope["method"], status), clock() - started)
+                done(scope, status, started)
 
         return reported if getattr(app, "reports_status", False) else handle
 

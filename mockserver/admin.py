@@ -77,7 +77,7 @@ def routes(service: Service, admin_key: str) -> list[Route]:
         return summary(service, record, service.clock())
 
     async def health(request: Request) -> Response:
-        size = len(service.store)
+        size = await service.tasks.count()
         faults = service.injector.faults.active
         return JSONResponse(
             {"status": "ok", "time": service.clock(), "tasks": size, "faults": faults, "seed": service.config.seed}
@@ -85,12 +85,12 @@ def routes(service: Service, admin_key: str) -> list[Route]:
 
     async def tasks(request: Request) -> Response:
         offset, limit = paging(request)
-        page = [describe(r) for r in service.store.page(offset, limit + 1)]
+        page = [describe(r) for r in await service.tasks.page(offset, limit + 1)]
         more = len(page) > limit
         return JSONResponse({"tasks": page[:limit], "next_offset": offset + limit if more else None})
 
     async def task(request: Request) -> Response:
-        record = service.find_public(request.path_params["task_id"])
+        record = await service.find_public(request.path_params["task_id"])
         if record is None:
             return error(404, "task_not_found", "No such task.")
         view = lifecycle.view(service.catalog, record, service.clock(), f"{request.base_url}_media")
@@ -99,7 +99,7 @@ def routes(service: Service, admin_key: str) -> list[Route]:
 
     async def force(request: Request) -> Response:
         """Move the task on, or hold it where it is, from now; never back, and never out of a final state."""
-        record = service.find_public(request.path_params["task_id"])
+        record = await service.find_public(request.path_params["task_id"])
         if record is None:
             return error(404, "task_not_found", "No such task.")
         payload = await body_of(request, "admin-state")
@@ -127,23 +127,22 @@ def routes(service: Service, admin_key: str) -> list[Route]:
             started = lifecycle.times(record).started
             record = replace(record, queue_for=started - record.submitted_at, run_for=math.inf)
         record = replace(record, forced=lifecycle.STATES.index(status), forced_at=now, failure=failure)
-        service.store.put(record)
+        await service.tasks.put(record)
         service.callbacks.changed(record.task_id)  # its callbacks are derived from the record: look again
         return JSONResponse(describe(record))
 
     async def reset(request: Request) -> Response:
-        service.reset()
+        await service.reset()
         return JSONResponse({"status": "reset"})
 
     async def faults(request: Request) -> Response:
         if request.method == "PUT":
-            service.set_faults(faults_from(await body_of(request, "admin-faults")))
+            await service.set_faults(faults_from(await body_of(request, "admin-faults")))
         return JSONResponse(service.injector.faults.as_dict())
 
     async def journal(request: Request) -> Response:
         _, limit = paging(request)
-        entries = list(service.journal)[-limit:]
-        return JSONResponse({"entries": entries})
+        return JSONResponse({"entries": await service.journal.newest(limit)})
 
     return [
         Route("/_mock/health", admin(health), methods=["GET"]),

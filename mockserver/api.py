@@ -1,7 +1,8 @@
 """The contract's routes: submit, poll and the output links, spoken at the ASGI level over a ``Service``.
 
 Submits and polls are nearly all of a mock's traffic, so these two read and answer the ASGI messages
-themselves (``wire.py``). A refusal found anywhere is raised as ``errors.Refused``.
+themselves (``wire.py``), and a poll calls a local store as a plain function, awaiting only a remote one
+(``Service.local``). A refusal found anywhere is raised as ``errors.Refused``.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ Sleep = Callable[[float], Awaitable[None]]
 
 def routes(service: Service, sleep: Sleep) -> list[Route]:
     config, catalog, now, metrics = service.config, service.catalog, service.clock, service.metrics
-    find, accept, owner_of = service.find, service.accept, service.owner
+    found, accept, owner_of = service.found, service.accept, service.owner
+    local, remote = service.local, service.tasks
 
     async def fault(scope: Scope, receive: Receive, submit: bool) -> Response | None:
         """A simulated fault's answer, or None to answer normally; decided before anything is stored."""
@@ -54,7 +56,7 @@ def routes(service: Service, sleep: Sleep) -> list[Route]:
             return None
         header = headers.get(b"x-mock-scenario")
         scenario = None if header is None else header.decode("latin-1")
-        record = accept(name, owner, payload, scenario, lambda: urls.media_base(scope))
+        record = await accept(name, owner, payload, scenario, lambda: urls.media_base(scope))
         scope[modes.SEEN] = modes.ACTIONS[name][record.shape & 3]
         await wire.send_json(send, {"task_id": record.task_id})
 
@@ -65,14 +67,15 @@ def routes(service: Service, sleep: Sleep) -> list[Route]:
         name = scope_named(params["scope"])
         if service.injector.faults.active and (refused := await fault(scope, receive, submit=False)) is not None:
             return await wire.send_answer(refused, refused.status_code, scope, receive, send)
-        record = find(params["task_id"], name, owner)
+        task_id = params["task_id"]
+        record = found(local.get(task_id) if local is not None else await remote.get(task_id), task_id, name, owner)
         task = None if record is None else lifecycle.view(catalog, record, now(), urls.media_base(scope))
         if task is None:
             missing = not_found(config)
             return await wire.send_answer(missing, missing.status_code, scope, receive, send)
         scope[modes.SEEN] = task["action"]
         if metrics is not None:
-            metrics.polled(params["task_id"], task["status"], record.failure)  # type: ignore[union-attr]
+            metrics.polled(task_id, task["status"], record.failure)  # type: ignore[union-attr]
         await wire.send_json(send, task)
 
     made = MediaCache()
@@ -81,7 +84,7 @@ def routes(service: Service, sleep: Sleep) -> list[Route]:
     async def download(scope: Scope, receive: Receive, send: Send) -> None:
         """Output files are public links, as on a CDN: no key, only for a visible, successful task."""
         params = scope["path_params"]
-        record = service.find_public(params["task_id"])
+        record = await service.find_public(params["task_id"])
         at = now()
         name = params["name"]
         if (

@@ -18,14 +18,14 @@ from .config import Config
 from .errors import Refused, error
 from .journal import Journal
 from .service import Service
-from .store import Store, StoreError
+from .store import AsyncStore, Store, StoreError
 
 
 def create_app(
     config: Config | None = None,
     *,
     clock: Callable[[], float] | None = None,
-    store: Store | None = None,
+    store: Store | AsyncStore | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     secret: bytes | None = None,
     slot: int = 0,
@@ -48,7 +48,7 @@ def create_app(
         routes=routes,
         middleware=middleware,
         exception_handlers=handlers,  # type: ignore[arg-type]
-        lifespan=service.callbacks.lifespan,  # the callbacks' one scheduler runs while the app serves
+        lifespan=service.lifespan,  # the callbacks' one scheduler, and Redis's listener, run while the app serves
     )
     app.router.redirect_slashes = False  # a bare 307 before any key check; clients that follow it re-POST
     if service.metrics is not None:

@@ -4,6 +4,9 @@ A pure ASGI middleware, installed only when the admin API is on, so the default 
 for it. It records no headers, so API keys never reach it, and skips the admin API's own requests.
 Each entry names the task it concerns (from a poll's or a link's path, or a submit's answer) and the
 faults injected into it, so the dashboard can mark a task's polls on its timeline.
+
+Entries go to a ``MemoryJournal``, or with ``--store redis://`` to the fleet's stream
+(``redis_shared.RedisJournal``); both are read a page at a time from the newest end (``newest``).
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from itertools import islice
+from typing import Any, Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -22,6 +26,32 @@ from .modes import SEEN
 BODY_LIMIT = 2048
 PATH_LIMIT = 512  # a path can be as long as the server's header limit; the journal keeps this much of it
 ANSWER_LIMIT = 512  # a submit's answer is read for its task_id only when it is this short
+
+
+class Entries(Protocol):
+    def append(self, entry: dict[str, Any]) -> None: ...
+
+    async def newest(self, limit: int, task_id: str | None = None) -> list[dict[str, Any]]:
+        """The last ``limit`` entries (of ``task_id`` only, if given), oldest first."""
+        ...
+
+    async def clear(self) -> None: ...
+
+
+class MemoryJournal:
+    """This process's last ``size`` entries, in a deque; ``append`` is the deque's own, so a request pays no more."""
+
+    def __init__(self, size: int) -> None:
+        self._entries: deque[dict[str, Any]] = deque(maxlen=size)
+        self.append = self._entries.append
+
+    async def newest(self, limit: int, task_id: str | None = None) -> list[dict[str, Any]]:
+        if task_id is None:
+            return list(islice(reversed(self._entries), limit))[::-1]
+        return [entry for entry in self._entries if entry.get("task_id") == task_id][-limit:]
+
+    async def clear(self) -> None:
+        self._entries.clear()
 
 
 def task_of(path: str) -> str | None:
@@ -35,7 +65,7 @@ def task_of(path: str) -> str | None:
 
 
 class Journal:
-    def __init__(self, app: ASGIApp, entries: deque[dict[str, Any]], clock: Callable[[], float]) -> None:
+    def __init__(self, app: ASGIApp, entries: Entries, clock: Callable[[], float]) -> None:
         self.app = app
         self.entries = entries
         self.clock = clock

@@ -118,9 +118,9 @@ class Batch:
 
 
 class Metrics:
-    """One worker's metrics; ``size`` counts the store's tasks (read at each scrape for a shared store)."""
+    """One worker's metrics; ``size`` counts the store's tasks (awaited: Redis counts them in a round trip)."""
 
-    def __init__(self, size: Callable[[], int], reasons: tuple[str, ...], shared_store: bool) -> None:
+    def __init__(self, size: Callable[[], Awaitable[int]], reasons: tuple[str, ...], shared_store: bool) -> None:
         from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram  # after the CLI set the env
 
         self.multiprocess = MULTIPROC_ENV in os.environ
@@ -150,7 +150,8 @@ class Metrics:
         mode = "livemostrecent" if shared_store else "livesum"
         self.stored = Gauge("mock_store_tasks", "Tasks in the store.", multiprocess_mode=mode, **on)
         self.size, self.reasons, self.shared_store = size, reasons, shared_store
-        self.batch = Batch(requests, self._measure_store)
+        self.batch = Batch(requests, self._measure_later)
+        self._measuring: asyncio.Task[None] | None = None
         self._created: dict[tuple[str, str, str, int], Any] = {}
         self._watched: dict[str, int] = {}  # task id -> polls so far, or -1 once counted finished
 
@@ -260,20 +261,27 @@ class Metrics:
     def fault(self, kind: str) -> None:
         self.faults_total.labels(kind).inc()
 
-    def reset(self) -> None:
+    async def reset(self) -> None:
         self._watched.clear()
-        self._measure_store()
+        await self._measure_store()
 
-    def _measure_store(self) -> None:
+    def _measure_later(self) -> None:
+        """After each flush of a batch (a scrape's, or the timer's for the workers no scrape reaches), in a task of its own."""
+        if self._measuring is None or self._measuring.done():
+            self._measuring = asyncio.get_running_loop().create_task(self._measure_store())
+
+    async def _measure_store(self) -> None:
         try:
-            self.stored.set(self.size())
+            self.stored.set(await self.size())
         except StoreError:  # a scrape during a store outage keeps the last size, and still answers
             pass
 
     async def endpoint(self, request: Request) -> Response:
         from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
-        self.batch.flush()  # and reads the store's size
+        self.batch.flush()  # which starts measuring the store's size
+        if self._measuring is not None:
+            await self._measuring
         registry = self.registry
         if registry is None:
             registry = CollectorRegistry()

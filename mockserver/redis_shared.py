@@ -3,28 +3,29 @@
 - Scenario rules live in Redis hashes and are read on each submit without a header, as ``SharedRules``
   reads SQLite; a ``next`` rule is spent by a Lua script, so it counts its submits across the fleet.
 - Run-time faults are consulted by every request, so each process keeps them in memory. A change is
-  written to Redis and published (pub/sub, channel ``mockserver:changes``); each process's listener
-  thread applies it and acknowledges it, and the admin call that made it answers once every listener
-  has (``RedisStore.announce``, a second at most), so the next request anywhere sees it. On every
+  written to Redis and published (pub/sub, channel ``mockserver:changes``); each process's listener,
+  a task on its event loop, applies it and replies, and the admin call that made it answers once every
+  listener has (``RedisStore.announce``, a second at most), so the next request anywhere sees it. On every
   (re)connection a listener reads the current faults, so a change made while it was cut off is not
   lost. Resets are published alike, so every process also resets its run-time faults and metrics (the
   tasks, rules and journal are Redis's, cleared once), and so are forced states and rule changes, which
   drop what each process keeps of them (the store's records, the rules last read).
-- The journal is a Redis stream capped at ``journal_size`` entries, appended to by every instance.
+- The journal is a Redis stream capped at ``journal_size`` entries, appended to by every instance, and
+  read from its newest end, no more than a page asks for.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
-import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 import redis
+import redis.asyncio
 
 from . import contract, scenarios
 from .redis_store import CHANNEL, PREFIX, SLOT_LEASE, TIMEOUT, RedisStore
@@ -45,6 +46,26 @@ end
 redis.call('HINCRBY', KEYS[2], ARGV[1], -1); redis.call('HINCRBY', KEYS[3], ARGV[1], 1)
 return 1
 """
+# The newest ARGV[2] entries naming the task ARGV[1] (field "t"), newest first, read within Redis: the
+# stream holds journal_size entries at most, and only the matches cross the network.
+_OF_TASK = """
+local found, last = {}, '+'
+while #found < tonumber(ARGV[2]) do
+  local batch = redis.call('XREVRANGE', KEYS[1], last, '-', 'COUNT', 500)
+  if #batch == 0 then break end
+  for _, entry in ipairs(batch) do
+    local fields = entry[2]
+    for i = 1, #fields, 2 do
+      if fields[i] == 't' and fields[i + 1] == ARGV[1] and #found < tonumber(ARGV[2]) then
+        found[#found + 1] = entry
+      end
+    end
+  end
+  last = '(' .. batch[#batch][1]
+end
+return found
+"""
+PENDING_MOST = 10_000  # journal entries waiting for their write; past this, the oldest are dropped
 
 
 class RedisRules(Rules):
@@ -65,65 +86,67 @@ class RedisRules(Rules):
         """The rules changed somewhere in the fleet (or may have): read them afresh on the next submit."""
         self._known = None
 
-    def choose(self, scope: str, model: str, owner: int) -> scenarios.Choice | None:
-        known = self._known if self.store.fresh and self._known is not None else self.listing()
+    async def choose(self, scope: str, model: str, owner: int) -> scenarios.Choice | None:
+        known = self._known if self.store.fresh and self._known is not None else await self.listing()
         for rule in known:
             if not rule.matches(scope, model, owner):
                 continue
             if rule.left is not None:
-                spent = self.store.run(lambda r, n=rule.number: self._spend_one(r, n))
+                spent = await self.store.run(lambda n=rule.number: self._spend(keys=[_RULES, _LEFT, _PLAYED], args=[n]))
                 if spent != 1:  # 2: this was its last submit; 0: another instance spent it meanwhile
                     self._known = None
-                    self.store.announce("rules", wait=False)  # on a submit: never wait on the others
+                    await self.store.announce("rules", wait=False)  # on a submit: never wait on the others
                 if not spent:
                     continue
             elif self.draws.random() >= rule.fraction:  # type: ignore[operator]
                 continue
             else:
-                self.store.run(lambda r, n=rule.number: r.hincrby(_PLAYED, n, 1))
+                await self.store.run(lambda n=rule.number: self.store.client.hincrby(_PLAYED, n, 1))
             return rule.choice
         return None
 
-    def _changed(self) -> None:
+    async def _changed(self) -> None:
         self._known = None
-        self.store.announce("rules")
+        await self.store.announce("rules")
 
-    def _spend_one(self, client: Any, number: int) -> int:
-        return self._spend(keys=[_RULES, _LEFT, _PLAYED], args=[number], client=client)
-
-    def add(self, rule: Rule) -> Rule:
+    async def add(self, rule: Rule) -> Rule:
         definition = {name: getattr(rule, name) for name in ("scenario", "fraction", "scope", "model", "key")}
 
-        def add(r: Any) -> int:
-            number = r.incr(_COUNTER)
-            pipe = r.pipeline()
+        async def add() -> int:
+            number = await self.store.client.incr(_COUNTER)
+            pipe = self.store.client.pipeline()
             pipe.hset(_RULES, number, json.dumps(definition))
             if rule.left is not None:
                 pipe.hset(_LEFT, number, rule.left)
             pipe.hset(_PLAYED, number, 0)
-            pipe.execute()
+            await pipe.execute()
             return number
 
-        rule.number = self.store.run(add)
-        self._changed()
+        rule.number = await self.store.run(add)
+        await self._changed()
         return rule
 
-    def remove(self, number: int) -> Rule | None:
-        found = next((rule for rule in self.listing() if rule.number == number), None)
+    async def remove(self, number: int) -> Rule | None:
+        found = next((rule for rule in await self.listing() if rule.number == number), None)
         if found is not None:
-            self.store.run(lambda r: [r.hdel(key, number) for key in (_RULES, _LEFT, _PLAYED)])
-            self._changed()
+            await self.store.run(
+                lambda: (
+                    self.store.client.pipeline()
+                    .hdel(_RULES, number)
+                    .hdel(_LEFT, number)
+                    .hdel(_PLAYED, number)
+                    .execute()
+                )
+            )
+            await self._changed()
         return found
 
-    def listing(self) -> list[Rule]:
-        def read(r: Any) -> list[dict[bytes, bytes]]:
-            pipe = r.pipeline(transaction=False)
-            for key in (_RULES, _LEFT, _PLAYED):
-                pipe.hgetall(key)
-            return pipe.execute()
-
+    async def listing(self) -> list[Rule]:
+        pipe = self.store.client.pipeline(transaction=False)
+        for key in (_RULES, _LEFT, _PLAYED):
+            pipe.hgetall(key)
         fresh = self.store.fresh  # read before Redis is, so that a change heard meanwhile is not overwritten
-        definitions, left, played = self.store.run(read)
+        definitions, left, played = await self.store.run(pipe.execute)
         rules = [self._rule(int(n), raw, left.get(n), played.get(n, b"0")) for n, raw in definitions.items()]
         listed = sorted((rule for rule in rules if rule is not None), key=lambda rule: rule.number)
         if fresh:
@@ -148,94 +171,148 @@ class RedisRules(Rules):
             number, given["scenario"], choice, payload.get("next"), fraction, scope, model, key, owner, int(played)
         )
 
-    def clear(self) -> None:
-        self.store.run(lambda r: r.unlink(_RULES, _LEFT, _PLAYED))
+    async def clear(self) -> None:
+        await self.store.run(lambda: self.store.client.unlink(_RULES, _LEFT, _PLAYED))
         self.draws = random.Random(self.seed)
-        self._changed()
+        await self._changed()
 
 
 class RedisJournal:
-    """The journal as a capped stream; the middleware appends to it as to a deque."""
+    """The journal as a capped stream, appended to as a deque is and read a page at a time from its newest end.
+
+    ``append`` is called where nothing is awaited (after a request, by the callbacks' sender), so it
+    queues the entry and one write task sends what is queued in a pipeline, then the next batch: entries
+    keep their order and a burst costs one round trip. A read here first awaits what this process queued.
+    """
 
     def __init__(self, store: RedisStore, size: int) -> None:
         self.store, self.maxlen = store, size
+        self._pending: list[dict[str, Any]] = []
+        self._writing: asyncio.Task[None] | None = None
+        self._of_task = store.client.register_script(_OF_TASK)
 
     def append(self, entry: dict[str, Any]) -> None:
+        if len(self._pending) >= PENDING_MOST:
+            del self._pending[0]
+        self._pending.append(entry)
+        if self._writing is None:
+            self._writing = asyncio.get_running_loop().create_task(self._write())
+
+    async def _write(self) -> None:
         try:
-            self.store.run(lambda r: r.xadd(JOURNAL, {"e": orjson.dumps(entry)}, maxlen=self.maxlen, approximate=False))
-        except StoreError:
-            pass  # an entry is lost while Redis is down; the request it records was answered
+            while self._pending:
+                batch, self._pending = self._pending, []
+                pipe = self.store.client.pipeline(transaction=False)
+                for entry in batch:
+                    fields = {"e": orjson.dumps(entry), "t": entry.get("task_id") or ""}
+                    pipe.xadd(JOURNAL, fields, maxlen=self.maxlen, approximate=False)
+                try:
+                    await self.store.run(pipe.execute)
+                except StoreError:
+                    pass  # the entries are lost while Redis is down; the requests they record were answered
+        finally:
+            self._writing = None
 
-    def clear(self) -> None:
-        self.store.run(lambda r: r.unlink(JOURNAL))
+    async def _written(self) -> None:
+        if self._writing is not None:
+            await asyncio.shield(self._writing)
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        entries = self.store.run(lambda r: r.xrange(JOURNAL))
-        return iter([entry for _, fields in entries if (entry := _entry(fields)) is not None])
+    async def newest(self, limit: int, task_id: str | None = None) -> list[dict[str, Any]]:
+        """The last ``limit`` entries (of ``task_id`` only, if given), oldest first: XREVRANGE with COUNT."""
+        await self._written()
+        if task_id is None:
+            found = await self.store.run(lambda: self.store.client.xrevrange(JOURNAL, count=limit))
+        else:
+            found = await self.store.run(lambda: self._of_task(keys=[JOURNAL], args=[task_id, limit]))
+        return [entry for _, fields in reversed(found) if (entry := _entry(_fields(fields))) is not None]
+
+    async def clear(self) -> None:
+        self._pending.clear()
+        await self._written()
+        await self.store.run(lambda: self.store.client.unlink(JOURNAL))
+
+
+Changed = Callable[[str, Any], Awaitable[None]]
 
 
 class Listener:
-    """A thread on its own connection that hears the fleet's changes and hands them to ``changed(kind, value)``.
+    """A task on the event loop, on its own connection, that hears the fleet's changes and awaits ``changed(kind, value)``.
 
     ``changed("faults", dict or None)`` on every change of the faults and on each (re)connection;
     ``changed("reset", None)`` when another instance reset the mock; ``changed("rules", None)`` when the
     rules may have changed. Records a forced state or a reset changed are dropped from the store's cache.
+    It also renews the process's nonce slot. It runs while the app serves (``run``, from the lifespan).
     """
 
-    def __init__(self, store: RedisStore, changed: Callable[[str, Any], None]) -> None:
+    def __init__(self, store: RedisStore, changed: Changed) -> None:
         self.store, self.changed = store, changed
         self.token = uuid.uuid4().hex  # its own messages are skipped: the sender applied them already
-        self.client = redis.Redis(**store.address, socket_timeout=SLOT_LEASE / 3, socket_connect_timeout=TIMEOUT)
-        threading.Thread(target=self._run, name="mockserver-redis-listener", daemon=True).start()
+        self.client = redis.asyncio.Redis(
+            **store.address, socket_timeout=SLOT_LEASE / 3, socket_connect_timeout=TIMEOUT
+        )
 
-    def publish(self, kind: str, value: Any = None) -> None:
+    async def publish(self, kind: str, value: Any = None) -> None:
         """Tell every instance; with faults, also keep them in Redis for instances that start or reconnect later."""
         if kind == "faults":
-            self.store.run(lambda r: r.set(FAULTS, json.dumps(value)) if value is not None else r.unlink(FAULTS))
-        self.store.announce(kind, value, self.token)
+            client = self.store.client
+            await self.store.run(
+                lambda: client.set(FAULTS, json.dumps(value)) if value is not None else client.unlink(FAULTS)
+            )
+        await self.store.announce(kind, value, self.token)
 
-    def _run(self) -> None:
-        while True:
-            try:
-                self._listen()
-            except (redis.RedisError, OSError):
-                self.store.fresh = False  # polls read Redis itself, and answer 503 while it is down
-                time.sleep(0.2)  # try again soon, so service resumes by itself
+    async def run(self) -> None:
+        """Listen until cancelled, reconnecting after a failure soon, so service resumes by itself."""
+        try:
+            while True:
+                try:
+                    await self._listen()
+                except (redis.RedisError, OSError):
+                    self.store.fresh = False  # polls read Redis itself, and answer 503 while it is down
+                    await asyncio.sleep(0.2)
+        finally:
+            self.store.fresh = False
+            await self.client.aclose()
 
-    def _listen(self) -> None:
+    async def _listen(self) -> None:
         pubsub = self.client.pubsub(ignore_subscribe_messages=True)
-        pubsub.subscribe(CHANNEL)
-        faults = self.client.get(FAULTS)
-        self.store.forget()  # changes may have been missed while cut off
-        self.changed("rules", None)
-        self.store.fresh = True
-        self.changed("faults", _faults(faults))
-        renewed = 0.0
-        while True:
-            if time.monotonic() - renewed > SLOT_LEASE / 3:
-                self.store.renew_slot(self.client)
-                renewed = time.monotonic()
-            message = pubsub.get_message(timeout=1.0)
-            if message is None or message["type"] != "message":
-                continue
-            try:
-                said = json.loads(message["data"])
-            except ValueError:
-                continue
-            if not isinstance(said, dict):
-                continue
-            if said.get("kind") == "forget" and isinstance(said.get("value"), str):
-                self.store.forget(said["value"])
-            elif said.get("kind") == "reset":
-                self.store.forget()
-            if said.get("kind") in ("reset", "rules"):
-                self.changed("rules", None)
-            if said.get("from") != self.token and said.get("kind") in ("faults", "reset"):
-                value = _faults(json.dumps(said.get("value")).encode()) if said["kind"] == "faults" else None
-                self.changed(said["kind"], value)
-            if isinstance(said.get("id"), str):  # applied: the instance that announced it may answer now
-                acked = f"{PREFIX}ack:{said['id'][:64]}"
-                self.client.pipeline().incr(acked).expire(acked, 10).execute()
+        try:
+            await pubsub.subscribe(CHANNEL)
+            faults = await self.client.get(FAULTS)
+            self.store.forget()  # changes may have been missed while cut off
+            await self.changed("rules", None)
+            self.store.fresh = True
+            await self.changed("faults", _faults(faults))
+            renewed = -SLOT_LEASE
+            loop = asyncio.get_running_loop()
+            while True:
+                if loop.time() - renewed > SLOT_LEASE / 3:
+                    await self.store.renew_slot(self.client)
+                    renewed = loop.time()
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                if message is not None and message["type"] == "message":
+                    await self._heard(message["data"])
+        finally:
+            await pubsub.aclose()
+
+    async def _heard(self, data: bytes) -> None:
+        try:
+            said = json.loads(data)
+        except ValueError:
+            return
+        if not isinstance(said, dict):
+            return
+        if said.get("kind") == "forget" and isinstance(said.get("value"), str):
+            self.store.forget(said["value"])
+        elif said.get("kind") == "reset":
+            self.store.forget()
+        if said.get("kind") in ("reset", "rules"):
+            await self.changed("rules", None)
+        if said.get("from") != self.token and said.get("kind") in ("faults", "reset"):
+            value = _faults(json.dumps(said.get("value")).encode()) if said["kind"] == "faults" else None
+            await self.changed(said["kind"], value)
+        if isinstance(said.get("id"), str):  # applied: reply, so the instance that announced it may answer now
+            replies = f"{PREFIX}ack:{said['id'][:64]}"
+            await self.client.pipeline().rpush(replies, 1).expire(replies, 10).execute()
 
 
 def _faults(raw: bytes | None) -> dict[str, Any] | None:
@@ -247,6 +324,13 @@ def _faults(raw: bytes | None) -> dict[str, Any] | None:
     if not isinstance(given, dict) or contract.errors("admin-faults", given, settings=True):
         return None
     return given
+
+
+def _fields(found: Any) -> dict[bytes, bytes]:
+    """A stream entry's fields as XREVRANGE gives them (a dict) or a script does (a flat list)."""
+    if isinstance(found, dict):
+        return found
+    return dict(zip(found[::2], found[1::2], strict=False)) if isinstance(found, list) else {}
 
 
 def _entry(fields: dict[bytes, bytes]) -> dict[str, Any] | None:

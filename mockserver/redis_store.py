@@ -6,16 +6,17 @@ expired, or never accepted), with no rebuild from the id. That makes forced stat
 on the very next poll through any instance. Run-time faults, which every request consults, are kept
 in each process and kept in step by pub/sub (``redis_shared.py``).
 
-The client is redis-py's synchronous one, as the ``Store`` protocol is synchronous and SqliteStore
-also runs on the event loop: a round trip on loopback is tens of microseconds. Sockets time out after
-a quarter second and nothing is retried; after a failure the store answers ``StoreError`` at once for
-a second (the 503 carries ``Retry-After: 1``) rather than make each request wait out a timeout on a
-Redis that has stopped answering, then tries again, so service resumes by itself.
+The client is redis-py's asyncio one (``store.AsyncStore``): while Redis answers one request, the
+event loop serves others. Only the checks at start (is Redis there, which nonce slot is free) use a
+short-lived synchronous connection, before any loop runs. Sockets time out after a quarter second and
+nothing is retried; after a failure the store answers ``StoreError`` at once for a second (the 503
+carries ``Retry-After: 1``) rather than make each request wait out a timeout on a Redis that has
+stopped answering, then tries again, so service resumes by itself.
 
 Keys live under ``mockserver:``: ``task:{id}`` (a record, expiring after the TTL), ``tasks`` and
 ``tasks:at`` (sorted sets of ids in the order they came and by submit time, for listing; each put unlists
-tasks past the TTL), ``slot:{secret hash}:{n}`` (nonce slots),
-and the shared admin state of ``redis_shared.py``.
+tasks past the TTL), ``slot:{secret hash}:{n}`` (nonce slots), ``ack:{message id}`` (the replies to an
+admin change), and the shared admin state of ``redis_shared.py``.
 """
 
 from __future__ import annotations
@@ -24,13 +25,15 @@ import hashlib
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import redis
+import redis.asyncio
+from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.retry import Retry
+from redis.retry import Retry as BlockingRetry
 
 from .lifecycle import Record
 from .nonces import SLOT_BITS
@@ -45,6 +48,7 @@ _CHUNK = 1000
 CACHED = 65_536  # records kept per process for polls; some tens of MiB at most
 CHANNEL = f"{PREFIX}changes"  # the fleet's admin changes, published (redis_shared.py)
 ANNOUNCED_WITHIN = 1.0  # seconds an admin call waits for every instance to apply its change
+T = TypeVar("T")
 _INDEX = (f"{PREFIX}tasks", f"{PREFIX}tasks:at", f"{PREFIX}tasks:count")
 # Store a record; list a new one in the order tasks came (a count) and by submit time, and unlist up to a
 # hundred whose time is past the TTL, so the listing stays as bounded as the expiring records.
@@ -98,28 +102,45 @@ def _load(raw: bytes) -> Record:
     return _record(tuple(row))
 
 
+def _blocking(address: dict[str, Any]) -> redis.Redis:
+    """A synchronous connection for the checks at start, which run before the server's event loop does."""
+    return redis.Redis(
+        **address, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT, retry=BlockingRetry(NoBackoff(), 0)
+    )
+
+
+def check(spec: str) -> None:
+    """Refuse a bad URL, or a Redis that does not answer, as serving on it would; leaves no connection open."""
+    host, port, db, _ = parse(spec)
+    with _blocking({"host": host, "port": port, "db": db}) as client:
+        try:
+            client.ping()
+        except redis.RedisError as exc:
+            raise ValueError(f"cannot reach Redis at redis://{host}:{port}/{db}: {exc}") from exc
+
+
 class RedisStore:
-    """The ``Store`` protocol on Redis, plus what a fleet shares: nonce slots and the admin state."""
+    """``store.AsyncStore`` on Redis, plus what a fleet shares: nonce slots and the admin state."""
 
     complete = True  # holds every task the fleet accepted: an id it lacks is no task (service.py)
 
     def __init__(self, spec: str) -> None:
+        check(spec)
         host, port, db, self.ttl = parse(spec)
         self.where = f"redis://{host}:{port}/{db}"
         self.address = {"host": host, "port": port, "db": db}
-        self.client = redis.Redis(
-            host=host,
-            port=port,
-            db=db,
-            socket_timeout=TIMEOUT,
+        # Connections are made on first use, on the loop that serves: nothing is opened here.
+        self.client = redis.asyncio.Redis(
+            **self.address, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT, retry=Retry(NoBackoff(), 0)
+        )
+        # An admin call blocks one connection of its own on its replies (BLPOP), up to a second.
+        self._waiting = redis.asyncio.Redis(
+            **self.address,
+            socket_timeout=ANNOUNCED_WITHIN + TIMEOUT,
             socket_connect_timeout=TIMEOUT,
             retry=Retry(NoBackoff(), 0),
         )
         self._paused_until = 0.0
-        try:
-            self.client.ping()
-        except redis.RedisError as exc:
-            raise ValueError(f"cannot reach Redis at {self.where}: {exc}") from exc
         self._put = self.client.register_script(_PUT)
         self._token = uuid.uuid4().hex
         self._slot: str | None = None
@@ -129,60 +150,62 @@ class RedisStore:
         self.cache: dict[str, Record] = {}
         self.fresh = False  # set by the listener while its subscription is up
 
-    def run(self, command: Callable[[Any], Any]) -> Any:
-        """``command(client)``, or ``StoreError`` while Redis fails (at once, for ``PAUSE`` after a failure)."""
+    async def run(self, command: Callable[[], Awaitable[T]]) -> T:
+        """``await command()``, or ``StoreError`` while Redis fails (at once, for ``PAUSE`` after a failure)."""
         if time.monotonic() < self._paused_until:
             raise StoreError(f"Redis at {self.where} failed a moment ago")
         try:
-            return command(self.client)
+            return await command()
         except redis.RedisError as exc:
             self._paused_until = time.monotonic() + PAUSE
             raise StoreError(f"Redis at {self.where} failed ({type(exc).__name__})") from exc
 
-    def get(self, task_id: str) -> Record | None:
+    async def get(self, task_id: str) -> Record | None:
         cached = self.cache.get(task_id) if self.fresh else None
         if cached is not None and cached.submitted_at + self.ttl > time.time():
             if time.monotonic() < self._paused_until:
                 raise StoreError(f"Redis at {self.where} failed a moment ago")
             return cached
-        raw = self.run(lambda r: r.get(f"{PREFIX}task:{task_id}"))
+        raw = await self.run(lambda: self.client.get(f"{PREFIX}task:{task_id}"))
         record = None if raw is None else _load(raw)
         if record is not None:
             self._keep(record)
         return record
 
-    def put(self, record: Record) -> None:
+    async def put(self, record: Record) -> None:
         cutoff = record.submitted_at - self.ttl
         keys = [f"{PREFIX}task:{record.task_id}", *_INDEX]
         args = [record.task_id, _dump(record), self.ttl, record.submitted_at, cutoff]
-
-        self.run(lambda r: self._put(keys=keys, args=args, client=r))
+        await self.run(lambda: self._put(keys=keys, args=args))
         if record.forced >= 0:  # an admin change: every instance drops the record it may hold
-            self.announce("forget", record.task_id)
+            await self.announce("forget", record.task_id)
         self._keep(record)
 
-    def announce(self, kind: str, value: Any = None, sender: str = "", wait: bool = True) -> None:
-        """Publish an admin change, and wait (a second at most) until every listening instance has applied it.
+    async def announce(self, kind: str, value: Any = None, sender: str = "", wait: bool = True) -> None:
+        """Publish an admin change and, if ``wait``, await every listening instance's reply (a second at most).
 
-        Each listener acknowledges a message once it has acted on it (redis_shared.Listener), so when an
-        admin call returns, the next request through any instance sees the change, cache or not. A submit
-        that spent a rule does not ``wait``: the others re-read the rules at their next look anyway.
+        Each listener replies once it has acted on a message, by pushing onto the list ``ack:{message id}``
+        (redis_shared.Listener), and this call blocks on that list (BLPOP) for as many replies as PUBLISH
+        counted receivers, so when an admin call returns, the next request through any instance sees the
+        change, cache or not. The wait is on Redis, so the event loop serves other requests meanwhile. A
+        submit that spent a rule does not ``wait``: the others re-read the rules at their next look anyway.
         """
         said = {"kind": kind, "value": value, "from": sender, "id": uuid.uuid4().hex}
-        receivers = self.run(lambda r: r.publish(CHANNEL, json.dumps(said)))
+        receivers = await self.run(lambda: self.client.publish(CHANNEL, json.dumps(said)))
         if not wait:
             return
+        replies = f"{PREFIX}ack:{said['id']}"
         deadline = time.monotonic() + ANNOUNCED_WITHIN
-        while receivers and time.monotonic() < deadline:
-            if int(self.run(lambda r: r.get(f"{PREFIX}ack:{said['id']}")) or 0) >= receivers:
-                return
-            time.sleep(0.0005)  # an admin call, and the listeners answer within a millisecond or two
+        for _ in range(receivers):
+            left = deadline - time.monotonic()
+            if left <= 0 or await self.run(lambda left=left: self._waiting.blpop([replies], timeout=left)) is None:
+                break  # an instance that went away meanwhile: it reads everything afresh when it reconnects
 
     def _keep(self, record: Record) -> None:
         if not self.fresh:
             return
         if len(self.cache) >= CACHED:  # the oldest first: a client polls its newest tasks
-            self.cache.pop(next(iter(self.cache), None), None)  # the listener thread may empty it meanwhile
+            del self.cache[next(iter(self.cache))]
         self.cache[record.task_id] = record
 
     def forget(self, task_id: str | None = None) -> None:
@@ -192,53 +215,61 @@ class RedisStore:
         else:
             self.cache.pop(task_id, None)
 
-    def _ids(self, start: int, stop: int) -> list[bytes]:
-        return self.run(lambda r: r.zrange(f"{PREFIX}tasks", start, stop))
+    async def _ids(self, start: int, stop: int) -> list[bytes]:
+        return await self.run(lambda: self.client.zrange(f"{PREFIX}tasks", start, stop))
 
-    def _records(self, ids: list[bytes]) -> list[Record]:
+    async def _records(self, ids: list[bytes]) -> list[Record]:
         found = []
         for at in range(0, len(ids), _CHUNK):
             keys = [PREFIX.encode() + b"task:" + task_id for task_id in ids[at : at + _CHUNK]]
-            found += [_load(raw) for raw in self.run(lambda r, keys=keys: r.mget(keys)) if raw is not None]
+            found += [_load(raw) for raw in await self.run(lambda keys=keys: self.client.mget(keys)) if raw is not None]
         return found
 
-    def records(self) -> Iterator[Record]:
-        return iter(self._records(self._ids(0, -1)))
+    async def page(self, offset: int, limit: int) -> list[Record]:
+        return await self._records(await self._ids(offset, offset + limit - 1)) if limit > 0 else []
 
-    def page(self, offset: int, limit: int) -> list[Record]:
-        return self._records(self._ids(offset, offset + limit - 1)) if limit > 0 else []
-
-    def clear(self) -> None:
+    async def clear(self) -> None:
         self.forget()
-        ids = self._ids(0, -1)
+        ids = await self._ids(0, -1)
         for at in range(0, len(ids), _CHUNK):
             keys = [PREFIX.encode() + b"task:" + task_id for task_id in ids[at : at + _CHUNK]]
-            self.run(lambda r, keys=keys: r.unlink(*keys))
-        self.run(lambda r: r.unlink(*_INDEX))
+            await self.run(lambda keys=keys: self.client.unlink(*keys))
+        await self.run(lambda: self.client.unlink(*_INDEX))
 
-    def __len__(self) -> int:
-        return self.run(lambda r: r.zcard(f"{PREFIX}tasks"))
+    async def count(self) -> int:
+        return await self.run(lambda: self.client.zcard(f"{PREFIX}tasks"))
+
+    async def close(self) -> None:
+        """Close this process's connections (the app's lifespan, when the server stops)."""
+        await self.client.aclose()
+        await self._waiting.aclose()
 
     def claim_slot(self, secret: bytes) -> int:
         """The lowest nonce slot no live process of the fleet with ``secret`` holds, leased in Redis.
 
-        The lease is renewed by ``renew_slot`` (redis_shared.py's listener, every few seconds), and
-        lapses ``SLOT_LEASE`` seconds after its process dies, so no two live fleet members mint one id.
+        Claimed at start, before the server's event loop runs, on a connection closed right after. The
+        lease is renewed by ``renew_slot`` (redis_shared.py's listener, every few seconds), and lapses
+        ``SLOT_LEASE`` seconds after its process dies, so no two live fleet members mint one id.
         """
         name = hashlib.blake2b(secret, digest_size=8, person=b"mock-slots").hexdigest()
-        for slot in range(1 << SLOT_BITS):
-            key = f"{PREFIX}slot:{name}:{slot}"
-            if self.run(lambda r, key=key: r.set(key, self._token, nx=True, ex=SLOT_LEASE)):
-                self._slot = key
-                return slot
+        with _blocking(self.address) as client:
+            for slot in range(1 << SLOT_BITS):
+                key = f"{PREFIX}slot:{name}:{slot}"
+                try:
+                    taken = client.set(key, self._token, nx=True, ex=SLOT_LEASE)
+                except redis.RedisError as exc:
+                    raise ValueError(f"cannot reach Redis at {self.where}: {exc}") from exc
+                if taken:
+                    self._slot = key
+                    return slot
         raise ValueError(f"all {1 << SLOT_BITS} nonce slots in {self.where} are held by live processes")
 
-    def renew_slot(self, client: Any) -> None:
+    async def renew_slot(self, client: redis.asyncio.Redis) -> None:
         """Extend this process's lease, through ``client`` (the listener's own connection); one that lapsed
         in an outage is taken back only if no other process took it meanwhile."""
         if self._slot is None:
             return
-        if client.get(self._slot) == self._token.encode():
-            client.set(self._slot, self._token, ex=SLOT_LEASE)
+        if await client.get(self._slot) == self._token.encode():
+            await client.set(self._slot, self._token, ex=SLOT_LEASE)
         else:
-            client.set(self._slot, self._token, nx=True, ex=SLOT_LEASE)
+            await client.set(self._slot, self._token, nx=True, ex=SLOT_LEASE)

@@ -6,7 +6,8 @@ Rules are tried in the order they were added; the first that matches and fires d
 rule is gone once spent. Fractions draw from one generator seeded by the seed, in arrival order, so
 the same seed and requests play the same fates. The choice then travels in the signed id as a header's
 would, so every worker replays it. Rules live in one process, as run-time faults do, unless the workers
-share a SQLite store, which then holds the rules too, or Redis (``redis_shared.RedisRules``).
+share a SQLite store, which then holds the rules too, or Redis (``redis_shared.RedisRules``). Every kind
+is awaited, as Redis's must be; a submit asks only when ``active`` says a rule may apply.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class Rules:
         """Whether a submit need ask at all; a plain list check, so submits without rules pay nothing."""
         return bool(self.rules)
 
-    def choose(self, scope: str, model: str, owner: int) -> scenarios.Choice | None:
+    async def choose(self, scope: str, model: str, owner: int) -> scenarios.Choice | None:
         """The choice of the first matching rule that fires for this submit, or None."""
         for rule in self.rules:
             if not rule.matches(scope, model, owner):
@@ -87,22 +88,22 @@ class Rules:
             return rule.choice
         return None
 
-    def add(self, rule: Rule) -> Rule:
+    async def add(self, rule: Rule) -> Rule:
         self.counter += 1
         rule.number = self.counter
         self.rules.append(rule)
         return rule
 
-    def remove(self, number: int) -> Rule | None:
+    async def remove(self, number: int) -> Rule | None:
         found = next((rule for rule in self.rules if rule.number == number), None)
         if found is not None:
             self.rules.remove(found)
         return found
 
-    def listing(self) -> list[Rule]:
+    async def listing(self) -> list[Rule]:
         return list(self.rules)
 
-    def clear(self) -> None:
+    async def clear(self) -> None:
         self.rules.clear()
         self.draws = random.Random(self.seed)
 
@@ -133,8 +134,8 @@ class SharedRules(Rules):
         choice = scenarios.parse(scenario, self.reasons)  # checked when the rule was added
         return Rule(number, scenario, choice, left, fraction, scope, model, key, owner, played)
 
-    def choose(self, scope: str, model: str, owner: int) -> scenarios.Choice | None:
-        for rule in self.listing():
+    async def choose(self, scope: str, model: str, owner: int) -> scenarios.Choice | None:
+        for rule in await self.listing():
             if not rule.matches(scope, model, owner):
                 continue
             if rule.left is not None:
@@ -149,22 +150,22 @@ class SharedRules(Rules):
             return rule.choice
         return None
 
-    def add(self, rule: Rule) -> Rule:
+    async def add(self, rule: Rule) -> Rule:
         values = (rule.scenario, rule.left, rule.fraction, rule.scope, rule.model, rule.key, rule.owner, rule.played)
         insert = "INSERT INTO mock_rules (scenario, left, fraction, scope, model, key, owner, played) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
         rule.number = self._db.execute(insert, values).lastrowid or 0
         return rule
 
-    def remove(self, number: int) -> Rule | None:
-        found = next((rule for rule in self.listing() if rule.number == number), None)
+    async def remove(self, number: int) -> Rule | None:
+        found = next((rule for rule in await self.listing() if rule.number == number), None)
         if found is not None:
             self._db.execute("DELETE FROM mock_rules WHERE number = ?", (number,))
         return found
 
-    def listing(self) -> list[Rule]:
+    async def listing(self) -> list[Rule]:
         return [self._rule(row) for row in self._db.execute(f"SELECT {self._COLUMNS} FROM mock_rules ORDER BY number")]
 
-    def clear(self) -> None:
+    async def clear(self) -> None:
         self._db.execute("DELETE FROM mock_rules")
         self.draws = random.Random(self.seed)
 
@@ -175,8 +176,8 @@ def routes(service: Service, guard: Any) -> list[Route]:
 
     async def listed(request: Request) -> Response:
         if request.method == "DELETE":
-            rules.clear()
-        return JSONResponse({"rules": [rule.as_dict() for rule in rules.listing()]})
+            await rules.clear()
+        return JSONResponse({"rules": [rule.as_dict() for rule in await rules.listing()]})
 
     async def add(request: Request) -> Response:
         payload = await body_of(request, None)
@@ -191,7 +192,7 @@ def routes(service: Service, guard: Any) -> list[Route]:
         key = payload.get("key")
         if key is not None and key not in service.config.keys:
             return error(400, "invalid_field", "key is not one of the keys this mock accepts.", param="key")
-        if len(rules.listing()) >= MAX_RULES:
+        if len(await rules.listing()) >= MAX_RULES:
             return error(400, "invalid_field", f"At most {MAX_RULES} rules at once; DELETE /_mock/rules first.")
         rule = Rule(
             0,
@@ -204,11 +205,11 @@ def routes(service: Service, guard: Any) -> list[Route]:
             key,
             None if key is None else key_owner(key),
         )
-        return JSONResponse(rules.add(rule).as_dict(), status_code=201)
+        return JSONResponse((await rules.add(rule)).as_dict(), status_code=201)
 
     async def remove(request: Request) -> Response:
         given = request.path_params["number"]
-        found = rules.remove(int(given)) if given.isdigit() and len(given) < 19 else None
+        found = await rules.remove(int(given)) if given.isdigit() and len(given) < 19 else None
         if found is None:
             return error(404, "not_found", "No rule with that id (spent next rules are gone).")
         return JSONResponse(found.as_dict())

@@ -2,14 +2,20 @@
 
 The routes (``api.py``), the admin API and the dashboard all hold one ``Service`` and read or change
 the mock only through it. A request it will not carry out raises ``errors.Refused``.
+
+The store is reached through one seam: ``tasks``, the store as an ``AsyncStore``, awaited by everything
+but the poll and submit routes, which call a local store (``local``: memory or SQLite, answering at once)
+as plain functions and await only a remote one (Redis). An await there would cost the local stores'
+polls a few tenths of a microsecond each; everything past the lookup is the same code for every store.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import math
-from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -20,13 +26,14 @@ from .catalog import SCOPES, resolve
 from .config import Config, faults_from
 from .errors import Refused
 from .faults import Faults, Injector
+from .journal import Entries, MemoryJournal
 from .media.shape import Shapes
 from .metrics import Metrics
 from .nonces import Nonces
 from .redis_shared import Listener, RedisJournal, RedisRules
 from .redis_store import RedisStore
 from .rules import Rules, SharedRules, key_owner
-from .store import MemoryStore, Store
+from .store import AsyncStore, Awaited, MemoryStore, Store
 
 REBUILT_KEPT = 4096  # records rebuilt from signed ids kept per worker; a few MiB at most
 
@@ -44,27 +51,30 @@ class Service:
         config: Config,
         *,
         clock: Callable[[], float],
-        store: Store | None = None,
+        store: Store | AsyncStore | None = None,
         secret: bytes | None = None,
         slot: int = 0,
     ) -> None:
         self.config = config
         self.catalog = catalog = resolve(config)
-        self.store: Store = MemoryStore() if store is None else store
+        self.store = MemoryStore() if store is None else store
+        self.local: Store | None = None if isinstance(self.store, RedisStore) else self.store
+        self.tasks: AsyncStore = self.store if self.local is None else Awaited(self.local)  # type: ignore[assignment]
         self.clock = clock
         self.injector = Injector(config.faults, config.seed)
-        self.journal: deque[dict[str, Any]] | RedisJournal = deque(maxlen=config.journal_size)
+        self.journal: Entries = MemoryJournal(config.journal_size)
         self.rules = _rules(config, store)
         self._complete = getattr(self.store, "complete", False)  # it holds every task: no rebuilding from ids
         self._listener: Listener | None = None
         if isinstance(self.store, RedisStore):  # what the admin API changes is the fleet's (redis_shared.py)
             self.journal = RedisJournal(self.store, config.journal_size)
+            self._listener = Listener(self.store, self._changed)  # runs while the app serves (lifespan)
         self.metrics: Metrics | None = None
         if config.metrics:
             shared = not isinstance(self.store, MemoryStore)
-            self.metrics = Metrics(self.store.__len__, catalog.reasons, shared_store=shared)
+            self.metrics = Metrics(self.tasks.count, catalog.reasons, shared_store=shared)
         journal = self.journal if config.admin_key else None  # attempts join the journal where it is served
-        self.callbacks = callback_sender(catalog, config.callbacks, self.store, clock, journal)
+        self.callbacks = callback_sender(catalog, config.callbacks, self.store, clock, journal, self.tasks.get)
         self.secret = secret or ids.derive_secret(config.seed, config.keys)
         self.keys = {key_owner(key): key for key in config.keys}  # the API key behind each record's owner number
         self._owners = [(key.encode(), owner) for owner, key in self.keys.items()]
@@ -76,8 +86,20 @@ class Service:
         # and a fresh plan) took about 8 of a 29 us poll in-process, where a dict lookup costs well under one.
         self._rebuilt: dict[str, lifecycle.Record] = {}
         self._forgotten_before = -math.inf  # ids minted before the last reset no longer replay
-        if isinstance(self.store, RedisStore):  # last: its thread may call _changed at once
-            self._listener = Listener(self.store, self._changed)
+
+    @asynccontextmanager
+    async def lifespan(self, app: Any) -> AsyncIterator[None]:
+        """While the app serves: the callbacks' scheduler, and with Redis the listener; then the connections closed."""
+        listening = None if self._listener is None else asyncio.get_running_loop().create_task(self._listener.run())
+        try:
+            async with self.callbacks.lifespan(app):
+                yield
+        finally:
+            if listening is not None:
+                listening.cancel()
+                await asyncio.gather(listening, return_exceptions=True)
+            if isinstance(self.store, RedisStore):
+                await self.store.close()
 
     def owner(self, authorization: bytes | None) -> int:
         """The owner number of the key in an ``Authorization: Bearer`` header."""
@@ -90,7 +112,7 @@ class Service:
                 return owner
         raise Refused(401, "invalid_api_key", "That API key is not known to this server.")
 
-    def accept(
+    async def accept(
         self,
         scope: str,
         owner: int,
@@ -116,7 +138,7 @@ class Service:
             raise Refused(400, "unknown_model", message, param="model")
         if choice is None:  # the header wins; then a run-time rule, the model's alias, the key (README)
             if self.rules.active:
-                choice = self.rules.choose(scope, model, owner)
+                choice = await self.rules.choose(scope, model, owner)
             if choice is None:
                 choice = catalog.chosen.get((scope, model)) or self._by_key.get(owner) or scenarios.DEFAULT
         shape = self._shapes.packed(profile, payload)
@@ -124,8 +146,11 @@ class Service:
         record = self._plan(ids.mint(self.secret, ticket, scope, owner), ticket, scope, owner)
         assert record is not None  # its profile and scenario were just taken from this config
         if asked is not None:  # noted first: a store that fails then leaves a callback for no task, never the reverse
-            self.callbacks.subscribe(record, replace(asked, fault=choice.callback), links())
-        self.store.put(record)
+            await self.callbacks.subscribe(record, replace(asked, fault=choice.callback), links())
+        if self.local is not None:
+            self.local.put(record)
+        else:
+            await self.tasks.put(record)
         if self.metrics is not None:
             self.metrics.created(scope, catalog.names[profile], payload, choice)
         return record
@@ -137,12 +162,12 @@ class Service:
         except callbacks_asked.Refusal as refusal:
             raise Refused(400, "invalid_field", refusal.message, param=refusal.param) from None
 
-    def find(self, task_id: str, scope: str, owner: int) -> lifecycle.Record | None:
-        """This process's record, or one rebuilt from a signed id that another worker handed out.
+    def found(self, record: lifecycle.Record | None, task_id: str, scope: str, owner: int) -> lifecycle.Record | None:
+        """The store's ``record`` for a poll of ``task_id``, or, where the store lacks it, one rebuilt from a
+        signed id that another worker handed out.
 
         Raises ``lifecycle.Gone`` for a stored task of this key that the running config cannot play.
         """
-        record = self.store.get(task_id)
         if record is None and self._complete:
             return None
         if record is None:
@@ -153,41 +178,41 @@ class Service:
             return None
         return record
 
-    def find_public(self, task_id: str) -> lifecycle.Record | None:
+    async def find_public(self, task_id: str) -> lifecycle.Record | None:
         """For keyless output links and the admin API: any scope and key the id could be signed for (a few)."""
-        record = self.store.get(task_id)
+        record = await self.tasks.get(task_id)
         if record is not None:
             if not lifecycle.playable(self.catalog, record):
                 raise lifecycle.Gone(task_id)
             return record
         if self._complete:
             return None
-        found = (self.find(task_id, scope, owner) for scope in SCOPES for owner in self.keys)
+        found = (self.found(None, task_id, scope, owner) for scope in SCOPES for owner in self.keys)
         return next((record for record in found if record is not None), None)
 
-    def reset(self) -> None:
+    async def reset(self) -> None:
         """Forget every task (ids handed out before now no longer replay), the journal, and runtime faults."""
-        self.store.clear()
-        self.journal.clear()
-        self.rules.clear()
-        self.callbacks.clear()
+        await self.tasks.clear()
+        await self.journal.clear()
+        await self.rules.clear()
+        await self.callbacks.clear()
         self._rebuilt.clear()
         self.injector = Injector(self.config.faults, self.config.seed)
         self._forgotten_before = self.clock()
         if self.metrics is not None:
-            self.metrics.reset()
+            await self.metrics.reset()
         if self._listener is not None:
-            self._listener.publish("faults", None)
-            self._listener.publish("reset")
+            await self._listener.publish("faults", None)
+            await self._listener.publish("reset")
 
-    def set_faults(self, faults: Faults) -> None:
+    async def set_faults(self, faults: Faults) -> None:
         """Run-time faults from now, in every instance that shares the store."""
         self.injector.faults = faults
         if self._listener is not None:
-            self._listener.publish("faults", faults.as_dict())
+            await self._listener.publish("faults", faults.as_dict())
 
-    def _changed(self, kind: str, value: dict[str, Any] | None) -> None:
-        """Another instance changed the faults or rules, or reset the mock (called from the listener thread)."""
+    async def _changed(self, kind: str, value: dict[str, Any] | None) -> None:
+        """Another instance changed the faults or rules, or reset the mock (awaited by the listener)."""
         if kind == "rules" and isinstance(self.rules, RedisRules):
             self.rules.forget()
         elif kind == "faults":
@@ -197,7 +222,7 @@ class Service:
             self._rebuilt.clear()
             self._forgotten_before = self.clock()
             if self.metrics is not None:
-                self.metrics.reset()
+                await self.metrics.reset()
 
     def _rebuild(self, task_id: str, scope: str, owner: int) -> lifecycle.Record | None:
         ticket = ids.read(self.secret, task_id, scope, owner)
@@ -229,7 +254,7 @@ class Service:
         )
 
 
-def _rules(config: Config, store: Store | None) -> Rules:
+def _rules(config: Config, store: Store | AsyncStore | None) -> Rules:
     """Run-time rules in this process, or in the SQLite file or Redis the workers share, beside its tasks."""
     if isinstance(store, RedisStore):
         return RedisRules(store, config.seed, tuple(config.fail_reasons))

@@ -1,7 +1,12 @@
 """Where accepted tasks live: the seam between the HTTP layer and storage.
 
 The engine needs only a task's record, so a store is a map from task id to record. The
-in-memory store is the default; ``SqliteStore`` keeps the same methods on disk.
+in-memory store is the default; ``SqliteStore`` keeps the same methods on disk. Both answer at once,
+so the poll and submit routes call them as plain functions. A remote store (``redis_store.RedisStore``)
+answers after a round trip, so its methods are coroutines (``AsyncStore``), awaited while the event loop
+serves other requests. Whatever is not on the hot path (the admin API, the dashboard, callbacks) reads
+every store as an ``AsyncStore``, a local one through ``Awaited``: one interface, awaited everywhere
+but where an await would cost the local stores' polls (service.py).
 """
 
 from __future__ import annotations
@@ -40,6 +45,40 @@ class Store(Protocol):
     def clear(self) -> None: ...
 
     def __len__(self) -> int: ...
+
+
+class AsyncStore(Protocol):
+    async def get(self, task_id: str) -> Record | None: ...
+
+    async def put(self, record: Record) -> None: ...
+
+    async def page(self, offset: int, limit: int) -> list[Record]: ...
+
+    async def clear(self) -> None: ...
+
+    async def count(self) -> int: ...
+
+
+class Awaited:
+    """A local store as an ``AsyncStore``: each call returns at once, only the interface is awaited."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def get(self, task_id: str) -> Record | None:
+        return self.store.get(task_id)
+
+    async def put(self, record: Record) -> None:
+        self.store.put(record)
+
+    async def page(self, offset: int, limit: int) -> list[Record]:
+        return self.store.page(offset, limit)
+
+    async def clear(self) -> None:
+        self.store.clear()
+
+    async def count(self) -> int:
+        return len(self.store)
 
 
 class MemoryStore:
@@ -190,7 +229,7 @@ class SqliteStore:
         self._db.close()
 
 
-def open_store(spec: str) -> Store:
+def open_store(spec: str) -> Store | AsyncStore:
     """The store named on the command line: ``memory``, ``sqlite:PATH`` or ``redis://HOST:PORT/DB``."""
     kind, _, where = spec.partition(":")
     if kind == "memory" and not where:

@@ -4,39 +4,42 @@ A delivery is claimed before it is sent. In memory one process holds every claim
 a claim is a row that only one worker can insert, so of several workers that know a delivery (after a
 restart, each loads every unsettled callback) exactly one sends it. A claim whose sender died before it
 settled runs out after ``lease`` seconds and may then be taken again: so a kill between the receiver's
-2xx and the settling write sends that delivery once more, with the same ``webhook-id``.
+2xx and the settling write sends that delivery once more, with the same ``webhook-id``. Every ledger is
+awaited, as Redis's must be; the local ones answer at once.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator
-from typing import Protocol
+from typing import Any, Protocol
 
 from .asked import Asked, Refusal, check_url
 
 Key = tuple[str, int]  # webhook-id and copy
 
 
-class Ledger(Protocol):
-    def add(self, task_id: str, asked: Asked, media_base: str) -> None: ...
+Noted = tuple[str, Asked, str]  # task id, what was asked, the output links' base
 
-    def unsettled(self, allowed: tuple[str, ...]) -> Iterator[tuple[str, Asked, str]]:
-        """Every callback with a delivery still to settle: task id, what was asked, the output links' base."""
+
+class Ledger(Protocol):
+    async def add(self, task_id: str, asked: Asked, media_base: str) -> None: ...
+
+    async def unsettled(self, allowed: tuple[str, ...]) -> list[Noted]:
+        """Every callback with a delivery still to settle."""
         ...
 
-    def claim(self, key: Key, now: float, lease: float) -> float | None:
+    async def claim(self, key: Key, now: float, lease: float) -> float | None:
         """None when this worker may send ``key`` now; else when to look again (inf: settled already)."""
         ...
 
-    def settle(self, key: Key, outcome: str) -> None: ...
+    async def settle(self, key: Key, outcome: str) -> None: ...
 
-    def finish(self, task_id: str, keys: list[Key]) -> None:
+    async def finish(self, task_id: str, keys: list[Key]) -> None:
         """Every delivery of the task (``keys``) is settled; it is no longer loaded at start."""
         ...
 
-    def clear(self) -> None: ...
+    async def clear(self) -> None: ...
 
 
 class MemoryLedger:
@@ -44,28 +47,28 @@ class MemoryLedger:
         self._asked: dict[str, tuple[Asked, str]] = {}
         self._claims: dict[Key, float] = {}  # when claimed; -1 once settled
 
-    def add(self, task_id: str, asked: Asked, media_base: str) -> None:
+    async def add(self, task_id: str, asked: Asked, media_base: str) -> None:
         self._asked[task_id] = (asked, media_base)
 
-    def unsettled(self, allowed: tuple[str, ...]) -> Iterator[tuple[str, Asked, str]]:
-        return ((task_id, asked, base) for task_id, (asked, base) in list(self._asked.items()))
+    async def unsettled(self, allowed: tuple[str, ...]) -> list[Noted]:
+        return [(task_id, asked, base) for task_id, (asked, base) in self._asked.items()]
 
-    def claim(self, key: Key, now: float, lease: float) -> float | None:
+    async def claim(self, key: Key, now: float, lease: float) -> float | None:
         claimed = self._claims.get(key)
         if claimed is None:
             self._claims[key] = now
             return None
         return float("inf") if claimed < 0 else claimed + lease
 
-    def settle(self, key: Key, outcome: str) -> None:
+    async def settle(self, key: Key, outcome: str) -> None:
         self._claims[key] = -1
 
-    def finish(self, task_id: str, keys: list[Key]) -> None:
+    async def finish(self, task_id: str, keys: list[Key]) -> None:
         self._asked.pop(task_id, None)
         for key in keys:
             self._claims.pop(key, None)
 
-    def clear(self) -> None:
+    async def clear(self) -> None:
         self._asked.clear()
         self._claims.clear()
 
@@ -85,19 +88,15 @@ class SqliteLedger:
             "claimed_at REAL, outcome TEXT, PRIMARY KEY (webhook_id, copy))"
         )
 
-    def add(self, task_id: str, asked: Asked, media_base: str) -> None:
+    async def add(self, task_id: str, asked: Asked, media_base: str) -> None:
         row = (task_id, asked.url, int(asked.every_change), asked.fault, media_base)
         self._db.execute("INSERT OR REPLACE INTO mock_callbacks VALUES (?, ?, ?, ?, ?, 0)", row)
 
-    def unsettled(self, allowed: tuple[str, ...]) -> Iterator[tuple[str, Asked, str]]:
-        """Rows any SQLite tool could have written: a damaged one, or a URL the allow-list now refuses, is skipped."""
+    async def unsettled(self, allowed: tuple[str, ...]) -> list[Noted]:
         rows = self._db.execute("SELECT task_id, url, every, fault, base FROM mock_callbacks WHERE finished = 0")
-        for task_id, url, every, fault, base in rows.fetchall():
-            sound = isinstance(task_id, str) and isinstance(base, str) and isinstance(fault, int) and 0 <= fault <= 4
-            if sound and isinstance(url, str) and len(url) <= 2048 and _usable(url, allowed):
-                yield task_id, Asked(url, bool(every), fault), base
+        return [noted for row in rows.fetchall() if (noted := checked(*row, allowed)) is not None]
 
-    def claim(self, key: Key, now: float, lease: float) -> float | None:
+    async def claim(self, key: Key, now: float, lease: float) -> float | None:
         inserted = self._db.execute(
             "INSERT OR IGNORE INTO mock_callback_sends VALUES (?, ?, ?, ?, NULL)", (*key, self.worker, now)
         )
@@ -117,18 +116,27 @@ class SqliteLedger:
             return float("inf")
         return float(row[0]) + lease
 
-    def settle(self, key: Key, outcome: str) -> None:
+    async def settle(self, key: Key, outcome: str) -> None:
         self._db.execute(
             "UPDATE mock_callback_sends SET outcome = ? WHERE webhook_id = ? AND copy = ? AND worker = ?",
             (outcome, *key, self.worker),
         )
 
-    def finish(self, task_id: str, keys: list[Key]) -> None:
+    async def finish(self, task_id: str, keys: list[Key]) -> None:
         self._db.execute("UPDATE mock_callbacks SET finished = 1 WHERE task_id = ?", (task_id,))
 
-    def clear(self) -> None:
+    async def clear(self) -> None:
         self._db.execute("DELETE FROM mock_callbacks")
         self._db.execute("DELETE FROM mock_callback_sends")
+
+
+def checked(task_id: Any, url: Any, every: Any, fault: Any, base: Any, allowed: tuple[str, ...]) -> Noted | None:
+    """A noted callback as another tool could have written it: a damaged one, or a URL the allow-list now
+    refuses, is None."""
+    sound = isinstance(task_id, str) and isinstance(base, str) and type(fault) is int and 0 <= fault <= 4
+    if sound and isinstance(url, str) and len(url) <= 2048 and _usable(url, allowed):
+        return task_id, Asked(url, bool(every), fault), base
+    return None
 
 
 def _usable(url: str, allowed: tuple[str, ...]) -> bool:

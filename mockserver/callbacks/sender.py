@@ -17,7 +17,7 @@ import os
 import sqlite3
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -25,6 +25,7 @@ import orjson
 
 from .. import lifecycle
 from ..catalog import Catalog
+from ..journal import Entries
 from ..store import StoreError
 from . import delivery, due
 from .asked import Asked
@@ -33,6 +34,8 @@ from .settings import Settings
 
 ATTEMPTS_KEPT = 1000
 NAP = 1.0  # real seconds the loop waits at most between looks, so a forced state is seen soon
+FAILED = (sqlite3.Error, StoreError)  # a ledger or store failing for a moment: look again soon
+RecordOf = Callable[[str], Awaitable[lifecycle.Record | None]]
 
 
 class Sender:
@@ -41,9 +44,9 @@ class Sender:
         catalog: Catalog,
         settings: Settings,
         ledger: Ledger,
-        record_of: Callable[[str], lifecycle.Record | None],
+        record_of: RecordOf,
         clock: Callable[[], float],
-        journal: deque[dict[str, Any]] | None = None,
+        journal: Entries | None = None,
     ) -> None:
         self.catalog, self.settings, self.ledger = catalog, settings, ledger
         self.record_of, self.clock, self.journal = record_of, clock, journal
@@ -64,10 +67,10 @@ class Sender:
         waits = sum(self.settings.retry_after(n) for n in range(1, self.settings.tries))
         return self.settings.tries * self.settings.timeout + waits + 1.0
 
-    def subscribe(self, record: lifecycle.Record, asked: Asked, media_base: str) -> None:
+    async def subscribe(self, record: lifecycle.Record, asked: Asked, media_base: str) -> None:
         """Note a submit's callback (in the ledger first, so a restart finds it) and look at it when due."""
         try:
-            self.ledger.add(record.task_id, asked, media_base)
+            await self.ledger.add(record.task_id, asked, media_base)
         except sqlite3.Error as exc:  # a locked or full file: the submit is a 503 the client retries
             raise StoreError(str(exc)) from exc
         self._watch(record.task_id, asked, media_base, record)
@@ -77,20 +80,20 @@ class Sender:
         if task_id in self._asked:
             self._push(self.clock(), task_id)
 
-    def load(self) -> int:
+    async def load(self) -> int:
         """Every callback the ledger holds unsettled, as after a restart; returns how many."""
         count = 0
-        for task_id, asked, base in self.ledger.unsettled(self.settings.allow_hosts):
+        for task_id, asked, base in await self.ledger.unsettled(self.settings.allow_hosts):
             self._watch(task_id, asked, base, None)
             count += 1
         return count
 
-    def clear(self) -> None:
+    async def clear(self) -> None:
         self._heap.clear()
         self._asked.clear()
         self._busy.clear()
         self.attempts.clear()
-        self.ledger.clear()
+        await self.ledger.clear()
 
     def pending(self) -> int:
         return len(self._asked)
@@ -109,7 +112,7 @@ class Sender:
             heapq.heappush(self._heap, (at, next(self._order), task_id, item, attempt))
             self._woken.set()
 
-    def start_due(self) -> list[asyncio.Task[None]]:
+    async def start_due(self) -> list[asyncio.Task[None]]:
         """Start sending everything due by the clock now; the sends' tasks, for a caller that awaits them."""
         now = self.clock()
         started: list[asyncio.Task[None]] = []
@@ -120,24 +123,24 @@ class Sender:
                 started.append(self._spawn(task_id, item, attempt))
             elif task_id not in looked:
                 looked.add(task_id)
-                started += self._look(task_id, now)
+                started += await self._look(task_id, now)
         return started
 
     async def send_due(self) -> int:
         """Send what is due and wait for those attempts to end: how tests drive the sender on a fake clock."""
-        started = self.start_due()
+        started = await self.start_due()
         await asyncio.gather(*started)
         return len(started)
 
-    def _look(self, task_id: str, now: float) -> list[asyncio.Task[None]]:
+    async def _look(self, task_id: str, now: float) -> list[asyncio.Task[None]]:
         found = self._asked.get(task_id)
         try:
-            record = self.record_of(task_id) if found else None
+            record = await self.record_of(task_id) if found else None
         except StoreError:
             self._push(now + NAP, task_id)  # the store failed for a moment: look again soon
             return []
         if found is None or record is None or not lifecycle.playable(self.catalog, record):
-            self._forget(task_id)
+            await self._forget(task_id)
             return []
         started, later, settled = [], math.inf, True
         for item in self._plan(record, found[0]):
@@ -147,7 +150,7 @@ class Sender:
                 later, settled = min(later, item.due), False
             elif started or task_id in self._sending:
                 settled = False  # one at a time, in order: the attempt in flight looks again when it ends
-            elif (again := self._claim(item.key, now)) is None:
+            elif (again := await self._claim(item.key, now)) is None:
                 self._busy.add(item.key)
                 started.append(self._spawn(task_id, item, 1))
                 settled = False
@@ -155,23 +158,23 @@ class Sender:
                 later, settled = min(later, again), False
         ended = lifecycle.status_at(record, now) in lifecycle.TERMINAL
         if settled and ended:
-            self._forget(task_id, [item.key for item in self._plan(record, found[0])])
+            await self._forget(task_id, [item.key for item in self._plan(record, found[0])])
         else:
             self._push(later, task_id)
         return started
 
-    def _claim(self, key: Key, now: float) -> float | None:
+    async def _claim(self, key: Key, now: float) -> float | None:
         try:
-            return self.ledger.claim(key, now, self.lease)
-        except sqlite3.Error:
-            return now + NAP  # the file is busy for a moment: look again soon
+            return await self.ledger.claim(key, now, self.lease)
+        except FAILED:
+            return now + NAP  # the ledger failed for a moment: look again soon
 
-    def _forget(self, task_id: str, settled: list[Key] | None = None) -> None:
+    async def _forget(self, task_id: str, settled: list[Key] | None = None) -> None:
         self._asked.pop(task_id, None)
         if settled is not None:
             try:
-                self.ledger.finish(task_id, settled)
-            except sqlite3.Error:
+                await self.ledger.finish(task_id, settled)
+            except FAILED:
                 pass  # loaded again at the next start, and found settled then
 
     def _spawn(self, task_id: str, item: due.Delivery, attempt: int) -> asyncio.Task[None]:
@@ -191,7 +194,7 @@ class Sender:
     async def _post(self, task_id: str, item: due.Delivery, attempt: int) -> None:
         found = self._asked.get(task_id)
         try:
-            record = self.record_of(task_id) if found else None
+            record = await self.record_of(task_id) if found else None
         except StoreError:  # try this attempt again soon
             self._push(self.clock() + NAP, task_id, item, attempt)
             return
@@ -207,8 +210,8 @@ class Sender:
         if answer.ok or attempt >= self.settings.tries:
             self._busy.discard(item.key)
             try:
-                self.ledger.settle(item.key, "delivered" if answer.ok else "failed")
-            except sqlite3.Error:
+                await self.ledger.settle(item.key, "delivered" if answer.ok else "failed")
+            except FAILED:
                 pass  # the claim runs out and another look sends it again, with the same webhook-id
         else:
             self._push(self.clock() + self.settings.retry_after(attempt), task_id, item, attempt + 1)
@@ -248,7 +251,10 @@ class Sender:
     async def run(self) -> None:
         """Send what is due, for ever: sleep until the next entry, a new one, or a short nap."""
         while True:
-            self.start_due()
+            try:
+                await self.start_due()
+            except FAILED:
+                pass  # a claim or a look that failed is looked at again
             wait = NAP if not self._heap else max(0.0, min(NAP, self._heap[0][0] - self.clock()))
             self._woken.clear()
             try:
@@ -264,7 +270,10 @@ class Sender:
     @asynccontextmanager
     async def lifespan(self, app: Any) -> Any:
         """Starlette's lifespan: load what a stopped server left due, run the loop, and stop it cleanly."""
-        self.load()
+        try:
+            await self.load()
+        except FAILED:
+            pass  # the ledger failed at start: what it holds is loaded at the next start
         loop = asyncio.get_running_loop().create_task(self.run())
         try:
             yield
@@ -284,9 +293,10 @@ def for_app(
     settings: Settings,
     store: Any,
     clock: Callable[[], float],
-    journal: deque[dict[str, Any]] | None,
+    journal: Entries | None,
+    record_of: RecordOf,
 ) -> Sender:
     """The app's sender: its ledger in the SQLite file the store keeps tasks in, else in memory."""
     shared = getattr(store, "path", None)
     ledger: Ledger = MemoryLedger() if shared is None else SqliteLedger(shared, worker_token())
-    return Sender(catalog, settings, ledger, store.get, clock, journal)
+    return Sender(catalog, settings, ledger, record_of, clock, journal)

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ..service import Service
 
 LISTED = 500  # the newest tasks the table shows
+CHARTED = 2000  # the newest journal entries the charts read; a task's timeline reads only its own
 TYPES = {
     ".html": "text/html; charset=utf-8",
     ".css": "text/css; charset=utf-8",
@@ -104,9 +105,9 @@ def row(service: Service, record: lifecycle.Record, now: float) -> dict[str, Any
     }
 
 
-def newest(service: Service) -> list[lifecycle.Record]:
+async def newest(service: Service) -> list[lifecycle.Record]:
     """The last LISTED tasks, read as one page: a refresh must not walk a store of a million."""
-    return service.store.page(max(0, len(service.store) - LISTED), LISTED)
+    return await service.tasks.page(max(0, await service.tasks.count() - LISTED), LISTED)
 
 
 def routes(service: Service, admin_key: str) -> list[Route]:
@@ -131,7 +132,7 @@ def routes(service: Service, admin_key: str) -> list[Route]:
 
     async def tasks(request: Request) -> Response:
         now = service.clock()
-        rows = [row(service, record, now) for record in reversed(newest(service))]
+        rows = [row(service, record, now) for record in reversed(await newest(service))]
         body = orjson.dumps({"worker": worker(request), "tasks": rows, "listed": LISTED})
         tag = f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
         headers = {**HEADERS, "ETag": tag, "X-Mock-Time": repr(now)}
@@ -141,18 +142,18 @@ def routes(service: Service, admin_key: str) -> list[Route]:
 
     async def charts(request: Request) -> Response:
         now = service.clock()
-        body = overview.series(list(service.journal), newest(service), now)
+        body = overview.series(await service.journal.newest(CHARTED), await newest(service), now)
         return JSONResponse({"worker": worker(request), **body}, headers=HEADERS)
 
     async def task(request: Request) -> Response:
         """One task for its timeline: the row, the view a poll gets now, and the polls the journal holds."""
         task_id = request.path_params["task_id"]
-        record = service.find_public(task_id)
+        record = await service.find_public(task_id)
         if record is None:
             return error(404, "task_not_found", "No such task.")
         now = service.clock()
         view = lifecycle.view(service.catalog, record, now, f"{request.base_url}_media")
-        seen = [entry for entry in service.journal if entry.get("task_id") == task_id]
+        seen = await service.journal.newest(service.config.journal_size, task_id)
         body = {
             "worker": worker(request),
             "time": now,

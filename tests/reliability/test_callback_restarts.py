@@ -131,7 +131,7 @@ def test_a_hand_edited_callback_row_is_checked_again_when_loaded(tmp_path: Path)
     with sqlite3.connect(db) as file:
         file.execute("UPDATE mock_callbacks SET url = 'http://169.254.169.254/latest' WHERE rowid = 1")
     again = create_app(config_from({"time_scale": 100}), clock=Clock(), store=SqliteStore(db))
-    assert again.state.service.callbacks.load() == 1
+    assert asyncio.run(again.state.service.callbacks.load()) == 1
 
 
 def test_the_command_line_sets_the_allowed_hosts_and_the_secret() -> None:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import math
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from mockserver.lifecycle import Record
 from mockserver.redis_store import RedisStore
-from mockserver.store import MemoryStore, SqliteStore, Store
+from mockserver.store import AsyncStore, Awaited, MemoryStore, SqliteStore
 
 RECORDS = [
     Record("a" * 52, "videos", -(2**63), 1_756_693_797.123, 5.5, math.inf, -1, 3, 2),
@@ -20,29 +22,38 @@ RECORDS = [
 
 
 @pytest.fixture(params=["memory", "sqlite", "redis"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncStore:
+    """Each store as the admin API reads it: Redis's own coroutines, a local store's through ``Awaited``."""
     if request.param == "redis":
         return RedisStore(request.getfixturevalue("redis_server").url)
-    return MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "tasks.db")
+    return Awaited(MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "tasks.db"))
 
 
-def test_records_come_back_as_they_went_in(store: Store) -> None:
-    for record in RECORDS:
-        store.put(record)
-    assert [store.get(r.task_id) for r in RECORDS] == RECORDS
-    assert list(store.records()) == RECORDS
-    assert store.get("c" * 52) is None
-    store.clear()
-    assert list(store.records()) == [] and store.get(RECORDS[0].task_id) is None
+async def every(store: AsyncStore) -> list[Record]:
+    return await store.page(0, 1000)
 
 
-def test_a_put_replaces_the_record_with_that_id(store: Store) -> None:
-    from dataclasses import replace
+def test_records_come_back_as_they_went_in(store: AsyncStore) -> None:
+    async def check() -> None:
+        for record in RECORDS:
+            await store.put(record)
+        assert [await store.get(r.task_id) for r in RECORDS] == RECORDS
+        assert await every(store) == RECORDS
+        assert await store.get("c" * 52) is None
+        await store.clear()
+        assert await every(store) == [] and await store.get(RECORDS[0].task_id) is None
 
-    store.put(RECORDS[0])
-    store.put(replace(RECORDS[0], forced=4, forced_at=2.0))
-    assert store.get(RECORDS[0].task_id) == replace(RECORDS[0], forced=4, forced_at=2.0)
-    assert len(list(store.records())) == 1
+    asyncio.run(check())
+
+
+def test_a_put_replaces_the_record_with_that_id(store: AsyncStore) -> None:
+    async def check() -> None:
+        await store.put(RECORDS[0])
+        await store.put(replace(RECORDS[0], forced=4, forced_at=2.0))
+        assert await store.get(RECORDS[0].task_id) == replace(RECORDS[0], forced=4, forced_at=2.0)
+        assert len(await every(store)) == 1
+
+    asyncio.run(check())
 
 
 def test_stored_records_are_not_walked_by_the_garbage_collector() -> None:
@@ -53,12 +64,15 @@ def test_stored_records_are_not_walked_by_the_garbage_collector() -> None:
     assert not any(gc.is_tracked(kept) for kept in store._tasks.values())
 
 
-def test_a_page_is_a_slice_in_the_order_tasks_came(store: Store) -> None:
-    for n in range(7):
-        store.put(Record(f"{n:052}", "videos", 1, float(n), 1.0, 1.0, -1))
-    assert [r.submitted_at for r in store.page(2, 3)] == [2.0, 3.0, 4.0]
-    assert store.page(6, 10) == [store.get(f"{6:052}")] and store.page(99, 5) == []
-    assert len(store) == 7
+def test_a_page_is_a_slice_in_the_order_tasks_came(store: AsyncStore) -> None:
+    async def check() -> None:
+        for n in range(7):
+            await store.put(Record(f"{n:052}", "videos", 1, float(n), 1.0, 1.0, -1))
+        assert [r.submitted_at for r in await store.page(2, 3)] == [2.0, 3.0, 4.0]
+        assert await store.page(6, 10) == [await store.get(f"{6:052}")] and await store.page(99, 5) == []
+        assert await store.count() == 7
+
+    asyncio.run(check())
 
 
 def test_another_applications_database_is_refused_untouched(tmp_path: Path) -> None:

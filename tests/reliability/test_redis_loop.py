@@ -1,0 +1,67 @@
+"""The Redis store on the event loop: an admin call awaiting the fleet's replies leaves requests answered,
+and the journal is read a page at a time from its newest end."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import threading
+from typing import Any
+
+import httpx
+import redis
+
+from mockserver import create_app
+from mockserver.config import config_from
+from mockserver.redis_store import RedisStore
+
+KEY = {"Authorization": "Bearer sk-mock-dev"}
+ADMIN = {"Authorization": "Bearer adm"}
+BODY = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}
+
+
+def test_an_admin_call_awaiting_a_stopped_instance_leaves_the_loop_serving(redis_server: Any, spawn_under: Any) -> None:
+    argv = ("--store", redis_server.url, "--secret", "one fleet", "--admin-key", "adm")
+    with spawn_under(*argv) as (a, _), spawn_under(*argv) as (_, stopped):
+        task_id = httpx.post(f"{a}/v2/videos/generations", json=BODY, headers=KEY).json()["task_id"]
+        os.killpg(stopped.pid, signal.SIGSTOP)  # its subscription stays open: a's admin call awaits its reply
+        try:
+            done: dict[str, httpx.Response] = {}
+            call = threading.Thread(
+                target=lambda: done.update(answer=httpx.put(f"{a}/_mock/faults", json={"drop": 0}, headers=ADMIN))
+            )
+            call.start()
+            answered = 0
+            while call.is_alive():
+                assert httpx.get(f"{a}/v2/videos/generations/{task_id}", headers=KEY).status_code == 200
+                answered += 1
+            call.join()
+        finally:
+            os.killpg(stopped.pid, signal.SIGCONT)
+        assert done["answer"].status_code == 200, done["answer"].text
+        assert answered >= 10, f"only {answered} polls were answered while the admin call waited on the fleet"
+
+
+def test_the_journal_is_read_from_its_newest_end_no_more_than_asked(redis_server: Any) -> None:
+    store = RedisStore(redis_server.url)
+    app = create_app(config_from({"admin_key": "adm", "journal_size": 200}), store=store)
+
+    async def run() -> tuple[list[dict[str, Any]], list[dict[str, Any]], str]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mock.test") as http:
+            task_id = (await http.post("/v2/videos/generations", json=BODY, headers=KEY)).json()["task_id"]
+            for _ in range(3):
+                await http.get(f"/v2/videos/generations/{task_id}", headers=KEY)
+            for n in range(40):
+                await http.get(f"/v2/videos/generations/marker-{n}", headers=KEY)
+            newest = (await http.get("/_mock/journal?limit=5", headers=ADMIN)).json()["entries"]
+            timeline = (await http.get(f"/_mock/ui/api/tasks/{task_id}", headers=ADMIN)).json()["requests"]
+            await store.close()
+            return newest, timeline, task_id
+
+    newest, timeline, task_id = asyncio.run(run())
+    assert [entry["path"] for entry in newest] == [f"/v2/videos/generations/marker-{n}" for n in range(35, 40)]
+    assert [entry["method"] for entry in timeline] == ["POST", "GET", "GET", "GET"]  # older than the newest page
+    assert {entry["task_id"] for entry in timeline} == {task_id}
+    stats = redis.Redis(port=redis_server.port).info("commandstats")
+    assert "cmdstat_xrange" not in stats, "the whole stream was read"

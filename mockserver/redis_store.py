@@ -16,7 +16,7 @@ stopped answering, then tries again, so service resumes by itself.
 Keys live under ``mockserver:``: ``task:{id}`` (a record, expiring after the TTL), ``tasks`` and
 ``tasks:at`` (sorted sets of ids in the order they came and by submit time, for listing; each put unlists
 tasks past the TTL), ``slot:{secret hash}:{n}`` (nonce slots), ``ack:{message id}`` (the replies to an
-admin change), and the shared admin state of ``redis_shared.py``.
+admin change), the shared admin state of ``redis_shared.py`` and the callbacks of ``callbacks/redis_ledger.py``.
 """
 
 from __future__ import annotations

@@ -4,5 +4,5 @@ The flow runs one way. ``asked`` reads what a submit asks for (checked against t
 ``schemas/mock-callback.json``); ``due`` derives, purely from the task's record, the clock's reading
 and the seed, which deliveries are due when; ``sender`` is the one scheduler on the event loop, which
 sends what is due through ``delivery`` (signed POSTs, bounded, retried) and notes the outcome in a
-``ledger`` (memory, or the SQLite file the workers share). Nothing here changes a task's state.
+``ledger`` (memory, the SQLite file the workers share, or the fleet's Redis). Nothing here changes a task's state.
 """

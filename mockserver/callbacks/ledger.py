@@ -1,4 +1,5 @@
-"""Which callbacks were asked for and which deliveries are settled: in memory, or in the workers' SQLite file.
+"""Which callbacks were asked for and which deliveries are settled: in memory, in the workers' SQLite file,
+or in the fleet's Redis (``redis_ledger.py``).
 
 A delivery is claimed before it is sent. In memory one process holds every claim. In the SQLite file
 a claim is a row that only one worker can insert, so of several workers that know a delivery (after a
@@ -29,6 +30,11 @@ class Ledger(Protocol):
         """Every callback with a delivery still to settle."""
         ...
 
+    async def adopted(self, allowed: tuple[str, ...]) -> list[Noted]:
+        """Callbacks other processes noted since the last look, where processes come and go while others run
+        (a fleet on Redis); none where one process holds every claim, or workers start and stop together."""
+        ...
+
     async def claim(self, key: Key, now: float, lease: float) -> float | None:
         """None when this worker may send ``key`` now; else when to look again (inf: settled already)."""
         ...
@@ -52,6 +58,9 @@ class MemoryLedger:
 
     async def unsettled(self, allowed: tuple[str, ...]) -> list[Noted]:
         return [(task_id, asked, base) for task_id, (asked, base) in self._asked.items()]
+
+    async def adopted(self, allowed: tuple[str, ...]) -> list[Noted]:
+        return []
 
     async def claim(self, key: Key, now: float, lease: float) -> float | None:
         claimed = self._claims.get(key)
@@ -95,6 +104,9 @@ class SqliteLedger:
     async def unsettled(self, allowed: tuple[str, ...]) -> list[Noted]:
         rows = self._db.execute("SELECT task_id, url, every, fault, base FROM mock_callbacks WHERE finished = 0")
         return [noted for row in rows.fetchall() if (noted := checked(*row, allowed)) is not None]
+
+    async def adopted(self, allowed: tuple[str, ...]) -> list[Noted]:
+        return []
 
     async def claim(self, key: Key, now: float, lease: float) -> float | None:
         inserted = self._db.execute(

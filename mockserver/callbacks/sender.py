@@ -4,7 +4,8 @@ It holds a heap of (when, task) to look at, and nothing else of a task: when an 
 task's deliveries are derived afresh from its record (``due``), so a state forced through the admin API
 or a restart changes nothing but what is derived. What it keeps is delivery state: claims and outcomes
 in the ledger, and for the retries in flight, the attempt they are at. Each attempt is noted in the
-journal and in a bounded list the admin API shows.
+journal and in a bounded list the admin API shows. Where the ledger is a fleet's (Redis), the loop also
+adopts, each second at most, the callbacks other instances noted, so one that dies leaves none unsent.
 """
 
 from __future__ import annotations
@@ -26,10 +27,12 @@ import orjson
 from .. import lifecycle
 from ..catalog import Catalog
 from ..journal import Entries
+from ..redis_store import RedisStore
 from ..store import StoreError
 from . import delivery, due
 from .asked import Asked
 from .ledger import Key, Ledger, MemoryLedger, SqliteLedger
+from .redis_ledger import RedisLedger
 from .settings import Settings
 
 ATTEMPTS_KEPT = 1000
@@ -60,6 +63,7 @@ class Sender:
         self._woken = asyncio.Event()
         self._slots = asyncio.Semaphore(delivery.CONNECTIONS)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._adopted_at = -math.inf  # loop time of the last look for callbacks other instances noted
 
     @property
     def lease(self) -> float:
@@ -86,6 +90,17 @@ class Sender:
         for task_id, asked, base in await self.ledger.unsettled(self.settings.allow_hosts):
             self._watch(task_id, asked, base, None)
             count += 1
+        return count
+
+    async def adopt(self) -> int:
+        """Watch the callbacks other instances of a fleet noted since the last look; returns how many."""
+        count = 0
+        for task_id, asked, base in await self.ledger.adopted(self.settings.allow_hosts):
+            if task_id not in self._asked:
+                # looked at a moment later: its submit stores the task just after noting the callback
+                self._asked[task_id] = (asked, base)
+                self._push(self.clock() + NAP, task_id)
+                count += 1
         return count
 
     async def clear(self) -> None:
@@ -250,7 +265,14 @@ class Sender:
 
     async def run(self) -> None:
         """Send what is due, for ever: sleep until the next entry, a new one, or a short nap."""
+        loop = asyncio.get_running_loop()
         while True:
+            if loop.time() - self._adopted_at >= NAP:
+                self._adopted_at = loop.time()
+                try:
+                    await self.adopt()
+                except FAILED:
+                    pass  # the ledger failed for a moment: adopted at the next look
             try:
                 await self.start_due()
             except FAILED:
@@ -273,7 +295,7 @@ class Sender:
         try:
             await self.load()
         except FAILED:
-            pass  # the ledger failed at start: what it holds is loaded at the next start
+            pass  # the ledger failed at start: loaded at the next start, or on Redis adopted once it is back
         loop = asyncio.get_running_loop().create_task(self.run())
         try:
             yield
@@ -296,7 +318,12 @@ def for_app(
     journal: Entries | None,
     record_of: RecordOf,
 ) -> Sender:
-    """The app's sender: its ledger in the SQLite file the store keeps tasks in, else in memory."""
-    shared = getattr(store, "path", None)
-    ledger: Ledger = MemoryLedger() if shared is None else SqliteLedger(shared, worker_token())
+    """The app's sender: its ledger in the fleet's Redis or the SQLite file the store keeps tasks in, else in memory."""
+    ledger: Ledger
+    if isinstance(store, RedisStore):
+        ledger = RedisLedger(store, worker_token())
+    elif (shared := getattr(store, "path", None)) is not None:
+        ledger = SqliteLedger(shared, worker_token())
+    else:
+        ledger = MemoryLedger()
     return Sender(catalog, settings, ledger, record_of, clock, journal)

@@ -28,7 +28,7 @@ from .redis_store import RedisStore
 from .servers import Options, Unavailable
 from .servers import check as check_server
 from .servers import run as serve
-from .store import open_store
+from .store import check_store, open_store
 from .usage import check as _check
 
 # Worker processes rebuild the app from the same command line, handed over in the environment,
@@ -142,16 +142,16 @@ def _key(given: str) -> tuple[str, str]:
     return key, scenario
 
 
-def _app(parser: argparse.ArgumentParser, args: argparse.Namespace, config: Config, serves: bool = True) -> Starlette:
-    """The app; one that ``serves`` claims a nonce slot no other process with its secret holds (nonces.py)."""
+def _app(parser: argparse.ArgumentParser, args: argparse.Namespace, config: Config) -> Starlette:
+    """The app of a process that serves, with its own store, and a nonce slot no other process with its secret
+    holds (nonces.py)."""
     try:
         store = open_store(args.store)
+        secret = args.secret.encode() if args.secret else derive_secret(config.seed, config.keys)
+        # a fleet sharing Redis takes slots from it, so that servers on other hosts get others too
+        slot = store.claim_slot(secret) if isinstance(store, RedisStore) else claim_slot(secret)
     except (ValueError, sqlite3.Error) as exc:
         parser.error(f"--store: {exc}")
-    secret = args.secret.encode() if args.secret else derive_secret(config.seed, config.keys)
-    slot = 0
-    if serves:  # a fleet sharing Redis takes slots from it, so that servers on other hosts get others too
-        slot = store.claim_slot(secret) if isinstance(store, RedisStore) else claim_slot(secret)
     app = create_app(config, store=store, secret=secret, slot=slot)
     app.state.workers = args.workers  # the dashboard says when it shows one worker of several
     if args.access_log and args.log_level in _LOGS_REQUESTS:
@@ -188,9 +188,14 @@ def main(argv: list[str] | None = None) -> None:
         if args.workers > 1 and not args.store.startswith("redis:"):
             print(_PER_WORKER + ("" if args.store.startswith("sqlite:") else _UNSHARED), file=sys.stderr, flush=True)
     options = Options(args.host, args.port, args.workers, args.log_level, SHUTDOWN_GRACE)
-    app = _app(
-        parser, args, config, serves=args.workers == 1 and args.server == "uvicorn"
-    )  # else: to refuse a bad --store
+    app = None  # with workers, each builds its own app and opens its own store; the parent only checks it
+    try:
+        if args.workers == 1 and args.server == "uvicorn":
+            app = _app(parser, args, config)
+        else:
+            check_store(args.store)
+    except (ValueError, sqlite3.Error) as exc:
+        parser.error(f"--store: {exc}")
     if config.metrics:
         print(f"metrics on {url}/metrics", flush=True)
     if args.workers > 1 or args.server != "uvicorn":

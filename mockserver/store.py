@@ -241,3 +241,17 @@ def open_store(spec: str) -> Store | AsyncStore:
 
         return RedisStore(spec)
     raise ValueError(f"unknown store {spec!r}; use memory, sqlite:PATH or redis://HOST:PORT/DB")
+
+
+def check_store(spec: str) -> None:
+    """Refuse a bad ``--store`` as ``open_store`` would, leaving nothing open: a parent whose workers serve
+    checks it so, and each worker opens its own."""
+    kind, _, where = spec.partition(":")
+    if kind == "redis":
+        from .redis_store import check
+
+        check(spec)
+    elif kind == "sqlite" and where:
+        SqliteStore(where).close()
+    elif spec != "memory":
+        open_store(spec)  # refuses it

@@ -1,5 +1,5 @@
 """The Redis store on the event loop: an admin call awaiting the fleet's replies leaves requests answered,
-and the journal is read a page at a time from its newest end."""
+the journal is read a page at a time from its newest end, and a parent whose workers serve opens nothing."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ import threading
 from typing import Any
 
 import httpx
+import pytest
 import redis
 
 from mockserver import create_app
+from mockserver.cli import main
 from mockserver.config import config_from
 from mockserver.redis_store import RedisStore
+from mockserver.servers import FACTORY
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 ADMIN = {"Authorization": "Bearer adm"}
@@ -65,3 +68,21 @@ def test_the_journal_is_read_from_its_newest_end_no_more_than_asked(redis_server
     assert {entry["task_id"] for entry in timeline} == {task_id}
     stats = redis.Redis(port=redis_server.port).info("commandstats")
     assert "cmdstat_xrange" not in stats, "the whole stream was read"
+
+
+def test_a_parent_whose_workers_serve_checks_redis_and_leaves_nothing_open(
+    redis_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[Any] = []
+    monkeypatch.setenv("MOCKSERVER_ARGV", "")  # main() hands its argv to the workers there; undone after
+    monkeypatch.setattr("uvicorn.run", lambda app, **options: started.append(app))
+    monkeypatch.setattr("mockserver.cli.create_app", lambda *a, **k: pytest.fail("the parent built an app"))
+    probe = redis.Redis(port=redis_server.port)
+    before = len(probe.client_list())
+    main(["--workers", "2", "--store", redis_server.url])
+    assert started == [FACTORY]
+    assert len(probe.client_list()) == before, "the parent left a connection to Redis open"
+    assert [t.name for t in threading.enumerate() if "redis" in t.name] == []
+    with pytest.raises(SystemExit) as exit_:
+        main(["--workers", "2", "--store", "redis://127.0.0.1:1/0"])
+    assert exit_.value.code == 2

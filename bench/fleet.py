@@ -2,7 +2,7 @@
 
 Usage: ``python bench/fleet.py [--duration 5] [--instances 3]``. Needs ``wrk`` and Debian's ``redis-server``.
 Each instance has its own wrk at once, and the figures are their sums; the CPU per request is the
-instances' own (Redis's is not counted). Polls ask for one task, which each instance has read once and
+instances' own, and Redis's is given apart. Polls ask for one task, which each instance has read once and
 keeps (redis_store.py), as a client polling its task does; submits each write a record to Redis.
 """
 
@@ -24,8 +24,8 @@ from mockserver.testing import await_port
 
 
 @contextmanager
-def redis_server() -> Iterator[str]:
-    """A scratch ``redis-server`` on a free loopback port, with no persistence: its URL."""
+def redis_server() -> Iterator[tuple[str, int]]:
+    """A scratch ``redis-server`` on a free loopback port, with no persistence: its URL and pid."""
     binary = shutil.which("redis-server")
     if binary is None:
         sys.exit("redis-server is missing (Debian: apt-get install -y redis-server)")
@@ -35,14 +35,15 @@ def redis_server() -> Iterator[str]:
         process = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
         try:
             await_port(port, process)
-            yield f"redis://127.0.0.1:{port}/0"
+            yield f"redis://127.0.0.1:{port}/0", process.pid
         finally:
             process.terminate()
             process.wait()
 
 
-def measure(instances: int, duration: float, connections: int) -> dict[str, run.Load]:
-    with redis_server() as store, ExitStack() as stack:
+def measure(instances: int, duration: float, connections: int) -> dict[str, tuple[run.Load, float]]:
+    """Each path's summed load, and Redis's CPU time per request in µs."""
+    with redis_server() as (store, redis_pid), ExitStack() as stack:
         servers = []
         for _ in range(instances):
             port = free_port()
@@ -59,10 +60,12 @@ def measure(instances: int, duration: float, connections: int) -> dict[str, run.
         with ThreadPoolExecutor(instances) as pool:
             for path, each in targets.items():
                 list(pool.map(lambda t: run.wrk(t[0], t[1], 1, connections, t[2]), each))  # warm up
+                before = run.cpu_seconds(redis_pid)
                 loads = list(pool.map(lambda t: run.wrk(t[0], t[1], duration, connections, t[2]), each))
                 requests = sum(load.requests for load in loads)
+                redis_us = 1e6 * (run.cpu_seconds(redis_pid) - before) / requests
                 cpu = sum(load.cpu_us * load.requests for load in loads) / requests
-                found[path] = run.Load(
+                load = run.Load(
                     sum(load.rps for load in loads),
                     max(load.p50_ms for load in loads),
                     max(load.p99_ms for load in loads),
@@ -70,6 +73,7 @@ def measure(instances: int, duration: float, connections: int) -> dict[str, run.
                     requests,
                     cpu,
                 )
+                found[path] = (load, redis_us)
         return found
 
 
@@ -80,11 +84,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32, help="per instance")
     args = parser.parse_args()
     for instances in sorted({1, args.instances}):
-        for path, load in measure(instances, args.duration, args.connections).items():
+        for path, (load, redis_us) in measure(instances, args.duration, args.connections).items():
             print(
                 f"{instances} instance{'s' if instances > 1 else ''}, {path}: {load.rps:,.0f} req/s, "
-                f"p50 {load.p50_ms:.2f} ms, p99 {load.p99_ms:.2f} ms, {load.cpu_us:.0f} µs CPU a request, "
-                f"{load.bad} bad"
+                f"p50 {load.p50_ms:.2f} ms, p99 {load.p99_ms:.2f} ms, {load.cpu_us:.0f} µs CPU a request "
+                f"(Redis {redis_us:.0f}), {load.bad} bad"
             )
 
 

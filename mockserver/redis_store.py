@@ -8,7 +8,7 @@ in each process and kept in step by pub/sub (``redis_shared.py``).
 
 The client is redis-py's asyncio one (``store.AsyncStore``): while Redis answers one request, the
 event loop serves others. Only the checks at start (is Redis there, which nonce slot is free) use a
-short-lived synchronous connection, before any loop runs. Sockets time out after a quarter second and
+short-lived synchronous connection, before the server serves. Sockets time out after a quarter second and
 nothing is retried; after a failure the store answers ``StoreError`` at once for a second (the 503
 carries ``Retry-After: 1``) rather than make each request wait out a timeout on a Redis that has
 stopped answering, then tries again, so service resumes by itself.
@@ -247,7 +247,7 @@ class RedisStore:
     def claim_slot(self, secret: bytes) -> int:
         """The lowest nonce slot no live process of the fleet with ``secret`` holds, leased in Redis.
 
-        Claimed at start, before the server's event loop runs, on a connection closed right after. The
+        Claimed at start, before the server serves, on a connection closed right after. The
         lease is renewed by ``renew_slot`` (redis_shared.py's listener, every few seconds), and lapses
         ``SLOT_LEASE`` seconds after its process dies, so no two live fleet members mint one id.
         """

@@ -37,11 +37,10 @@ def test_records_come_back_as_they_went_in(store: Store) -> None:
 
 
 def test_a_put_replaces_the_record_with_that_id(store: Store) -> None:
-    from dataclasses import replace
 
     store.put(RECORDS[0])
-    store.put(replace(RECORDS[0], forced=4, forced_at=2.0))
-    assert store.get(RECORDS[0].task_id) == replace(RECORDS[0], forced=4, forced_at=2.0)
+    store.put(RECORDS[0]._replace(forced=4, forced_at=2.0))
+    assert store.get(RECORDS[0].task_id) == RECORDS[0]._replace(forced=4, forced_at=2.0)
     assert len(list(store.records())) == 1
 
 

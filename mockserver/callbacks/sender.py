@@ -202,7 +202,7 @@ class Sender:
         body = orjson.dumps(due.body(self.catalog, record, item, base))
         headers = delivery.signed(self._key, item.webhook_id, int(self.clock()), body)
         async with self._slots:
-            answer = await delivery.post(asked.url, body, headers, self.settings.timeout)
+            answer = await delivery.post(asked.target, body, headers, self.settings.timeout)
         self._note(task_id, asked.url, item, attempt, answer)
         if answer.ok or attempt >= self.settings.tries:
             self._busy.discard(item.key)

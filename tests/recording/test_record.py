@@ -11,11 +11,12 @@ from pathlib import Path
 import httpx
 import pytest
 from fakeclock import Clock
-from processes import HEADERS, KEY, command, free_port, recording, serving, stop
+from processes import HEADERS, KEY, command, recording, serving, stop
 
 from contract_tests.client import Client, Policy
 from mockserver import Config, contract, create_app, record
 from mockserver.contract.recording import RecordingError, Writer, read
+from mockserver.testing import free_port
 
 FAST = ("--time-scale", "200", "--seed", "7")
 POLICY = Policy(poll_initial=0.02, poll_max=0.05, timeout=60, jitter=0)

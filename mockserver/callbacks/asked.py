@@ -97,15 +97,15 @@ def check_url(name: str, url: str, allowed: tuple[str, ...]) -> Target:
     try:
         parsed = httpx.URL(url)
         port = parsed.port  # raises for a port past 65535
-        host = _canonical(parsed.raw_host.decode("ascii"))
+        host, named = _canonical(parsed.raw_host.decode("ascii")), parsed.host  # .host decodes IDNA, and may raise
     except (httpx.InvalidURL, ValueError) as exc:
         raise Refusal(name, f"{name}: {contract.quote(url)} is not a usable URL ({exc}).") from exc
     if parsed.scheme not in ("http", "https") or not host or (port is not None and not 0 < port < 65536):
         raise Refusal(name, f"{name}: {contract.quote(url)} is not an http or https URL with a host.")
-    if not allowed_host(host, allowed) and not allowed_host(parsed.host, allowed):  # its IDNA or Unicode form
+    if not allowed_host(host, allowed) and not allowed_host(named, allowed):  # its IDNA or Unicode form
         raise Refusal(
             name,
-            f"{name}: host {contract.quote(parsed.host)} is not in callbacks.allow_hosts {list(allowed)[:8]}; "
+            f"{name}: host {contract.quote(named)} is not in callbacks.allow_hosts {list(allowed)[:8]}; "
             "add it to the config to let the mock call it.",
         )
     tls = parsed.scheme == "https"

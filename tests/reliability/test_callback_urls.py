@@ -43,6 +43,8 @@ ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
         ("callback_url", "http://%31%32%37.0.0.1:{port}/"),
         ("callback_url", "http://127.1:{port}/"),  # a resolver reads it as 127.0.0.1; the allow-list cannot
         ("callback_url", "http://0x7f.0.0.1:{port}/"),
+        ("callback_url", "http://xn--localhost-:{port}/"),  # not IDNA: it was a 500
+        ("callback_url", "http://\uff4c\uff4f\uff43\uff41\uff4c\uff48\uff4f\uff53\uff54:{port}/"),  # full-width
     ],
 )
 def test_a_hostile_callback_url_is_a_400_naming_its_field_and_nothing_is_sent(field: str, url: str) -> None:

@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Protocol
 
-from .asked import Asked, Refusal, check_url
+from .asked import Asked, Refusal, Target, check_url
 
 Key = tuple[str, int]  # webhook-id and copy
 
@@ -94,8 +94,9 @@ class SqliteLedger:
         rows = self._db.execute("SELECT task_id, url, every, fault, base FROM mock_callbacks WHERE finished = 0")
         for task_id, url, every, fault, base in rows.fetchall():
             sound = isinstance(task_id, str) and isinstance(base, str) and isinstance(fault, int) and 0 <= fault <= 4
-            if sound and isinstance(url, str) and len(url) <= 2048 and _usable(url, allowed):
-                yield task_id, Asked(url, bool(every), fault), base
+            target = _usable(url, allowed) if sound and isinstance(url, str) and len(url) <= 2048 else None
+            if target is not None:
+                yield task_id, Asked(url, target, bool(every), fault), base
 
     def claim(self, key: Key, now: float, lease: float) -> float | None:
         inserted = self._db.execute(
@@ -131,9 +132,9 @@ class SqliteLedger:
         self._db.execute("DELETE FROM mock_callback_sends")
 
 
-def _usable(url: str, allowed: tuple[str, ...]) -> bool:
+def _usable(url: str, allowed: tuple[str, ...]) -> Target | None:
+    """Where a stored URL is POSTed, checked as a submit's is; None for one the allow-list now refuses."""
     try:
-        check_url("callback_url", url, allowed)
+        return check_url("callback_url", url, allowed)
     except Refusal:
-        return False
-    return True
+        return None

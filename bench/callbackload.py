@@ -16,8 +16,9 @@ import tempfile
 from contextlib import ExitStack
 
 import httpx
-from loadgen import free_port
 from run import HERE, KEY, UVICORN, Load, first_task, path_of, serving, wrk
+
+from mockserver.testing import free_port
 
 POINTS = 5  # callbacks on may cost at most this many points of the poll ratio to the bare route
 MODEL = "bench-callback"

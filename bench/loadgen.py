@@ -8,18 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 
 import orjson
 
 BODY = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}
 _LENGTH = re.compile(rb"(?i)content-length: *(\d+)")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def submit_request(key: str = "sk-mock-dev", scope: str = "videos") -> bytes:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from loadgen import free_port, submit_many
+from loadgen import submit_many
 
-from mockserver.testing import await_port
+from mockserver.testing import await_port, free_port
 
 WARM = 5_000
 

@@ -27,11 +27,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
-from loadgen import free_port
 from rss import bytes_per_task as resident_bytes_per_task
 
 from mockserver.servers import SERVERS
-from mockserver.testing import await_port
+from mockserver.testing import await_port, free_port
 
 HERE = Path(__file__).resolve().parent
 KEY = "sk-mock-dev"

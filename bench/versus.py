@@ -14,6 +14,8 @@ from pathlib import Path
 
 import run
 
+from mockserver.testing import free_port
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -27,7 +29,7 @@ def main() -> None:
     with ExitStack() as stack:
         servers = []
         for name, root in roots.items():
-            port = run.free_port()
+            port = free_port()
             argv = [
                 sys.executable,
                 "-m",

@@ -1,11 +1,13 @@
 """The access log: a line per request, written in batches so that a load test does not pay a write each.
 
 uvicorn's own access log builds a ``logging`` record, formats it and writes and flushes stdout for
-every request; under load that halved the mock's polls a second. This middleware formats the same
-line with one f-string, keeps it, and writes what has gathered once the next line would overfill a
-pipe's atomic write (so workers sharing a terminal never split each other's lines) or 50 ms after its first line,
-whichever comes first, and at the app's shutdown (workers are ended without running ``atexit``). The servers' own access logs are then off, so the line reads the
-same under uvicorn and granian.
+every request; under load that halved the mock's polls a second. Here a request formats its line with
+one f-string and keeps it (a string, which the garbage collector never walks, unlike the request's
+scope). The lines are written when ``BATCH_LINES`` have gathered or 50 ms after the first, whichever
+comes first, and at the app's shutdown (workers are ended without running ``atexit``).
+Each write holds whole lines and at most a pipe's atomic size, so workers sharing a terminal never
+split each other's lines. The servers' own access logs are then off, so the line reads the same under
+uvicorn and granian.
 """
 
 from __future__ import annotations
@@ -13,49 +15,71 @@ from __future__ import annotations
 import asyncio
 import select
 import sys
+from collections.abc import Awaitable
 from http import HTTPStatus
 from typing import TextIO
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 FLUSH_AFTER = 0.05  # seconds a line may wait for others
+BATCH_LINES = 64  # requests noted before they are written
 BATCH_BYTES = select.PIPE_BUF  # a write of at most this many bytes to a pipe is never interleaved with another's
 _PHRASES = {status.value: status.phrase for status in HTTPStatus}
 
 
+def line(scope: Scope, status: int) -> str:
+    """``INFO:     127.0.0.1:50312 - "GET /v2/videos/generations/... HTTP/1.1" 200 OK``, as uvicorn words it."""
+    client = scope.get("client")
+    where = f"{client[0]}:{client[1]}" if client else "-"
+    query = scope.get("query_string")
+    path = f"{scope['path']}?{query.decode('latin-1')}" if query else scope["path"]
+    return f'INFO:     {where} - "{scope["method"]} {path} HTTP/{scope["http_version"]}" {status} {_PHRASES.get(status, "")}\n'
+
+
 class Lines:
-    """Lines waiting to be written to ``stream``, as one write per batch."""
+    """Lines waiting to be written to ``stream``, a batch at a time."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
         self.waiting: list[str] = []
-        self.size = 0
         self.timer: asyncio.TimerHandle | None = None
 
-    def add(self, line: str) -> None:
-        if self.size + len(line) > BATCH_BYTES:
+    def noted(self) -> None:
+        """After each request: start the clock on a new batch, or write a full one."""
+        if len(self.waiting) >= BATCH_LINES:
             self.flush()
-        self.waiting.append(line)
-        self.size += len(line)
-        if self.timer is None:
+        elif self.timer is None:
             self.timer = asyncio.get_running_loop().call_later(FLUSH_AFTER, self.flush)
 
     def flush(self) -> None:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
-        if not self.waiting:
-            return
-        text, self.waiting, self.size = "".join(self.waiting), [], 0
+        waiting, self.waiting = self.waiting, []
+        writes: list[str] = []
+        size = 0
+        for text in waiting:
+            if writes and size + len(text) > BATCH_BYTES:
+                self._write("".join(writes))
+                writes, size = [], 0
+            writes.append(text)
+            size += len(text)
+        if writes:
+            self._write("".join(writes))
+        try:
+            self.stream.flush()
+        except (OSError, ValueError):
+            pass
+
+    def _write(self, text: str) -> None:
         try:
             self.stream.write(text)
-            self.stream.flush()
         except (OSError, ValueError):  # a closed or broken stdout: the lines are lost, the server goes on
             pass
 
 
 class AccessLog:
-    """``INFO:     127.0.0.1:50312 - "GET /v2/videos/generations/... HTTP/1.1" 200 OK``, as uvicorn words it."""
+    """Notes every HTTP request with the status its client got, for ``Lines`` to write."""
 
     def __init__(self, app: ASGIApp, stream: TextIO | None = None) -> None:
         self.app = app
@@ -75,22 +99,16 @@ class AccessLog:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        status = 500  # what the client gets if the app raises before it answers
+        answered = [500]  # what the client gets if the app raises before it answers
 
-        async def noting_send(message: Message) -> None:
-            nonlocal status
+        def noting_send(message: Message) -> Awaitable[None]:
+            # A plain function handing back send's own awaitable: no extra coroutine per message.
             if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
+                answered[0] = message["status"]
+            return send(message)
 
         try:
             await self.app(scope, receive, noting_send)
         finally:
-            client = scope.get("client")
-            where = f"{client[0]}:{client[1]}" if client else "-"
-            query = scope.get("query_string")
-            path = f"{scope['path']}?{query.decode('latin-1')}" if query else scope["path"]
-            self.lines.add(
-                f'INFO:     {where} - "{scope["method"]} {path} HTTP/{scope["http_version"]}" '
-                f"{status} {_PHRASES.get(status, '')}\n"
-            )
+            self.lines.waiting.append(line(scope, answered[0]))
+            self.lines.noted()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hmac
 import math
-from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -94,7 +93,7 @@ def routes(service: Service, admin_key: str) -> list[Route]:
         if record is None:
             return error(404, "task_not_found", "No such task.")
         view = lifecycle.view(service.catalog, record, service.clock(), f"{request.base_url}_media")
-        fields = {name: _finite(value) for name, value in asdict(record).items()}
+        fields = {name: _finite(value) for name, value in record._asdict().items()}
         return JSONResponse({**describe(record), "record": fields, "view": view})
 
     async def force(request: Request) -> Response:
@@ -125,8 +124,8 @@ def routes(service: Service, admin_key: str) -> list[Route]:
             # Moving on from a held state: what was seen while held stays true, so the task's own
             # schedule no longer applies; it starts (if it had not) and ends when forced to.
             started = lifecycle.times(record).started
-            record = replace(record, queue_for=started - record.submitted_at, run_for=math.inf)
-        record = replace(record, forced=lifecycle.STATES.index(status), forced_at=now, failure=failure)
+            record = record._replace(queue_for=started - record.submitted_at, run_for=math.inf)
+        record = record._replace(forced=lifecycle.STATES.index(status), forced_at=now, failure=failure)
         await service.tasks.put(record)
         service.callbacks.changed(record.task_id)  # its callbacks are derived from the record: look again
         return JSONResponse(describe(record))

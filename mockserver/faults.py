@@ -12,6 +12,7 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.utils import formatdate
+from functools import cached_property
 from typing import Any
 
 from starlette.responses import HTMLResponse, Response
@@ -39,8 +40,9 @@ class Faults:
     proxy_html: bool = False
     retry_after_date: bool = False
 
-    @property
+    @cached_property
     def active(self) -> bool:
+        """Asked on every submit and poll, so worked out once: the faults never change, they are replaced."""
         return self.latency is not None or any(
             (self.submit_429, self.poll_500, self.poll_502, self.poll_503, self.drop)
         )

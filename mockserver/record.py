@@ -6,7 +6,10 @@ the client's key if given. Beside them it watches each task through its ``TaskLo
 (``contract/recording.py``) and, once a poll shows it ended, fetches the first byte of each output
 (media type, size, link lifetime) and appends the task's line. Lines are written whole, one at a time:
 a recorder stopped mid-run writes what it knows of the tasks still open, and a killed one loses only
-those. An upstream that cannot be reached is a JSON 502 from the proxy, never a crash.
+those. At most ``--max-open`` tasks are followed at once, so a client that never polls, or a gateway
+whose tasks hang, cannot grow the recorder without bound: past it, the task heard of longest ago is
+written out unfinished, as a stop writes it. An upstream that cannot be reached is a JSON 502 from the
+proxy, never a crash.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ _HOP = frozenset(
     | {"upgrade", "host", "content-length"}
 )
 _TIMEOUT = httpx.Timeout(300.0, connect=10.0)  # some gateways answer a submit only once their upstream has
+MAX_OPEN = 10_000  # tasks followed at once by default: about 2 KiB each after a few polls
 
 
 @dataclass
@@ -51,6 +55,7 @@ class Recorder:
     key: str | None = None
     keep_prompts: bool = False
     probe: bool = True
+    max_open: int = MAX_OPEN
     http: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(timeout=_TIMEOUT))
     open: dict[tuple[str, str], TaskLog] = field(default_factory=dict)
     finishing: set[asyncio.Task[None]] = field(default_factory=set)
@@ -81,6 +86,13 @@ class Recorder:
 
     def write(self, log: TaskLog) -> None:
         self.writer.write(log.line())
+
+    def follow(self, key: tuple[str, str], log: TaskLog) -> None:
+        """Follow a task not ended, as the last heard of; past ``max_open``, write out the one heard of longest
+        ago as it stands (``"ended": null``), as a stop does."""
+        self.open[key] = log
+        while len(self.open) > self.max_open:
+            self.write(self.open.pop(next(iter(self.open))))
 
     def ended(self, log: TaskLog) -> None:
         """Fetch the outputs' first bytes, then write the line, in the background: the poll is not held."""
@@ -182,20 +194,21 @@ def create_app(recorder: Recorder) -> Starlette:
         if log.task_id is None:
             recorder.write(log)  # refused: a line of its own, so fit can count rate limits
         else:
-            recorder.open[(scope, log.task_id)] = log
+            recorder.follow((scope, log.task_id), log)
         return _unreachable(recorder) if answer is None else _answer(answer)
 
     async def poll(request: Request) -> Response:
         answer, took = await recorder.send(request, b"")
         key = (request.path_params["scope"], request.path_params["task_id"])
-        log = recorder.open.get(key)
+        log = recorder.open.pop(key, None)
         if log is not None:
             status = None if answer is None else answer.status_code
             task = _json(answer) if answer is not None and status == 200 else None
             log.polled(time.time(), took, status, _lower(answer), task)
             if log.ended:
-                del recorder.open[key]
                 recorder.ended(log)
+            else:
+                recorder.follow(key, log)
         return _unreachable(recorder) if answer is None else _answer(answer)
 
     async def forward(request: Request) -> Response:
@@ -241,6 +254,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-probe", dest="probe", action="store_false", help="do not fetch an output's first byte (type, size)"
     )
+    parser.add_argument(
+        "--max-open",
+        type=int,
+        default=MAX_OPEN,
+        metavar="N",
+        help=f"tasks followed at once; past it, the longest unheard of is written unfinished (default {MAX_OPEN})",
+    )
     parser.add_argument("--log-level", default="warning", help="uvicorn's: critical, error, warning, info, ...")
     return parser
 
@@ -248,13 +268,13 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> None:
     parser = _parser()
     args = parser.parse_args(argv)
-    given = {name: getattr(args, name) for name in ("upstream", "key", "out", "host", "port", "log_level")}
+    given = {name: getattr(args, name) for name in ("upstream", "key", "out", "host", "port", "log_level", "max_open")}
     usage.check(parser, "mock-cli", {k: v for k, v in given.items() if v is not None})
     try:
         writer = Writer(args.out)
     except OSError as exc:
         parser.error(f"--out: cannot open {args.out}: {exc.strerror or exc}")
-    recorder = Recorder(args.upstream.rstrip("/"), writer, args.key, args.keep_prompts, args.probe)
+    recorder = Recorder(args.upstream.rstrip("/"), writer, args.key, args.keep_prompts, args.probe, args.max_open)
     print(f"recording {recorder.upstream} on http://{args.host}:{args.port} into {args.out}", flush=True)
     uvicorn.run(create_app(recorder), host=args.host, port=args.port, log_level=args.log_level)
     print(f"recorder stopped; lines are in {args.out}", file=sys.stderr, flush=True)

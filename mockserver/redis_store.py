@@ -37,7 +37,7 @@ from redis.retry import Retry as BlockingRetry
 
 from .lifecycle import Record
 from .nonces import SLOT_BITS
-from .store import StoreError, _fields_of, _record
+from .store import StoreError, _record
 
 PREFIX = "mockserver:"
 DEFAULT_TTL = 86_400  # seconds a task is kept: a day
@@ -89,7 +89,7 @@ def parse(spec: str) -> tuple[str, int, int, int]:
 
 
 def _dump(record: Record) -> str:
-    return json.dumps(_fields_of(record))  # the standard library's json writes a stuck task's Infinity
+    return json.dumps(record)  # a list; the standard library's json writes a stuck task's Infinity
 
 
 def _load(raw: bytes) -> Record:
@@ -97,7 +97,7 @@ def _load(raw: bytes) -> Record:
         row = json.loads(raw)
     except ValueError:
         row = None
-    if not isinstance(row, list) or len(row) != len(_fields_of(Record("", "", 0, 0, 0, 0, 0))):
+    if not isinstance(row, list) or len(row) != len(Record._fields):
         raise StoreError("a task stored in Redis is damaged")
     return _record(tuple(row))
 

@@ -142,9 +142,9 @@ class Service:
             if choice is None:
                 choice = catalog.chosen.get((scope, model)) or self._by_key.get(owner) or scenarios.DEFAULT
         shape = self._shapes.packed(profile, payload)
-        ticket = ids.Ticket(round(self.clock() * 1000), profile, choice.code, nonce=self._nonces(), shape=shape)
-        record = self._plan(ids.mint(self.secret, ticket, scope, owner), ticket, scope, owner)
-        assert record is not None  # its profile and scenario were just taken from this config
+        submitted_ms, nonce = round(self.clock() * 1000), self._nonces()
+        task_id = ids.mint(self.secret, ids.Ticket(submitted_ms, profile, choice.code, nonce, shape), scope, owner)
+        record = lifecycle.plan(catalog, task_id, scope, owner, submitted_ms / 1000, profile, choice, nonce, shape)
         if asked is not None:  # noted first: a store that fails then leaves a callback for no task, never the reverse
             await self.callbacks.subscribe(record, replace(asked, fault=choice.callback), links())
         if self.local is not None:
@@ -225,33 +225,21 @@ class Service:
                 await self.metrics.reset()
 
     def _rebuild(self, task_id: str, scope: str, owner: int) -> lifecycle.Record | None:
+        """The record a signed id stands for, as ``accept`` planned it; None if its profile or scenario is not here."""
         ticket = ids.read(self.secret, task_id, scope, owner)
         if ticket is None or ticket.submitted_ms / 1000 < self._forgotten_before:
             return None
-        record = self._plan(task_id, ticket, scope, owner)
-        if record is not None:
-            if len(self._rebuilt) >= REBUILT_KEPT:
-                del self._rebuilt[next(iter(self._rebuilt))]  # oldest first: a client polls its newest tasks
-            self._rebuilt[task_id] = record
-        return record
-
-    def _plan(self, task_id: str, ticket: ids.Ticket, scope: str, owner: int) -> lifecycle.Record | None:
-        """The record a ticket stands for, or None if it names a profile or scenario this config lacks."""
         choice = self._choices.get(ticket.scenario)
         if choice is None or ticket.profile >= len(self.catalog.profiles):
             return None
         submitted = ticket.submitted_ms / 1000
-        return lifecycle.plan(
-            self.catalog,
-            task_id,
-            scope,
-            owner,
-            submitted,
-            ticket.profile,
-            choice,
-            fate=ticket.nonce,
-            shape=ticket.shape,
+        record = lifecycle.plan(
+            self.catalog, task_id, scope, owner, submitted, ticket.profile, choice, ticket.nonce, ticket.shape
         )
+        if len(self._rebuilt) >= REBUILT_KEPT:
+            del self._rebuilt[next(iter(self._rebuilt))]  # oldest first: a client polls its newest tasks
+        self._rebuilt[task_id] = record
+        return record
 
 
 def _rules(config: Config, store: Store | AsyncStore | None) -> Rules:

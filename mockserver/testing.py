@@ -69,6 +69,15 @@ def _await_start(server: uvicorn.Server, thread: threading.Thread, limit: float 
         time.sleep(0.01)
 
 
+def free_port() -> int:
+    """A loopback port free now, for a server that cannot be asked for port 0 (redis-server, where 0 switches
+    TCP off) or an address nothing listens on. It may be taken before it is used: start the mock itself with
+    ``--port 0`` and read its port from its log (``await_url``) instead."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def await_port(port: int, process: subprocess.Popen[Any], limit: float = 30.0) -> None:
     """Wait until a server process takes connections on 127.0.0.1:``port``; raise if it dies or is too slow.
 

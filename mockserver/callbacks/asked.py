@@ -22,10 +22,33 @@ EVERY_CHANGE = frozenset({"start", "output", "logs"})  # Replicate's events othe
 
 
 @dataclass(frozen=True, slots=True)
+class Target:
+    """Where a checked callback URL is POSTed, parsed once, by the parser the allow-list judged it with.
+
+    Delivery connects to exactly this: a second parse of the URL's text (``urlsplit`` reads odd ports,
+    backslashes and IDNA hosts otherwise than httpx) would let the check approve one host and the POST
+    reach another.
+    """
+
+    tls: bool
+    host: str  # as judged: an IP address, or an ASCII (IDNA) name without a trailing dot
+    port: int
+    path: str  # path and query, percent-encoded, for the request line
+
+    @property
+    def authority(self) -> str:
+        """The ``Host`` header: the host, bracketed if IPv6, and the port unless it is the scheme's own."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return host if self.port == (443 if self.tls else 80) else f"{host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
 class Asked:
-    """A submit's callback: where to, whether on every state change, and a fault chosen for it (0: none)."""
+    """A submit's callback: the URL as given (shown and stored), where it is POSTed, whether on every state
+    change, and a fault chosen for it (0: none)."""
 
     url: str
+    target: Target
     every_change: bool
     fault: int = 0  # 1 + an index into settings.FAULTS
 
@@ -58,31 +81,45 @@ def read(payload: dict[str, Any], settings: Settings) -> Asked | None:
     if len(urls) > 1:
         raise Refusal(named[1], f"{named[1]}: names another URL than {named[0]}; give one callback URL.")
     url = given[named[0]]
-    check_url(named[0], url, settings.allow_hosts)
+    target = check_url(named[0], url, settings.allow_hosts)
     if "callback_events" in given:
         every = given["callback_events"] == "all"
     elif "webhook_events_filter" in given:
         every = not EVERY_CHANGE.isdisjoint(given["webhook_events_filter"])
     else:
         every = settings.events == "all"
-    return Asked(url, every)
+    return Asked(url, target, every)
 
 
-def check_url(name: str, url: str, allowed: tuple[str, ...]) -> None:
-    """An absolute http or https URL with a host the allow-list names; ``Refusal`` naming ``name`` if not."""
+def check_url(name: str, url: str, allowed: tuple[str, ...]) -> Target:
+    """Where an absolute http or https URL with a host the allow-list names is POSTed; ``Refusal`` naming
+    ``name`` if it is not one."""
     try:
         parsed = httpx.URL(url)
         port = parsed.port  # raises for a port past 65535
+        host, named = _canonical(parsed.raw_host.decode("ascii")), parsed.host  # .host decodes IDNA, and may raise
     except (httpx.InvalidURL, ValueError) as exc:
         raise Refusal(name, f"{name}: {contract.quote(url)} is not a usable URL ({exc}).") from exc
-    if parsed.scheme not in ("http", "https") or not parsed.host or (port is not None and not 0 < port < 65536):
+    if parsed.scheme not in ("http", "https") or not host or (port is not None and not 0 < port < 65536):
         raise Refusal(name, f"{name}: {contract.quote(url)} is not an http or https URL with a host.")
-    if not allowed_host(parsed.host, allowed):
+    if not allowed_host(host, allowed) and not allowed_host(named, allowed):  # its IDNA or Unicode form
         raise Refusal(
             name,
-            f"{name}: host {contract.quote(parsed.host)} is not in callbacks.allow_hosts {list(allowed)[:8]}; "
+            f"{name}: host {contract.quote(named)} is not in callbacks.allow_hosts {list(allowed)[:8]}; "
             "add it to the config to let the mock call it.",
         )
+    tls = parsed.scheme == "https"
+    return Target(tls, host, port or (443 if tls else 80), parsed.raw_path.decode("ascii"))
+
+
+def _canonical(host: str) -> str:
+    """The host the allow-list judges and delivery connects to: ``127.0.0.1.`` (which a resolver would look up
+    as a name, and a DNS server answer as it likes) is the address 127.0.0.1, ``LocalHost.`` is ``localhost``."""
+    host = host.lower().rstrip(".")
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return host
 
 
 def allowed_host(host: str, allowed: tuple[str, ...]) -> bool:

@@ -112,7 +112,7 @@ def _reorder(found: list[Delivery]) -> list[Delivery]:
 
 def body(catalog: Catalog, record: lifecycle.Record, delivery: Delivery, media_base: str) -> dict[str, Any]:
     """The task as a poll at the change sees it; shown even where polls would 404 (``late-visible``)."""
-    shown = replace(record, flags=record.flags & ~(LATE | EXPIRE)) if record.flags & (LATE | EXPIRE) else record
+    shown = record._replace(flags=record.flags & ~(LATE | EXPIRE)) if record.flags & (LATE | EXPIRE) else record
     view = lifecycle.view(catalog, shown, delivery.at, media_base)
     assert view is not None
     return view

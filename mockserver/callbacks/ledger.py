@@ -15,7 +15,7 @@ import os
 import sqlite3
 from typing import Any, Protocol
 
-from .asked import Asked, Refusal, check_url
+from .asked import Asked, Refusal, Target, check_url
 
 Key = tuple[str, int]  # webhook-id and copy
 
@@ -146,14 +146,13 @@ def checked(task_id: Any, url: Any, every: Any, fault: Any, base: Any, allowed: 
     """A noted callback as another tool could have written it: a damaged one, or a URL the allow-list now
     refuses, is None."""
     sound = isinstance(task_id, str) and isinstance(base, str) and type(fault) is int and 0 <= fault <= 4
-    if sound and isinstance(url, str) and len(url) <= 2048 and _usable(url, allowed):
-        return task_id, Asked(url, bool(every), fault), base
-    return None
+    target = _usable(url, allowed) if sound and isinstance(url, str) and len(url) <= 2048 else None
+    return None if target is None else (task_id, Asked(url, target, bool(every), fault), base)
 
 
-def _usable(url: str, allowed: tuple[str, ...]) -> bool:
+def _usable(url: str, allowed: tuple[str, ...]) -> Target | None:
+    """Where a stored URL is POSTed, checked as a submit's is; None for one the allow-list now refuses."""
     try:
-        check_url("callback_url", url, allowed)
+        return check_url("callback_url", url, allowed)
     except Refusal:
-        return False
-    return True
+        return None

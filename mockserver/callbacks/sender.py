@@ -154,7 +154,17 @@ class Sender:
         except StoreError:
             self._push(now + NAP, task_id)  # the store failed for a moment: look again soon
             return []
-        if found is None or record is None or not lifecycle.playable(self.catalog, record):
+        if found is None:
+            return []  # forgotten already, and its ledger entry with it
+        if record is None:
+            # No task to call back about, ever: a reset, or a store write that failed after the ledger noted the
+            # callback (that submit was a 503; its id was never given out). Finished, so no start loads it again.
+            await self._forget(task_id, [])
+            return []
+        if not lifecycle.playable(self.catalog, record):
+            # The running config cannot play the stored record, but a restart under the config it was made under
+            # plays it again and must still call back: left unfinished, so each start loads it, looks at it once
+            # and drops it, for as long as its record is stored.
             await self._forget(task_id)
             return []
         started, later, settled = [], math.inf, True
@@ -185,6 +195,8 @@ class Sender:
             return now + NAP  # the ledger failed for a moment: look again soon
 
     async def _forget(self, task_id: str, settled: list[Key] | None = None) -> None:
+        """Stop watching the task; with ``settled`` (its deliveries' keys), finish it in the ledger too, and
+        without, leave it there for the next start to load."""
         self._asked.pop(task_id, None)
         if settled is not None:
             try:
@@ -220,7 +232,7 @@ class Sender:
         body = orjson.dumps(due.body(self.catalog, record, item, base))
         headers = delivery.signed(self._key, item.webhook_id, int(self.clock()), body)
         async with self._slots:
-            answer = await delivery.post(asked.url, body, headers, self.settings.timeout)
+            answer = await delivery.post(asked.target, body, headers, self.settings.timeout)
         self._note(task_id, asked.url, item, attempt, answer)
         if answer.ok or attempt >= self.settings.tries:
             self._busy.discard(item.key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import subprocess
@@ -9,11 +10,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from processes import HEADERS, KEY, command, free_port, recording, serving, stop
+from fakeclock import Clock
+from processes import HEADERS, KEY, command, recording, serving, stop
 
 from contract_tests.client import Client, Policy
-from mockserver import contract
-from mockserver.contract.recording import RecordingError, read
+from mockserver import Config, contract, create_app, record
+from mockserver.contract.recording import RecordingError, Writer, read
+from mockserver.testing import free_port
 
 FAST = ("--time-scale", "200", "--seed", "7")
 POLICY = Policy(poll_initial=0.02, poll_max=0.05, timeout=60, jitter=0)
@@ -123,6 +126,39 @@ def test_an_unreachable_upstream_is_a_json_502_and_the_recorder_stays_up(tmp_pat
     assert line["submit"]["status"] is None and line["errors"][0]["status"] is None
 
 
+def test_past_max_open_the_task_heard_of_longest_ago_is_written_out_unfinished(tmp_path: Path) -> None:
+    """A client that submits and never polls, or a gateway whose tasks hang, cannot grow the recorder without
+    bound: it follows ``max_open`` tasks at most, and one polled lately stays followed."""
+    out, gateway = tmp_path / "rec.jsonl", create_app(Config(), clock=Clock())
+    upstream = httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway))
+    recorder = record.Recorder("http://gateway.test", Writer(out), probe=False, max_open=10, http=upstream)
+    stuck = {**HEADERS, "X-Mock-Scenario": "stuck"}
+
+    async def scenario() -> tuple[str, list[str], list[int]]:
+        proxy = httpx.ASGITransport(app=record.create_app(recorder))
+        async with httpx.AsyncClient(transport=proxy, base_url="http://recorder.test", headers=stuck) as http:
+
+            async def submit() -> str:
+                answer = await http.post("/v2/videos/generations", json={"model": "veo3", "prompt": "x"})
+                return answer.json()["task_id"]
+
+            polled, ids, followed = await submit(), [], []
+            for _ in range(100):
+                ids.append(await submit())
+                assert (await http.get(f"/v2/videos/generations/{polled}")).status_code == 200
+                followed.append(len(recorder.open))
+        await recorder.close()  # as a stop does: the tasks still followed are written too
+        return polled, ids, followed
+
+    polled, ids, followed = asyncio.run(scenario())
+    assert max(followed) == 10
+    found = lines(out)
+    assert [line["task_id"] for line in found[:91]] == ids[:91], "written out as they were heard of longest ago"
+    assert sorted(line["task_id"] for line in found) == sorted([polled, *ids]), "each task once, none lost"
+    assert [line["polls"] for line in found if line["task_id"] == polled] == [100]
+    assert all(line["ended"] is None for line in found)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
 def test_a_recorder_stopped_mid_run_leaves_whole_lines_only(tmp_path: Path, sig: int) -> None:
     out = tmp_path / "rec.jsonl"
@@ -166,6 +202,7 @@ def test_downloads_and_other_requests_pass_through_unchanged(tmp_path: Path) -> 
         (["--upstream", "http://gateway", "--out", "x.jsonl", "--key", "two words"], "--key"),
         (["--upstream", "http://gateway", "--out", "no/such/dir/x.jsonl"], "--out"),
         (["--upstream", "http://gateway"], "--out"),
+        (["--upstream", "http://gateway", "--out", "x.jsonl", "--max-open", "0"], "--max-open"),
     ],
 )
 def test_bad_options_exit_2_naming_the_option(argv: list[str], named: str, tmp_path: Path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from mockserver.servers import SERVERS
-from mockserver.testing import await_port, await_url
+from mockserver.testing import await_port, await_url, free_port
 
 
 @contextmanager
@@ -75,13 +74,6 @@ def spawn_once(request: pytest.FixtureRequest) -> Spawn:
 def spawn_under() -> Spawn:
     """``mock_process`` for a test that picks each process's server itself (``server="granian"``)."""
     return mock_process
-
-
-def free_port() -> int:
-    """A port free now, for redis-server, which cannot be asked for port 0 (that switches TCP off)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class RedisServer:

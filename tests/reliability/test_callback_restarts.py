@@ -14,15 +14,16 @@ from typing import Any
 
 import httpx
 import pytest
-from callbackrun import Clock, client
+from callbackrun import Clock, client, run_for
 from callbackrun import submit as submit_in_process
 from receiver import Receiver
 from standardwebhooks.webhooks import Webhook
 
-from mockserver import create_app
+from mockserver import Config, create_app
 from mockserver.callbacks.settings import DEV_SECRET
 from mockserver.cli import _config, _parser
 from mockserver.config import config_from
+from mockserver.profiles import MODELS, Profile, fixed
 from mockserver.store import SqliteStore
 
 HEADERS = {"Authorization": "Bearer sk-mock-dev"}
@@ -142,3 +143,53 @@ def test_the_command_line_sets_the_allowed_hosts_and_the_secret() -> None:
     with pytest.raises(SystemExit) as exit_:
         _config(parser, parser.parse_args(["--callback-host", "http://hooks.test/"]))
     assert exit_.value.code == 2
+
+
+def _start(db: Path, config: Config, clock: Clock) -> tuple[Any, int]:
+    """A server started on ``db``: its app, and how many callbacks it loaded; each loaded one is looked at once."""
+    app = create_app(config, clock=clock, store=SqliteStore(db))
+    sender = app.state.service.callbacks
+
+    async def start() -> int:
+        loaded = await sender.load()
+        await sender.send_due()
+        return loaded
+
+    return app, asyncio.run(start())
+
+
+def test_a_callback_whose_task_is_not_stored_is_finished_and_not_loaded_at_every_start(tmp_path: Path) -> None:
+    """As when the store's write failed after the ledger noted the callback (the submit was a 503)."""
+    db, config, clock = tmp_path / "tasks.db", config_from({"time_scale": 100}), Clock()
+    first = create_app(config, clock=clock, store=SqliteStore(db))
+
+    async def accept() -> list[str]:
+        async with client(first) as http:
+            return await submit_in_process(http, 2, {"callback_url": "http://127.0.0.1:9/hook"})
+
+    ids = asyncio.run(accept())
+    with sqlite3.connect(db) as file:
+        file.execute("DELETE FROM tasks WHERE task_id = ?", (ids[0],))
+    assert [_start(db, config, clock)[1] for _ in range(3)] == [2, 1, 1]
+
+
+def test_a_callback_whose_task_this_config_cannot_play_is_sent_under_one_that_can(tmp_path: Path) -> None:
+    """Its record outlives the config, and so does its callback: loaded at each start until a config plays it."""
+    db, clock = tmp_path / "tasks.db", Clock()
+    fast = Profile(queue=fixed(1), run=fixed(1), fail_rate=0.0, scope="videos")
+    mine, default = Config(time_scale=100, models={**MODELS, "my-model": fast}), Config(time_scale=100)
+    with Receiver() as receiver:
+        first = create_app(mine, clock=clock, store=SqliteStore(db))
+
+        async def accept() -> list[str]:
+            async with client(first) as http:
+                return await submit_in_process(http, 1, {"model": "my-model", "callback_url": receiver.url})
+
+        (task_id,) = asyncio.run(accept())
+        assert [_start(db, default, clock)[1] for _ in range(2)] == [1, 1]
+        app, loaded = _start(db, mine, clock)
+        asyncio.run(run_for(app, clock, 2))
+        assert loaded == 1 and [(r.task["task_id"], r.task["status"]) for r in receiver.received] == [
+            (task_id, "SUCCESS")
+        ]
+    assert _start(db, mine, clock)[1] == 0

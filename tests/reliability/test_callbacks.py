@@ -20,12 +20,7 @@ from receiver import Receiver
 from standardwebhooks.webhooks import Webhook
 
 from mockserver.callbacks.settings import DEV_SECRET
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from mockserver.testing import free_port
 
 
 def test_a_thousand_tasks_get_one_terminal_callback_each_with_a_valid_signature() -> None:

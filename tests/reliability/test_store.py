@@ -6,7 +6,6 @@ import asyncio
 import gc
 import math
 import sqlite3
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -49,8 +48,8 @@ def test_records_come_back_as_they_went_in(store: AsyncStore) -> None:
 def test_a_put_replaces_the_record_with_that_id(store: AsyncStore) -> None:
     async def check() -> None:
         await store.put(RECORDS[0])
-        await store.put(replace(RECORDS[0], forced=4, forced_at=2.0))
-        assert await store.get(RECORDS[0].task_id) == replace(RECORDS[0], forced=4, forced_at=2.0)
+        await store.put(RECORDS[0]._replace(forced=4, forced_at=2.0))
+        assert await store.get(RECORDS[0].task_id) == RECORDS[0]._replace(forced=4, forced_at=2.0)
         assert len(await every(store)) == 1
 
     asyncio.run(check())

@@ -18,9 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 
 import run
-from loadgen import free_port
 
-from mockserver.testing import await_port
+from mockserver.testing import await_port, free_port
 
 
 @contextmanager

@@ -24,16 +24,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 FLUSH_AFTER = 0.05  # seconds a line may wait for others
 BATCH_LINES = 64  # requests noted before they are written
 BATCH_BYTES = select.PIPE_BUF  # a write of at most this many bytes to a pipe is never interleaved with another's
-_PHRASES = {status.value: status.phrase for status in HTTPStatus}
+_ENDINGS = {status.value: f" {status.value} {status.phrase}\n" for status in HTTPStatus}  # after the request line
 
 
 def line(scope: Scope, status: int) -> str:
     """``INFO:     127.0.0.1:50312 - "GET /v2/videos/generations/... HTTP/1.1" 200 OK``, as uvicorn words it."""
     client = scope.get("client")
-    where = f"{client[0]}:{client[1]}" if client else "-"
     query = scope.get("query_string")
     path = f"{scope['path']}?{query.decode('latin-1')}" if query else scope["path"]
-    return f'INFO:     {where} - "{scope["method"]} {path} HTTP/{scope["http_version"]}" {status} {_PHRASES.get(status, "")}\n'
+    ending = _ENDINGS.get(status) or f" {status} \n"
+    asked = f'"{scope["method"]} {path} HTTP/{scope["http_version"]}"{ending}'
+    return f"INFO:     {client[0]}:{client[1]} - {asked}" if client else f"INFO:     - - {asked}"
 
 
 class Lines:

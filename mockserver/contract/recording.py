@@ -23,6 +23,7 @@ SCHEMA = "recording"
 VERSION = 1
 FOREVER = 31_536_000  # a max-age of a year or more: the link never expires
 _TERMINAL = ("SUCCESS", "FAILURE")
+MOST_KEPT = 5_000  # progress samples, status changes and errors a task keeps: one polled for ever stays bounded
 _MAX_AGE = re.compile(r"max-age\s*=\s*(\d+)", re.IGNORECASE)
 
 
@@ -122,7 +123,8 @@ class TaskLog:
             entry["retry_after"] = headers["retry-after"][:200]
         if "text/html" in headers.get("content-type", ""):
             entry["html"] = True
-        self.errors.append(entry)
+        if len(self.errors) < MOST_KEPT:
+            self.errors.append(entry)
 
     def submitted(self, when: float, latency: float, status: int | None, headers: dict[str, str], body: Any) -> None:
         """The submit's answer, at unix time ``when``; a 2xx with a ``task_id`` starts the task."""
@@ -149,9 +151,11 @@ class TaskLog:
             if self.statuses and self.statuses[-1]["status"] == seen:
                 self.statuses[-1]["last"] = at
             else:
+                if len(self.statuses) >= MOST_KEPT:  # a status that flips for ever: the latest takes the last place
+                    self.statuses.pop()
                 self.statuses.append({"status": seen[:200], "first": at, "last": at})
         value = percent(task.get("progress"))
-        if value is not None and seen not in _TERMINAL:
+        if value is not None and seen not in _TERMINAL and len(self.progress) < MOST_KEPT:
             self.progress.append([at, value])
         if isinstance(task.get("platform"), str):
             self.platform = task["platform"][:200]

@@ -102,6 +102,16 @@ def test_the_banner_names_every_key_and_says_when_the_port_is_chosen_later(
     assert "port 0: a free port" in banner
 
 
+def test_the_banner_says_how_to_turn_the_access_log_off_for_a_load_test(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("uvicorn.run", lambda app, **options: None)
+    main([])
+    assert "pass --no-access-log for load tests" in capsys.readouterr().out
+    main(["--no-access-log"])
+    assert "access log" not in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("server", SERVERS)
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_cli_prints_url_and_keys_serves_the_admin_api_and_stops_cleanly(

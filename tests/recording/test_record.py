@@ -15,7 +15,7 @@ from processes import HEADERS, KEY, command, recording, serving, stop
 
 from contract_tests.client import Client, Policy
 from mockserver import Config, contract, create_app, record
-from mockserver.contract.recording import RecordingError, Writer, read
+from mockserver.contract.recording import MOST_KEPT, RecordingError, TaskLog, Writer, read
 from mockserver.testing import free_port
 
 FAST = ("--time-scale", "200", "--seed", "7")
@@ -226,3 +226,18 @@ def test_reading_refuses_a_hand_edited_line_naming_it(tmp_path: Path) -> None:
     assert kept.lines == [good]
     assert [w.split(": ", 1)[0].rpartition("/")[2] for w in kept.skipped] == ["rec.jsonl:2", "rec.jsonl:3"]
     assert "cut short" in kept.skipped[1]
+
+
+def test_a_task_polled_for_ever_keeps_a_bounded_line_that_still_ends_with_its_last_status() -> None:
+    log = TaskLog.start("videos", {"prompt": "p", "model": "veo3"}, 1_000.0)
+    log.submitted(1_000.1, 0.01, 200, {}, {"task_id": "t"})
+    for n in range(3 * MOST_KEPT):
+        status = ("QUEUED", "IN_PROGRESS")[n % 2]  # a gateway that flips between two states
+        log.polled(1_001.0 + n, 0.01, 200, {}, {"status": status, "progress": f"{n % 100}%"})
+        log.polled(1_001.0 + n, 0.01, 503, {}, None)
+    log.polled(1_000_000.0, 0.01, 200, {}, {"status": "SUCCESS", "data": {"output": "https://x/y.mp4"}})
+    line = log.line()
+    assert len(line["progress"]) == len(line["statuses"]) == len(line["errors"]) == MOST_KEPT
+    assert line["statuses"][-1]["status"] == "SUCCESS" and line["ended"] == "SUCCESS"
+    assert line["polls"] == 6 * MOST_KEPT + 1
+    assert not contract.errors("recording", line)

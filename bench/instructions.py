@@ -1,0 +1,139 @@
+"""Instructions per request, counted by callgrind: what the mock's own code costs, free of the machine's noise.
+
+Usage: ``python bench/instructions.py`` (needs valgrind: ``apt-get install -y valgrind``; about two minutes).
+
+req/s on a shared 2-core machine moves by several points from run to run, more than the few points an
+option such as ``--metrics`` costs. The number of instructions a request executes hardly moves at all.
+Each case runs in-process, the ASGI app called directly with no server, under callgrind twice: once
+for 1,000 requests and once for 3,000. The difference over the 2,000 extra requests is the cost of one,
+with start-up and imports taken out. A server adds its own share to every request (about 100,000
+instructions under uvicorn), so the shares printed here are upper bounds on what a real server loses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from starlette.types import ASGIApp
+
+HERE = Path(__file__).resolve().parent
+SMALL, LARGE = 1_000, 3_000
+BODY = b'{"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}'
+CASES = {  # name: (app, route)
+    "bare poll": ("bare", "poll"),
+    "mock poll": ("mock", "poll"),
+    "mock poll, --metrics": ("metrics", "poll"),
+    "mock poll, access log": ("logged", "poll"),
+    "bare submit": ("bare", "submit"),
+    "mock submit": ("mock", "submit"),
+    "mock submit, --metrics": ("metrics", "submit"),
+}
+
+
+def app_for(kind: str) -> ASGIApp:
+    if kind == "bare":
+        sys.path.insert(0, str(HERE))
+        import bare
+
+        return bare.app
+    from dataclasses import replace
+
+    from mockserver import Config, create_app
+    from mockserver.accesslog import AccessLog
+
+    app = create_app(replace(Config(), metrics=kind == "metrics"))
+    if kind == "logged":
+        app.add_middleware(AccessLog, stream=io.StringIO())
+    return app
+
+
+async def drive(kind: str, route: str, count: int) -> None:
+    app = app_for(kind)
+    answers: list[dict] = []
+
+    async def call(method: str, path: str, body: bytes = b"") -> None:
+        headers = [(b"host", b"127.0.0.1"), (b"authorization", b"Bearer sk-mock-dev")]
+        if body:
+            headers += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": headers,
+            "client": ("127.0.0.1", 50312),
+            "server": ("127.0.0.1", 8000),
+        }
+
+        async def receive() -> dict:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict) -> None:
+            if message["type"] == "http.response.body" and not answers:
+                answers.append(message)
+
+        await app(scope, receive, send)
+
+    await call("POST", "/v2/videos/generations", BODY)
+    task_id = re.search(rb'"task_id":\s*"([^"]+)"', answers[0]["body"]).group(1).decode()  # type: ignore[union-attr]
+    for _ in range(count):
+        if route == "poll":
+            await call("GET", f"/v2/videos/generations/{task_id}")
+        else:
+            await call("POST", "/v2/videos/generations", BODY)
+
+
+def collected(kind: str, route: str, count: int) -> int:
+    """Instructions of a whole run of ``count`` requests, start-up included."""
+    argv = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__]
+    argv += ["--child", kind, route, str(count)]
+    env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": str(HERE.parent)}  # the same dicts every run
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, check=True)
+    return int(re.search(r"Collected : (\d+)", done.stderr).group(1))  # type: ignore[union-attr]
+
+
+def per_request(kind: str, route: str) -> float:
+    return (collected(kind, route, LARGE) - collected(kind, route, SMALL)) / (LARGE - SMALL)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--child", nargs=3, metavar=("APP", "ROUTE", "COUNT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        kind, route, count = args.child
+        asyncio.run(drive(kind, route, int(count)))
+        return
+    if shutil.which("valgrind") is None:
+        sys.exit("bench/instructions.py needs valgrind: apt-get install -y valgrind")
+    counted = {name: per_request(*case) for name, case in CASES.items()}
+    print("| case | instructions a request | against |")
+    print("|---|---:|---|")
+    for name, count in counted.items():
+        route = CASES[name][1]
+        if name.startswith("bare"):
+            against = ""
+        elif "," in name:
+            plain = counted[f"mock {route}"]
+            against = f"+{count - plain:,.0f} ({(count - plain) / plain:+.1%}) over the mock {route} without it"
+        else:
+            bare = counted[f"bare {route}"]
+            against = f"{bare / count:.0%} of the mock's instructions are the bare route's"
+        print(f"| {name} | {count:,.0f} | {against} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -191,6 +191,7 @@ def test_ctrl_c_in_the_middle_of_a_download_leaves_no_partial_file(tmp_path: Pat
     image = tmp_path / "in.png"
     image.write_bytes(b"\x89PNG\r\n\x1a\nlocal")
     out = tmp_path / "out"
+    child: subprocess.Popen[bytes] | None = None
     try:
         with serving(gateway.app()) as url:
             args = ["run", "images", "--model", "m", "--prompt", PROMPT, "--image", str(image), "--out", str(out)]
@@ -211,10 +212,12 @@ def test_ctrl_c_in_the_middle_of_a_download_leaves_no_partial_file(tmp_path: Pat
             gateway.release.set()
     finally:
         gateway.release.set()
-        if child.poll() is None:  # Ctrl-C never took: the test fails below, and leaves no process behind
+        if (
+            child is not None and child.poll() is None
+        ):  # Ctrl-C never took: the test fails below, and leaves no process behind
             child.kill()
             child.wait()
-    assert child.returncode == 130, err
+    assert child is not None and child.returncode == 130, err
     assert b"interrupted" in err
     assert list(out.iterdir()) == []
     sent = gateway.bodies[0]["images"][0]

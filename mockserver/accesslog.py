@@ -56,25 +56,20 @@ class Lines:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
-        waiting, self.waiting = self.waiting, []
-        writes: list[str] = []
+        writes: list[list[str]] = [[]]  # whole lines, at most a pipe's atomic size each (a longer line alone)
         size = 0
-        for text in waiting:
-            if writes and size + len(text) > BATCH_BYTES:
-                self._write("".join(writes))
-                writes, size = [], 0
-            writes.append(text)
+        for text in self.waiting:
+            if writes[-1] and size + len(text) > BATCH_BYTES:
+                writes.append([])
+                size = 0
+            writes[-1].append(text)
             size += len(text)
-        if writes:
-            self._write("".join(writes))
+        self.waiting = []
         try:
+            for lines in writes:
+                if lines:
+                    self.stream.write("".join(lines))
             self.stream.flush()
-        except (OSError, ValueError):
-            pass
-
-    def _write(self, text: str) -> None:
-        try:
-            self.stream.write(text)
         except (OSError, ValueError):  # a closed or broken stdout: the lines are lost, the server goes on
             pass
 

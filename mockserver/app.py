@@ -63,7 +63,9 @@ def status_of(exc: Exception) -> int:
         return exc.status_code
     if isinstance(exc, Refused):
         return exc.status
-    return {lifecycle.Gone: 410, StoreError: 503}.get(type(exc), 500)
+    if isinstance(exc, StoreError):  # a damaged record's too: answered by ``store_down``
+        return 503
+    return 410 if isinstance(exc, lifecycle.Gone) else 500
 
 
 async def gone(request: Request, exc: Exception) -> Response:

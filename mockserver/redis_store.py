@@ -37,7 +37,7 @@ from redis.retry import Retry as BlockingRetry
 
 from .lifecycle import Record
 from .nonces import SLOT_BITS
-from .store import StoreError, _record
+from .store import DamagedRecord, StoreError, _record
 
 PREFIX = "mockserver:"
 DEFAULT_TTL = 86_400  # seconds a task is kept: a day
@@ -98,7 +98,7 @@ def _load(raw: bytes) -> Record:
     except ValueError:
         row = None
     if not isinstance(row, list) or len(row) != len(Record._fields):
-        raise StoreError("a task stored in Redis is damaged")
+        raise DamagedRecord("a task stored in Redis is damaged")
     return _record(tuple(row))
 
 

@@ -29,6 +29,10 @@ class StoreError(Exception):
     """The store failed for a moment (a locked or unreadable file); the request is answered 503, not 500."""
 
 
+class DamagedRecord(StoreError):
+    """A stored row that is not a record. Unlike a locked file, looking again will not mend it."""
+
+
 class Store(Protocol):
     def get(self, task_id: str) -> Record | None: ...
 
@@ -146,7 +150,7 @@ def _record(row: tuple[Any, ...]) -> Record:
         and take >= -1
     )
     if not sound:
-        raise StoreError(f"the stored row of task {str(task_id)[:60]!r} is damaged")
+        raise DamagedRecord(f"the stored row of task {str(task_id)[:60]!r} is damaged")
     return Record(*row)
 
 

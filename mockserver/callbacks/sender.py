@@ -28,7 +28,7 @@ from .. import lifecycle
 from ..catalog import Catalog
 from ..journal import Entries
 from ..redis_store import RedisStore
-from ..store import StoreError
+from ..store import DamagedRecord, StoreError
 from . import delivery, due
 from .asked import Asked
 from .ledger import Key, Ledger, MemoryLedger, SqliteLedger
@@ -151,6 +151,9 @@ class Sender:
         found = self._asked.get(task_id)
         try:
             record = await self.record_of(task_id) if found else None
+        except DamagedRecord:
+            await self._forget(task_id)  # left in the ledger, as an unplayable record is: once per start, not 1/s
+            return []
         except StoreError:
             self._push(now + NAP, task_id)  # the store failed for a moment: look again soon
             return []
@@ -222,6 +225,10 @@ class Sender:
         found = self._asked.get(task_id)
         try:
             record = await self.record_of(task_id) if found else None
+        except DamagedRecord:
+            self._busy.discard(item.key)
+            await self._forget(task_id)
+            return
         except StoreError:  # try this attempt again soon
             self._push(self.clock() + NAP, task_id, item, attempt)
             return

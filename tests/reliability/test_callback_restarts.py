@@ -193,3 +193,34 @@ def test_a_callback_whose_task_this_config_cannot_play_is_sent_under_one_that_ca
             (task_id, "SUCCESS")
         ]
     assert _start(db, mine, clock)[1] == 0
+
+
+def test_a_callback_whose_stored_row_is_damaged_is_looked_at_once_a_start_not_every_second(tmp_path: Path) -> None:
+    """A locked file mends, so its callback is looked at again soon; a damaged row does not, and was read 1/s forever."""
+    db, config, clock = tmp_path / "tasks.db", config_from({"time_scale": 100}), Clock()
+    first = create_app(config, clock=clock, store=SqliteStore(db))
+
+    async def accept() -> list[str]:
+        async with client(first) as http:
+            return await submit_in_process(http, 1, {"callback_url": "http://127.0.0.1:9/hook"})
+
+    (task_id,) = asyncio.run(accept())
+    with sqlite3.connect(db) as file:
+        file.execute("UPDATE tasks SET submitted_at = 1e300 WHERE task_id = ?", (task_id,))
+    reads: list[str] = []
+
+    class Counted(SqliteStore):
+        def get(self, wanted: str) -> Any:
+            reads.append(wanted)
+            return super().get(wanted)
+
+    app = create_app(config, clock=clock, store=Counted(db))
+
+    async def start_and_wait() -> int:
+        loaded = await app.state.service.callbacks.load()
+        await run_for(app, clock, 10, step=0.5)
+        return loaded
+
+    assert asyncio.run(start_and_wait()) == 1
+    assert reads == [task_id]
+    assert _start(db, config, clock)[1] == 1  # still in the ledger: a mended row is called back about after a restart

@@ -144,14 +144,17 @@ def measure(server: str, workers: int, duration: float, connections: int, rounds
     instead of whichever ran last. The cost of an option is judged by pairs instead: in each round, the
     mock with it against the quiet mock just before it, and the median of those ratios (``... paired``,
     in ``rps``). A best round of each moved by ten points between runs here; the paired median by a few.
+    A second quiet mock (``twin``) is paired the same way: what two identical servers differ by is the
+    noise an option's cost is read against.
     """
-    ports = {name: free_port() for name in ("mock", "metrics", "logged", "bare")}
+    ports = {name: free_port() for name in ("mock", "metrics", "logged", "twin", "bare")}
     base = [sys.executable, "-m", "mockserver", "--server", server, "--workers", str(workers)]
     quiet = ["--no-access-log", "--log-level", "warning"]
     argv = {
         "mock": [*base, "--port", str(ports["mock"]), *quiet],
         "metrics": [*base, "--port", str(ports["metrics"]), "--metrics", *quiet],
         "logged": [*base, "--port", str(ports["logged"])],
+        "twin": [*base, "--port", str(ports["twin"]), *quiet],
     }
     with ExitStack() as stack:
         servers = []
@@ -166,7 +169,7 @@ def measure(server: str, workers: int, duration: float, connections: int, rounds
         for path, script in (("poll", None), ("submit", HERE / "submit.lua")):
             for name, url, pid, polled in servers:
                 wrk(url + path_of(path, polled), pid, 1, connections, script)  # warm up
-            pairs: dict[str, list[float]] = {"metrics": [], "logged": []}
+            pairs: dict[str, list[float]] = {"metrics": [], "logged": [], "twin": []}
             for _ in range(rounds):
                 this_round: dict[str, Load] = {}
                 for name, url, pid, polled in servers:
@@ -262,9 +265,11 @@ def table(
                 verdict += f"; ≥{GRANIAN_POLLS:,} req/s {'met' if mock.rps >= GRANIAN_POLLS else 'MISSED'}"
             points = 100 * ratio * (1 - found[f"metrics {path} paired"].rps)  # the option's cost, in the ratio's points
             cost = "met" if points <= METRICS_POINTS else "MISSED"
+            noise = 100 * ratio * (1 - found[f"twin {path} paired"].rps)  # two identical mocks, paired alike
             metered_tail = (
                 f"{with_metrics:.0%} | {bare.cpu_us / metered.cpu_us:.0%} |"
-                f" {points:+.1f} points off metrics-off (paired); ≤{METRICS_POINTS} {cost}"
+                f" {points:+.1f} points off metrics-off (paired); ≤{METRICS_POINTS} {cost};"
+                f" two identical mocks: {noise:+.1f}"
             )
             logged_tail = (
                 f"{logged.rps / bare.rps:.0%} | {bare.cpu_us / logged.cpu_us:.0%} |"

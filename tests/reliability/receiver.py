@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
@@ -22,10 +23,18 @@ class Received:
 
 
 class Receiver:
-    """``answers`` are the statuses of the first POSTs (then 200); ``redirect`` answers 302 to that URL."""
+    """``answers`` are the statuses of the first POSTs (then 200); ``redirect`` answers 302 to that URL;
+    ``before_answer`` runs on each POST once it is recorded, before the answer goes out."""
 
-    def __init__(self, answers: list[int] | None = None, port: int = 0, redirect: str | None = None) -> None:
+    def __init__(
+        self,
+        answers: list[int] | None = None,
+        port: int = 0,
+        redirect: str | None = None,
+        before_answer: Callable[[], None] | None = None,
+    ) -> None:
         self.received: list[Received] = []
+        self.answered = 0  # answers sent in full
         self.answers = deque(answers or [])
         self._changed = threading.Condition()
         receiver = self
@@ -37,12 +46,18 @@ class Receiver:
                     receiver.received.append(Received(dict(self.headers.items()), body, self.path))
                     status = receiver.answers.popleft() if receiver.answers else 200
                     receiver._changed.notify_all()
+                if before_answer is not None:
+                    before_answer()
                 self.send_response(302 if redirect else status)
                 if redirect:
                     self.send_header("Location", redirect)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")
+                self.wfile.flush()
+                with receiver._changed:
+                    receiver.answered += 1
+                    receiver._changed.notify_all()
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -54,6 +69,10 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self.port}/hook"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
+
+    def wait_answered(self, count: int, limit: float = 30.0) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: self.answered >= count, timeout=limit)
 
     def wait_for(self, done: Any, limit: float = 30.0) -> bool:
         """Block until ``done(received)`` holds or ``limit`` seconds pass; for servers in other processes."""

@@ -91,6 +91,36 @@ def test_callbacks_due_when_the_server_is_killed_are_sent_after_a_restart(spawn:
     assert all(len(found) == 1 for found in ids_per_task.values()), "a resend keeps its webhook-id"
 
 
+def test_a_sender_killed_after_the_receivers_2xx_and_before_settling_sends_it_again_with_its_webhook_id(
+    spawn: Any, tmp_path: Path
+) -> None:
+    """At least once: the settling write is held back by a lock another program took, and the server dies
+    meanwhile. The restarted server finds the claim unsettled and, once its lease is out, sends it again."""
+    db = tmp_path / "tasks.db"
+    holder = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    locked: list[bool] = []
+
+    def lock_the_file() -> None:
+        if not locked:  # the first POST only: the server's settle waits on the lock, then gives up
+            holder.execute("BEGIN EXCLUSIVE")
+            locked.append(True)
+
+    with Receiver(before_answer=lock_the_file) as receiver:
+        with spawn(*options(tmp_path)) as (url, process):
+            (task_id,) = submit(url, 1, receiver.url)
+            assert receiver.wait_answered(1)
+            kill(process)  # within the second its settle waits for the lock
+        holder.execute("ROLLBACK")
+        holder.close()
+        with spawn(*options(tmp_path)):
+            assert receiver.wait_for(lambda got: len(got) == 2), "the unsettled delivery was not sent again"
+            settle(db)
+    first, again = receiver.received
+    assert first.task["task_id"] == again.task["task_id"] == task_id
+    assert first.headers["webhook-id"] == again.headers["webhook-id"]
+    assert first.task == again.task
+
+
 def test_of_two_servers_that_both_load_a_callback_one_sends_it(spawn: Any, tmp_path: Path) -> None:
     """Both restart on the same file, and both load every unsettled callback: the claim lets one through.
 

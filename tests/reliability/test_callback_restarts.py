@@ -188,16 +188,21 @@ def _start(db: Path, config: Config, clock: Clock) -> tuple[Any, int]:
     return app, asyncio.run(start())
 
 
+def _accepted(db: Path, config: Config, clock: Clock, count: int) -> list[str]:
+    """Tasks accepted on ``db`` with a callback to a port nothing listens on: the ledger notes each."""
+    app = create_app(config, clock=clock, store=SqliteStore(db))
+
+    async def accept() -> list[str]:
+        async with client(app) as http:
+            return await submit_in_process(http, count, {"callback_url": "http://127.0.0.1:9/hook"})
+
+    return asyncio.run(accept())
+
+
 def test_a_callback_whose_task_is_not_stored_is_finished_and_not_loaded_at_every_start(tmp_path: Path) -> None:
     """As when the store's write failed after the ledger noted the callback (the submit was a 503)."""
     db, config, clock = tmp_path / "tasks.db", config_from({"time_scale": 100}), Clock()
-    first = create_app(config, clock=clock, store=SqliteStore(db))
-
-    async def accept() -> list[str]:
-        async with client(first) as http:
-            return await submit_in_process(http, 2, {"callback_url": "http://127.0.0.1:9/hook"})
-
-    ids = asyncio.run(accept())
+    ids = _accepted(db, config, clock, 2)
     with sqlite3.connect(db) as file:
         file.execute("DELETE FROM tasks WHERE task_id = ?", (ids[0],))
     assert [_start(db, config, clock)[1] for _ in range(3)] == [2, 1, 1]
@@ -228,13 +233,7 @@ def test_a_callback_whose_task_this_config_cannot_play_is_sent_under_one_that_ca
 def test_a_callback_whose_stored_row_is_damaged_is_looked_at_once_a_start_not_every_second(tmp_path: Path) -> None:
     """A locked file mends, so its callback is looked at again soon; a damaged row does not, and was read 1/s forever."""
     db, config, clock = tmp_path / "tasks.db", config_from({"time_scale": 100}), Clock()
-    first = create_app(config, clock=clock, store=SqliteStore(db))
-
-    async def accept() -> list[str]:
-        async with client(first) as http:
-            return await submit_in_process(http, 1, {"callback_url": "http://127.0.0.1:9/hook"})
-
-    (task_id,) = asyncio.run(accept())
+    (task_id,) = _accepted(db, config, clock, 1)
     with sqlite3.connect(db) as file:
         file.execute("UPDATE tasks SET submitted_at = 1e300 WHERE task_id = ?", (task_id,))
     reads: list[str] = []

@@ -1,6 +1,6 @@
 """Instructions per poll on each thread of a real granian worker, with ``--metrics`` and without.
 
-Usage: ``python bench/threads.py`` (needs valgrind; about three minutes).
+Usage: ``python bench/threads.py`` (needs valgrind; about two minutes).
 
 Granian parses HTTP on its own Rust threads and runs the app on one Python thread, and that thread
 bounds a worker's throughput. ``instructions.py`` counts the app in-process, without a server; this

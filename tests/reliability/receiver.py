@@ -71,6 +71,7 @@ class Receiver:
         self._thread.start()
 
     def wait_answered(self, count: int, limit: float = 30.0) -> bool:
+        """Block until ``count`` answers have gone out in full: what the sender has read, not just sent."""
         with self._changed:
             return self._changed.wait_for(lambda: self.answered >= count, timeout=limit)
 

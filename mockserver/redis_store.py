@@ -8,10 +8,11 @@ in each process and kept in step by pub/sub (``redis_shared.py``).
 
 The client is redis-py's asyncio one (``store.AsyncStore``): while Redis answers one request, the
 event loop serves others. Only the checks at start (is Redis there, which nonce slot is free) use a
-short-lived synchronous connection, before the server serves. Sockets time out after a quarter second and
-nothing is retried; after a failure the store answers ``StoreError`` at once for a second (the 503
-carries ``Retry-After: 1``) rather than make each request wait out a timeout on a Redis that has
-stopped answering, then tries again, so service resumes by itself.
+short-lived synchronous connection, before the server serves. Sockets time out after half a second
+(room for a Redis whose fsync stalls while it rewrites its append-only file) and nothing is retried;
+after a failure the store answers ``StoreError`` at once for a second (the 503 carries
+``Retry-After: 1``) rather than make each request wait out a timeout on a Redis that has stopped
+answering, then tries again, so service resumes by itself.
 
 Keys live under ``mockserver:``: ``task:{id}`` (a record, expiring after the TTL), ``tasks`` and
 ``tasks:at`` (sorted sets of ids in the order they came and by submit time, for listing; each put unlists
@@ -41,7 +42,7 @@ from .store import DamagedRecord, StoreError, _record
 
 PREFIX = "mockserver:"
 DEFAULT_TTL = 86_400  # seconds a task is kept: a day
-TIMEOUT = 0.25  # seconds a connect or a command may take
+TIMEOUT = 0.5  # seconds a connect or a command may take
 PAUSE = 1.0  # seconds the store fails fast after Redis failed
 SLOT_LEASE = 30  # seconds a nonce slot is held without renewal; renewed every third of that
 _CHUNK = 1000

@@ -75,7 +75,7 @@ def routes(service: Service, sleep: Sleep) -> list[Route]:
             return await wire.send_answer(missing, missing.status_code, scope, receive, send)
         scope[modes.SEEN] = task["action"]
         if metrics is not None:
-            metrics.polled((task_id, task["status"], record.failure))  # type: ignore[union-attr]
+            metrics.polled(task_id, task["status"], record.failure)  # type: ignore[union-attr]
         await wire.send_json(send, task)
 
     made = MediaCache()

@@ -62,21 +62,21 @@ class Batch:
 
     Counted under callgrind, the metrics' first form cost a poll about 7,700 instructions, 3% of all a
     server spends on one: ``Histogram.observe`` takes two locks, and every call and lookup on the way
-    adds up. Here a request appends its duration to its label set's list and a poll its task to a list;
-    the buckets are found, the polls per task counted and the totals added at each scrape and, for the
-    workers a scrape does not reach, at most ``FLUSH_AFTER`` seconds after their first unsent count.
-    Histogram tallies are written to the labelled child's ``_sum`` and ``_buckets``, which every
-    ``prometheus_client`` since 0.4 has had; ``tests/mock/test_metrics.py`` fails if that changes.
+    adds up. Here a request appends its duration to its label set's list, and a finished task its polls
+    to ``polls``; the buckets are found and the totals added at each scrape and, for the workers a scrape
+    does not reach, at most ``FLUSH_AFTER`` seconds after their first unsent count. Histogram tallies
+    are written to the child's ``_sum`` and ``_buckets``, which every ``prometheus_client`` since 0.4
+    has had; ``tests/mock/test_metrics.py`` fails if that changes.
     """
 
     FLUSH_AFTER = 1.0
 
-    def __init__(self, histogram: Any, then: Callable[[], None]) -> None:
+    def __init__(self, histogram: Any, polls: Any, then: Callable[[], None]) -> None:
         self.histogram, self.then = histogram, then
-        self._durations: list[tuple[Any, list[float]]] = []
+        self.polls: list[float] = []  # the polls each task had when first seen finished
+        self._durations: list[tuple[Any, list[float], tuple[float, ...]]] = [(polls, self.polls, POLL_BUCKETS)]
         self._by_labels: dict[tuple[str, str, str], list[float]] = {}
         self._counts: dict[Any, int] = {}  # a counter's labelled child -> increments not yet added
-        self.polls: list[tuple[str, str, int]] = []  # (task id, status, failure) of each poll answered 200
         self.due = False
 
     def durations(self, route: str, method: str, status: int) -> list[float]:
@@ -85,7 +85,7 @@ class Batch:
         durations = self._by_labels.get(labels)
         if durations is None:
             durations = self._by_labels[labels] = []
-            self._durations.append((self.histogram.labels(*labels), durations))
+            self._durations.append((self.histogram.labels(*labels), durations, LATENCY_BUCKETS))
         return durations
 
     def count(self, child: Any) -> None:
@@ -100,11 +100,11 @@ class Batch:
 
     def flush(self) -> None:
         self.due = False
-        for child, durations in self._durations:
+        for child, durations, bounds in self._durations:
             if durations:
-                buckets = [0] * (len(LATENCY_BUCKETS) + 1)  # the last is +Inf
+                buckets = [0] * (len(bounds) + 1)  # the last is +Inf
                 for seconds in durations:
-                    buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+                    buckets[bisect_left(bounds, seconds)] += 1
                 for bucket, count in enumerate(buckets):
                     if count:
                         child._buckets[bucket].inc(count)
@@ -149,10 +149,10 @@ class Metrics:
         mode = "livemostrecent" if shared_store else "livesum"
         self.stored = Gauge("mock_store_tasks", "Tasks in the store.", multiprocess_mode=mode, **on)
         self.size, self.reasons, self.shared_store = size, reasons, shared_store
-        self.batch = Batch(requests, self._flushed)
-        self.polled = self.batch.polls.append  # (task id, status, failure) of a poll answered 200
+        self.batch = Batch(requests, self.polls, self._flushed)
         self._measuring: asyncio.Task[None] | None = None
         self._created: dict[tuple[str, str, str, int], Any] = {}
+        self._finished: dict[tuple[str, int], Any] = {}
         self._watched: dict[str, int] = {}  # task id -> polls so far, or -1 once counted finished
 
     def instrument(self, router: Router, status_of: Callable[[Exception], int]) -> None:
@@ -180,7 +180,7 @@ class Metrics:
         """``app`` timed; a method the route does not serve goes to ``refuse`` (Starlette's 405)."""
         lists: dict[tuple[str, int], list[float]] = {}
         ok: dict[str, list[float]] = {}  # the 200s by method: the one lookup of a poll's or a submit's timing
-        batch, clock = self.batch, time.perf_counter
+        batch, clock, reported_status = self.batch, time.perf_counter, wire.STATUS
 
         def durations(method: str, status: int) -> list[float]:
             found = lists.get((method, status))
@@ -200,7 +200,7 @@ class Metrics:
 
         async def reported(scope: Scope, receive: Receive, send: Send) -> None:
             method = scope["method"]
-            if methods is not None and method not in methods:
+            if method not in served:
                 return await handle(scope, receive, send)
             started = clock()
             try:
@@ -208,9 +208,9 @@ class Metrics:
             except Exception as exc:
                 done(scope, status_of(exc), started)
                 raise
-            answered = ok.get(method) if wire.STATUS not in scope else None
+            answered = ok.get(method) if reported_status not in scope else None
             if answered is None:
-                return done(scope, scope.get(wire.STATUS, 200), started)
+                return done(scope, scope.get(reported_status, 200), started)
             answered.append(clock() - started)
             if not batch.due:
                 batch.schedule()
@@ -236,7 +236,10 @@ class Metrics:
             finally:
                 done(scope, status, started)
 
-        return reported if getattr(app, "reports_status", False) else handle
+        if methods is None or not getattr(app, "reports_status", False):
+            return handle
+        served = methods
+        return reported
 
     def created(self, scope: str, model: str, payload: dict[str, Any], choice: Choice) -> None:
         """One task accepted; its labelled child is cached, as there are few combinations of labels."""
@@ -248,38 +251,45 @@ class Metrics:
             )
         self.batch.count(child)
 
-    def _count_polls(self) -> None:
-        """Count the polls the batch holds: a task's total is observed when a poll first sees it finished."""
+    def polled(self, task_id: str, status: str, failure: int) -> None:
+        """A poll answered 200: one more for its task, whose total is counted when a poll first sees it finished.
+
+        Counted here, in a dict, rather than noted for the flush: a poll costs fewer instructions so.
+        """
         watched = self._watched
-        for task_id, status, failure in self.batch.polls:
-            count = watched.get(task_id, 0)
-            if count < 0:
-                continue
-            if status not in TERMINAL:
-                if count == 0 and len(watched) >= WATCHED:
+        count = watched.get(task_id, 0)
+        if status not in TERMINAL:
+            if count >= 0:
+                if not count and len(watched) >= WATCHED:
                     del watched[next(iter(watched))]
                 watched[task_id] = count + 1
-                continue
-            watched.pop(task_id, None)
-            if len(watched) >= WATCHED:
-                del watched[next(iter(watched))]
-            watched[task_id] = -1
-            self.finished_total.labels("success" if status == SUCCESS else f"fail-{self.reasons[failure]}").inc()
-            self.polls.observe(count + 1)
-        self.batch.polls.clear()  # the list itself: ``polled`` appends to it
+        elif count >= 0:
+            self._finish(task_id, status, failure, count + 1)
+
+    def _finish(self, task_id: str, status: str, failure: int, polls: int) -> None:
+        watched = self._watched
+        watched.pop(task_id, None)
+        if len(watched) >= WATCHED:
+            del watched[next(iter(watched))]
+        watched[task_id] = -1
+        key = (status, failure)
+        child = self._finished.get(key)
+        if child is None:
+            outcome = "success" if status == SUCCESS else f"fail-{self.reasons[failure]}"
+            child = self._finished[key] = self.finished_total.labels(outcome)
+        self.batch.count(child)
+        self.batch.polls.append(polls)
 
     def fault(self, kind: str) -> None:
         self.faults_total.labels(kind).inc()
 
     async def reset(self) -> None:
-        self.batch.polls.clear()
         self._watched.clear()
         await self._measure_store()
 
     def _flushed(self) -> None:
-        """After each flush of a batch (a scrape's, or the timer's for the workers no scrape reaches): the polls
-        counted, and the store's size measured in a task of its own."""
-        self._count_polls()
+        """After each flush of a batch (a scrape's, or the timer's for the workers no scrape reaches): the store's
+        size measured, in a task of its own."""
         if self._measuring is None or self._measuring.done():
             self._measuring = asyncio.get_running_loop().create_task(self._measure_store())
 

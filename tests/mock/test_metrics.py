@@ -73,6 +73,24 @@ def test_counts_match_the_requests_tasks_and_polls(clock: Clock) -> None:
     assert value(samples, "mock_store_tasks") == 3
 
 
+def test_each_finished_task_counts_its_outcome_and_its_polls_in_their_bucket(clock: Clock) -> None:
+    with mock(clock, metrics=True) as client:
+        failing = {**KEY, "X-Mock-Scenario": "fail-quota"}
+        failed = client.post("/v2/videos/generations", json=CAT, headers=failing).json()["task_id"]
+        watched = client.post("/v2/videos/generations", json=CAT, headers=KEY).json()["task_id"]
+        for _ in range(4):
+            client.get(f"/v2/videos/generations/{watched}", headers=KEY)
+        clock.now += 1000
+        for task_id in (failed, watched, failed, watched):  # only the first poll of each finished one counts
+            client.get(f"/v2/videos/generations/{task_id}", headers=KEY)
+        samples = scrape(client)
+    assert value(samples, "mock_tasks_finished_total", outcome="fail-quota") == 1
+    assert value(samples, "mock_tasks_finished_total", outcome="success") == 1
+    buckets = {le: value(samples, "mock_task_polls_bucket", le=le) for le in ("1.0", "3.0", "5.0", "+Inf")}
+    assert buckets == {"1.0": 1, "3.0": 1, "5.0": 2, "+Inf": 2}  # one poll for the failed task, five for the other
+    assert value(samples, "mock_task_polls_sum") == 6
+
+
 def test_faults_are_counted_by_kind_and_a_reset_empties_the_store_gauge(clock: Clock) -> None:
     faults = Faults(submit_429=1.0)
     with mock(clock, metrics=True, faults=faults, admin_key="sk-admin") as client:

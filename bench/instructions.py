@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import io
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -100,7 +101,10 @@ def collected(kind: str, route: str, count: int) -> int:
     """Instructions of a whole run of ``count`` requests, start-up included."""
     argv = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__]
     argv += ["--child", kind, route, str(count)]
-    env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": str(HERE.parent)}  # the same dicts every run
+    # The same dicts every run: string hashes fixed, and addresses too (no ASLR), which hash as ids do;
+    # with ASLR on, one case moved by several hundred instructions a request between runs.
+    argv = ["setarch", platform.machine(), "--addr-no-randomize", *argv] if shutil.which("setarch") else argv
+    env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": str(HERE.parent)}
     done = subprocess.run(argv, capture_output=True, text=True, env=env, check=True)
     return int(re.search(r"Collected : (\d+)", done.stderr).group(1))  # type: ignore[union-attr]
 

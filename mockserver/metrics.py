@@ -181,6 +181,7 @@ class Metrics:
         lists: dict[tuple[str, int], list[float]] = {}
         ok: dict[str, list[float]] = {}  # the 200s by method: the one lookup of a poll's or a submit's timing
         batch, clock, reported_status = self.batch, time.perf_counter, wire.STATUS
+        served = methods or set()  # ``reported`` is only for routes that name their methods
 
         def durations(method: str, status: int) -> list[float]:
             found = lists.get((method, status))
@@ -236,10 +237,7 @@ class Metrics:
             finally:
                 done(scope, status, started)
 
-        if methods is None or not getattr(app, "reports_status", False):
-            return handle
-        served = methods
-        return reported
+        return reported if methods is not None and getattr(app, "reports_status", False) else handle
 
     def created(self, scope: str, model: str, payload: dict[str, Any], choice: Choice) -> None:
         """One task accepted; its labelled child is cached, as there are few combinations of labels."""

@@ -130,8 +130,10 @@ def assert_laid_out(page: Page) -> None:
 
 
 def shot(page: Page, name: str, width: int, full_page: bool = False) -> None:
+    """A screenshot once the layout passes: ``tasks.png`` at 1,280 px (the README's), ``tasks-1920.png`` wider."""
     assert_laid_out(page)
-    page.screenshot(path=SHOTS / f"{name}-{width}.png", full_page=full_page)
+    suffix = "" if width == WIDTHS[0] else f"-{width}"
+    page.screenshot(path=SHOTS / f"{name}{suffix}.png", full_page=full_page)
 
 
 @pytest.fixture(scope="module")
@@ -407,7 +409,13 @@ def test_a_reset_says_what_it_clears_and_asks_first(page: Page, mock: RunningMoc
     assert httpx.post(f"{mock.url}/_mock/rules", json={"scenario": "stuck", "fraction": 1}, headers=AS_ADMIN).is_success
     view(page, "control")
     said = page.locator("#reset-form p")
-    for cleared in ("every task", "the journal", "the scenario rules", "the callbacks still due", "faults set at run time"):
+    for cleared in (
+        "every task",
+        "the journal",
+        "the scenario rules",
+        "the callbacks still due",
+        "faults set at run time",
+    ):
         expect(said).to_contain_text(cleared)
     asked: list[str] = []
     page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))

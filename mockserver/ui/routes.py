@@ -121,7 +121,7 @@ def fields(name: str) -> dict[str, Any]:
         whole = {**(resolver.lookup(rule["$ref"]).contents if "$ref" in rule else {}), **rule}
         properties[prop] = {k: whole[k] for k in ("description", "type", "enum") if k in whole}
     one_of = [choice["required"][0] for choice in schema.get("oneOf", [])]
-    return {"description": schema["description"], "properties": properties, "one_of": one_of}
+    return {"properties": properties, "one_of": one_of}
 
 
 def routes(service: Service, admin_key: str) -> list[Route]:

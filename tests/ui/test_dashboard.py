@@ -309,6 +309,11 @@ def test_a_rule_added_in_the_page_plays_and_its_refusals_are_the_apis(page: Page
     expect(listed).to_contain_text("fraction 0.5")
     listed.locator("button.remove").click()
     expect(listed).to_have_count(0)
+    for _ in range(2):
+        form.locator("button[type=submit]").click()
+    expect(listed).to_have_count(2)
+    page.click("#control-rules button.danger")  # every rule at once
+    expect(listed).to_have_count(0)
     assert httpx.get(f"{mock.url}/_mock/rules", headers=AS_ADMIN).json()["rules"] == []
 
 

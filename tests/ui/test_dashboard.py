@@ -268,7 +268,12 @@ def test_a_fault_set_in_the_page_shows_in_the_next_answers(page: Page, mock: Run
     form.locator("button[type=submit]").click()
     expect(form.locator("pre.answer")).to_contain_text('"poll_503": 1')
     assert [poll(mock, task_id) for _ in range(3)] == [503, 503, 503]
+    # A rule in play for the screenshot, for a model no other test sends.
+    rule = {"scenario": "late-visible, fail-quota", "next": 3, "scope": "videos", "model": "sora-2-pro"}
+    added = httpx.post(f"{mock.url}/_mock/rules", json=rule, headers=AS_ADMIN).json()
+    expect(page.locator("#rules-table tbody tr[data-rule]")).to_have_count(1)
     shot(page, "control", width, full_page=True)
+    assert httpx.delete(f"{mock.url}/_mock/rules/{added['id']}", headers=AS_ADMIN).is_success
     form.locator("input[name=poll_503]").fill("0")
     form.locator("button[type=submit]").click()
     expect(form.locator("pre.answer")).to_contain_text('"poll_503": 0')

@@ -112,7 +112,7 @@ function rulesForm(context) {
     await refresh();
   } } }, "Remove every rule");
   const kind = h("select", { name: "kind" }, alternatives.map((name) => h("option", { value: name, title: properties[name].description }, name)));
-  const amount = h("input", { type: "number", name: "amount", step: "any", placeholder: "count or share", inputmode: "decimal" });
+  const amount = h("input", { type: "number", name: "amount", step: "any", placeholder: "count, share", inputmode: "decimal" });
   const inputs = Object.entries(properties).filter(([name]) => !alternatives.includes(name)).map(([name, rule]) => {
     const input = rule.enum
       ? h("select", { name }, h("option", { value: "" }, `any ${name}`), rule.enum.map((value) => h("option", { value }, value)))
@@ -130,7 +130,7 @@ function rulesForm(context) {
     if (await send(out, "POST", "/_mock/rules", body)) await refresh();
   } } },
   h("div", { class: "fields" }, inputs.slice(0, 1),
-    h("label", { class: "wide", title: alternatives.map((name) => `${name}: ${properties[name].description}`).join("\n") }, h("span", {}, "plays for"), h("span", { class: "pair" }, kind, amount)),
+    h("label", { title: alternatives.map((name) => `${name}: ${properties[name].description}`).join("\n") }, h("span", {}, "plays for"), h("span", { class: "pair" }, kind, amount)),
     inputs.slice(1)),
   h("button", { type: "submit" }, "Add rule"), out);
 

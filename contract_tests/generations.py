@@ -131,16 +131,16 @@ def _follow(client: Client, scope: str, task_id: str, out: str | None, as_json: 
     with display(sys.stderr, task_id) as shown:
         task = client.wait(scope, task_id, on_poll=shown.update)
     files = [str(p) for p in client.download(task, scope, out)] if out and task.get("status") == "SUCCESS" else []
-    return _report(task, files, as_json)
+    return _report(task, files, as_json, followed=True)
 
 
-def _report(task: dict[str, Any], files: list[str], as_json: bool) -> int:
+def _report(task: dict[str, Any], files: list[str], as_json: bool, followed: bool = False) -> int:
     if as_json:
         print(json.dumps({"task": task, "files": files}, ensure_ascii=False))
     elif files:
         print(*files, sep="\n")
-    else:
-        print(f"{task.get('task_id')} {task.get('status')}")
+    else:  # `status` answers with the state; after `run` or `wait`, stdout carries only saved paths
+        print(f"{task.get('task_id')} {task.get('status')}", file=sys.stderr if followed else sys.stdout)
     if task.get("status") == "FAILURE":
         print(f"generations: task failed: {task.get('fail_reason') or 'no reason given'}", file=sys.stderr)
         return FAILED

@@ -120,8 +120,17 @@ class Metrics:
     """One worker's metrics; ``size`` counts the store's tasks (awaited: Redis counts them in a round trip)."""
 
     def __init__(self, size: Callable[[], Awaitable[int]], reasons: tuple[str, ...], shared_store: bool) -> None:
-        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram  # after the CLI set the env
+        from prometheus_client import (  # after the CLI set the env
+            CollectorRegistry,
+            Counter,
+            Gauge,
+            Histogram,
+            disable_created_metrics,
+        )
 
+        # Each counter's and histogram's start time, as a `_created` series, reads as a metric of its own
+        # (`mock_tasks_created_created`); Prometheus has the process start for that.
+        disable_created_metrics()
         self.multiprocess = MULTIPROC_ENV in os.environ
         self.registry = None if self.multiprocess else CollectorRegistry()
         on = {"registry": self.registry}

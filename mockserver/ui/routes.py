@@ -110,6 +110,20 @@ async def newest(service: Service) -> list[lifecycle.Record]:
     return await service.tasks.page(max(0, await service.tasks.count() - LISTED), LISTED)
 
 
+def fields(name: str) -> dict[str, Any]:
+    """A schema's properties (description, type, choices; each ``$ref`` read) and its ``oneOf``'s
+    alternatives: what a form needs to lay out its inputs. Which values pass is left to the admin API
+    to say, in its refusal, so no bound is restated in the page."""
+    schema = contract.schema(name)
+    resolver = contract.registry().resolver(base_uri=schema["$id"])
+    properties = {}
+    for prop, rule in schema["properties"].items():
+        whole = {**(resolver.lookup(rule["$ref"]).contents if "$ref" in rule else {}), **rule}
+        properties[prop] = {k: whole[k] for k in ("description", "type", "enum") if k in whole}
+    one_of = [choice["required"][0] for choice in schema.get("oneOf", [])]
+    return {"properties": properties, "one_of": one_of}
+
+
 def routes(service: Service, admin_key: str) -> list[Route]:
     files = _files()
     guarded = admin.guard(admin_key)
@@ -172,6 +186,7 @@ def routes(service: Service, admin_key: str) -> list[Route]:
                 "states": list(lifecycle.STATES),
                 "transitions": contract.lifecycle()["transitions"],
                 "fail_reasons": list(service.catalog.reasons),
+                "rule": fields("mock-rule"),
             },
             headers=HEADERS,
         )

@@ -117,6 +117,7 @@ def test_a_failed_task_exits_1_with_its_reason(mock: RunningMock, tmp_path: Path
     task_id = scenario_task(mock, "videos", "fail-quota")
     done = generations("wait", "videos", task_id, "--out", str(tmp_path), "--url", mock.url, "--key", KEY, *FAST)
     assert done.returncode == 1
+    assert done.stdout == "" and f"{task_id} FAILURE" in done.stderr  # stdout is for saved paths only
     assert "task failed:" in done.stderr and "quota" in done.stderr.lower()
     assert list(tmp_path.iterdir()) == []
     status = generations("status", "videos", task_id, "--url", mock.url, "--key", KEY)

@@ -137,3 +137,12 @@ def test_an_answer_of_the_apps_own_handlers_counts_with_its_status(clock: Clock,
     count = "mock_http_request_duration_seconds_count"
     assert value(samples, count, route="/v2/{scope}/generations", method="POST", status="503") == 1
     assert value(samples, count, route="/v2/{scope}/generations", method="POST", status="0") == 0
+
+
+def test_counters_and_histograms_yield_no_created_series(clock: Clock) -> None:
+    """``mock_tasks_created_total`` beside a ``mock_tasks_created_created`` reads as a second metric."""
+    with mock(clock, metrics=True) as client:
+        client.post("/v2/videos/generations", json=CAT, headers=KEY)
+        names = {name for name, _ in scrape(client)}
+    assert "mock_tasks_created_total" in names
+    assert sorted(name for name in names if name.endswith("_created")) == []

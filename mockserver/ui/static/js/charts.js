@@ -1,39 +1,61 @@
-// Small SVG charts drawn by hand: lines over time, bars by name, and one task's timeline.
-// Labels are text nodes (dom.js), so a name from the mock is never markup.
+// Small SVG charts drawn by hand, each at the pixel width of the box it goes in: lines over time, bars
+// by name, and one task's timeline. Every label is measured and placed so that none covers another or
+// leaves its chart (scales.js). Labels are text nodes (dom.js), so a name from the mock is never markup.
 
 import { h, s, clockTime, statusClass } from "./dom.js";
+import { TICK_PX, duration, scale, spread, stack, textWidth, tickText, timeTicks, valueTicks } from "./scales.js";
 
-const W = 460;
-const H = 150;
-const PAD = { left: 42, right: 8, top: 8, bottom: 22 };
-const LEVELS = [9, 19, 29, 9];  // label rows of the submitted, queued, started and finished marks
+const LINE_H = 170;
+const ROW = TICK_PX + 5;  // a row of labels
+const MIN_SPAN = 0.001;  // a timeline spans a millisecond at least, the finest time a task id holds
 
-function scale(domain, range) {
-  const [d0, d1] = domain;
-  const [r0, r1] = range;
-  const span = d1 - d0 || 1;
-  return (value) => r0 + ((value - d0) / span) * (r1 - r0);
+function svgOf(width, height, label, id) {
+  return s("svg", { width, height, viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": label, id });
 }
 
-function figure(title, svg, legend) {
-  return h("figure", { class: "chart" }, h("figcaption", {}, title), svg, legend);
+function text(x, y, value, cls = "tick", anchor = "start") {
+  return s("text", { x, y, class: cls, "text-anchor": anchor }, value);
 }
 
-/** Lines over shared times; a null value breaks its line. ``series`` is [{name, values}]. */
-export function lineChart(title, times, series, unit = "") {
+/** A chart's frame: its title, a box the chart is drawn into at its width, and a legend under it. */
+export function figure(title, legend = null) {
+  const plot = h("div", { class: "plot" });
+  return { node: h("figure", { class: "chart" }, h("figcaption", {}, title), plot, legend), plot };
+}
+
+export function legendOf(names) {
+  return h("ul", { class: "legend" }, names.map((name, n) => h("li", { class: `c${n}` }, name)));
+}
+
+/**
+ * Lines over shared times, ``series`` [{name, values}], a null value breaking its line. The value
+ * axis runs to a round value above the highest, with its ticks' labels measured for the margin;
+ * ``integer`` keeps its steps whole (counts of tasks).
+ */
+export function lineChart(width, title, times, series, { integer = false } = {}) {
   const values = series.flatMap((line) => line.values).filter((v) => v !== null);
-  const top = Math.max(1, ...values);
-  const x = scale([times[0], times[times.length - 1]], [PAD.left, W - PAD.right]);
-  const y = scale([0, top], [H - PAD.bottom, PAD.top]);
-  const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": title });
-  svg.append(
-    s("line", { x1: PAD.left, y1: y(0), x2: W - PAD.right, y2: y(0), class: "axis" }),
-    s("line", { x1: PAD.left, y1: y(top), x2: PAD.left, y2: y(0), class: "axis" }),
-    s("text", { x: PAD.left - 4, y: y(top) + 4, class: "tick end" }, `${+top.toFixed(2)}${unit}`),
-    s("text", { x: PAD.left - 4, y: y(0), class: "tick end" }, "0"),
-    s("text", { x: PAD.left, y: H - 6, class: "tick" }, clockTime(times[0]).slice(0, 8)),
-    s("text", { x: W - PAD.right, y: H - 6, class: "tick end" }, clockTime(times[times.length - 1]).slice(0, 8)),
-  );
+  const ticks = valueTicks(Math.max(0, ...values), 4, integer);
+  const top = ticks[ticks.length - 1];
+  const left = Math.ceil(Math.max(...ticks.map((t) => textWidth(tickText(t))))) + 10;
+  const right = width - 10;
+  const bottom = LINE_H - ROW - 6;
+  const x = scale([times[0], times[times.length - 1]], [left, right]);
+  const y = scale([0, top], [bottom, TICK_PX]);
+  const svg = svgOf(width, LINE_H, title);
+  for (const tick of ticks) {
+    svg.append(
+      s("line", { x1: left, y1: y(tick), x2: right, y2: y(tick), class: tick === 0 ? "axis" : "grid" }),
+      text(left - 5, y(tick) + TICK_PX * 0.35, tickText(tick), "tick", "end"),
+    );
+  }
+  const clock = (t) => clockTime(t).slice(0, 8);
+  const { ticks: moments } = timeTicks(times[0], times[times.length - 1], right - left, clock);
+  for (const label of spread(moments.map((t) => ({ x: x(t), text: clock(t) })), [0, width])) {
+    svg.append(
+      s("line", { x1: label.x, y1: bottom, x2: label.x, y2: bottom + 4, class: "axis" }),
+      text(label.left, LINE_H - 4, label.text),
+    );
+  }
   series.forEach((line, n) => {
     let path = "";
     let pen = "M";
@@ -50,58 +72,111 @@ export function lineChart(title, times, series, unit = "") {
     });
     if (path) svg.append(s("path", { d: path, class: `line c${n}` }, s("title", {}, line.name)));
   });
-  const legend = h("ul", { class: "legend" }, series.map((line, n) => h("li", { class: `c${n}` }, line.name)));
-  return figure(title, svg, legend);
+  return svg;
 }
 
-/** Bars by name: [[name, value], ...]. */
-export function barChart(title, items) {
-  if (!items.length) return figure(title, h("p", { class: "empty" }, "none yet"));
+/** Bars by name, ``items`` [[name, value], ...], the names' and the values' room measured. */
+export function barChart(width, title, items) {
+  if (!items.length) return h("p", { class: "empty" }, "none yet");
   const top = Math.max(1, ...items.map(([, value]) => value));
-  const row = 22;
-  const svg = s("svg", { viewBox: `0 0 ${W} ${items.length * row + 4}`, role: "img", "aria-label": title });
-  const width = scale([0, top], [0, W - 150]);
+  const row = 24;
+  const left = Math.ceil(Math.max(...items.map(([name]) => textWidth(name)))) + 10;
+  const room = Math.ceil(Math.max(...items.map(([, value]) => textWidth(String(value))))) + 10;
+  const length = scale([0, top], [0, Math.max(1, width - left - room)]);
+  const svg = svgOf(width, items.length * row + 4, title);
   items.forEach(([name, value], n) => {
+    const base = n * row + 16;
     svg.append(
-      s("text", { x: 90, y: n * row + 15, class: "tick end" }, name),
-      s("rect", { x: 96, y: n * row + 4, width: Math.max(1, width(value)), height: row - 8, class: `bar c${n}` }),
-      s("text", { x: 100 + width(value), y: n * row + 15, class: "tick" }, String(value)),
+      text(left - 6, base, name, "tick", "end"),
+      s("rect", { x: left, y: n * row + 5, width: Math.max(1, length(value)), height: row - 8, class: `bar c${n}` }),
+      text(left + length(value) + 4, base, String(value)),
     );
   });
-  return figure(title, svg);
+  return svg;
+}
+
+/** Where a task's own life ends on its chart: its finish once past, else now; polls after it extend it. */
+function endOf(times, polls, now) {
+  const { submitted, finished } = times;
+  const last = finished !== null && finished <= now ? finished : now;
+  return Math.max(last, submitted, ...polls.map((p) => p.at));
 }
 
 /**
- * One task's life: queued from submit to start, running from start to finish, a mark at each
- * moment, and below it each request the client made for it, coloured and labelled by status.
+ * One task's life on an axis of time since its submission: queued from submit to start, running from
+ * start to finish (or to now), a mark at each moment, and under the axis one lane per status code the
+ * polls were answered with, each poll a dot. Marks' labels stack in rows rather than overlap; a lane
+ * is named once, with its count, so a thousand polls read as plainly as four.
  */
-export function timelineChart(times, requests, now) {
+export function timelineChart(width, times, polls, now) {
   const { submitted, started, finished } = times;
-  const end = Math.max(now, ...requests.map((r) => r.at), finished ?? 0);
-  const last = Math.min(end, finished ?? end);
-  const x = scale([submitted, Math.max(end, submitted + 1)], [PAD.left, W * 1.4 - 48]);
-  const svg = s("svg", { viewBox: `0 0 ${W * 1.4} 112`, role: "img", "aria-label": "task timeline", id: "timeline-chart" });
-  const runFrom = started === null ? null : Math.min(started, last);
-  svg.append(s("rect", { x: x(submitted), y: 36, width: Math.max(1, x(runFrom ?? last) - x(submitted)), height: 16, class: "queued" }));
-  if (runFrom !== null && runFrom <= end) {
-    svg.append(s("rect", { x: x(runFrom), y: 36, width: Math.max(1, x(last) - x(runFrom)), height: 16, class: "running" }));
+  const end = endOf(times, polls, now);
+  const lanes = new Map();
+  for (const poll of polls) {
+    const code = poll.status === 0 ? "drop" : String(poll.status);
+    if (!lanes.has(code)) lanes.set(code, { code, cls: statusClass(poll.status), polls: [] });
+    lanes.get(code).polls.push(poll);
   }
-  const marks = [["submitted", submitted], ["queued", submitted], ["started", started], ["finished", finished]];
-  marks.forEach(([name, at], n) => {
-    if (at === null || at > end) return;
+  const named = [...lanes.values()].sort((a, b) => a.code.localeCompare(b.code))
+    .map((lane) => ({ ...lane, label: `${lane.code} ×${lane.polls.length}` }));
+  const gutter = Math.ceil(Math.max(...["task", "no polls", ...named.map((lane) => lane.label)].map((t) => textWidth(t)))) + 12;
+  const right = width - 12;
+  const x = scale([submitted, Math.max(end, submitted + MIN_SPAN)], [gutter, right]);
+
+  // Marks: moments that print at one x share one label.
+  const moments = [["submitted", submitted], ["queued", submitted], ["started", started], ["finished", finished]]
+    .filter(([, at]) => at !== null && at <= end);
+  if (finished === null || finished > now) moments.push(["now", now]);
+  const marks = [];
+  for (const [name, at] of moments) {
+    const same = marks.find((mark) => Math.abs(x(mark.at) - x(at)) < 1);
+    if (same) same.text += ` · ${name}`;
+    else marks.push({ at, x: x(at), text: name });
+  }
+  const placed = stack(marks, width);
+  const rows = Math.max(1, ...placed.map((mark) => mark.row + 1));
+  const barTop = rows * ROW + 4;
+  const barHeight = 20;
+  const axisY = barTop + barHeight + 4;
+  const laneTop = axisY + ROW + 10;
+  const height = laneTop + Math.max(1, named.length) * ROW + 4;
+  const svg = svgOf(width, height, "task timeline", "timeline-chart");
+
+  const running = started !== null && started < end ? started : null;
+  const spans = [["queued", submitted, running ?? end, "queued"]];
+  if (running !== null) spans.push(["running", running, Math.min(finished ?? end, end), "running"]);
+  for (const [name, from, to, cls] of spans) {
+    const w = Math.max(1, x(to) - x(from));
+    svg.append(s("rect", { x: x(from), y: barTop, width: w, height: barHeight, class: cls }));
+    const said = `${name} ${duration(to - from)}`;
+    if (textWidth(said) + 8 <= w) svg.append(text(x(from) + 4, barTop + barHeight / 2 + TICK_PX * 0.35, said, `tick bar-label ${cls}`));
+  }
+  svg.append(text(4, barTop + barHeight / 2 + TICK_PX * 0.35, "task"));
+  for (const mark of placed) {
+    const labelY = (mark.row + 1) * ROW;
     svg.append(
-      s("line", { x1: x(at), y1: LEVELS[n] + 2, x2: x(at), y2: 56, class: "mark" }),
-      s("text", { x: x(at) + 2, y: LEVELS[n], class: `tick mark-label${x(at) > W * 1.4 - 60 ? " end" : ""}` }, name),
+      s("line", { x1: mark.x, y1: labelY - TICK_PX, x2: mark.x, y2: barTop + barHeight, class: "mark" }),
+      text(mark.left, labelY, mark.text, "tick mark-label"),
     );
-  });
-  svg.append(s("text", { x: 2, y: 48, class: "tick" }, "task"), s("text", { x: 2, y: 88, class: "tick" }, "polls"));
-  requests.forEach((request) => {
-    const cls = statusClass(request.status);
-    const label = request.status === 0 ? "drop" : String(request.status);
+  }
+
+  svg.append(s("line", { x1: gutter, y1: axisY, x2: right, y2: axisY, class: "axis" }));
+  const { ticks, step } = timeTicks(0, Math.max(end - submitted, MIN_SPAN), right - gutter, duration);
+  for (const label of spread(ticks.map((t) => ({ x: x(submitted + t), text: duration(t, step) })), [gutter - 8, width])) {
     svg.append(
-      s("circle", { cx: x(request.at), cy: 84, r: 5, class: `poll ${cls}` },
-        s("title", {}, `${request.method} ${label} at ${clockTime(request.at)}`)),
-      s("text", { x: x(request.at), y: 104, class: `tick poll-label ${cls}` }, label),
+      s("line", { x1: label.x, y1: axisY, x2: label.x, y2: axisY + 4, class: "axis" }),
+      text(label.left, axisY + ROW, label.text),
+    );
+  }
+
+  if (!named.length) svg.append(text(4, laneTop + TICK_PX, "no polls"));
+  named.forEach((lane, n) => {
+    const cy = laneTop + n * ROW + ROW / 2;
+    svg.append(
+      text(4, cy + TICK_PX * 0.35, lane.label, `tick poll-label ${lane.cls}`),
+      s("line", { x1: gutter, y1: cy, x2: right, y2: cy, class: "grid" }),
+      ...lane.polls.map((poll) => s("circle", { cx: x(poll.at), cy, r: 4, class: `poll ${lane.cls}` },
+        s("title", {}, `${poll.method} ${lane.code} at ${clockTime(poll.at)} (${duration(poll.at - submitted)} after submit)`))),
     );
   });
   return svg;

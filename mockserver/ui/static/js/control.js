@@ -1,6 +1,7 @@
-// The control panel: one entry per form in FORMS. Each form checks what the admin API checks, read
-// from the same schemas (GET /_mock/ui/api/forms), and shows the API's answer, or its refusal, verbatim.
-// A new admin endpoint (scenario rules, say) is one more entry: {id, title, build(context)}.
+// The control panel: one entry per form in FORMS. Each form is laid out from the schemas the admin API
+// checks (GET /_mock/ui/api/forms), and shows the API's answer, or its refusal, verbatim.
+// A new admin endpoint is one more entry: {id, title, build(context)}, build giving a node, or
+// {node, refresh} for a form that lists what is in play.
 
 import { call, get } from "./api.js";
 import { h, replace } from "./dom.js";
@@ -89,25 +90,107 @@ function faultsForm(context) {
   return form;
 }
 
+/** What a rule plays for and narrows to, as the admin API lists it. */
+function ruleCells(rule, alternatives) {
+  const plays = alternatives.filter((name) => name in rule).map((name) => `${name} ${rule[name]}`);
+  const narrowed = ["scope", "model", "key"].filter((name) => name in rule).map((name) => `${name} ${rule[name]}`);
+  return [plays.join(", "), narrowed.join(", ") || "every submit"];
+}
+
+/**
+ * Scenario rules (POST /_mock/rules): an input per property of mock-rule.json, the schema's oneOf as a
+ * choice between its alternatives, and the rules in play under it. Nothing is checked here: the admin
+ * API's refusal, shown verbatim, says what is wrong.
+ */
+function rulesForm(context) {
+  const { properties, one_of: alternatives } = context.forms.rule;
+  const out = answerBox();
+  const listing = h("tbody");
+  let shown = null;
+  const clear = h("button", { type: "button", class: "danger", hidden: true, on: { click: async () => {
+    await send(out, "DELETE", "/_mock/rules");
+    await refresh();
+  } } }, "Remove every rule");
+  const kind = h("select", { name: "kind" }, alternatives.map((name) => h("option", { value: name, title: properties[name].description }, name)));
+  const amount = h("input", { type: "number", name: "amount", step: "any", placeholder: "count, share", inputmode: "decimal" });
+  const inputs = Object.entries(properties).filter(([name]) => !alternatives.includes(name)).map(([name, rule]) => {
+    const input = rule.enum
+      ? h("select", { name }, h("option", { value: "" }, `any ${name}`), rule.enum.map((value) => h("option", { value }, value)))
+      : h("input", { type: "text", name, placeholder: name === "scenario" ? "stuck, fail-quota" : `any ${name}`, spellcheck: "false" });
+    return h("label", { title: rule.description ?? "" }, h("span", {}, name), input);
+  });
+  const form = h("form", { id: "rules-form", on: { submit: async (event) => {
+    event.preventDefault();
+    const body = {};
+    for (const [name, rule] of Object.entries(properties)) {
+      const input = form.elements[name];
+      if (input && input.value.trim() !== "") body[name] = rule.type === "integer" || rule.type === "number" ? Number(input.value) : input.value;
+    }
+    if (amount.value.trim() !== "") body[kind.value] = Number(amount.value);
+    if (await send(out, "POST", "/_mock/rules", body)) await refresh();
+  } } },
+  h("div", { class: "fields" }, inputs.slice(0, 1),
+    h("label", { title: alternatives.map((name) => `${name}: ${properties[name].description}`).join("\n") }, h("span", {}, "plays for"), h("span", { class: "pair" }, kind, amount)),
+    inputs.slice(1)),
+  h("button", { type: "submit" }, "Add rule"), out);
+
+  async function refresh() {
+    let rules;
+    try {
+      rules = (await get("/_mock/rules")).json.rules;
+    } catch (error) {
+      replace(out, error.text ?? String(error)).hidden = false;
+      return;
+    }
+    const said = JSON.stringify(rules);
+    if (said === shown) return;  // unchanged: a button being clicked stays where it is
+    shown = said;
+    clear.hidden = rules.length === 0;
+    replace(listing, rules.length ? rules.map((rule) => h("tr", { dataset: { rule: rule.id } },
+      h("td", {}, rule.id), h("td", { class: "scenario" }, rule.scenario), ruleCells(rule, alternatives).map((cell) => h("td", {}, cell)),
+      h("td", {}, rule.played),
+      h("td", {}, h("button", { type: "button", class: "remove", on: { click: async () => {
+        await send(out, "DELETE", `/_mock/rules/${rule.id}`);
+        await refresh();
+      } } }, "Remove")))) : h("tr", {}, h("td", { colspan: 6, class: "note" }, "No rules: every submit plays its header's scenario, or the default.")));
+  }
+
+  refresh();
+  const table = h("table", { id: "rules-table" },
+    h("thead", {}, h("tr", {}, ["#", "Scenario", "Plays for", "Narrowed to", "Played", ""].map((t) => h("th", { scope: "col" }, t)))),
+    listing);
+  return { node: [h("p", { class: "note" }, "Which submits play a scenario without sending X-Mock-Scenario. "
+    + "Rules are tried in the order added; the first that matches and fires decides."), form, table, clear], refresh };
+}
+
+// Everything POST /_mock/reset clears (Service.reset), said in full before it is done.
+const RESETS = "every task (their ids stop working), the journal, the scenario rules, the callbacks still due, "
+  + "and the faults set at run time (back to the config's)";
+
 function resetForm(context) {
   const out = answerBox();
   const form = h("form", { id: "reset-form", on: { submit: async (event) => {
     event.preventDefault();
-    if (!window.confirm("Forget every task, the journal and the faults set at run time?")) return;
+    if (!window.confirm(`Forget ${RESETS}?`)) return;
     await send(out, "POST", "/_mock/reset");
     context.refresh();
-  } } }, h("p", {}, "Forgets every task (their ids stop working), the journal and run-time faults."),
+  } } }, h("p", {}, `Forgets ${RESETS}. Fault and rule draws start again from the seed.`),
   h("button", { type: "submit", class: "danger" }, "Reset the mock"), out);
   return form;
 }
 
 export const FORMS = [
   { id: "force", title: "Force a task's state", build: (context) => forceStateForm(context) },
+  { id: "rules", title: "Scenario rules", build: rulesForm },
   { id: "faults", title: "Faults", build: faultsForm },
   { id: "reset", title: "Reset", build: resetForm },
 ];
 
+/** Lays out every form; returns what refreshes those that show the mock's state (the rules in play). */
 export function renderControl(root, context, scopeNote) {
+  const built = FORMS.map((form) => ({ form, made: form.build(context) }));
   replace(root, h("p", { class: "note" }, scopeNote),
-    FORMS.map((form) => h("section", { class: "control", id: `control-${form.id}` }, h("h2", {}, form.title), form.build(context))));
+    built.map(({ form, made }) => h("section", { class: "control", id: `control-${form.id}` },
+      h("h2", {}, form.title), made.node ?? made)));
+  return { refresh: () => Promise.all(built.map(({ made }) => made.refresh?.())) };
 }

@@ -36,6 +36,7 @@ function start() {
   const table = createTaskTable($("tasks-list"), { onOpen: openTask });
   const journal = createJournal($("view-journal"), { onOpen: openTask });
   const overview = createOverview($("view-overview"));
+  let control = null;
 
   function show(name) {
     view = name;
@@ -60,6 +61,7 @@ function start() {
       if (view === "tasks") await timeline.refresh();
       if (view === "journal") await journal.refresh();
       if (view === "overview") await overview.refresh();
+      if (view === "control") await control?.refresh();
     } catch (error) {
       if (error.status === 401) return;  // logged out by onRefused
       console.warn("refresh failed", error.status ?? "");
@@ -73,7 +75,7 @@ function start() {
       $("tabs").hidden = false;
       $("logout").hidden = false;
       context.forms = (await get("/_mock/ui/api/forms")).json;
-      renderControl($("view-control"), context,
+      control = renderControl($("view-control"), context,
         "Each change reaches the worker that answers it; with several workers, faults and resets are that worker's.");
       show(view);
     },

@@ -93,7 +93,7 @@ export function createTaskTable(root, { onOpen }) {
       h("td", { class: "key" }, task.key),
       h("td", { class: "age" }, age(time - task.submitted_at)),
       h("td", { class: "task" },
-        h("button", { type: "button", class: "open", on: { click: () => onOpen(task.task_id) } }, `${task.task_id.slice(0, 12)}…`)),
+        h("button", { type: "button", class: "open", on: { click: () => onOpen(task.task_id) } }, `${task.task_id.slice(0, 8)}…`)),
     )));
   }
 

@@ -69,9 +69,11 @@ export function createTimeline(root, context) {
     parts.error.hidden = true;
     replace(parts.facts,
       `${task.status} · ${task.scope} · ${task.model} · mode ${modeOf(task)} · scenario ${scenarioOf(task)} · key ${task.key}`);
-    replace(parts.chart, timelineChart(task.times, polls, time));
-    replace(parts.times, `submitted ${clockTime(task.times.submitted)} · started ${clockTime(task.times.started)}`
-      + ` · finished ${clockTime(task.times.finished)} · ${polls.length} polls in this worker's journal`);
+    replace(parts.chart, timelineChart(parts.chart.clientWidth, task.times, polls, time));
+    // A moment still to come is the plan, and said so.
+    const when = (past, coming, at) => (at !== null && at > time ? `${coming} ${clockTime(at)} (planned)` : `${past} ${clockTime(at)}`);
+    replace(parts.times, `submitted ${clockTime(task.times.submitted)} · ${when("started", "starts", task.times.started)}`
+      + ` · ${when("finished", "finishes", task.times.finished)} · ${polls.length} polls in this worker's journal`);
     replace(parts.polls, polls.slice(-20).map((p) => h("li", { class: statusClass(p.status) },
       `${clockTime(p.at)} ${p.status === 0 ? "dropped" : p.status}${p.fault ? ` (fault ${p.fault})` : ""}`)));
     replace(parts.json, view === null ? "null: polls answer 404 now" : JSON.stringify(view, null, 2));

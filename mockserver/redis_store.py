@@ -73,10 +73,16 @@ def parse(spec: str) -> tuple[str, int, int, int]:
     if parts.scheme != "redis" or not parts.hostname:
         raise ValueError(f"{spec!r} is not redis://HOST:PORT/DB")
     try:
-        port = parts.port or 6379
+        port = parts.port
     except ValueError:
         raise ValueError(f"{spec!r} has no valid port (1 to 65535)") from None
-    db = parts.path.lstrip("/") or "0"
+    # No defaults: a fleet's instances must agree on the database, and one left out is easy to miss.
+    example = f"redis://{parts.hostname}:6379/0"
+    if port is None:
+        raise ValueError(f"{spec!r} names no port; give redis://HOST:PORT/DB, such as {example}")
+    db = parts.path.lstrip("/")
+    if not db:
+        raise ValueError(f"{spec!r} names no database; give redis://HOST:PORT/DB, such as {example}")
     if not db.isdigit() or int(db) > 1_000_000:
         raise ValueError(f"{spec!r}: the database {db!r} is not a number")
     query = parse_qs(parts.query, keep_blank_values=True)

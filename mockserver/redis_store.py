@@ -151,6 +151,7 @@ class RedisStore:
         self._put = self.client.register_script(_PUT)
         self._token = uuid.uuid4().hex
         self._slot: str | None = None
+        self.holds_slot = False  # this process's nonce slot is leased to it (claim_slot, renew_slot)
         # Records read or written here, kept while the listener is connected: it hears every change
         # (a forced state, a reset) within milliseconds and drops what changed, so a poll of a kept
         # task needs no round trip.
@@ -267,7 +268,7 @@ class RedisStore:
                 except redis.RedisError as exc:
                     raise ValueError(f"cannot reach Redis at {self.where}: {exc}") from exc
                 if taken:
-                    self._slot = key
+                    self._slot, self.holds_slot = key, True
                     return slot
         raise ValueError(f"all {1 << SLOT_BITS} nonce slots in {self.where} are held by live processes")
 
@@ -278,5 +279,6 @@ class RedisStore:
             return
         if await client.get(self._slot) == self._token.encode():
             await client.set(self._slot, self._token, ex=SLOT_LEASE)
+            self.holds_slot = True
         else:
-            await client.set(self._slot, self._token, nx=True, ex=SLOT_LEASE)
+            self.holds_slot = bool(await client.set(self._slot, self._token, nx=True, ex=SLOT_LEASE))

@@ -176,6 +176,8 @@ def _parse(argv: list[str], environ: Mapping[str, str]) -> tuple[argparse.Argume
         variable, text = env_name(action), environ[env_name(action)]
         if isinstance(action, argparse._AppendAction):  # argparse would add the command line's to these
             lists[action.dest] = text.split()
+            if not lists[action.dest]:
+                parser.error(f"{variable}: is empty; give one or more, separated by spaces")
         else:
             action.default = _value(parser, action, variable, text)
         named[action.dest] = variable
@@ -239,7 +241,7 @@ def _config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Config
     try:
         config = load_config(args.config)
     except ConfigError as exc:
-        parser.error(str(exc))
+        parser.error(f"{_name(args, 'config')}: {exc}")
     if args.replay:
         try:
             config = replay.apply(config, args.replay)

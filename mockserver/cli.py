@@ -267,8 +267,11 @@ def _name(args: argparse.Namespace, option: str) -> str:
     return args.named.get(option) or f"--{option.replace('_', '-')}"
 
 
-def _unavailable(args: argparse.Namespace, exc: Exception) -> NoReturn:
-    """A store that was named well but cannot be used here: Redis down, or its nonce slots all held."""
+def _store_refused(parser: argparse.ArgumentParser, args: argparse.Namespace, exc: Exception) -> NoReturn:
+    """A Redis named well but unreachable (or its nonce slots all held) cannot start here, exit 3; any other
+    store that cannot be opened is a bad value, exit 2."""
+    if not args.store.startswith("redis:"):
+        parser.error(f"{_name(args, 'store')}: {exc}")
     print(f"mockserver: {_name(args, 'store')}: {exc}", file=sys.stderr, flush=True)
     sys.exit(CANNOT_START)
 
@@ -290,9 +293,7 @@ def _app(parser: argparse.ArgumentParser, args: argparse.Namespace, config: Conf
         # a fleet sharing Redis takes slots from it, so that servers on other hosts get others too
         slot = store.claim_slot(secret) if isinstance(store, RedisStore) else claim_slot(secret)
     except (ValueError, sqlite3.Error) as exc:
-        if args.store.startswith("redis:"):
-            _unavailable(args, exc)
-        parser.error(f"{_name(args, 'store')}: {exc}")
+        _store_refused(parser, args, exc)
     app = create_app(config, store=store, secret=secret, slot=slot)
     app.state.workers = args.workers  # the dashboard says when it shows one worker of several
     if args.access_log and args.log_level in _LOGS_REQUESTS:
@@ -324,9 +325,7 @@ def main(argv: list[str] | None = None) -> None:
         else:
             check_store(args.store)
     except (ValueError, sqlite3.Error) as exc:
-        if args.store.startswith("redis:"):
-            _unavailable(args, exc)
-        parser.error(f"{_name(args, 'store')}: {exc}")
+        _store_refused(parser, args, exc)
     options = Options(args.host, args.port, args.workers, args.log_level, SHUTDOWN_GRACE)
     if args.workers > 1 or args.server != "uvicorn":
         os.environ[_ARGV_ENV] = json.dumps(argv)

@@ -66,6 +66,7 @@ def test_a_task_lives_its_whole_life_over_a_real_socket() -> None:
         (["--store", "redis://localhost:6379"], "--store: 'redis://localhost:6379' names no database"),
         (["--store", "redis://localhost:6379/"], "--store: 'redis://localhost:6379/' names no database"),
         (["--server", "hypercorn"], "--server: 'hypercorn' is not one of ['uvicorn', 'granian']"),
+        (["--port", "0", "record"], "record takes options of its own: put it first (mockserver record --help)"),
         (["--store", "redis"], "--store: 'redis' is neither memory, sqlite:PATH nor redis://HOST:PORT/DB"),
         # Python's $ also matches before a final newline: these started servers no header can reach
         (["--key", "sk-a\n"], "--key: 'sk-a\\n' holds a space or a character outside printable ASCII"),

@@ -75,10 +75,16 @@ def image() -> str:
 
 @pytest.fixture
 def container(image: str) -> Iterator[tuple[str, str]]:
-    """The image serving on a free loopback port, its settings from the environment; removed afterwards."""
+    """The image serving on a free loopback port, its settings from the environment; removed afterwards.
+
+    It runs as deploy/kubernetes/ runs it: a read-only root (podman mounts a tmpfs on /tmp) and no capabilities.
+    """
     port = free_port()
     name = f"mock-test-{port}"
-    podman("run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:8000", "-e", "MOCKSERVER_TIME_SCALE=600", image)
+    confined = ["--read-only", "--cap-drop=all", "--security-opt=no-new-privileges"]
+    podman(
+        "run", "-d", "--name", name, *confined, "-p", f"127.0.0.1:{port}:8000", "-e", "MOCKSERVER_TIME_SCALE=600", image
+    )
     try:
         yield name, f"http://127.0.0.1:{port}"
     finally:

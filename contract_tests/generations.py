@@ -20,6 +20,7 @@ import math
 import mimetypes
 import os
 import sys
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,15 @@ from .client import ApiError, Client, DownloadError, OffContract, Policy, WaitTi
 from .progress import display
 
 OK, FAILED, USAGE, TIMEOUT, UNREACHABLE, INTERRUPTED = 0, 1, 2, 3, 4, 130
+EXIT_CODES = f"""\
+exit codes:
+  {OK}    the task succeeded (its outputs saved, with --out)
+  {FAILED}    the task failed, or an output could not be saved
+  {USAGE}    a bad option, or a request the server refused as invalid
+  {TIMEOUT}    the task did not finish within --timeout
+  {UNREACHABLE}    the server cannot be reached, refused the key, or answered outside the contract
+  {INTERRUPTED}  Ctrl-C
+"""
 DEFAULT_URL = "http://127.0.0.1:8000"  # the mock's address and development key, so a first try needs no setup
 DEFAULT_KEY = "sk-mock-dev"
 
@@ -60,7 +70,13 @@ def parser() -> argparse.ArgumentParser:
     common.add_argument("--poll-initial", type=_seconds, default=2.0, help=argparse.SUPPRESS)
     common.add_argument("--poll-max", type=_seconds, default=8.0, help=argparse.SUPPRESS)
     scopes = contract.schema("common")["$defs"]["scope"]["enum"]
-    top = argparse.ArgumentParser(prog="generations", description="Submit, follow and keep generations.")
+    top = argparse.ArgumentParser(
+        prog="generations",
+        description="Submit, follow and keep generations.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    top.add_argument("--version", action="version", version=f"%(prog)s {metadata.version('unified-generations')}")
     commands = top.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", parents=[common], help="submit a task, wait for it, save its outputs")

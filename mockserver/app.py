@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import admin, api, cors, errors, lifecycle, ui
+from . import admin, api, cors, errors, health, lifecycle, ui
 from .config import Config
 from .errors import Refused, error
 from .journal import Journal
@@ -53,6 +53,7 @@ def create_app(
     app.router.redirect_slashes = False  # a bare 307 before any key check; clients that follow it re-POST
     if service.metrics is not None:
         service.metrics.instrument(app.router, status_of)
+    app.router.routes[:0] = health.routes(service)  # after the metrics' timing: probes are not counted
     app.state.service = service
     return app
 

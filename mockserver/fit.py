@@ -312,7 +312,12 @@ def _value(value: Any) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mockserver fit", description="Fit a recording into a mock config.")
+    parser = argparse.ArgumentParser(
+        prog="mockserver fit",
+        description="Fit a recording into a mock config.",
+        epilog="exit codes:\n  0  the config was written\n  2  a bad option or recording, or --out cannot be written",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("recording", metavar="FILE.jsonl", help="written by mockserver record or --contract-record")
     parser.add_argument("--out", metavar="FILE.toml", help="where the config goes (default: standard output)")
     parser.add_argument("--min-tasks", type=int, default=MIN_TASKS, help=f"warn below this (default {MIN_TASKS})")

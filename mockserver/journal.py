@@ -1,7 +1,8 @@
 """The request journal: the last requests with their body, status and timing, bounded in memory.
 
 A pure ASGI middleware, installed only when the admin API is on, so the default mock pays nothing
-for it. It records no headers, so API keys never reach it, and skips the admin API's own requests.
+for it. It records no headers, so API keys never reach it, and skips the admin API's own requests
+and the health probes.
 Each entry names the task it concerns (from a poll's or a link's path, or a submit's answer) and the
 faults injected into it, so the dashboard can mark a task's polls on its timeline.
 
@@ -26,6 +27,7 @@ from .modes import SEEN
 BODY_LIMIT = 2048
 PATH_LIMIT = 512  # a path can be as long as the server's header limit; the journal keeps this much of it
 ANSWER_LIMIT = 512  # a submit's answer is read for its task_id only when it is this short
+PROBES = ("/healthz", "/readyz")  # an orchestrator's, every few seconds (health.py): not the client's traffic
 
 
 class Entries(Protocol):
@@ -71,7 +73,7 @@ class Journal:
         self.clock = clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith("/_mock/"):
+        if scope["type"] != "http" or scope["path"].startswith("/_mock/") or scope["path"] in PROBES:
             await self.app(scope, receive, send)
             return
         body, status, started = bytearray(), 0, time.perf_counter()

@@ -243,7 +243,11 @@ def create_app(recorder: Recorder) -> Starlette:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="mockserver record", description="Record a real gateway's tasks, one JSON line each, as a proxy."
+        prog="mockserver record",
+        description="Record a real gateway's tasks, one JSON line each, as a proxy.",
+        epilog="exit codes:\n  0  stopped by Ctrl-C or SIGTERM, the tasks still open written out\n"
+        "  2  a bad option, or --out cannot be opened\n  3  the port cannot be bound (in use, or not allowed)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--upstream", required=True, metavar="URL", help="the gateway's base URL (before /v2/...)")
     parser.add_argument("--key", help="the gateway key sent upstream in place of the client's; never written")

@@ -247,6 +247,7 @@ class Listener:
     def __init__(self, store: RedisStore, changed: Changed) -> None:
         self.store, self.changed = store, changed
         self.token = uuid.uuid4().hex  # its own messages are skipped: the sender applied them already
+        self.subscribed = False  # hears the fleet's changes now (``/readyz``)
         self.client = redis.asyncio.Redis(
             **store.address, socket_timeout=SLOT_LEASE / 3, socket_connect_timeout=TIMEOUT
         )
@@ -267,10 +268,10 @@ class Listener:
                 try:
                     await self._listen()
                 except (redis.RedisError, OSError):
-                    self.store.fresh = False  # polls read Redis itself, and answer 503 while it is down
+                    self.store.fresh = self.subscribed = False  # polls read Redis itself, and 503 while it is down
                     await asyncio.sleep(0.2)
         finally:
-            self.store.fresh = False
+            self.store.fresh = self.subscribed = False
             await self.client.aclose()
 
     async def _listen(self) -> None:
@@ -280,7 +281,7 @@ class Listener:
             faults = await self.client.get(FAULTS)
             self.store.forget()  # changes may have been missed while cut off
             await self.changed("rules", None)
-            self.store.fresh = True
+            self.store.fresh = self.subscribed = True
             await self.changed("faults", _faults(faults))
             renewed = -SLOT_LEASE
             loop = asyncio.get_running_loop()

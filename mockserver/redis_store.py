@@ -73,10 +73,16 @@ def parse(spec: str) -> tuple[str, int, int, int]:
     if parts.scheme != "redis" or not parts.hostname:
         raise ValueError(f"{spec!r} is not redis://HOST:PORT/DB")
     try:
-        port = parts.port or 6379
+        port = parts.port
     except ValueError:
         raise ValueError(f"{spec!r} has no valid port (1 to 65535)") from None
-    db = parts.path.lstrip("/") or "0"
+    # No defaults: a fleet's instances must agree on the database, and one left out is easy to miss.
+    example = f"redis://{parts.hostname}:6379/0"
+    if port is None:
+        raise ValueError(f"{spec!r} names no port; give redis://HOST:PORT/DB, such as {example}")
+    db = parts.path.lstrip("/")
+    if not db:
+        raise ValueError(f"{spec!r} names no database; give redis://HOST:PORT/DB, such as {example}")
     if not db.isdigit() or int(db) > 1_000_000:
         raise ValueError(f"{spec!r}: the database {db!r} is not a number")
     query = parse_qs(parts.query, keep_blank_values=True)
@@ -145,6 +151,7 @@ class RedisStore:
         self._put = self.client.register_script(_PUT)
         self._token = uuid.uuid4().hex
         self._slot: str | None = None
+        self.holds_slot = False  # this process's nonce slot is leased to it (claim_slot, renew_slot)
         # Records read or written here, kept while the listener is connected: it hears every change
         # (a forced state, a reset) within milliseconds and drops what changed, so a poll of a kept
         # task needs no round trip.
@@ -261,7 +268,7 @@ class RedisStore:
                 except redis.RedisError as exc:
                     raise ValueError(f"cannot reach Redis at {self.where}: {exc}") from exc
                 if taken:
-                    self._slot = key
+                    self._slot, self.holds_slot = key, True
                     return slot
         raise ValueError(f"all {1 << SLOT_BITS} nonce slots in {self.where} are held by live processes")
 
@@ -272,5 +279,6 @@ class RedisStore:
             return
         if await client.get(self._slot) == self._token.encode():
             await client.set(self._slot, self._token, ex=SLOT_LEASE)
+            self.holds_slot = True
         else:
-            await client.set(self._slot, self._token, nx=True, ex=SLOT_LEASE)
+            self.holds_slot = bool(await client.set(self._slot, self._token, nx=True, ex=SLOT_LEASE))

@@ -7,11 +7,11 @@ app from an import string (``factory``), as uvicorn's workers do.
 
 from __future__ import annotations
 
+import errno
 import importlib.util
 import multiprocessing
 import signal
 import socket
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +19,8 @@ from typing import Any
 
 SERVERS = ("uvicorn", "granian")
 FACTORY = "mockserver.cli:worker_app"  # builds a worker's app from the command line handed over in the environment
+BACKLOG = 2048  # uvicorn's default
+STARTUP_FAILED = 3  # the exit status when the server could not start: uvicorn's own
 
 
 class Unavailable(Exception):
@@ -40,17 +42,57 @@ def check(server: str) -> None:
         raise Unavailable('granian is not installed; pip install "unified-generations[fast]" (or drop --server)')
 
 
-def run(server: str, app: Any, options: Options) -> None:
-    """Serve until interrupted; ``app`` serves as it is with one uvicorn worker, else workers build their own."""
+def run(server: str, app: Any, options: Options, listening: socket.socket) -> None:
+    """Serve on ``listening`` (from ``bound``) until interrupted; ``app`` serves as it is with one uvicorn worker,
+    else workers build their own."""
     check(server)
     if server == "granian":
-        _granian(options)
+        _granian(options, listening.getsockname()[1])
     else:
-        _uvicorn(app, options)
+        _uvicorn(app, options, listening)
 
 
-def _uvicorn(app: Any, options: Options) -> None:
+class Unbound(Exception):
+    """The address cannot be served on; the message says why and what to change."""
+
+
+@contextmanager
+def bound(server: str, host: str, port: int) -> Iterator[socket.socket]:
+    """The address bound before anything is said about it, so that a port in use is reported, not announced.
+
+    uvicorn is handed this listening socket. granian's workers each bind the address themselves
+    (SO_REUSEPORT), so for granian the socket is bound with SO_REUSEPORT and never listens: it takes no
+    connections, but finds a port in use, and keeps the port (for port 0, a free one) until the server stops.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        shared = socket.SO_REUSEPORT if server == "granian" else socket.SO_REUSEADDR  # uvicorn's own choice
+        sock.setsockopt(socket.SOL_SOCKET, shared, 1)
+        try:
+            sock.bind((host, port))
+            if server != "granian":
+                sock.listen(BACKLOG)
+        except OSError as exc:
+            raise Unbound(_unbound(host, port, exc)) from None
+        sock.set_inheritable(True)  # uvicorn's workers inherit it
+        yield sock
+
+
+def _unbound(host: str, port: int, exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return f"port {port} on {host} is in use by another program; stop it, or choose another port"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"{host} is not an address of this machine; 127.0.0.1 serves this machine, 0.0.0.0 every network"
+    if exc.errno == errno.EACCES:
+        return f"port {port} needs privileges this user lacks; choose one from 1024 up"
+    if isinstance(exc, socket.gaierror):
+        return f"the host {host!r} cannot be resolved ({exc.strerror})"
+    return f"cannot serve on {host}:{port}: {exc.strerror or exc}"
+
+
+def _uvicorn(app: Any, options: Options, listening: socket.socket) -> None:
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     settings = {
         "host": options.host,
@@ -61,12 +103,19 @@ def _uvicorn(app: Any, options: Options) -> None:
     }
     # uvicorn shuts down gracefully on SIGTERM, then raises it again to die of it (status -15): a stop asked
     # for is a clean exit here, as Ctrl-C's already is.
+    # Ctrl-C is re-raised likewise, as KeyboardInterrupt: uvicorn.run swallows it, and so does this.
     before = signal.signal(signal.SIGTERM, _stopped)
     try:
         if options.workers == 1:
-            uvicorn.run(app, **settings)
+            server = uvicorn.Server(uvicorn.Config(app, **settings))
+            server.run(sockets=[listening])
+            if not server.started:  # the app's startup failed, and uvicorn said why
+                raise SystemExit(STARTUP_FAILED)
         else:
-            uvicorn.run(FACTORY, factory=True, workers=options.workers, **settings)
+            config = uvicorn.Config(FACTORY, factory=True, workers=options.workers, **settings)
+            Multiprocess(config, sockets=[listening]).run()
+    except KeyboardInterrupt:
+        pass
     finally:
         signal.signal(signal.SIGTERM, before)
 
@@ -75,33 +124,12 @@ def _stopped(signum: int, frame: Any) -> None:
     raise SystemExit(0)
 
 
-def _granian(options: Options) -> None:
+def _granian(options: Options, port: int) -> None:
     level = "debug" if options.log_level == "trace" else options.log_level  # granian has no trace level
     # Fresh worker interpreters, as uvicorn's: a forked one would inherit the parent's app, its store's
     # connections, and prometheus_client's choice of single-process values made when it was imported.
     multiprocessing.set_start_method("spawn", force=True)
-    with _reserved(options.host, options.port) as port:
-        _run_granian(options, level, port)
-
-
-@contextmanager
-def _reserved(host: str, port: int) -> Iterator[int]:
-    """``port``, or for 0 a free one that stays reserved while granian serves, named as uvicorn names it.
-
-    granian's workers each bind the address themselves (SO_REUSEPORT), so with port 0 each would get a
-    port of its own. A socket bound here first with SO_REUSEPORT, never listening, takes no connections
-    but keeps the port from any other program until the server stops.
-    """
-    if port:
-        yield port
-        return
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as holder:
-        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        holder.bind((host, 0))
-        port = holder.getsockname()[1]
-        shown = f"[{host}]" if ":" in host else host
-        print(f"INFO:     granian running on http://{shown}:{port} (Press CTRL+C to quit)", file=sys.stderr, flush=True)
-        yield port
+    _run_granian(options, level, port)
 
 
 def _run_granian(options: Options, level: str, port: int) -> None:

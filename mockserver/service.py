@@ -87,6 +87,11 @@ class Service:
         self._rebuilt: dict[str, lifecycle.Record] = {}
         self._forgotten_before = -math.inf  # ids minted before the last reset no longer replay
 
+    @property
+    def listener(self) -> Listener | None:
+        """With Redis, the task that hears the fleet's changes (its readiness is ``/readyz``'s)."""
+        return self._listener
+
     @asynccontextmanager
     async def lifespan(self, app: Any) -> AsyncIterator[None]:
         """While the app serves: the callbacks' scheduler, and with Redis the listener; then the connections closed."""

@@ -94,15 +94,16 @@ def await_port(port: int, process: subprocess.Popen[Any], limit: float = 30.0) -
             time.sleep(0.05)
 
 
-_LISTENING = re.compile(rb"(?:Uvicorn|granian) running on (https?://[^\s:]+):(\d+)")
+_LISTENING = re.compile(rb"(?:Uvicorn running|mock serving) on (https?://[^\s:]+):(\d+)")
 
 
 def await_url(log: Path, process: subprocess.Popen[Any], limit: float = 30.0) -> str:
     """The base URL of a ``mockserver --port 0`` process, read from its log, once it takes connections.
 
     With port 0 the kernel picks a free port and the server holds it from the start: no port is bound,
-    closed and handed on for another process to take in between. uvicorn names the port it got in its
-    "running on" line (at log level info), and so does ``mockserver --server granian``. Raises, quoting the log, if the process dies or is too slow.
+    closed and handed on for another process to take in between. ``mockserver`` names the port it got in
+    its banner ("mock serving on"), once bound, and a plain uvicorn (``mockserver record``) in its "running on"
+    line (at log level info). Raises, quoting the log, if the process dies or is too slow.
     """
     deadline = time.monotonic() + limit
     while True:

@@ -68,8 +68,8 @@ def test_any_origin_with_a_star_and_the_config_file_checked_by_its_schema(tmp_pa
 
 def test_the_cli_takes_origins_as_repeated_options(monkeypatch: pytest.MonkeyPatch) -> None:
     served: list[object] = []
-    monkeypatch.setattr("uvicorn.run", lambda app, **options: served.append(app))
-    main(["--cors-origin", APP_ORIGIN, "--cors-origin", "http://localhost:5173"])
+    monkeypatch.setattr("mockserver.cli.serve", lambda server, app, options, listening: served.append(app))
+    main(["--port", "0", "--cors-origin", APP_ORIGIN, "--cors-origin", "http://localhost:5173"])
     assert served[0].state.service.config.cors_origins == (APP_ORIGIN, "http://localhost:5173")  # type: ignore[attr-defined]
 
 

@@ -17,7 +17,6 @@ from mockserver import create_app
 from mockserver.cli import main
 from mockserver.config import config_from
 from mockserver.redis_store import RedisStore
-from mockserver.servers import FACTORY
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 ADMIN = {"Authorization": "Bearer adm"}
@@ -75,14 +74,14 @@ def test_a_parent_whose_workers_serve_checks_redis_and_leaves_nothing_open(
 ) -> None:
     started: list[Any] = []
     monkeypatch.setenv("MOCKSERVER_ARGV", "")  # main() hands its argv to the workers there; undone after
-    monkeypatch.setattr("uvicorn.run", lambda app, **options: started.append(app))
+    monkeypatch.setattr("mockserver.cli.serve", lambda server, app, options, listening: started.append(app))
     monkeypatch.setattr("mockserver.cli.create_app", lambda *a, **k: pytest.fail("the parent built an app"))
     probe = redis.Redis(port=redis_server.port)
     before = len(probe.client_list())
-    main(["--workers", "2", "--store", redis_server.url])
-    assert started == [FACTORY]
+    main(["--port", "0", "--workers", "2", "--store", redis_server.url])
+    assert started == [None]  # no app of its own: each worker builds one
     assert len(probe.client_list()) == before, "the parent left a connection to Redis open"
     assert [t.name for t in threading.enumerate() if "redis" in t.name] == []
     with pytest.raises(SystemExit) as exit_:
-        main(["--workers", "2", "--store", "redis://127.0.0.1:1/0"])
-    assert exit_.value.code == 2
+        main(["--port", "0", "--workers", "2", "--store", "redis://127.0.0.1:1/0"])
+    assert exit_.value.code == 3  # cannot start here (mockserver --help)

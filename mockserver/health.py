@@ -1,0 +1,53 @@
+"""``/healthz`` and ``/readyz``: what an orchestrator asks of a mock before sending it traffic, or restarting it.
+
+``/healthz`` is liveness: the process answers, so it is not stuck. ``/readyz`` is readiness: the store
+answers, and on Redis the listener is subscribed to the fleet's changes (or admin calls through other
+instances would not reach this one) and the process still holds its nonce slot (or it could mint ids
+another instance mints). Otherwise it is a 503 naming each check that fails. Both are public and cheap,
+and neither is written to the journal or counted by the metrics (app.py adds them after the metrics' timing).
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .journal import PROBES
+from .redis_store import RedisStore
+from .service import Service
+from .store import StoreError
+
+_ALIVE = b'{"status":"ok"}'
+OK = "ok"
+
+
+def routes(service: Service) -> list[Route]:
+    async def healthz(request: Request) -> Response:
+        return Response(_ALIVE, media_type="application/json")
+
+    async def readyz(request: Request) -> Response:
+        checks = await readiness(service)
+        ready = all(said == OK for said in checks.values())
+        return JSONResponse({"status": "ready" if ready else "unready", "checks": checks}, 200 if ready else 503)
+
+    return [Route(PROBES[0], healthz, methods=["GET"]), Route(PROBES[1], readyz, methods=["GET"])]
+
+
+async def readiness(service: Service) -> dict[str, str]:
+    """Each check's name and ``ok``, or what is wrong."""
+    store = service.store
+    checks = {"store": OK}
+    try:
+        if isinstance(store, RedisStore):
+            await store.run(store.client.ping)
+        else:
+            await service.tasks.page(0, 1)  # one row at most: a file that is locked or gone fails here
+    except StoreError as exc:
+        checks["store"] = f"the store does not answer: {exc}"
+    if isinstance(store, RedisStore):
+        listener = service.listener
+        subscribed = listener is not None and listener.subscribed
+        checks["listener"] = OK if subscribed else "not subscribed to the fleet's changes in Redis"
+        checks["nonce_slot"] = OK if store.holds_slot else "this process holds no nonce slot in Redis"
+    return checks

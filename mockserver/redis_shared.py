@@ -6,8 +6,11 @@
   written to Redis and published (pub/sub, channel ``mockserver:changes``); each process's listener,
   a task on its event loop, applies it and replies, and the admin call that made it answers once every
   listener has (``RedisStore.announce``, a second at most), so the next request anywhere sees it. On every
-  (re)connection a listener reads the current faults, so a change made while it was cut off is not
-  lost. Resets are published alike, so every process also resets its run-time faults and metrics (the
+  (re)connection a listener reads the current faults and drops what the process kept (the store's
+  records, the rules last read), so a change made while it was cut off, or a Redis restarted empty, is
+  not missed. A message is checked before it is acted on (``schemas/mock-redis.json``), bounded in size
+  and depth; one that is not the mock's is logged and skipped, and nothing a message holds stops the
+  listener. Resets are published alike, so every process also resets its run-time faults and metrics (the
   tasks, rules and journal are Redis's, cleared once), and so are forced states and rule changes, which
   drop what each process keeps of them (the store's records, the rules last read).
 - The journal is a Redis stream capped at ``journal_size`` entries, appended to by every instance, and
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import uuid
 from collections.abc import Awaitable, Callable
@@ -26,9 +30,11 @@ from typing import Any
 import orjson
 import redis
 import redis.asyncio
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
-from . import contract, scenarios
-from .redis_store import CHANNEL, PREFIX, SLOT_LEASE, TIMEOUT, RedisStore
+from . import contract, jsonio, scenarios
+from .redis_store import CHANNEL, PREFIX, TIMEOUT, RedisStore, problem
 from .rules import Rule, Rules, key_owner
 from .store import StoreError
 
@@ -66,6 +72,8 @@ end
 return found
 """
 PENDING_MOST = 10_000  # journal entries waiting for their write; past this, the oldest are dropped
+MESSAGE_MOST = 64 * 1024  # bytes of a message on the channel; the mock's own are a few hundred
+log = logging.getLogger(__name__)
 
 
 class RedisRules(Rules):
@@ -241,15 +249,23 @@ class Listener:
     ``changed("faults", dict or None)`` on every change of the faults and on each (re)connection;
     ``changed("reset", None)`` when another instance reset the mock; ``changed("rules", None)`` when the
     rules may have changed. Records a forced state or a reset changed are dropped from the store's cache.
-    It also renews the process's nonce slot. It runs while the app serves (``run``, from the lifespan).
+    Beside it runs the store's renewal of the process's nonce slot (``RedisStore.keep_slot``). It runs
+    while the app serves (``run``, from the lifespan).
     """
 
     def __init__(self, store: RedisStore, changed: Changed) -> None:
         self.store, self.changed = store, changed
         self.token = uuid.uuid4().hex  # its own messages are skipped: the sender applied them already
+        # No retry: redis-py would reconnect and subscribe again unseen, and what was kept would outlive a Redis
+        # restarted empty. A failure reaches ``run``, which forgets everything and connects anew.
         self.client = redis.asyncio.Redis(
-            **store.address, socket_timeout=SLOT_LEASE / 3, socket_connect_timeout=TIMEOUT
+            **store.address, socket_timeout=2 * TIMEOUT, socket_connect_timeout=TIMEOUT, retry=Retry(NoBackoff(), 0)
         )
+
+    @property
+    def subscribed(self) -> bool:
+        """Whether it is subscribed on a live connection, so hears every change (readiness)."""
+        return self.store.fresh
 
     async def publish(self, kind: str, value: Any = None) -> None:
         """Tell every instance; with faults, also keep them in Redis for instances that start or reconnect later."""
@@ -261,16 +277,21 @@ class Listener:
         await self.store.announce(kind, value, self.token)
 
     async def run(self) -> None:
-        """Listen until cancelled, reconnecting after a failure soon, so service resumes by itself."""
+        """Listen until cancelled, and keep the nonce slot; after a failure, reconnect soon, so service resumes by itself."""
+        slot = asyncio.get_running_loop().create_task(self.store.keep_slot())
         try:
             while True:
                 try:
                     await self._listen()
                 except (redis.RedisError, OSError):
-                    self.store.fresh = False  # polls read Redis itself, and answer 503 while it is down
-                    await asyncio.sleep(0.2)
+                    pass
+                self.store.fresh = False  # polls read Redis itself, and answer 503 while it is down
+                self.store.forget()  # and nothing kept from the old connection is answered from
+                await asyncio.sleep(0.2)
         finally:
             self.store.fresh = False
+            slot.cancel()
+            await asyncio.gather(slot, return_exceptions=True)
             await self.client.aclose()
 
     async def _listen(self) -> None:
@@ -278,41 +299,59 @@ class Listener:
         try:
             await pubsub.subscribe(CHANNEL)
             faults = await self.client.get(FAULTS)
-            self.store.forget()  # changes may have been missed while cut off
+            self.store.forget()  # changes may have been missed while cut off, and Redis may have lost what it held
             await self.changed("rules", None)
             self.store.fresh = True
             await self.changed("faults", _faults(faults))
-            renewed = -SLOT_LEASE
-            loop = asyncio.get_running_loop()
             while True:
-                if loop.time() - renewed > SLOT_LEASE / 3:
-                    await self.store.renew_slot(self.client)
-                    renewed = loop.time()
                 message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                 if message is not None and message["type"] == "message":
                     await self._heard(message["data"])
         finally:
+            self.store.fresh = False
             await pubsub.aclose()
 
-    async def _heard(self, data: bytes) -> None:
+    async def _heard(self, data: Any) -> None:
+        """Act on one message, if it is the mock's; any other is logged and skipped. Only Redis failing escapes."""
+        said = _message(data)
+        if said is None:
+            return
         try:
-            said = json.loads(data)
-        except ValueError:
-            return
-        if not isinstance(said, dict):
-            return
-        if said.get("kind") == "forget" and isinstance(said.get("value"), str):
+            await self._apply(said)
+        except (redis.RedisError, OSError):
+            raise
+        except Exception:  # a bug here must not silence the fleet: the message is lost, the listener lives
+            log.exception("a message on %s was not applied", CHANNEL)
+
+    async def _apply(self, said: dict[str, Any]) -> None:
+        kind = said["kind"]
+        if kind == "forget":
             self.store.forget(said["value"])
-        elif said.get("kind") == "reset":
+        elif kind == "reset":
             self.store.forget()
-        if said.get("kind") in ("reset", "rules"):
+        if kind in ("reset", "rules"):
             await self.changed("rules", None)
-        if said.get("from") != self.token and said.get("kind") in ("faults", "reset"):
-            value = _faults(json.dumps(said.get("value")).encode()) if said["kind"] == "faults" else None
-            await self.changed(said["kind"], value)
-        if isinstance(said.get("id"), str):  # applied: reply, so the instance that announced it may answer now
-            replies = f"{PREFIX}ack:{said['id'][:64]}"
+        if said.get("from") != self.token and kind in ("faults", "reset"):
+            await self.changed(kind, said.get("value") if kind == "faults" else None)
+        if "id" in said:  # applied: reply, so the instance that announced it may answer now
+            replies = f"{PREFIX}ack:{said['id']}"
             await self.client.pipeline().rpush(replies, 1).expire(replies, 10).execute()
+
+
+def _message(data: Any) -> dict[str, Any] | None:
+    """A message as the mock publishes it, checked against ``schemas/mock-redis.json``; None, logged, for any other."""
+    if not isinstance(data, bytes) or len(data) > MESSAGE_MOST:
+        log.warning("skipped a message on %s: not bytes, or over %d bytes", CHANNEL, MESSAGE_MOST)
+        return None
+    try:
+        said = jsonio.loads(data)  # bounded in depth: TooDeep is a ValueError
+    except ValueError as exc:  # not JSON, not UTF-8, nested too deep
+        log.warning("skipped a message on %s that is not JSON: %s", CHANNEL, str(exc)[:200] or "nested too deeply")
+        return None
+    if wrong := problem("message", said):
+        log.warning("skipped a message on %s that is not the mock's: %s", CHANNEL, wrong)
+        return None
+    return said
 
 
 def _faults(raw: bytes | None) -> dict[str, Any] | None:

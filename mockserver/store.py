@@ -139,8 +139,8 @@ def _record(row: tuple[Any, ...]) -> Record:
         and failure >= -1
         and isinstance(profile, int)
         and profile >= 0
-        and flags in _FLAGS
         and isinstance(flags, int)
+        and flags in _FLAGS
         and isinstance(forced, int)
         and -1 <= forced < len(STATES)
         and _number(forced_at, 0, _LATEST)

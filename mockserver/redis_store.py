@@ -133,6 +133,7 @@ def parse(spec: str) -> tuple[str, int, int, int, int]:
         raise ValueError(f"{spec!r}: the database {db!r} is not a number")
     given = {name: values[-1] for name, values in parse_qs(parts.query, keep_blank_values=True).items()}
     if wrong := problem("parameters", given):
+        wrong = wrong.removeprefix("body: ")  # a name that is no parameter
         raise ValueError(f"{spec!r}: {wrong} (the parameters are ttl and lease, in seconds)")
     ttl, lease = int(given.get("ttl", DEFAULT_TTL)), int(given.get("lease", SLOT_LEASE))
     if ttl > 10 * 365 * 86_400:

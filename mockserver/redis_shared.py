@@ -73,6 +73,7 @@ return found
 """
 PENDING_MOST = 10_000  # journal entries waiting for their write; past this, the oldest are dropped
 MESSAGE_MOST = 64 * 1024  # bytes of a message on the channel; the mock's own are a few hundred
+RULE_MOST = 4096  # bytes of a stored rule's definition; the admin API's are a few hundred
 log = logging.getLogger(__name__)
 
 
@@ -155,28 +156,40 @@ class RedisRules(Rules):
             pipe.hgetall(key)
         fresh = self.store.fresh  # read before Redis is, so that a change heard meanwhile is not overwritten
         definitions, left, played = await self.store.run(pipe.execute)
-        rules = [self._rule(int(n), raw, left.get(n), played.get(n, b"0")) for n, raw in definitions.items()]
+        rules = [self._rule(n, raw, left.get(n), played.get(n, b"0")) for n, raw in definitions.items()]
         listed = sorted((rule for rule in rules if rule is not None), key=lambda rule: rule.number)
         if fresh:
             self._known = listed
         return list(listed)
 
-    def _rule(self, number: int, raw: bytes, left: bytes | None, played: bytes) -> Rule | None:
-        """A stored rule, checked as the admin API checks one; None for one another tool wrote wrong."""
+    def _rule(self, number: bytes, raw: bytes, left: bytes | None, played: bytes) -> Rule | None:
+        """A stored rule, checked as the admin API checks one; None, logged, for one another tool wrote wrong:
+        it plays for no submit, and the others still do."""
         try:
-            given = json.loads(raw)
-            payload = {name: value for name, value in given.items() if value is not None and name != "key"}
-            payload |= {"next": int(left)} if left is not None else {}
-            choice = scenarios.parse(given["scenario"], self.reasons)
-        except (ValueError, KeyError, TypeError, AttributeError, scenarios.UnknownScenario):
+            return self._checked(number, raw, left, played)
+        except ValueError as exc:  # scenarios.UnknownScenario and jsonio.TooDeep too
+            log.warning("skipped rule %r of %s: %s", number.decode("latin-1")[:20], _RULES, str(exc) or "too deep")
             return None
-        if contract.errors("mock-rule", payload, settings=True):
-            return None
-        key = given.get("key") if isinstance(given.get("key"), str) else None
-        fraction, scope, model = given.get("fraction"), given.get("scope"), given.get("model")
+
+    def _checked(self, number: bytes, raw: bytes, left: bytes | None, played: bytes) -> Rule:
+        """The rule, if each part keeps ``schemas/mock-redis.json`` and the whole ``mock-rule.json``; ValueError if not."""
+        for count in (number, played) if left is None else (number, played, left):
+            if wrong := problem("counter", count.decode("latin-1")):
+                raise ValueError(wrong)
+        if len(raw) > RULE_MOST:
+            raise ValueError(f"its definition is over {RULE_MOST} bytes")
+        given = jsonio.loads(raw)
+        if wrong := problem("rule", given):
+            raise ValueError(wrong)
+        payload = {name: value for name, value in given.items() if value is not None and name != "key"}
+        payload |= {"next": int(left)} if left is not None else {}
+        if found := contract.errors("mock-rule", payload, settings=True):
+            raise ValueError(contract.describe(found[0]))
+        choice = scenarios.parse(given["scenario"], self.reasons)
+        key, fraction, scope, model = (given.get(name) for name in ("key", "fraction", "scope", "model"))
         owner = None if key is None else key_owner(key)
         return Rule(
-            number, given["scenario"], choice, payload.get("next"), fraction, scope, model, key, owner, int(played)
+            int(number), given["scenario"], choice, payload.get("next"), fraction, scope, model, key, owner, int(played)
         )
 
     async def clear(self) -> None:

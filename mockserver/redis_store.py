@@ -153,9 +153,12 @@ def _load(raw: bytes, task_id: str | bytes) -> Record:
         row = json.loads(raw) if len(raw) <= RECORD_MOST else None
     except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past the parser's depth
         row = None
-    if not isinstance(row, list) or len(row) != len(Record._fields):
-        raise DamagedRecord(f"the task stored in Redis at {key!r} is damaged")
-    record = _record(tuple(row))
+    try:
+        if not isinstance(row, list) or len(row) != len(Record._fields):
+            raise DamagedRecord("not a list of the record's fields")
+        record = _record(tuple(row))
+    except DamagedRecord as exc:
+        raise DamagedRecord(f"the task stored in Redis at {key!r} is damaged") from exc
     if record.task_id.encode() != (task_id if isinstance(task_id, bytes) else task_id.encode()):
         raise DamagedRecord(f"the task stored in Redis at {key!r} is damaged: it names another task")
     return record

@@ -14,7 +14,7 @@
   tasks, rules and journal are Redis's, cleared once), and so are forced states and rule changes, which
   drop what each process keeps of them (the store's records, the rules last read).
 - The journal is a Redis stream capped at ``journal_size`` entries, appended to by every instance, and
-  read from its newest end, no more than a page asks for.
+  read from its newest end, no more than a page asks for (a task's entries among the newest ``SCANNED``).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from . import contract, jsonio, scenarios
+from .journal import SCANNED
 from .redis_store import CHANNEL, PREFIX, TIMEOUT, RedisStore, problem
 from .rules import Rule, Rules, key_owner
 from .store import StoreError
@@ -52,13 +53,14 @@ end
 redis.call('HINCRBY', KEYS[2], ARGV[1], -1); redis.call('HINCRBY', KEYS[3], ARGV[1], 1)
 return 1
 """
-# The newest ARGV[2] entries naming the task ARGV[1] (field "t"), newest first, read within Redis: the
-# stream holds journal_size entries at most, and only the matches cross the network.
+# The newest ARGV[2] entries naming the task ARGV[1] (field "t") among the newest ARGV[3], newest first, read
+# within Redis: only the matches cross the network, and the scan is bounded whatever the stream holds.
 _OF_TASK = """
-local found, last = {}, '+'
-while #found < tonumber(ARGV[2]) do
-  local batch = redis.call('XREVRANGE', KEYS[1], last, '-', 'COUNT', 500)
+local found, last, left = {}, '+', tonumber(ARGV[3])
+while #found < tonumber(ARGV[2]) and left > 0 do
+  local batch = redis.call('XREVRANGE', KEYS[1], last, '-', 'COUNT', math.min(500, left))
   if #batch == 0 then break end
+  left = left - #batch
   for _, entry in ipairs(batch) do
     local fields = entry[2]
     for i = 1, #fields, 2 do
@@ -244,7 +246,7 @@ class RedisJournal:
         if task_id is None:
             found = await self.store.run(lambda: self.store.client.xrevrange(JOURNAL, count=limit))
         else:
-            found = await self.store.run(lambda: self._of_task(keys=[JOURNAL], args=[task_id, limit]))
+            found = await self.store.run(lambda: self._of_task(keys=[JOURNAL], args=[task_id, limit, SCANNED]))
         return [entry for _, fields in reversed(found) if (entry := _entry(_fields(fields))) is not None]
 
     async def clear(self) -> None:

@@ -300,6 +300,8 @@ class Listener:
                     await self._listen()
                 except (redis.RedisError, OSError):
                     pass
+                except Exception:  # a bug must not silence the fleet for good: it connects anew
+                    log.exception("the listener on %s failed", CHANNEL)
                 self.store.fresh = False  # polls read Redis itself, and answer 503 while it is down
                 self.store.forget()  # and nothing kept from the old connection is answered from
                 await asyncio.sleep(0.2)

@@ -15,11 +15,11 @@ from typing import Any
 
 import httpx
 import redis
+from benchload import load_bench
 from fakeclock import Clock
 
 from mockserver import Config, create_app
 from mockserver.journal import SCANNED
-from mockserver.lifecycle import Record
 from mockserver.redis_shared import JOURNAL
 from mockserver.redis_store import RedisStore
 from mockserver.store import SqliteStore
@@ -27,17 +27,8 @@ from mockserver.store import SqliteStore
 ADMIN = {"Authorization": "Bearer adm"}
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 BODY = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}
+filled = load_bench("bigstore").filled  # a SQLite file of so many tasks, written at once
 READS = ["/_mock/ui/api/tasks", "/_mock/ui/api/overview", "/_mock/health", "/_mock/tasks?offset={last}&limit=5"]
-
-
-def filled(path: Path, tasks: int) -> SqliteStore:
-    store = SqliteStore(path)
-    names = ", ".join(Record._fields)
-    rows = ((f"{n:064x}", "videos", 1, 1_756_693_797.0, 5.0, 30.0, -1, 0, 0, -1, 0.0, 0, -1) for n in range(tasks))
-    store._db.execute("BEGIN")
-    store._db.executemany(f"INSERT INTO tasks ({names}) VALUES ({', '.join('?' * len(Record._fields))})", rows)
-    store._db.execute("COMMIT")
-    return store
 
 
 def steps_on_the_loop(store: SqliteStore, tasks: int) -> dict[str, int]:

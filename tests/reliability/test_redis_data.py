@@ -102,3 +102,15 @@ def test_a_damaged_task_in_redis_is_a_503_naming_its_key(redis_server: Any, valu
         await fresh.close()
 
     against(redis_server, steps)
+
+
+def test_the_task_index_expires_with_the_tasks(redis_server: Any) -> None:
+    """The index kept the ids of tasks long expired until the next submit; with none, for ever."""
+
+    async def steps(http: httpx.AsyncClient, probe: redis.Redis) -> None:
+        assert (await http.post("/v2/videos/generations", json=BODY, headers=KEY)).status_code == 200
+        task_ttl = probe.ttl(next(iter(probe.scan_iter(f"{PREFIX}task:*"))))
+        for key in ("tasks", "tasks:at", "tasks:count"):
+            assert 0 < probe.ttl(f"{PREFIX}{key}") <= task_ttl, f"{key} outlives the tasks it lists"
+
+    against(redis_server, steps)

@@ -93,7 +93,7 @@ def pairs(a: str, b: str, count: int) -> list[httpx.Response]:
 
 
 def test_an_instance_paused_past_its_lease_gives_no_id_another_gave(redis_server: Any, spawn_under: Any) -> None:
-    store = ("--store", f"{redis_server.url}?lease=2", "--secret", SECRET.decode(), "--no-access-log")
+    store = ("--store", f"{redis_server.url}?lease=4", "--secret", SECRET.decode(), "--no-access-log")
     probe = redis.Redis(port=redis_server.port)
     with spawn_under(*store) as (paused_url, paused):
         os.killpg(paused.pid, signal.SIGSTOP)  # a GC pause, a stopped container, a slow host

@@ -9,7 +9,7 @@ answered, 200 for tasks Redis had lost, 20 s later still.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from typing import Any
 
@@ -17,7 +17,7 @@ import httpx
 import pytest
 import redis
 
-from mockserver.redis_store import CHANNEL
+from mockserver.redis_store import CHANNEL, PREFIX
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 ADMIN = {"Authorization": "Bearer sk-adm"}
@@ -44,7 +44,7 @@ HOSTILE = [
 
 @pytest.fixture
 def pair(redis_server: Any, spawn_under: Any) -> Iterator[list[str]]:
-    argv = ("--store", f"{redis_server.url}?lease=1", "--secret", "one fleet", "--admin-key", "sk-adm")
+    argv = ("--store", f"{redis_server.url}?lease=3", "--secret", "one fleet", "--admin-key", "sk-adm")
     with ExitStack() as stack:
         yield [stack.enter_context(spawn_under(*argv))[0] for _ in range(2)]
 
@@ -54,6 +54,7 @@ def test_hostile_messages_are_skipped_and_admin_changes_still_reach_every_instan
 ) -> None:
     probe = redis.Redis(port=redis_server.port)
     task_id = httpx.post(f"{pair[0]}/v2/videos/generations", json=BODY, headers=KEY).json()["task_id"]
+    until(lambda: probe.pubsub_numsub(CHANNEL) == [(CHANNEL.encode(), 2)], "both listeners subscribed")
     for message in HOSTILE:
         assert probe.publish(CHANNEL, message) == 2  # both listeners subscribed, and hear it
     assert probe.pubsub_numsub(CHANNEL) == [(CHANNEL.encode(), 2)], "a listener died"
@@ -64,14 +65,28 @@ def test_hostile_messages_are_skipped_and_admin_changes_still_reach_every_instan
     assert httpx.put(f"{pair[1]}/_mock/faults", json={"poll_503": 0}, headers=ADMIN).status_code == 200
     for url in pair:
         assert httpx.get(f"{url}/v2/videos/generations/{task_id}", headers=KEY).status_code == 200
-        # and the leases are still renewed (a second each here): submits keep their ids
+
+    # and both leases are still renewed: each slot's expiry moves on, and submits get ids
+    slots = probe.keys(f"{PREFIX}slot:*")
+    assert len(slots) == 2
+    left = {key: probe.pttl(key) for key in slots}
+    until(lambda: all(probe.pttl(key) > left[key] for key in slots), "both leases renewed after the messages")
+    for url in pair:
         assert httpx.post(f"{url}/v2/videos/generations", json=BODY, headers=KEY).status_code == 200
+
+
+def until(condition: Callable[[], bool], what: str, within: float = 10) -> None:
+    """Wait for ``condition``, failing with ``what`` after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, f"not {what} after {within} s"
+        time.sleep(0.05)
 
 
 def test_after_redis_restarts_empty_no_poll_answers_a_lost_task(
     redis_server: Any, spawn_under: Any, tmp_path: Any
 ) -> None:
-    argv = ("--store", f"{redis_server.url}?lease=1", "--admin-key", "sk-adm")
+    argv = ("--store", f"{redis_server.url}?lease=2", "--admin-key", "sk-adm")
     with spawn_under(*argv) as (url, _):
         rule = {"scenario": "fail-content-policy", "fraction": 1}
         assert httpx.post(f"{url}/_mock/rules", json=rule, headers=ADMIN).status_code == 201

@@ -36,7 +36,7 @@ from redis.backoff import NoBackoff
 from . import contract, jsonio, scenarios
 from .journal import SCANNED
 from .redis_store import CHANNEL, PREFIX, TIMEOUT, RedisStore, problem
-from .rules import Rule, Rules, key_owner
+from .rules import Rule, Rules, checked
 from .store import StoreError
 
 FAULTS = f"{PREFIX}faults"
@@ -183,16 +183,9 @@ class RedisRules(Rules):
         given = jsonio.loads(raw)
         if wrong := problem("rule", given):
             raise ValueError(wrong)
-        payload = {name: value for name, value in given.items() if value is not None and name != "key"}
-        payload |= {"next": int(left)} if left is not None else {}
-        if found := contract.errors("mock-rule", payload, settings=True):
-            raise ValueError(contract.describe(found[0]))
-        choice = scenarios.parse(given["scenario"], self.reasons)
-        key, fraction, scope, model = (given.get(name) for name in ("key", "fraction", "scope", "model"))
-        owner = None if key is None else key_owner(key)
-        return Rule(
-            int(number), given["scenario"], choice, payload.get("next"), fraction, scope, model, key, owner, int(played)
-        )
+        fields = (given.get(name) for name in ("fraction", "scope", "model", "key"))
+        count = None if left is None else int(left)
+        return checked(int(number), given["scenario"], count, *fields, int(played), self.reasons)
 
     async def clear(self) -> None:
         await self.store.run(lambda: self.store.client.unlink(_RULES, _LEFT, _PLAYED))

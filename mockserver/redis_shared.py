@@ -367,8 +367,8 @@ def _message(data: Any) -> dict[str, Any] | None:
 def _faults(raw: bytes | None) -> dict[str, Any] | None:
     """Faults as stored, if they are what ``PUT /_mock/faults`` accepts; None (the config's) otherwise."""
     try:
-        given = json.loads(raw) if raw is not None else None
-    except ValueError:
+        given = jsonio.loads(raw) if raw is not None and len(raw) <= MESSAGE_MOST else None
+    except ValueError:  # not JSON, not UTF-8, nested too deep: read on every (re)connection, it must not raise
         return None
     if not isinstance(given, dict) or contract.errors("admin-faults", given, settings=True):
         return None

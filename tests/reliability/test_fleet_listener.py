@@ -115,3 +115,14 @@ def test_after_redis_restarts_empty_no_poll_answers_a_lost_task(
             assert time.monotonic() < deadline, "submits never resumed"
         task = httpx.get(f"{url}/_mock/tasks/{answer.json()['task_id']}", headers=ADMIN).json()
         assert task["outcome"] == "success"
+
+
+def test_faults_stored_damaged_in_redis_stop_no_listener(redis_server: Any, spawn_under: Any) -> None:
+    """Each listener reads the stored faults on every (re)connection: nested deep, they raised out of it."""
+    redis.Redis(port=redis_server.port).set(f"{PREFIX}faults", b"[" * 100_000 + b"]" * 100_000)
+    argv = ("--store", redis_server.url, "--secret", "one fleet", "--admin-key", "sk-adm")
+    with spawn_under(*argv) as (first, _), spawn_under(*argv) as (second, _):
+        task_id = httpx.post(f"{first}/v2/videos/generations", json=BODY, headers=KEY).json()["task_id"]
+        assert httpx.get(f"{second}/v2/videos/generations/{task_id}", headers=KEY).status_code == 200
+        assert httpx.put(f"{first}/_mock/faults", json={"poll_503": 1}, headers=ADMIN).status_code == 200
+        assert httpx.get(f"{second}/v2/videos/generations/{task_id}", headers=KEY).status_code == 503

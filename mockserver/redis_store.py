@@ -210,14 +210,17 @@ class SlotLease:
         """Whether this process may mint ids now: it has proved it holds its slot within the last lease."""
         return self._from <= self.clock() < self._until
 
-    def __call__(self) -> int:
-        now = self.clock()
-        if not self._from <= now < self._until:
+    def check(self) -> None:
+        """``SlotLost`` unless ``held``: before anything a submit would change, such as a rule's count."""
+        if not self._from <= self.clock() < self._until:
             raise SlotLost(
                 f"this instance cannot prove it still holds its nonce slot ({self.key}: its lease of "
                 f"{self.seconds} s was last renewed too long ago, or is waiting out a lease after it was lost), "
                 "so it gives out no task id until it holds one again"
             )
+
+    def __call__(self) -> int:
+        self.check()
         nonce = self._next
         self._next = nonce + 1
         return nonce

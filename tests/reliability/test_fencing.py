@@ -45,7 +45,7 @@ class Monotonic:
 def test_a_lease_that_cannot_be_proved_held_mints_no_id_until_a_slot_is_leased_again(redis_server: Any) -> None:
     store = RedisStore(f"{redis_server.url}?lease=3")
     clock = store.lease.clock = Monotonic()
-    app = create_app(Config(), store=store, secret=SECRET)  # leases slot 0; no lifespan: renewals are by hand
+    app = create_app(Config(admin_key="adm"), store=store, secret=SECRET)  # leases slot 0; renewals by hand
     probe = redis.Redis(port=redis_server.port)
 
     async def run() -> None:
@@ -56,6 +56,8 @@ def test_a_lease_that_cannot_be_proved_held_mints_no_id_until_a_slot_is_leased_a
 
             first = await submit()
             assert first.status_code == 200 and slot_of(first.json()["task_id"]) == 0
+            rule = {"scenario": "fail-quota", "next": 1}
+            assert (await http.post("/_mock/rules", json=rule, headers={"Authorization": "Bearer adm"})).is_success
             clock.now += 3 * 0.9  # the lease less its margin, with no renewal: not provably held
             assert not store.holds_slot
             refused = await submit()
@@ -77,6 +79,8 @@ def test_a_lease_that_cannot_be_proved_held_mints_no_id_until_a_slot_is_leased_a
             assert store.holds_slot
             again = await submit()
             assert again.status_code == 200 and slot_of(again.json()["task_id"]) == 1
+            played = await http.get(f"/_mock/tasks/{again.json()['task_id']}", headers={"Authorization": "Bearer adm"})
+            assert played.json()["outcome"] == "fail-quota", "a refused submit spent the rule"
             await store.close()
             await other.close()
 

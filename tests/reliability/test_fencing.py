@@ -22,6 +22,7 @@ from mockserver.nonces import COUNT_BITS
 from mockserver.redis_store import PREFIX, RedisStore
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
+ADMIN = {"Authorization": "Bearer adm"}
 BODY = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}
 SECRET = b"one fleet"
 PAIRS = 1000
@@ -57,7 +58,7 @@ def test_a_lease_that_cannot_be_proved_held_mints_no_id_until_a_slot_is_leased_a
             first = await submit()
             assert first.status_code == 200 and slot_of(first.json()["task_id"]) == 0
             rule = {"scenario": "fail-quota", "next": 1}
-            assert (await http.post("/_mock/rules", json=rule, headers={"Authorization": "Bearer adm"})).is_success
+            assert (await http.post("/_mock/rules", json=rule, headers=ADMIN)).is_success
             clock.now += 3 * 0.9  # the lease less its margin, with no renewal: not provably held
             assert not store.holds_slot
             refused = await submit()
@@ -79,7 +80,7 @@ def test_a_lease_that_cannot_be_proved_held_mints_no_id_until_a_slot_is_leased_a
             assert store.holds_slot
             again = await submit()
             assert again.status_code == 200 and slot_of(again.json()["task_id"]) == 1
-            played = await http.get(f"/_mock/tasks/{again.json()['task_id']}", headers={"Authorization": "Bearer adm"})
+            played = await http.get(f"/_mock/tasks/{again.json()['task_id']}", headers=ADMIN)
             assert played.json()["outcome"] == "fail-quota", "a refused submit spent the rule"
             await store.close()
             await other.close()

@@ -42,7 +42,7 @@ async def readiness(service: Service) -> dict[str, str]:
         if isinstance(store, RedisStore):
             await store.run(store.client.ping)
         else:
-            await service.tasks.page(0, 1)  # one row at most: a file that is locked or gone fails here
+            await service.tasks.newest(1)  # one row, on the connection requests use: a file locked or gone fails here
     except StoreError as exc:
         checks["store"] = f"the store does not answer: {exc}"
     if isinstance(store, RedisStore):

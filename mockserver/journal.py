@@ -7,7 +7,10 @@ Each entry names the task it concerns (from a poll's or a link's path, or a subm
 faults injected into it, so the dashboard can mark a task's polls on its timeline.
 
 Entries go to a ``MemoryJournal``, or with ``--store redis://`` to the fleet's stream
-(``redis_shared.RedisJournal``); both are read a page at a time from the newest end (``newest``).
+(``redis_shared.RedisJournal``); both are read a page at a time from the newest end (``newest``). One
+task's entries are looked for among the newest ``SCANNED`` only, so a dashboard open on a task's timeline,
+which asks once a second, costs a bounded time however long the journal is (it blocked Redis 132 ms a
+time at 100,000 entries).
 """
 
 from __future__ import annotations
@@ -28,13 +31,14 @@ BODY_LIMIT = 2048
 PATH_LIMIT = 512  # a path can be as long as the server's header limit; the journal keeps this much of it
 ANSWER_LIMIT = 512  # a submit's answer is read for its task_id only when it is this short
 PROBES = ("/healthz", "/readyz")  # an orchestrator's, every few seconds (health.py): not the client's traffic
+SCANNED = 5000  # the newest entries looked through for one task's
 
 
 class Entries(Protocol):
     def append(self, entry: dict[str, Any]) -> None: ...
 
     async def newest(self, limit: int, task_id: str | None = None) -> list[dict[str, Any]]:
-        """The last ``limit`` entries (of ``task_id`` only, if given), oldest first."""
+        """The last ``limit`` entries (of ``task_id`` only, among the newest ``SCANNED``, if given), oldest first."""
         ...
 
     async def clear(self) -> None: ...
@@ -50,7 +54,8 @@ class MemoryJournal:
     async def newest(self, limit: int, task_id: str | None = None) -> list[dict[str, Any]]:
         if task_id is None:
             return list(islice(reversed(self._entries), limit))[::-1]
-        return [entry for entry in self._entries if entry.get("task_id") == task_id][-limit:]
+        found = (entry for entry in islice(reversed(self._entries), SCANNED) if entry.get("task_id") == task_id)
+        return list(islice(found, limit))[::-1]
 
     async def clear(self) -> None:
         self._entries.clear()

@@ -6,18 +6,22 @@
   written to Redis and published (pub/sub, channel ``mockserver:changes``); each process's listener,
   a task on its event loop, applies it and replies, and the admin call that made it answers once every
   listener has (``RedisStore.announce``, a second at most), so the next request anywhere sees it. On every
-  (re)connection a listener reads the current faults, so a change made while it was cut off is not
-  lost. Resets are published alike, so every process also resets its run-time faults and metrics (the
+  (re)connection a listener reads the current faults and drops what the process kept (the store's
+  records, the rules last read), so a change made while it was cut off, or a Redis restarted empty, is
+  not missed. A message is checked before it is acted on (``schemas/mock-redis.json``), bounded in size
+  and depth; one that is not the mock's is logged and skipped, and nothing a message holds stops the
+  listener. Resets are published alike, so every process also resets its run-time faults and metrics (the
   tasks, rules and journal are Redis's, cleared once), and so are forced states and rule changes, which
   drop what each process keeps of them (the store's records, the rules last read).
 - The journal is a Redis stream capped at ``journal_size`` entries, appended to by every instance, and
-  read from its newest end, no more than a page asks for.
+  read from its newest end, no more than a page asks for (a task's entries among the newest ``SCANNED``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import uuid
 from collections.abc import Awaitable, Callable
@@ -26,10 +30,13 @@ from typing import Any
 import orjson
 import redis
 import redis.asyncio
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
-from . import contract, scenarios
-from .redis_store import CHANNEL, PREFIX, SLOT_LEASE, TIMEOUT, RedisStore
-from .rules import Rule, Rules, key_owner
+from . import contract, jsonio, scenarios
+from .journal import SCANNED
+from .redis_store import CHANNEL, PREFIX, TIMEOUT, RedisStore, problem
+from .rules import Rule, Rules, checked
 from .store import StoreError
 
 FAULTS = f"{PREFIX}faults"
@@ -46,13 +53,14 @@ end
 redis.call('HINCRBY', KEYS[2], ARGV[1], -1); redis.call('HINCRBY', KEYS[3], ARGV[1], 1)
 return 1
 """
-# The newest ARGV[2] entries naming the task ARGV[1] (field "t"), newest first, read within Redis: the
-# stream holds journal_size entries at most, and only the matches cross the network.
+# The newest ARGV[2] entries naming the task ARGV[1] (field "t") among the newest ARGV[3], newest first, read
+# within Redis: only the matches cross the network, and the scan is bounded whatever the stream holds.
 _OF_TASK = """
-local found, last = {}, '+'
-while #found < tonumber(ARGV[2]) do
-  local batch = redis.call('XREVRANGE', KEYS[1], last, '-', 'COUNT', 500)
+local found, last, left = {}, '+', tonumber(ARGV[3])
+while #found < tonumber(ARGV[2]) and left > 0 do
+  local batch = redis.call('XREVRANGE', KEYS[1], last, '-', 'COUNT', math.min(500, left))
   if #batch == 0 then break end
+  left = left - #batch
   for _, entry in ipairs(batch) do
     local fields = entry[2]
     for i = 1, #fields, 2 do
@@ -66,6 +74,9 @@ end
 return found
 """
 PENDING_MOST = 10_000  # journal entries waiting for their write; past this, the oldest are dropped
+MESSAGE_MOST = 64 * 1024  # bytes of a message on the channel; the mock's own are a few hundred
+RULE_MOST = 4096  # bytes of a stored rule's definition; the admin API's are a few hundred
+log = logging.getLogger(__name__)
 
 
 class RedisRules(Rules):
@@ -87,6 +98,7 @@ class RedisRules(Rules):
         self._known = None
 
     async def choose(self, scope: str, model: str, owner: int) -> scenarios.Choice | None:
+        self.store.lease.check()  # a submit refused for want of a nonce slot spends no rule
         known = self._known if self.store.fresh and self._known is not None else await self.listing()
         for rule in known:
             if not rule.matches(scope, model, owner):
@@ -147,29 +159,34 @@ class RedisRules(Rules):
             pipe.hgetall(key)
         fresh = self.store.fresh  # read before Redis is, so that a change heard meanwhile is not overwritten
         definitions, left, played = await self.store.run(pipe.execute)
-        rules = [self._rule(int(n), raw, left.get(n), played.get(n, b"0")) for n, raw in definitions.items()]
+        rules = [self._rule(n, raw, left.get(n), played.get(n, b"0")) for n, raw in definitions.items()]
         listed = sorted((rule for rule in rules if rule is not None), key=lambda rule: rule.number)
         if fresh:
             self._known = listed
         return list(listed)
 
-    def _rule(self, number: int, raw: bytes, left: bytes | None, played: bytes) -> Rule | None:
-        """A stored rule, checked as the admin API checks one; None for one another tool wrote wrong."""
+    def _rule(self, number: bytes, raw: bytes, left: bytes | None, played: bytes) -> Rule | None:
+        """A stored rule, checked as the admin API checks one; None, logged, for one another tool wrote wrong:
+        it plays for no submit, and the others still do."""
         try:
-            given = json.loads(raw)
-            payload = {name: value for name, value in given.items() if value is not None and name != "key"}
-            payload |= {"next": int(left)} if left is not None else {}
-            choice = scenarios.parse(given["scenario"], self.reasons)
-        except (ValueError, KeyError, TypeError, AttributeError, scenarios.UnknownScenario):
+            return self._checked(number, raw, left, played)
+        except ValueError as exc:  # scenarios.UnknownScenario and jsonio.TooDeep too
+            log.warning("skipped rule %r of %s: %s", number.decode("latin-1")[:20], _RULES, str(exc) or "too deep")
             return None
-        if contract.errors("mock-rule", payload, settings=True):
-            return None
-        key = given.get("key") if isinstance(given.get("key"), str) else None
-        fraction, scope, model = given.get("fraction"), given.get("scope"), given.get("model")
-        owner = None if key is None else key_owner(key)
-        return Rule(
-            number, given["scenario"], choice, payload.get("next"), fraction, scope, model, key, owner, int(played)
-        )
+
+    def _checked(self, number: bytes, raw: bytes, left: bytes | None, played: bytes) -> Rule:
+        """The rule, if each part keeps ``schemas/mock-redis.json`` and the whole ``mock-rule.json``; ValueError if not."""
+        for count in (number, played) if left is None else (number, played, left):
+            if wrong := problem("counter", count.decode("latin-1")):
+                raise ValueError(wrong)
+        if len(raw) > RULE_MOST:
+            raise ValueError(f"its definition is over {RULE_MOST} bytes")
+        given = jsonio.loads(raw)
+        if wrong := problem("rule", given):
+            raise ValueError(wrong)
+        fields = (given.get(name) for name in ("fraction", "scope", "model", "key"))
+        count = None if left is None else int(left)
+        return checked(int(number), given["scenario"], count, *fields, int(played), self.reasons)
 
     async def clear(self) -> None:
         await self.store.run(lambda: self.store.client.unlink(_RULES, _LEFT, _PLAYED))
@@ -223,7 +240,7 @@ class RedisJournal:
         if task_id is None:
             found = await self.store.run(lambda: self.store.client.xrevrange(JOURNAL, count=limit))
         else:
-            found = await self.store.run(lambda: self._of_task(keys=[JOURNAL], args=[task_id, limit]))
+            found = await self.store.run(lambda: self._of_task(keys=[JOURNAL], args=[task_id, limit, SCANNED]))
         return [entry for _, fields in reversed(found) if (entry := _entry(_fields(fields))) is not None]
 
     async def clear(self) -> None:
@@ -241,16 +258,23 @@ class Listener:
     ``changed("faults", dict or None)`` on every change of the faults and on each (re)connection;
     ``changed("reset", None)`` when another instance reset the mock; ``changed("rules", None)`` when the
     rules may have changed. Records a forced state or a reset changed are dropped from the store's cache.
-    It also renews the process's nonce slot. It runs while the app serves (``run``, from the lifespan).
+    Beside it runs the store's renewal of the process's nonce slot (``RedisStore.keep_slot``). It runs
+    while the app serves (``run``, from the lifespan).
     """
 
     def __init__(self, store: RedisStore, changed: Changed) -> None:
         self.store, self.changed = store, changed
         self.token = uuid.uuid4().hex  # its own messages are skipped: the sender applied them already
-        self.subscribed = False  # hears the fleet's changes now (``/readyz``)
+        # No retry: redis-py would reconnect and subscribe again unseen, and what was kept would outlive a Redis
+        # restarted empty. A failure reaches ``run``, which forgets everything and connects anew.
         self.client = redis.asyncio.Redis(
-            **store.address, socket_timeout=SLOT_LEASE / 3, socket_connect_timeout=TIMEOUT
+            **store.address, socket_timeout=2 * TIMEOUT, socket_connect_timeout=TIMEOUT, retry=Retry(NoBackoff(), 0)
         )
+
+    @property
+    def subscribed(self) -> bool:
+        """Whether it is subscribed on a live connection, so hears every change (readiness)."""
+        return self.store.fresh
 
     async def publish(self, kind: str, value: Any = None) -> None:
         """Tell every instance; with faults, also keep them in Redis for instances that start or reconnect later."""
@@ -262,16 +286,23 @@ class Listener:
         await self.store.announce(kind, value, self.token)
 
     async def run(self) -> None:
-        """Listen until cancelled, reconnecting after a failure soon, so service resumes by itself."""
+        """Listen until cancelled, and keep the nonce slot; after a failure, reconnect soon, so service resumes by itself."""
+        slot = asyncio.get_running_loop().create_task(self.store.keep_slot())
         try:
             while True:
                 try:
                     await self._listen()
                 except (redis.RedisError, OSError):
-                    self.store.fresh = self.subscribed = False  # polls read Redis itself, and 503 while it is down
-                    await asyncio.sleep(0.2)
+                    pass
+                except Exception:  # a bug must not silence the fleet for good: it connects anew
+                    log.exception("the listener on %s failed", CHANNEL)
+                self.store.fresh = False  # polls read Redis itself, and answer 503 while it is down
+                self.store.forget()  # and nothing kept from the old connection is answered from
+                await asyncio.sleep(0.2)
         finally:
-            self.store.fresh = self.subscribed = False
+            self.store.fresh = False
+            slot.cancel()
+            await asyncio.gather(slot, return_exceptions=True)
             await self.client.aclose()
 
     async def _listen(self) -> None:
@@ -279,48 +310,66 @@ class Listener:
         try:
             await pubsub.subscribe(CHANNEL)
             faults = await self.client.get(FAULTS)
-            self.store.forget()  # changes may have been missed while cut off
+            self.store.forget()  # changes may have been missed while cut off, and Redis may have lost what it held
             await self.changed("rules", None)
-            self.store.fresh = self.subscribed = True
+            self.store.fresh = True
             await self.changed("faults", _faults(faults))
-            renewed = -SLOT_LEASE
-            loop = asyncio.get_running_loop()
             while True:
-                if loop.time() - renewed > SLOT_LEASE / 3:
-                    await self.store.renew_slot(self.client)
-                    renewed = loop.time()
                 message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                 if message is not None and message["type"] == "message":
                     await self._heard(message["data"])
         finally:
+            self.store.fresh = False
             await pubsub.aclose()
 
-    async def _heard(self, data: bytes) -> None:
+    async def _heard(self, data: Any) -> None:
+        """Act on one message, if it is the mock's; any other is logged and skipped. Only Redis failing escapes."""
+        said = _message(data)
+        if said is None:
+            return
         try:
-            said = json.loads(data)
-        except ValueError:
-            return
-        if not isinstance(said, dict):
-            return
-        if said.get("kind") == "forget" and isinstance(said.get("value"), str):
+            await self._apply(said)
+        except (redis.RedisError, OSError):
+            raise
+        except Exception:  # a bug here must not silence the fleet: the message is lost, the listener lives
+            log.exception("a message on %s was not applied", CHANNEL)
+
+    async def _apply(self, said: dict[str, Any]) -> None:
+        kind = said["kind"]
+        if kind == "forget":
             self.store.forget(said["value"])
-        elif said.get("kind") == "reset":
+        elif kind == "reset":
             self.store.forget()
-        if said.get("kind") in ("reset", "rules"):
+        if kind in ("reset", "rules"):
             await self.changed("rules", None)
-        if said.get("from") != self.token and said.get("kind") in ("faults", "reset"):
-            value = _faults(json.dumps(said.get("value")).encode()) if said["kind"] == "faults" else None
-            await self.changed(said["kind"], value)
-        if isinstance(said.get("id"), str):  # applied: reply, so the instance that announced it may answer now
-            replies = f"{PREFIX}ack:{said['id'][:64]}"
+        if said.get("from") != self.token and kind in ("faults", "reset"):
+            await self.changed(kind, said.get("value") if kind == "faults" else None)
+        if "id" in said:  # applied: reply, so the instance that announced it may answer now
+            replies = f"{PREFIX}ack:{said['id']}"
             await self.client.pipeline().rpush(replies, 1).expire(replies, 10).execute()
+
+
+def _message(data: Any) -> dict[str, Any] | None:
+    """A message as the mock publishes it, checked against ``schemas/mock-redis.json``; None, logged, for any other."""
+    if not isinstance(data, bytes) or len(data) > MESSAGE_MOST:
+        log.warning("skipped a message on %s: not bytes, or over %d bytes", CHANNEL, MESSAGE_MOST)
+        return None
+    try:
+        said = jsonio.loads(data)  # bounded in depth: TooDeep is a ValueError
+    except ValueError as exc:  # not JSON, not UTF-8, nested too deep
+        log.warning("skipped a message on %s that is not JSON: %s", CHANNEL, str(exc)[:200] or "nested too deeply")
+        return None
+    if wrong := problem("message", said):
+        log.warning("skipped a message on %s that is not the mock's: %s", CHANNEL, wrong)
+        return None
+    return said
 
 
 def _faults(raw: bytes | None) -> dict[str, Any] | None:
     """Faults as stored, if they are what ``PUT /_mock/faults`` accepts; None (the config's) otherwise."""
     try:
-        given = json.loads(raw) if raw is not None else None
-    except ValueError:
+        given = jsonio.loads(raw) if raw is not None and len(raw) <= MESSAGE_MOST else None
+    except ValueError:  # not JSON, not UTF-8, nested too deep: read on every (re)connection, it must not raise
         return None
     if not isinstance(given, dict) or contract.errors("admin-faults", given, settings=True):
         return None

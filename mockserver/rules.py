@@ -13,6 +13,7 @@ is awaited, as Redis's must be; a submit asks only when ``active`` says a rule m
 from __future__ import annotations
 
 import hashlib
+import logging
 import random
 import sqlite3
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from .service import Service
 
 MAX_RULES = 1000
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -57,6 +59,21 @@ class Rule:
 def key_owner(key: str) -> int:
     """How the app tells keys apart: the same 8 bytes of SHA-256 it keeps for each accepted key."""
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+
+
+def checked(
+    number: int, scenario: Any, left: Any, fraction: Any, scope: Any, model: Any, key: Any, played: Any, reasons: Any
+) -> Rule:
+    """A rule as a store kept it, checked as the admin API checks one (``schemas/mock-rule.json``): the file or
+    Redis is outside the process, and a field another tool wrote wrong made every submit a 500. ValueError
+    (``scenarios.UnknownScenario`` too) names what is wrong."""
+    given = {"scenario": scenario, "next": left, "fraction": fraction, "scope": scope, "model": model, "key": key}
+    if found := contract.errors("mock-rule", {name: v for name, v in given.items() if v is not None}, settings=True):
+        raise ValueError(contract.describe(found[0]))
+    if not isinstance(played, int) or isinstance(played, bool) or played < 0:
+        raise ValueError(f"played: {contract.quote(played)} is not a count")
+    owner = None if key is None else key_owner(key)
+    return Rule(number, scenario, scenarios.parse(scenario, reasons), left, fraction, scope, model, key, owner, played)
 
 
 class Rules:
@@ -129,10 +146,14 @@ class SharedRules(Rules):
     def active(self) -> bool:
         return True
 
-    def _rule(self, row: tuple[Any, ...]) -> Rule:
-        number, scenario, left, fraction, scope, model, key, owner, played = row
-        choice = scenarios.parse(scenario, self.reasons)  # checked when the rule was added
-        return Rule(number, scenario, choice, left, fraction, scope, model, key, owner, played)
+    def _rule(self, row: tuple[Any, ...]) -> Rule | None:
+        """A row as a rule; None, logged, for one another tool wrote wrong: it plays for no submit, the others do."""
+        number, scenario, left, fraction, scope, model, key, _, played = row
+        try:
+            return checked(number, scenario, left, fraction, scope, model, key, played, self.reasons)
+        except ValueError as exc:
+            log.warning("skipped rule %r of mock_rules: %s", number, exc)
+            return None
 
     async def choose(self, scope: str, model: str, owner: int) -> scenarios.Choice | None:
         for rule in await self.listing():
@@ -163,7 +184,8 @@ class SharedRules(Rules):
         return found
 
     async def listing(self) -> list[Rule]:
-        return [self._rule(row) for row in self._db.execute(f"SELECT {self._COLUMNS} FROM mock_rules ORDER BY number")]
+        rows = self._db.execute(f"SELECT {self._COLUMNS} FROM mock_rules ORDER BY number")
+        return [rule for row in rows if (rule := self._rule(row)) is not None]
 
     async def clear(self) -> None:
         self._db.execute("DELETE FROM mock_rules")

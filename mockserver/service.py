@@ -78,7 +78,11 @@ class Service:
         self.secret = secret or ids.derive_secret(config.seed, config.keys)
         self.keys = {key_owner(key): key for key in config.keys}  # the API key behind each record's owner number
         self._owners = [(key.encode(), owner) for owner, key in self.keys.items()]
-        self._nonces = Nonces(slot)
+        self._nonces: Callable[[], int] = Nonces(slot)
+        if isinstance(self.store, RedisStore):  # a leased slot, fenced: no id once the lease cannot be proved held
+            if not self.store.lease.keys:  # not claimed by the command line (an app built in a test)
+                self.store.claim_slot(self.secret)
+            self._nonces = self.store.lease
         self._choices = scenarios.by_code(len(catalog.reasons))
         self._shapes = Shapes(catalog.scopes, catalog.profiles)
         self._by_key = {key_owner(k): scenarios.parse(s, catalog.reasons) for k, s in config.key_scenarios.items()}

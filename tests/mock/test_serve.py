@@ -58,8 +58,10 @@ def test_a_task_lives_its_whole_life_over_a_real_socket() -> None:
         (["--workers", "0"], "--workers: 0 is less than the minimum of 1"),
         (["--store", "redis://h:99999/0"], "--store: 'redis://h:99999/0' has no valid port (1 to 65535)"),
         (["--store", "redis://h:6379/x"], "--store: 'redis://h:6379/x': the database 'x' is not a number"),
-        (["--store", "redis://h:6379/0?ttl=0"], "ttl='0' is not a whole number of seconds"),
-        (["--store", "redis://h:6379/0?tll=5"], "unknown parameter 'tll'; the only one is ttl"),
+        (["--store", "redis://h:6379/0?ttl=0"], "ttl: '0' is not a whole number of seconds"),
+        (["--store", "redis://h:6379/0?tll=5"], "('tll' was unexpected) (the parameters are ttl and lease"),
+        (["--store", "redis://h:6379/0?lease=3601"], "lease: '3601' is not a whole number of seconds from 1 to 3600"),
+        (["--store", "redis://h:6379/0?lease=²"], "lease: '²' is not a whole number of seconds from 1 to 3600"),
         (["--store", "redis:///0"], "--store: 'redis:///0' is not redis://HOST:PORT/DB"),
         # the README says the form is refused; these fell back to port 6379 and database 0
         (["--store", "redis://localhost"], "--store: 'redis://localhost' names no port"),

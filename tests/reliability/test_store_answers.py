@@ -109,3 +109,24 @@ def test_another_programs_write_lock_is_a_503_after_a_second_not_a_frozen_server
         assert (answer.status_code, answer.json()["error"]["code"]) == (503, "store_unavailable")
         other.execute("ROLLBACK")
         assert c.post("/v2/videos/generations", json={"prompt": "p", "model": "veo3"}, headers=KEY).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("scenario", None), ("scenario", "no-such-scenario"), ("fraction", "abc"), ("left", "x"), ("played", -1)],
+)
+def test_a_rule_another_tool_wrote_wrong_is_skipped_not_a_500_on_every_submit(
+    tmp_path: Path, column: str, value: object
+) -> None:
+    """The rules share the SQLite file, and a row edited by hand made every submit without a header a 500."""
+    store = SqliteStore(tmp_path / "t.db")
+    with TestClient(create_app(Config(admin_key="sk-admin"), store=store, clock=Clock())) as c:
+        for scenario in ("fail-content-policy", "fail-quota"):
+            rule = {"scenario": scenario, "fraction": 1}
+            assert c.post("/_mock/rules", json=rule, headers=ADMIN).status_code == 201
+        with sqlite3.connect(tmp_path / "t.db") as db:
+            db.execute(f"UPDATE mock_rules SET {column} = ? WHERE number = 1", (value,))
+        answer = c.post("/v2/videos/generations", json={"prompt": "p", "model": "veo3"}, headers=KEY)
+        assert answer.status_code == 200, answer.text
+        assert c.get(f"/_mock/tasks/{answer.json()['task_id']}", headers=ADMIN).json()["outcome"] == "fail-quota"
+        assert [rule["id"] for rule in c.get("/_mock/rules", headers=ADMIN).json()["rules"]] == [2]

@@ -132,7 +132,7 @@ async def submit_body(headers: dict[bytes, bytes], receive: Receive, limit: int)
         payload = jsonio.loads(body)
         if not isinstance(payload, dict):
             raise Refused(400, "invalid_body", "The body must be a JSON object.")
-        problems = validate.problems("submit-request", payload)
+        problems = validate.checked("submit-request", payload)
     except jsonio.TooDeep:
         raise Refused(400, "invalid_json", "The body is nested too deeply (about 1,000 levels at most).") from None
     except ValueError as exc:

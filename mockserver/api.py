@@ -73,7 +73,7 @@ def routes(service: Service, sleep: Sleep) -> list[Route]:
         if task is None:
             missing = not_found(config)
             return await wire.send_answer(missing, missing.status_code, scope, receive, send)
-        scope[modes.SEEN] = task["action"]
+        scope[modes.SEEN] = modes.ACTIONS[name][record.shape & 3]  # the mode, whatever the profile's action says
         if metrics is not None:
             metrics.polled(task_id, task["status"], record.failure)  # type: ignore[union-attr]
         await wire.send_json(send, task)

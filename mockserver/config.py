@@ -116,10 +116,18 @@ def check(config: Config) -> None:
             raise ConfigError(f"{name}.fail_reasons: {unknown} not in the fail_reasons catalogue")
         if name.startswith("models.") and profile.scope not in SCOPES:
             raise ConfigError(f"{name}.scope: {profile.scope!r} is not one of {list(SCOPES)}")
-        actions = modes.ACTIONS[profile.scope or name.removeprefix("profiles.")]
+        scope = profile.scope or name.removeprefix("profiles.")
+        actions = modes.ACTIONS[scope]
         unknown = sorted(set(profile.modes) - set(actions))
         if unknown:
             raise ConfigError(f"{name}.modes: {unknown} are not actions of its scope; use {list(actions)}")
+        if profile.lifecycle not in scenarios.LIFECYCLES:
+            raise ConfigError(f"{name}.lifecycle: {profile.lifecycle!r} is not one of {list(scenarios.LIFECYCLES)}")
+        try:
+            profile.action.format(mode=actions[0], platform=profile.platform, scope=scope)
+        except (KeyError, IndexError, ValueError) as exc:
+            fields = "{mode}, {platform} and {scope}"
+            raise ConfigError(f"{name}.action: {profile.action!r} is not a template of {fields} ({exc!r})") from None
 
 
 def from_dict(data: dict[str, Any]) -> Config:

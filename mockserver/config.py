@@ -10,6 +10,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from string import Formatter
 from typing import Any
 
 from . import contract, modes, scenarios
@@ -21,6 +22,7 @@ from .scenarios import MAX_REASONS, Settings
 from .takes import Take
 
 DEV_KEY = "sk-mock-dev"
+ACTION_FIELDS = ("mode", "platform", "scope")  # what a profile's action template may name
 SCOPES = tuple(contract.schema("common")["$defs"]["scope"]["enum"])
 MAX_MODELS = MAX_PROFILES - len(SCOPES)  # each scope's default is a profile too
 
@@ -123,11 +125,7 @@ def check(config: Config) -> None:
             raise ConfigError(f"{name}.modes: {unknown} are not actions of its scope; use {list(actions)}")
         if profile.lifecycle not in scenarios.LIFECYCLES:
             raise ConfigError(f"{name}.lifecycle: {profile.lifecycle!r} is not one of {list(scenarios.LIFECYCLES)}")
-        try:
-            profile.action.format(mode=actions[0], platform=profile.platform, scope=scope)
-        except (KeyError, IndexError, ValueError) as exc:
-            fields = "{mode}, {platform} and {scope}"
-            raise ConfigError(f"{name}.action: {profile.action!r} is not a template of {fields} ({exc!r})") from None
+        _action(name, profile.action)
 
 
 def from_dict(data: dict[str, Any]) -> Config:
@@ -174,6 +172,17 @@ def _profile(under: Profile, given: dict[str, Any]) -> Profile:
             value = tuple(value)
         values[name] = value
     return replace(under, **values)
+
+
+def _action(name: str, template: str) -> None:
+    """An action template names only {mode}, {platform} and {scope}, plainly (no attributes, indexes or formats)."""
+    try:
+        fields = [(field, spec, conversion) for _, field, spec, conversion in Formatter().parse(template) if field is not None]
+    except ValueError as exc:
+        raise ConfigError(f"{name}.action: {template!r} is not a template ({exc})") from None
+    for field, spec, conversion in fields:
+        if field not in ACTION_FIELDS or spec or conversion:
+            raise ConfigError(f"{name}.action: {{{field}}} is not one of {{mode}}, {{platform}} or {{scope}}")
 
 
 def _scenario(scenario: str, reasons: tuple[str, ...], field: str) -> None:

@@ -177,7 +177,9 @@ def _profile(under: Profile, given: dict[str, Any]) -> Profile:
 def _action(name: str, template: str) -> None:
     """An action template names only {mode}, {platform} and {scope}, plainly (no attributes, indexes or formats)."""
     try:
-        fields = [(field, spec, conversion) for _, field, spec, conversion in Formatter().parse(template) if field is not None]
+        fields = [
+            (field, spec, conversion) for _, field, spec, conversion in Formatter().parse(template) if field is not None
+        ]
     except ValueError as exc:
         raise ConfigError(f"{name}.action: {template!r} is not a template ({exc})") from None
     for field, spec, conversion in fields:

@@ -22,7 +22,9 @@ from . import common, openai_videos
 
 
 def refuse(exc: Refused) -> Response:
-    return JSONResponse({"code": exc.code, "message": exc.message, "data": None}, status_code=exc.status, headers=exc.headers)
+    return JSONResponse(
+        {"code": exc.code, "message": exc.message, "data": None}, status_code=exc.status, headers=exc.headers
+    )
 
 
 def task(service: Service, record: lifecycle.Record, view: dict[str, Any], now: float) -> dict[str, Any]:

@@ -177,14 +177,12 @@ def _profile(under: Profile, given: dict[str, Any]) -> Profile:
 def _action(name: str, template: str) -> None:
     """An action template names only {mode}, {platform} and {scope}, plainly (no attributes, indexes or formats)."""
     try:
-        fields = [
-            (field, spec, conversion) for _, field, spec, conversion in Formatter().parse(template) if field is not None
-        ]
+        named = [(field, spec, conv) for _, field, spec, conv in Formatter().parse(template) if field is not None]
     except ValueError as exc:
         raise ConfigError(f"{name}.action: {template!r} is not a template ({exc})") from None
-    for field, spec, conversion in fields:
-        if field not in ACTION_FIELDS or spec or conversion:
-            raise ConfigError(f"{name}.action: {{{field}}} is not one of {{mode}}, {{platform}} or {{scope}}")
+    for given, spec, conversion in named:
+        if given not in ACTION_FIELDS or spec or conversion:
+            raise ConfigError(f"{name}.action: {{{given}}} is not one of {{mode}}, {{platform}} or {{scope}}")
 
 
 def _scenario(scenario: str, reasons: tuple[str, ...], field: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from itertools import pairwise
 from typing import Any, NamedTuple
 
 from . import contract, media, modes
@@ -29,7 +30,7 @@ def _walks() -> tuple[tuple[str, str, str], ...]:
     walks = []
     for name, walk in rules["lifecycles"].items():
         shown = (walk["at_submit"], walk["waiting"], walk["running"])
-        for before, after in zip(shown, shown[1:]):
+        for before, after in pairwise(shown):
             if after != before and after not in rules["transitions"][before]:
                 raise ValueError(f"lifecycle.json: lifecycle {name} goes from {before} back to {after}")
         if set(shown) & TERMINAL:

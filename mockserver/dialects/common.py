@@ -11,8 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .. import api, contract, lifecycle, urls, validate, wire
-from ..errors import Refused
 from ..catalog import SCOPES
+from ..errors import Refused
 from ..service import Service
 
 SCOPE = "videos"  # both dialects are video APIs: their tasks are the /v2 videos scope's

@@ -3,7 +3,8 @@
 As new-api answers them (router/video-router.go; relay/relay_task.go): the submit with the OpenAI video
 object its task adaptors write, the fetch with ``{"code": "success", "message", "data": <TaskDto>}``,
 whose status, progress and times are the /v2 task's (``schemas/newapi-task.json``); refusals as its
-``TaskError`` (``schemas/newapi-error.json``), an unknown task 400 ``task_not_exist``.
+``TaskError`` (``schemas/newapi-error.json``). An unknown task is ``task_not_exist``, with new-api's 400
+under ``unknown_task = "new-api"``, else with the 404 the mock's /v2 route answers by default.
 """
 
 from __future__ import annotations
@@ -65,8 +66,8 @@ def routes(service: Service) -> list[Route]:
 
     async def fetch(request: Request) -> Response:
         found = await common.polled(service, request, request.path_params["task_id"])
-        if found is None:
-            raise Refused(400, "task_not_exist", "task_not_exist")
+        if found is None:  # new-api's body; its status 400 under unknown_task = "new-api", as the /v2 route's
+            raise Refused(400 if service.config.unknown_task == "new-api" else 404, "task_not_exist", "task_not_exist")
         record, view = found
         return JSONResponse({"code": "success", "message": "", "data": task(service, record, view, service.clock())})
 

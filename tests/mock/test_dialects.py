@@ -112,9 +112,15 @@ def test_another_key_or_scope_finds_nothing_in_either_dialect(client: TestClient
         newapi = client.get(f"/v1/video/generations/{task_id}", headers=key)
         assert openai.status_code == 404 and contract.is_valid("openai-error", openai.json())
         assert (newapi.status_code, newapi.json()) == (
-            400,
+            404,
             {"code": "task_not_exist", "message": "task_not_exist", "data": None},
         )
+
+
+def test_an_unknown_task_is_new_apis_400_under_unknown_task_new_api(clock: Clock) -> None:
+    with TestClient(create_app(Config(unknown_task="new-api"), clock=clock)) as client:
+        answer = client.get("/v1/video/generations/nope", headers=KEY)
+    assert (answer.status_code, answer.json()["code"]) == (400, "task_not_exist")
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,7 @@ STATES = tuple(contract.lifecycle()["states"])
 TERMINAL = frozenset(contract.lifecycle()["terminal"])
 NOT_START, SUBMITTED, QUEUED, IN_PROGRESS, SUCCESS, FAILURE = STATES
 LIFECYCLE_SHIFT = 44  # a record's shape holds its lifecycle's index above media.shape's 44 bits (ids carry 48)
+MEDIA_SHAPE = (1 << LIFECYCLE_SHIFT) - 1  # the bits of a shape that media.shape packed
 
 
 def _walks() -> tuple[tuple[str, str, str], ...]:

@@ -3,10 +3,14 @@ and answer refusals in its own shape."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Awaitable, Callable
 from functools import cache
 from typing import Any
 
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -39,16 +43,51 @@ def owner(service: Service, request: Request) -> int:
     return service.owner(request.headers.get("authorization", "").encode("latin-1"))
 
 
-async def submitted(service: Service, request: Request, schema: str) -> tuple[lifecycle.Record, str] | None:
+async def form(request: Request, limit: int) -> dict[str, Any] | None:
+    """A ``multipart/form-data`` body (OpenAI's SDKs send one to ``/v1/videos``) as the JSON body it stands
+    for: text fields as strings, a file as a base64 data URI of its type. None if the client went away."""
+    try:
+        body = await wire.read_body(request.receive, limit)
+    except wire.BodyTooLarge:
+        raise Refused(413, "request_too_large", f"The body is over {limit} bytes.") from None
+    if body is None:
+        return None
+
+    async def replay() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    try:
+        fields = await Request(request.scope, replay).form(max_files=4, max_fields=100, max_part_size=limit)
+    except (MultiPartException, HTTPException) as exc:
+        why = str(getattr(exc, "detail", None) or getattr(exc, "message", exc)).rstrip(".")
+        raise Refused(400, "invalid_body", f"The body is not the multipart/form-data it says: {why}.") from None
+    payload: dict[str, Any] = {}
+    for name, value in fields.multi_items():
+        if isinstance(value, UploadFile):
+            kind = value.content_type or "application/octet-stream"
+            value = f"data:{kind};base64,{base64.b64encode(await value.read()).decode()}"
+        payload[name] = value
+    return payload
+
+
+async def submitted(
+    service: Service, request: Request, schema: str, multipart: bool = False
+) -> tuple[lifecycle.Record, str] | None:
     """A dialect's submit made a task, as a /v2 submit would (X-Mock-Scenario included), and the model it
-    named; None if the client left.
+    named; None if the client left. ``multipart``: a form body is read too (``form``), else JSON only.
 
     The body is checked against the dialect's ``schema`` (its properties' ``default`` filling what is
     absent), then read as a /v2 body (``v2_body``), which is checked against ``submit-request.json``
     too: a refusal names a field either way, and nothing is made.
     """
     key = owner(service, request)
-    payload = await api.submit_body(wire.headers(request.scope), request.receive, service.config.max_body_bytes, schema)
+    limit = service.config.max_body_bytes
+    if multipart and request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        payload = await form(request, limit)
+        if payload is not None and (problems := validate.checked(schema, payload)):
+            raise api.refusal(problems)
+    else:
+        payload = await api.submit_body(wire.headers(request.scope), request.receive, limit, schema)
     if payload is None:
         return None
     v2 = v2_body({**defaults(schema), **payload})

@@ -63,7 +63,7 @@ def routes(service: Service) -> list[Route]:
     download = api.downloads(service)
 
     async def create(request: Request) -> Response:
-        made = await common.submitted(service, request, "openai-video-request")
+        made = await common.submitted(service, request, "openai-video-request", multipart=True)
         if made is None:  # the client went away before sending its body: nothing is answered
             return Response(status_code=400)
         return JSONResponse(video(service, made[0], None, made[1]))

@@ -132,7 +132,11 @@ def test_an_unknown_task_is_new_apis_400_under_unknown_task_new_api(clock: Clock
         ("/v1/videos", {"json": {"prompt": "p", "aspect_ratio": "16x9"}}, 400),
         ("/v1/videos", {"json": ["p"]}, 400),
         ("/v1/videos", {"content": b"{", "headers": {"Content-Type": "application/json"}}, 400),
-        ("/v1/videos", {"content": b"prompt=p", "headers": {"Content-Type": "multipart/form-data; boundary=x"}}, 415),
+        ("/v1/videos", {"content": b"prompt=p", "headers": {"Content-Type": "text/plain"}}, 415),
+        ("/v1/videos", {"content": b"garbage", "headers": {"Content-Type": "multipart/form-data; boundary=x"}}, 400),
+        ("/v1/videos", {"content": b"x", "headers": {"Content-Type": "multipart/form-data"}}, 400),
+        ("/v1/videos", {"data": {"prompt": "p", "seconds": "eight"}, "files": {"f": ("f", b"1", "text/plain")}}, 400),
+        ("/v1/videos", {"data": {"prompt": "p"}, "files": {"input_reference": ("a.png", b"", "image/png")}}, 400),
         ("/v1/videos", {"json": {"prompt": "p"}, "headers": {"Authorization": "Bearer nope"}}, 401),
         ("/v1/videos", {"json": {"prompt": "p", "model": "sora-2"}, "headers": {"X-Mock-Scenario": "bogus"}}, 400),
         ("/v1/video/generations", {"json": {"prompt": "p"}}, 400),
@@ -183,3 +187,15 @@ def test_the_spec_worked_answer_with_the_action_template(client: TestClient, clo
     assert (task["platform"], task["action"], task["search_item"]) == ("google", "google-videos", "")
     admin = client.get(f"/_mock/tasks/{task['task_id']}", headers=ADMIN).json()
     assert admin["action"] == "text-to-video"  # the mode stays visible where a tester looks
+
+
+def test_a_multipart_create_as_openais_sdks_send_it(client: TestClient, clock: Clock) -> None:
+    """Fields as strings, the start image as a file: read as the JSON body would be, image-to-video."""
+    fields = {"prompt": "A cat", "model": "sora-2", "seconds": "8", "size": "1280x720"}
+    image = {"input_reference": ("cat.png", b"\x89PNG\r\n\x1a\n0000", "image/png")}
+    answer = client.post("/v1/videos", data=fields, files=image, headers=KEY)
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["seconds"], answer.json()["size"]) == ("8", "1280x720")
+    clock.now = START + 1000
+    task = client.get(f"/v2/videos/generations/{answer.json()['id']}", headers=KEY).json()
+    assert task["action"] == "image-to-video"

@@ -73,11 +73,21 @@ def routes(service: Service, sleep: Sleep) -> list[Route]:
         if task is None:
             missing = not_found(config)
             return await wire.send_answer(missing, missing.status_code, scope, receive, send)
-        scope[modes.SEEN] = task["action"]
+        scope[modes.SEEN] = modes.ACTIONS[name][record.shape & 3]  # the mode, whatever the profile's action says
         if metrics is not None:
             metrics.polled(task_id, task["status"], record.failure)  # type: ignore[union-attr]
         await wire.send_json(send, task)
 
+    return [
+        Route("/v2/{scope}/generations", wire.endpoint(submit, reports_status=True), methods=["POST"]),
+        Route("/v2/{scope}/generations/{task_id}", wire.endpoint(poll, reports_status=True), methods=["GET"]),
+        Route("/_media/{task_id}/{name}", wire.endpoint(downloads(service)), methods=["GET"]),
+    ]
+
+
+def downloads(service: Service) -> wire.Handler:
+    """The output files' route (``task_id`` and ``name`` in its path), with a cache of its own."""
+    catalog, now = service.catalog, service.clock
     made = MediaCache()
     types = {name: media.content_type(name).encode() for name in SCOPES}
 
@@ -97,18 +107,15 @@ def routes(service: Service, sleep: Sleep) -> list[Route]:
         expires = lifecycle.link_expires(catalog, record)
         if at >= expires:
             return await media.expired(expires, at)(scope, receive, send)
-        file = await made.get(record.scope, record.shape, media.hue(record.task_id, int(name.partition(".")[0])))
+        shape = record.shape & lifecycle.MEDIA_SHAPE  # the lifecycle's bits above it change nothing in the file
+        file = await made.get(record.scope, shape, media.hue(record.task_id, int(name.partition(".")[0])))
         max_age = 31_536_000 if math.isinf(expires) else max(0, int(expires - at))
         answer = media_serve.answer(
             scope["method"], wire.headers(scope), file.body, file.etag, types[record.scope], max_age
         )
         await answer(scope, receive, send)
 
-    return [
-        Route("/v2/{scope}/generations", wire.endpoint(submit, reports_status=True), methods=["POST"]),
-        Route("/v2/{scope}/generations/{task_id}", wire.endpoint(poll, reports_status=True), methods=["GET"]),
-        Route("/_media/{task_id}/{name}", wire.endpoint(download), methods=["GET"]),
-    ]
+    return download
 
 
 def scope_named(name: str) -> str:
@@ -118,8 +125,11 @@ def scope_named(name: str) -> str:
     return name
 
 
-async def submit_body(headers: dict[bytes, bytes], receive: Receive, limit: int) -> dict[str, Any] | None:
-    """The submit body, valid against ``submit-request.json``; None if the client went away first."""
+async def submit_body(
+    headers: dict[bytes, bytes], receive: Receive, limit: int, schema: str = "submit-request"
+) -> dict[str, Any] | None:
+    """The submit body, valid against ``schema`` (``submit-request.json``, or a dialect's request), numbers
+    written as strings read where it says so; None if the client went away first."""
     if headers.get(b"content-type", b"").split(b";")[0].strip().lower() != b"application/json":
         raise Refused(415, "unsupported_media_type", "Send the body as Content-Type: application/json.")
     try:
@@ -132,16 +142,21 @@ async def submit_body(headers: dict[bytes, bytes], receive: Receive, limit: int)
         payload = jsonio.loads(body)
         if not isinstance(payload, dict):
             raise Refused(400, "invalid_body", "The body must be a JSON object.")
-        problems = validate.problems("submit-request", payload)
+        problems = validate.checked(schema, payload)
     except jsonio.TooDeep:
         raise Refused(400, "invalid_json", "The body is nested too deeply (about 1,000 levels at most).") from None
     except ValueError as exc:
         raise Refused(400, "invalid_json", f"The body is not valid JSON: {exc}.") from None
     if problems:
-        first = problems[0]
-        code = "missing_field" if first.validator == "required" else "invalid_field"
-        raise Refused(400, code, contract.describe(first), param=contract.location(first).lstrip("/") or None)
+        raise refusal(problems)
     return payload
+
+
+def refusal(problems: list[Any]) -> Refused:
+    """The 400 for a body's first problem, naming its field."""
+    first = problems[0]
+    code = "missing_field" if first.validator == "required" else "invalid_field"
+    return Refused(400, code, contract.describe(first), param=contract.location(first).lstrip("/") or None)
 
 
 def not_found(config: Config) -> JSONResponse:

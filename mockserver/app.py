@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import admin, api, cors, errors, health, lifecycle, ui
+from . import admin, api, cors, dialects, errors, health, lifecycle, ui
 from .config import Config
 from .errors import Refused, error
 from .journal import Journal
@@ -36,7 +36,7 @@ def create_app(
     """
     config = config or Config()
     service = Service(config, clock=clock or time.time, store=store, secret=secret, slot=slot)
-    routes = api.routes(service, sleep)
+    routes = api.routes(service, sleep) + dialects.routes(service)
     middleware = [cors.middleware(config.cors_origins)] if config.cors_origins else []
     if config.admin_key:
         routes += admin.routes(service, config.admin_key) + ui.routes(service, config.admin_key)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from . import modes
 from .config import SCOPES, Config, check
 from .profiles import SCOPE_DEFAULTS, Profile
-from .scenarios import Choice, Settings, parse
+from .scenarios import LIFECYCLES, Choice, Settings, parse
 from .takes import Take
 
 
@@ -31,6 +32,8 @@ class Catalog:
     chosen: dict[tuple[str, str], Choice]  # (scope, alias) to the scenario the alias plays
     scopes: tuple[str, ...]  # each profile's scope, by number
     takes: dict[int, tuple[Take, ...]] = field(default_factory=dict)  # recorded lifecycles (--replay), by profile
+    actions: tuple[tuple[str, ...], ...] = ()  # each profile's task answer action, by mode (modes.INPUTS)
+    lifecycles: tuple[int, ...] = ()  # each profile's lifecycle, an index into scenarios.LIFECYCLES
 
     def profile_for(self, scope: str, model: str) -> int | None:
         """The profile a model plays in a scope; None for an unknown model when models are strict."""
@@ -46,6 +49,7 @@ def resolve(config: Config) -> Catalog:
     defaults = {scope: config.profiles.get(scope, SCOPE_DEFAULTS[scope]) for scope in SCOPES}
     profiles = [*defaults.values(), *config.models.values()]
     names = [f"{scope} default" for scope in SCOPES] + list(config.models)
+    scopes = (*SCOPES, *(p.scope for p in config.models.values()))
     index = {(p.scope, name): n for n, (name, p) in enumerate(config.models.items(), start=len(SCOPES))}
     for alias, model in config.aliases.items():
         index[(config.models[model].scope, alias)] = names.index(model)
@@ -60,10 +64,18 @@ def resolve(config: Config) -> Catalog:
         scale=config.time_scale,
         seed=config.seed,
         strict=config.strict_models,
-        scopes=(*SCOPES, *(p.scope for p in config.models.values())),
+        scopes=scopes,
+        actions=tuple(actions(p, scope) for p, scope in zip(profiles, scopes)),
+        lifecycles=tuple(LIFECYCLES.index(p.lifecycle) for p in profiles),
         takes={names.index(model): takes for model, takes in config.takes.items()},
         chosen={
             (config.models[config.aliases[alias]].scope, alias): parse(scenario, tuple(config.fail_reasons))
             for alias, scenario in config.alias_scenarios.items()
         },
     )
+
+
+def actions(profile: Profile, scope: str) -> tuple[str, ...]:
+    """What ``action`` says for each mode of a profile's tasks: its template filled in (config.check tries it)."""
+    fill = {"platform": profile.platform, "scope": scope}
+    return tuple(profile.action.format(mode=mode, **fill) for mode in modes.ACTIONS[scope])

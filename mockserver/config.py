@@ -10,6 +10,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from string import Formatter
 from typing import Any
 
 from . import contract, modes, scenarios
@@ -21,6 +22,7 @@ from .scenarios import MAX_REASONS, Settings
 from .takes import Take
 
 DEV_KEY = "sk-mock-dev"
+ACTION_FIELDS = ("mode", "platform", "scope")  # what a profile's action template may name
 SCOPES = tuple(contract.schema("common")["$defs"]["scope"]["enum"])
 MAX_MODELS = MAX_PROFILES - len(SCOPES)  # each scope's default is a profile too
 
@@ -116,10 +118,14 @@ def check(config: Config) -> None:
             raise ConfigError(f"{name}.fail_reasons: {unknown} not in the fail_reasons catalogue")
         if name.startswith("models.") and profile.scope not in SCOPES:
             raise ConfigError(f"{name}.scope: {profile.scope!r} is not one of {list(SCOPES)}")
-        actions = modes.ACTIONS[profile.scope or name.removeprefix("profiles.")]
+        scope = profile.scope or name.removeprefix("profiles.")
+        actions = modes.ACTIONS[scope]
         unknown = sorted(set(profile.modes) - set(actions))
         if unknown:
             raise ConfigError(f"{name}.modes: {unknown} are not actions of its scope; use {list(actions)}")
+        if profile.lifecycle not in scenarios.LIFECYCLES:
+            raise ConfigError(f"{name}.lifecycle: {profile.lifecycle!r} is not one of {list(scenarios.LIFECYCLES)}")
+        _action(name, profile.action)
 
 
 def from_dict(data: dict[str, Any]) -> Config:
@@ -166,6 +172,17 @@ def _profile(under: Profile, given: dict[str, Any]) -> Profile:
             value = tuple(value)
         values[name] = value
     return replace(under, **values)
+
+
+def _action(name: str, template: str) -> None:
+    """An action template names only {mode}, {platform} and {scope}, plainly (no attributes, indexes or formats)."""
+    try:
+        named = [(field, spec, conv) for _, field, spec, conv in Formatter().parse(template) if field is not None]
+    except ValueError as exc:
+        raise ConfigError(f"{name}.action: {template!r} is not a template ({exc})") from None
+    for given, spec, conversion in named:
+        if given not in ACTION_FIELDS or spec or conversion:
+            raise ConfigError(f"{name}.action: {{{given}}} is not one of {{mode}}, {{platform}} or {{scope}}")
 
 
 def _scenario(scenario: str, reasons: tuple[str, ...], field: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from itertools import pairwise
 from typing import Any, NamedTuple
 
 from . import contract, media, modes
@@ -20,6 +21,26 @@ from .scenarios import EXPIRE, LATE, NO_PROGRESS, OUTPUTS, SKIP_STATES, SLOW, ST
 STATES = tuple(contract.lifecycle()["states"])
 TERMINAL = frozenset(contract.lifecycle()["terminal"])
 NOT_START, SUBMITTED, QUEUED, IN_PROGRESS, SUCCESS, FAILURE = STATES
+LIFECYCLE_SHIFT = 44  # a record's shape holds its lifecycle's index above media.shape's 44 bits (ids carry 48)
+MEDIA_SHAPE = (1 << LIFECYCLE_SHIFT) - 1  # the bits of a shape that media.shape packed
+
+
+def _walks() -> tuple[tuple[str, str, str], ...]:
+    """Each named lifecycle as the states shown at submit, waiting and running, in ``LIFECYCLES`` order."""
+    rules = contract.lifecycle()
+    walks = []
+    for name, walk in rules["lifecycles"].items():
+        shown = (walk["at_submit"], walk["waiting"], walk["running"])
+        for before, after in pairwise(shown):
+            if after != before and after not in rules["transitions"][before]:
+                raise ValueError(f"lifecycle.json: lifecycle {name} goes from {before} back to {after}")
+        if set(shown) & TERMINAL:
+            raise ValueError(f"lifecycle.json: lifecycle {name} shows a terminal state before its end")
+        walks.append(shown)
+    return tuple(walks)
+
+
+WALKS = _walks()
 
 
 class Record(NamedTuple):
@@ -102,7 +123,7 @@ class Gone(Exception):
 
 def playable(catalog: Catalog, record: Record) -> bool:
     """Whether the catalog has what ``record`` points at: a store outlives the config it was filled under."""
-    if record.take >= len(catalog.takes.get(record.profile, ())):
+    if record.take >= len(catalog.takes.get(record.profile, ())) or record.shape >> LIFECYCLE_SHIFT >= len(WALKS):
         return False
     return record.profile < len(catalog.profiles) and record.failure < len(catalog.reasons)
 
@@ -132,11 +153,10 @@ def status_at(record: Record, now: float) -> str:
         return STATES[record.forced]
     if record.flags & SKIP_STATES:
         return NOT_START  # as new-api shows a task it never hands upstream, until it ends
-    if now < record.submitted_at:
-        return SUBMITTED
+    at_submit, waiting, running = WALKS[record.shape >> LIFECYCLE_SHIFT]
     if now < t.started:
-        return QUEUED if now > record.submitted_at else SUBMITTED
-    return IN_PROGRESS
+        return waiting if now > record.submitted_at else at_submit
+    return running
 
 
 def visible(catalog: Catalog, record: Record, now: float) -> bool:
@@ -179,8 +199,9 @@ def view(catalog: Catalog, record: Record, now: float, media_base: str) -> dict[
         "finish_time": 0,
         "progress": "0%",
         "platform": catalog.profiles[record.profile].platform,
-        "action": modes.ACTIONS[record.scope][record.shape & 3],
+        "action": catalog.actions[record.profile][record.shape & 3],
         "data": {},
+        "search_item": "",
     }
     if status in (NOT_START, SUBMITTED, QUEUED):
         return task

@@ -102,6 +102,9 @@ class Profile:
     ``platform``: who generates, as task answers say. ``duration``, ``aspect_ratio`` and ``resolution``
     (the short side in pixels): the output's shape when the request does not say.
     ``modes``: a factor on queue and run times per action (``image-to-video``: 1.5).
+    ``lifecycle``: the named lifecycle (``lifecycle.json``) its tasks walk unless a scenario names one.
+    ``action``: what task answers say in ``action``, a template of ``{mode}`` (``text-to-video``, ...),
+    ``{platform}`` and ``{scope}``: ``"{platform}-{scope}"`` answers the spec's ``google-videos`` for veo3.
     """
 
     queue: Timing
@@ -117,6 +120,8 @@ class Profile:
     aspect_ratio: str = "16:9"
     resolution: int = 720
     modes: dict[str, float] = field(default_factory=dict)
+    lifecycle: str = "six-states"
+    action: str = "{mode}"
 
 
 def _lognormal(median: float, sigma: float, low: float = 0.0, high: float = math.inf) -> Timing:

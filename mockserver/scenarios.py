@@ -13,12 +13,14 @@
 | `no-progress` | shows 0% until it is done |
 | `skip-states` | shows `NOT_START` and then its final state, with nothing between, as new-api does for a task it never sends upstream |
 | `callback-duplicate`, `callback-out-of-order`, `callback-late`, `callback-never` | the task's callbacks (``callbacks/``) play that fault |
+| `six-states`, `not-start-first`, `four-states`, `submitted-success` | the states the task shows on its way (``lifecycle.json``'s named lifecycles) |
 
-One behaviour (`stuck` ... `skip-states`), one outcome (`success` or a `fail-` one) and one callback
-fault can be combined, separated by commas (`late-visible, fail-quota`). The seconds are settings in the
-config's ``[scenarios]`` table, simulated like every other time. A choice fits in one byte, which a
-signed task id carries (``ids.py``), so any worker replays the same fate; a callback fault is kept
-with the callback instead, in the callbacks' ledger.
+One behaviour (`stuck` ... `skip-states`), one outcome (`success` or a `fail-` one), one callback
+fault and one lifecycle can be combined, separated by commas (`four-states, fail-quota`). The seconds
+are settings in the config's ``[scenarios]`` table, simulated like every other time. A fate fits in one
+byte, which a signed task id carries (``ids.py``), so any worker replays it; the lifecycle travels in
+the id's shape bits (``lifecycle.LIFECYCLE_SHIFT``), and a callback fault is kept with the callback,
+in the callbacks' ledger.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ BEHAVIOURS = ("default", "stuck", "slow", "late-visible", "expire", "outputs", "
 STUCK, SLOW, LATE, EXPIRE, OUTPUTS, NO_PROGRESS, SKIP_STATES = (1 << n for n in range(1, len(BEHAVIOURS)))
 CALLBACK_NAMES = tuple(f"callback-{fault}" for fault in CALLBACK_FAULTS)  # a task's callbacks, not its fate
 MAX_REASONS = 30  # outcomes 0 (the profile decides), 1 (success), 2.. (a reason) fit in five bits
+LIFECYCLES = tuple(contract.lifecycle()["lifecycles"])  # named walks through the states; the first is the default
 
 
 @dataclass(frozen=True)
@@ -48,11 +51,13 @@ class Settings:
 @dataclass(frozen=True, slots=True)
 class Choice:
     """A parsed header: a behaviour, an outcome (0: the profile decides; 1: success; 2 + i: reason i),
-    and a callback fault (0: the configured rates decide; 1 + i: ``CALLBACK_FAULTS[i]``), not in ``code``."""
+    a callback fault (0: the configured rates decide; 1 + i: ``CALLBACK_FAULTS[i]``) and a lifecycle
+    (0: the profile's; 1 + i: ``LIFECYCLES[i]``); neither of the last two is in ``code``."""
 
     behaviour: int = 0
     outcome: int = 0
     callback: int = 0
+    lifecycle: int = 0
 
     @property
     def flags(self) -> int:
@@ -81,13 +86,18 @@ def names(reasons: tuple[str, ...]) -> list[str]:
     return [*BEHAVIOURS, "success", *(f"fail-{reason}" for reason in reasons)]
 
 
+def every_name(reasons: tuple[str, ...]) -> list[str]:
+    """Every word a scenario may hold: fates, callback faults and lifecycles."""
+    return [*names(reasons), *CALLBACK_NAMES, *LIFECYCLES]
+
+
 class UnknownScenario(ValueError):
     """A scenario that names no fate of this config; its message says what is wrong and what would do."""
 
 
 def parse(header: str, reasons: tuple[str, ...], field: str = "X-Mock-Scenario") -> Choice:
     """The choice a header (or ``field`` of a config or admin rule) asks for; ``UnknownScenario`` if none."""
-    behaviours, outcomes, callbacks = [], [], []
+    behaviours, outcomes, callbacks, lifecycles = [], [], [], []
     if not header.strip():  # an empty header, as a client's template sends it, is the default
         return DEFAULT
     for name in (part.strip() for part in header.split(",")):
@@ -101,12 +111,16 @@ def parse(header: str, reasons: tuple[str, ...], field: str = "X-Mock-Scenario")
             outcomes.append(2 + reasons.index(name[5:]))
         elif name.startswith("callback-") and name[9:] in CALLBACK_FAULTS:
             callbacks.append(1 + CALLBACK_FAULTS.index(name[9:]))
+        elif name in LIFECYCLES:
+            lifecycles.append(1 + LIFECYCLES.index(name))
         else:
             raise UnknownScenario(
-                f"Unknown {field} {contract.quote(name)}; use one of: {', '.join([*names(reasons), *CALLBACK_NAMES])}."
+                f"Unknown {field} {contract.quote(name)}; use one of: {', '.join(every_name(reasons))}."
             )
-    if len(behaviours) > 1 or len(outcomes) > 1 or len(callbacks) > 1:
+    if any(len(chosen) > 1 for chosen in (behaviours, outcomes, callbacks, lifecycles)):
         raise UnknownScenario(
-            f"{field} combines at most one behaviour, one outcome (success or fail-*) and one callback-* fault."
+            f"{field} combines at most one behaviour, one outcome (success or fail-*), one callback-* fault"
+            f" and one lifecycle ({', '.join(LIFECYCLES)})."
         )
-    return Choice(behaviours[0] if behaviours else 0, outcomes[0] if outcomes else 0, callbacks[0] if callbacks else 0)
+    first = [chosen[0] if chosen else 0 for chosen in (behaviours, outcomes, callbacks, lifecycles)]
+    return Choice(*first)

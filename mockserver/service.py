@@ -150,7 +150,9 @@ class Service:
                 choice = await self.rules.choose(scope, model, owner)
             if choice is None:
                 choice = catalog.chosen.get((scope, model)) or self._by_key.get(owner) or scenarios.DEFAULT
-        shape = self._shapes.packed(profile, payload)
+        shape = self._shapes.packed(profile, payload)  # an interned int, shared by the records that ask alike
+        if walk := choice.lifecycle - 1 if choice.lifecycle else catalog.lifecycles[profile]:
+            shape |= walk << lifecycle.LIFECYCLE_SHIFT
         submitted_ms, nonce = round(self.clock() * 1000), self._nonces()
         task_id = ids.mint(self.secret, ids.Ticket(submitted_ms, profile, choice.code, nonce, shape), scope, owner)
         record = lifecycle.plan(catalog, task_id, scope, owner, submitted_ms / 1000, profile, choice, nonce, shape)
@@ -240,6 +242,8 @@ class Service:
             return None
         choice = self._choices.get(ticket.scenario)
         if choice is None or ticket.profile >= len(self.catalog.profiles):
+            return None
+        if ticket.shape >> lifecycle.LIFECYCLE_SHIFT >= len(lifecycle.WALKS):
             return None
         submitted = ticket.submitted_ms / 1000
         record = lifecycle.plan(

@@ -10,6 +10,7 @@ answer. So the contract stays the one source of truth, and behaviour is exactly 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import cache
 from typing import Any
@@ -121,3 +122,39 @@ def problems(name: str, instance: Any) -> list[ValidationError]:
         return contract.errors(name, instance)
     except RecursionError as exc:
         raise TooDeep from exc
+
+
+def checked(name: str, payload: dict[str, Any]) -> list[ValidationError]:
+    """``problems`` of a body, after reading its numbers written as strings, only if it is refused as sent.
+
+    A body that sends numbers is judged once, as before; one that sends ``"duration": "10"`` is judged
+    again with the number in place (``read_numbers``), so a refusal still names the field it is about.
+    """
+    found = problems(name, payload)
+    if found and read_numbers(name, payload):
+        found = problems(name, payload)
+    return found
+
+
+def read_numbers(name: str, payload: dict[str, Any]) -> bool:
+    """Each property the schema marks ``x-numeric-string`` that holds a numeric string, set to its number in
+    place (``"10"`` to 10, ``"5.5"`` to 5.5); whether any was. The form is common.json's ``numericString``."""
+    numeric = _numeric_string()
+    changed = False
+    for field in _numeric_fields(name):
+        value = payload.get(field)
+        if isinstance(value, str) and numeric.fullmatch(value):
+            payload[field] = float(value) if "." in value else int(value)
+            changed = True
+    return changed
+
+
+@cache
+def _numeric_fields(name: str) -> tuple[str, ...]:
+    properties = contract.schema(name).get("properties", {})
+    return tuple(field for field, node in properties.items() if node.get("x-numeric-string"))
+
+
+@cache
+def _numeric_string() -> re.Pattern[str]:
+    return re.compile(contract.ecma_regex(contract.schema("common")["$defs"]["numericString"]["pattern"]))

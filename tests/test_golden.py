@@ -29,7 +29,15 @@ def test_every_rule_has_an_example() -> None:
 
 
 def test_every_schema_has_valid_and_invalid_examples() -> None:
-    for name in ("submit-request", "submit-response", "task", "error"):
+    dialects = (
+        "newapi-video-request",
+        "newapi-task",
+        "newapi-error",
+        "openai-video-request",
+        "openai-video",
+        "openai-error",
+    )
+    for name in ("submit-request", "submit-response", "task", "error", *dialects):
         kinds = {e.valid for e in EXAMPLES if e.schema == name}
         assert kinds == {True, False}, name
 

@@ -19,7 +19,21 @@ COMPONENTS = {
     "SubmitResponse": "submit-response",
     "Task": "task",
     "Error": "error",
+    "NewApiVideoRequest": "newapi-video-request",
+    "NewApiTask": "newapi-task",
+    "NewApiError": "newapi-error",
+    "OpenAIVideoRequest": "openai-video-request",
+    "OpenAIVideo": "openai-video",
+    "OpenAIError": "openai-error",
 }
+# The dialects the mock serves beside /v2 (mockserver/dialects): path, method, request, answer, refusal.
+DIALECTS = [
+    ("/v1/video/generations", "post", "NewApiVideoRequest", "OpenAIVideo", "NewApiError"),
+    ("/v1/video/generations/{task_id}", "get", None, "NewApiTask", "NewApiError"),
+    ("/v1/videos", "post", "OpenAIVideoRequest", "OpenAIVideo", "OpenAIError"),
+    ("/v1/videos/{video_id}", "get", None, "OpenAIVideo", "OpenAIError"),
+    ("/v1/videos/{video_id}/content", "get", None, None, "OpenAIError"),
+]
 _LOCAL = "#/components/schemas/"
 
 
@@ -74,6 +88,49 @@ def _parameter(name: str, component: str, description: str) -> dict[str, Any]:
     }
 
 
+def _json(component: str) -> dict[str, Any]:
+    return {"application/json": {"schema": {"$ref": _LOCAL + component}}}
+
+
+def _dialect_paths() -> dict[str, Any]:
+    """The dialect routes, each with its own request, answer and error shapes from ``schemas/``."""
+    paths: dict[str, Any] = {}
+    for path, method, request, answer, refusal in DIALECTS:
+        schema = contract.schema(COMPONENTS[answer or request or refusal])
+        operation: dict[str, Any] = {
+            "operationId": "dialect" + "".join(part.strip("{}").title().replace("_", "") for part in path.split("/")),
+            "summary": f"{method.upper()} {path}, a dialect of the mock beside /v2",
+            "description": schema["description"] if answer else "The video file of a completed task (video/mp4).",
+            "tags": ["dialects"],
+        }
+        names = [part.strip("{}") for part in path.split("/") if part.startswith("{")]
+        if names:
+            operation["parameters"] = [
+                _parameter(name, "taskId", "The id a submit on any route answered.") for name in names
+            ]
+        if request:
+            operation["requestBody"] = {"required": True, "content": _json(request)}
+        ok = (
+            {"content": _json(answer)}
+            if answer
+            else {"content": {"video/mp4": {"schema": {"type": "string", "format": "binary"}}}}
+        )
+        refused = contract.schema(COMPONENTS[refusal])["title"]
+        operation["responses"] = {
+            "200": {"description": "Answered as the dialect answers.", **ok},
+            **{
+                status: {
+                    **response,
+                    "description": f"{response['description']} In the {refused} shape.",
+                    "content": _json(refusal),
+                }
+                for status, response in _error_responses().items()
+            },
+        }
+        paths.setdefault(path, {})[method] = operation
+    return paths
+
+
 def build() -> dict[str, Any]:
     """The whole document, deterministic so a stale copy is detectable by comparison."""
     request = contract.schema("submit-request")
@@ -125,6 +182,7 @@ def build() -> dict[str, Any]:
                     },
                 }
             },
+            **_dialect_paths(),
         },
         "components": {
             "schemas": _components(),

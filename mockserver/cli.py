@@ -65,7 +65,14 @@ def _parser() -> argparse.ArgumentParser:
         "--callback-host",
         action="append",
         metavar="HOST",
-        help="a host callback URLs may name (repeatable; *.example.com, or * for any); default: loopback only",
+        help="a host elsewhere callback URLs may name (repeatable; *.example.com, or * for any); default: none",
+    )
+    parser.add_argument(
+        "--callback-port",
+        action="append",
+        type=int,
+        metavar="PORT",
+        help="a port of this machine where a callback receiver listens (repeatable); default: none",
     )
     parser.add_argument("--callback-secret", help="the Standard Webhooks secret (whsec_...) callbacks are signed with")
     parser.add_argument(
@@ -105,10 +112,11 @@ def _config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Config
     }
     given = {name: value for name, value in given.items() if value is not None}
     _check(parser, "mock-config", given, {"keys": "key", "cors_origins": "cors_origin"})
-    calling = {"allow_hosts": args.callback_host, "secret": args.callback_secret}
+    flags = {"allow_hosts": "callback_host", "local_ports": "callback_port", "secret": "callback_secret"}
+    calling = {name: getattr(args, flag) for name, flag in flags.items()}
     calling = {name: value for name, value in calling.items() if value is not None}
     for name, value in calling.items():  # each one alone, so that a refusal names its option
-        flag = {"allow_hosts": "callback_host", "secret": "callback_secret"}[name]
+        flag = flags[name]
         _check(parser, "mock-config", {"callbacks": {name: value}}, {"callbacks": flag})
     try:
         config = load_config(args.config)

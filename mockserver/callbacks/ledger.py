@@ -141,11 +141,6 @@ class SqliteLedger:
         ).fetchone()
         if row is None or row[1] is not None:
             return float("inf")
-        if type(row[0]) not in (int, float):  # damaged: taken again once a lease from now has passed
-            self._db.execute(
-                "UPDATE mock_callback_sends SET claimed_at = ? WHERE webhook_id = ? AND copy = ?", (now, *key)
-            )
-            return now + lease
         return float(row[0]) + lease
 
     async def hold(self, key: Key, now: float, lease: float) -> bool:
@@ -181,19 +176,7 @@ def _text(raw: bytes) -> str | bytes:
 def checked(task_id: Any, url: Any, every: Any, fault: Any, base: Any, allowed: Allowed) -> Noted | None:
     """A noted callback as another tool, or damage, could have written it: one that is not what ``add`` writes,
     or whose URL the allow-list now refuses, is logged and None, and the rest are read on."""
-    sound = (
-        isinstance(task_id, str)
-        and task_id.isascii()
-        and len(task_id) <= 256
-        and isinstance(base, str)
-        and len(base) <= MAX_URL
-        and type(fault) is int
-        and 0 <= fault <= 4
-        and type(every) in (bool, int)
-        and isinstance(url, str)
-        and len(url) <= MAX_URL
-    )
-    if not sound:
+    if not sound(task_id, url, every, fault, base):
         log.warning("callbacks: skipped a damaged ledger entry for task %.80r", task_id)
         return None
     try:
@@ -202,3 +185,19 @@ def checked(task_id: Any, url: Any, every: Any, fault: Any, base: Any, allowed: 
         log.warning("callbacks: skipped task %s: %s", task_id, refusal.message)
         return None
     return task_id, Asked(url, bool(every), fault), base
+
+
+def sound(task_id: Any, url: Any, every: Any, fault: Any, base: Any) -> bool:
+    """Whether a noted callback's fields are of the kinds ``add`` writes, within their bounds."""
+    return (
+        isinstance(task_id, str)
+        and task_id.isascii()
+        and len(task_id) <= 256
+        and isinstance(url, str)
+        and len(url) <= MAX_URL
+        and type(every) in (bool, int)
+        and type(fault) is int
+        and 0 <= fault <= 4
+        and isinstance(base, str)
+        and len(base) <= MAX_URL
+    )

@@ -27,7 +27,7 @@ from typing import Any
 
 from ..redis_store import PREFIX, RedisStore
 from .asked import MAX_URL, Asked
-from .ledger import Key, Noted, checked, log
+from .ledger import Key, Noted, checked, log, sound
 from .settings import Allowed
 
 _INDEX, _COUNT = f"{PREFIX}callbacks", f"{PREFIX}callbacks:count"
@@ -158,7 +158,10 @@ def _parsed(member: bytes, raw: bytes | None) -> tuple[Any, ...] | None:
         if len(raw) > _LARGEST:
             raise ValueError(f"{len(raw)} bytes")
         url, every, fault, base = json.loads(raw)
-        return member.decode("ascii"), url, every, fault, base
+        fields = member.decode("ascii"), url, every, fault, base
+        if not sound(*fields):
+            raise ValueError("not the fields add() writes")
+        return fields
     except (ValueError, TypeError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         log.warning("callbacks: dropped a damaged entry of %s (%.80r): %s", _INDEX, member, type(exc).__name__)
         return None

@@ -8,6 +8,11 @@ comes first, and at the app's shutdown (workers are ended without running ``atex
 Each write holds whole lines and at most a pipe's atomic size, so workers sharing a terminal never
 split each other's lines. The servers' own access logs are then off, so the line reads the same under
 uvicorn and granian.
+
+The path and query are shown as they came on the wire (``raw_path``, as uvicorn's own log shows them),
+never decoded: ``%0a`` and ``%1b`` in a path stay those three characters, so no request forges a line or
+sends a terminal escape. Any byte outside printable ASCII, a space or a ``"`` is percent-encoded, as
+uvicorn encodes ``"``, whatever the server let through.
 """
 
 from __future__ import annotations
@@ -31,10 +36,19 @@ def line(scope: Scope, status: int) -> str:
     """``INFO:     127.0.0.1:50312 - "GET /v2/videos/generations/... HTTP/1.1" 200 OK``, as uvicorn words it."""
     client = scope.get("client")
     query = scope.get("query_string")
-    path = f"{scope['path']}?{query.decode('latin-1')}" if query else scope["path"]
+    raw = scope.get("raw_path") or scope["path"].encode("utf-8", "replace")
+    path = f"{_shown(raw)}?{_shown(query)}" if query else _shown(raw)
     ending = _ENDINGS.get(status) or f" {status} \n"
     asked = f'"{scope["method"]} {path} HTTP/{scope["http_version"]}"{ending}'
     return f"INFO:     {client[0]}:{client[1]} - {asked}" if client else f"INFO:     - - {asked}"
+
+
+def _shown(raw: bytes) -> str:
+    """Bytes of the request line as text that is one line of printable ASCII, with no ``"`` to end the quote."""
+    text = raw.decode("latin-1")
+    if text.isascii() and text.isprintable() and " " not in text and '"' not in text:
+        return text
+    return "".join(c if "!" <= c <= "~" and c != '"' else f"%{ord(c):02X}" for c in text)
 
 
 class Lines:

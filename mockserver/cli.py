@@ -25,7 +25,7 @@ from .ids import derive_secret
 from .metrics import MULTIPROC_ENV
 from .nonces import claim_slot
 from .redis_store import RedisStore
-from .servers import Options, Unavailable
+from .servers import HEADER_TIMEOUT, KEEP_ALIVE, Options, Unavailable
 from .servers import check as check_server
 from .servers import run as serve
 from .store import check_store, open_store
@@ -38,7 +38,18 @@ _PER_WORKER = "note: each admin request reaches one worker; run-time faults, the
 _UNSHARED = ", and so are rules and forced states unless the workers share --store sqlite:PATH"
 SHUTDOWN_GRACE = 5  # seconds in-flight requests get on Ctrl-C or SIGTERM, so a long added latency cannot hold the exit
 _LOGS_REQUESTS = ("info", "debug", "trace")  # the levels at which a server writes its access log
-_SERVER_OPTIONS = ("host", "port", "workers", "log_level", "store", "secret", "replay", "server")
+_SERVER_OPTIONS = (
+    "host",
+    "port",
+    "workers",
+    "log_level",
+    "store",
+    "secret",
+    "replay",
+    "server",
+    "header_timeout",
+    "keep_alive",
+)
 _COMMANDS = {"record": "mockserver.record", "fit": "mockserver.fit"}
 
 
@@ -90,6 +101,20 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--secret", help="signs task ids; default: derived from the seed and keys")
     parser.add_argument("--metrics", action="store_true", default=None, help="serve Prometheus metrics at /metrics")
     parser.add_argument("--log-level", default="info", help="critical, error, warning, info, debug or trace")
+    parser.add_argument(
+        "--header-timeout",
+        type=float,
+        default=HEADER_TIMEOUT,
+        metavar="SECONDS",
+        help=f"close a connection whose request headers are not all in by then (default {HEADER_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--keep-alive",
+        type=float,
+        default=KEEP_ALIVE,
+        metavar="SECONDS",
+        help=f"close a keep-alive connection idle this long (default {KEEP_ALIVE:g})",
+    )
     parser.add_argument("--no-access-log", dest="access_log", action="store_false", help="skip a log line per request")
     return parser
 
@@ -197,7 +222,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"dashboard on {url}/_mock/ui  (log in with the admin key)", flush=True)
         if args.workers > 1 and not args.store.startswith("redis:"):
             print(_PER_WORKER + ("" if args.store.startswith("sqlite:") else _UNSHARED), file=sys.stderr, flush=True)
-    options = Options(args.host, args.port, args.workers, args.log_level, SHUTDOWN_GRACE)
+    options = Options(
+        args.host, args.port, args.workers, args.log_level, SHUTDOWN_GRACE, args.header_timeout, args.keep_alive
+    )
     app = None  # with workers, each builds its own app and opens its own store; the parent only checks it
     try:
         if args.workers == 1 and args.server == "uvicorn":

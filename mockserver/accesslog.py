@@ -29,6 +29,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 FLUSH_AFTER = 0.05  # seconds a line may wait for others
 BATCH_LINES = 64  # requests noted before they are written
 BATCH_BYTES = select.PIPE_BUF  # a write of at most this many bytes to a pipe is never interleaved with another's
+_PRINTABLE = bytes(c for c in range(0x21, 0x7F) if c != 0x22)  # shown as they are; any other byte as %XX
+SHOWN_KEPT = 4096  # paths whose shown form is kept; then the lot is dropped and kept afresh
+_SHOWN: dict[bytes, str] = {}
 _ENDINGS = {status.value: f" {status.value} {status.phrase}\n" for status in HTTPStatus}  # after the request line
 
 
@@ -37,18 +40,22 @@ def line(scope: Scope, status: int) -> str:
     client = scope.get("client")
     query = scope.get("query_string")
     raw = scope.get("raw_path") or scope["path"].encode("utf-8", "replace")
-    path = f"{_shown(raw)}?{_shown(query)}" if query else _shown(raw)
+    if query:
+        raw += b"?" + query
+    path = _SHOWN.get(raw) or _shown(raw)
     ending = _ENDINGS.get(status) or f" {status} \n"
     asked = f'"{scope["method"]} {path} HTTP/{scope["http_version"]}"{ending}'
     return f"INFO:     {client[0]}:{client[1]} - {asked}" if client else f"INFO:     - - {asked}"
 
 
 def _shown(raw: bytes) -> str:
-    """Bytes of the request line as text that is one line of printable ASCII, with no ``"`` to end the quote."""
-    text = raw.decode("latin-1")
-    if text.isascii() and text.isprintable() and " " not in text and '"' not in text:
-        return text
-    return "".join(c if "!" <= c <= "~" and c != '"' else f"%{ord(c):02X}" for c in text)
+    """The path and query as one line of printable ASCII with no ``"``; kept, as polls repeat their paths."""
+    if raw.translate(None, _PRINTABLE):
+        return "".join(chr(b) if b in _PRINTABLE else f"%{b:02X}" for b in raw)
+    if len(_SHOWN) >= SHOWN_KEPT:
+        _SHOWN.clear()
+    shown = _SHOWN[raw] = raw.decode("ascii")
+    return shown
 
 
 class Lines:

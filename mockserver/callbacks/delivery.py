@@ -118,16 +118,13 @@ async def _connect(
         addresses = [info[4][0] for info in found]
         if target.port not in local_ports and any(local_address(ipaddress.ip_address(a)) for a in addresses):
             raise Unreachable(f"{target.host} resolves to this machine, whose port {target.port} is not named")
+    name = target.host if tls else None
     for address in addresses[:-1]:
         try:
-            return await asyncio.open_connection(address, target.port, ssl=tls, server_hostname=_name(target, tls))
+            return await asyncio.open_connection(address, target.port, ssl=tls, server_hostname=name)
         except OSError:
             continue
-    return await asyncio.open_connection(addresses[-1], target.port, ssl=tls, server_hostname=_name(target, tls))
-
-
-def _name(target: Target, tls: ssl.SSLContext | None) -> str | None:
-    return target.host if tls else None
+    return await asyncio.open_connection(addresses[-1], target.port, ssl=tls, server_hostname=name)
 
 
 @cache

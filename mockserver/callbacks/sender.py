@@ -254,8 +254,7 @@ class Sender:
             try:
                 mine = await self.ledger.hold(item.key, self.clock(), self.lease)
             except FAILED:
-                mine = False  # unproven: left to lapse, and looked at again
-                self._push(self.clock() + NAP, task_id)
+                mine = False  # unproven: left to lapse, and looked at again then
             if not mine:
                 self._busy.discard(item.key)
                 return

@@ -63,6 +63,9 @@ def test_a_task_lives_its_whole_life_over_a_real_socket() -> None:
         (["--store", "redis:///0"], "--store: 'redis:///0' is not redis://HOST:PORT/DB"),
         (["--server", "hypercorn"], "--server: 'hypercorn' is not one of ['uvicorn', 'granian']"),
         (["--store", "redis"], "--store: 'redis' is neither memory, sqlite:PATH nor redis://HOST:PORT/DB"),
+        (["--header-timeout", "0"], "--header-timeout: 0.0 is less than the minimum of 0.001"),
+        (["--keep-alive", "nan"], "--keep-alive: nan is not a finite number"),
+        (["--callback-port", "0"], "--callback-port: 0 is less than the minimum of 1"),
         # Python's $ also matches before a final newline: these started servers no header can reach
         (["--key", "sk-a\n"], "--key: 'sk-a\\n' holds a space or a character outside printable ASCII"),
         (["--admin-key", "sk-b\n"], "--admin-key: 'sk-b\\n' holds a space"),

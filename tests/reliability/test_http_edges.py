@@ -9,12 +9,21 @@ that holds it for ever fails the wait (``TimeoutError``), none passes by luck of
 from __future__ import annotations
 
 import socket
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+import uvicorn
+
+from mockserver import create_app
+from mockserver.deadlines import H11Deadline, HttpToolsDeadline
+from mockserver.testing import free_port
 
 BOUND = 20.0  # seconds a test waits for the server to close; the timeouts under test are 1 s
 
@@ -74,3 +83,36 @@ def test_a_request_line_cannot_forge_a_log_line_or_send_a_terminal_escape(spawn:
     assert len(lines) == 1 and lines[0].startswith(b"INFO:     127.0.0.1:"), lines
     assert lines[0].endswith(b' - "GET ' + forged + b' HTTP/1.1" 404 Not Found'), lines
     assert b"\x1b" not in log.read_bytes()
+
+
+@contextmanager
+def uvicorn_with(protocol: type[Any]) -> Iterator[str]:
+    """The mock under uvicorn in a thread of this process, with ``protocol`` and a 1 s header timeout."""
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(), host="127.0.0.1", port=port, http=partial(protocol, header_timeout=1), log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + BOUND
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.mark.parametrize("protocol", [HttpToolsDeadline, H11Deadline], ids=["httptools", "h11"])
+def test_either_uvicorn_protocol_closes_partial_headers_and_still_serves_whole_requests(protocol: type[Any]) -> None:
+    """uvicorn picks httptools when it is installed, else h11: the deadline is in both."""
+    with uvicorn_with(protocol) as url:
+        with connect(url) as conn:
+            conn.sendall(b"GET /v2/videos/generations/x HTTP/1.1\r\nHost: mock\r\n")
+            assert closed(conn)
+        with connect(url) as conn:
+            conn.sendall(b"GET /v2/videos/generations/x HTTP/1.1\r\nHost: mock\r\nConnection: close\r\n\r\n")
+            assert conn.recv(65536).startswith(b"HTTP/1.1 401")

@@ -14,9 +14,13 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+from functools import cache
 from typing import Any, Protocol
 
-from .asked import MAX_URL, Asked, Refusal, check_url
+from jsonschema import Draft202012Validator
+
+from .. import contract
+from .asked import Asked, Refusal, check_url
 from .settings import Allowed
 
 Key = tuple[str, int]  # webhook-id and copy
@@ -188,16 +192,13 @@ def checked(task_id: Any, url: Any, every: Any, fault: Any, base: Any, allowed: 
 
 
 def sound(task_id: Any, url: Any, every: Any, fault: Any, base: Any) -> bool:
-    """Whether a noted callback's fields are of the kinds ``add`` writes, within their bounds."""
-    return (
-        isinstance(task_id, str)
-        and task_id.isascii()
-        and len(task_id) <= 256
-        and isinstance(url, str)
-        and len(url) <= MAX_URL
-        and type(every) in (bool, int)
-        and type(fault) is int
-        and 0 <= fault <= 4
-        and isinstance(base, str)
-        and len(base) <= MAX_URL
+    """Whether a noted callback is what ``add`` writes: ``schemas/mock-callback.json#/$defs/noted``."""
+    noted = {"task_id": task_id, "url": url, "every": every, "fault": fault, "base": base}
+    return _noted_validator().is_valid(noted)
+
+
+@cache
+def _noted_validator() -> Draft202012Validator:
+    return Draft202012Validator(
+        {"$ref": f"{contract.schema('mock-callback')['$id']}#/$defs/noted"}, registry=contract.registry()
     )

@@ -47,10 +47,11 @@ def measure(workers: int, duration: float, connections: int, rounds: int, rates:
     with ExitStack() as stack, tempfile.NamedTemporaryFile("w", suffix=".toml") as toml:
         toml.write(config(duration))
         toml.flush()
-        started = {}
+        started, hook_port = {}, free_port()  # the receiver's port, the one local port the mocks may call back
         for name in ("mock", *(f"callbacks {rate:g}" for rate in rates)):
             port = free_port()
             argv = [sys.executable, "-m", "mockserver", "--port", str(port), "--config", toml.name, *quiet]
+            argv += ["--callback-port", str(hook_port)]
             url, pid = stack.enter_context(serving(argv, port))
             started[name] = (url, pid, *first_task(url))
         env = {"BENCH_TASK_JSON": json.dumps(started["mock"][3]), "PYTHONPATH": str(HERE)}
@@ -59,8 +60,7 @@ def measure(workers: int, duration: float, connections: int, rounds: int, rates:
         bare_url, bare_pid = stack.enter_context(
             serving([*bare, "--workers", str(workers), "--port", str(port)], port, env)
         )
-        port = free_port()
-        receiver_url, _ = stack.enter_context(serving([*bare, "--port", str(port)], port, env))
+        receiver_url, _ = stack.enter_context(serving([*bare, "--port", str(hook_port)], hook_port, env))
         hook = f"{receiver_url}/v2/videos/generations"
         servers = [(name, url, pid, task_id) for name, (url, pid, task_id, _) in started.items()]
         servers.append(("bare", bare_url, bare_pid, started["mock"][2]))

@@ -8,6 +8,11 @@ comes first, and at the app's shutdown (workers are ended without running ``atex
 Each write holds whole lines and at most a pipe's atomic size, so workers sharing a terminal never
 split each other's lines. The servers' own access logs are then off, so the line reads the same under
 uvicorn and granian.
+
+The path and query are shown as they came on the wire (``raw_path``, as uvicorn's own log shows them),
+never decoded: ``%0a`` and ``%1b`` in a path stay those three characters, so no request forges a line or
+sends a terminal escape. Any byte outside printable ASCII, a space or a ``"`` is percent-encoded, as
+uvicorn encodes ``"``, whatever the server let through.
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 FLUSH_AFTER = 0.05  # seconds a line may wait for others
 BATCH_LINES = 64  # requests noted before they are written
 BATCH_BYTES = select.PIPE_BUF  # a write of at most this many bytes to a pipe is never interleaved with another's
+_PRINTABLE = bytes(c for c in range(0x21, 0x7F) if c != 0x22)  # shown as they are; any other byte as %XX
+SHOWN_KEPT = 4096  # paths whose shown form is kept; then the lot is dropped and kept afresh
+_SHOWN: dict[bytes, str] = {}
 _ENDINGS = {status.value: f" {status.value} {status.phrase}\n" for status in HTTPStatus}  # after the request line
 
 
@@ -31,10 +39,23 @@ def line(scope: Scope, status: int) -> str:
     """``INFO:     127.0.0.1:50312 - "GET /v2/videos/generations/... HTTP/1.1" 200 OK``, as uvicorn words it."""
     client = scope.get("client")
     query = scope.get("query_string")
-    path = f"{scope['path']}?{query.decode('latin-1')}" if query else scope["path"]
+    raw = scope.get("raw_path") or scope["path"].encode("utf-8", "replace")
+    if query:
+        raw += b"?" + query
+    path = _SHOWN.get(raw) or _shown(raw)
     ending = _ENDINGS.get(status) or f" {status} \n"
     asked = f'"{scope["method"]} {path} HTTP/{scope["http_version"]}"{ending}'
     return f"INFO:     {client[0]}:{client[1]} - {asked}" if client else f"INFO:     - - {asked}"
+
+
+def _shown(raw: bytes) -> str:
+    """The path and query as one line of printable ASCII with no ``"``; kept, as polls repeat their paths."""
+    if raw.translate(None, _PRINTABLE):
+        return "".join(chr(b) if b in _PRINTABLE else f"%{b:02X}" for b in raw)
+    if len(_SHOWN) >= SHOWN_KEPT:
+        _SHOWN.clear()
+    shown = _SHOWN[raw] = raw.decode("ascii")
+    return shown
 
 
 class Lines:

@@ -28,8 +28,8 @@ from .metrics import MULTIPROC_ENV
 from .nonces import claim_slot
 from .redis_store import RedisStore
 from .redis_store import parse as redis_url
+from .servers import HEADER_TIMEOUT, KEEP_ALIVE, Options, Unavailable, Unbound, bound
 from .servers import STARTUP_FAILED as CANNOT_START
-from .servers import Options, Unavailable, Unbound, bound
 from .servers import check as check_server
 from .servers import run as serve
 from .store import check_store, open_store
@@ -42,7 +42,18 @@ _PER_WORKER = "note: each admin request reaches one worker; run-time faults, the
 _UNSHARED = ", and so are rules and forced states unless the workers share --store sqlite:PATH"
 SHUTDOWN_GRACE = 5  # seconds in-flight requests get on Ctrl-C or SIGTERM, so a long added latency cannot hold the exit
 _LOGS_REQUESTS = ("info", "debug", "trace")  # the levels at which a server writes its access log
-_SERVER_OPTIONS = ("host", "port", "workers", "log_level", "store", "secret", "replay", "server")
+_SERVER_OPTIONS = (
+    "host",
+    "port",
+    "workers",
+    "log_level",
+    "store",
+    "secret",
+    "replay",
+    "server",
+    "header_timeout",
+    "keep_alive",
+)
 _COMMANDS = {"record": "mockserver.record", "fit": "mockserver.fit"}
 DISTRIBUTION = "unified-generations"  # the package whose metadata --version reads
 
@@ -116,7 +127,14 @@ def _parser() -> argparse.ArgumentParser:
         "--callback-host",
         action="append",
         metavar="HOST",
-        help="a host callback URLs may name (repeatable; *.example.com, or * for any); default: loopback only",
+        help="a host elsewhere callback URLs may name (repeatable; *.example.com, or * for any); default: none",
+    )
+    parser.add_argument(
+        "--callback-port",
+        action="append",
+        type=int,
+        metavar="PORT",
+        help="a port of this machine where a callback receiver listens (repeatable); default: none",
     )
     parser.add_argument(
         "--callback-secret", metavar="SECRET", help="the Standard Webhooks secret (whsec_...) callbacks are signed with"
@@ -157,6 +175,20 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--log-level", default="info", metavar="LEVEL", help="critical, error, warning, info, debug or trace"
     )
+    parser.add_argument(
+        "--header-timeout",
+        type=float,
+        default=HEADER_TIMEOUT,
+        metavar="SECONDS",
+        help="close a connection whose request headers are not all in by then",
+    )
+    parser.add_argument(
+        "--keep-alive",
+        type=float,
+        default=KEEP_ALIVE,
+        metavar="SECONDS",
+        help="close a keep-alive connection idle this long",
+    )
     parser.add_argument("--no-access-log", dest="access_log", action="store_false", help="skip a log line per request")
     commands = parser.add_subparsers(title="commands", dest="command", metavar="{record,fit}")
     commands.add_parser("record", help="a proxy in front of a real gateway, writing a recording", add_help=False)
@@ -175,7 +207,7 @@ def _parse(argv: list[str], environ: Mapping[str, str]) -> tuple[argparse.Argume
             continue
         variable, text = env_name(action), environ[env_name(action)]
         if isinstance(action, argparse._AppendAction):  # argparse would add the command line's to these
-            lists[action.dest] = text.split()
+            lists[action.dest] = [_value(parser, action, variable, item) for item in text.split()]
             if not lists[action.dest]:
                 parser.error(f"{variable}: is empty; give one or more, separated by spaces")
         else:
@@ -233,10 +265,11 @@ def _config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Config
     }
     given = {name: value for name, value in given.items() if value is not None}
     _check(parser, "mock-config", given, {"keys": "key", "cors_origins": "cors_origin"}, named)
-    calling = {"allow_hosts": args.callback_host, "secret": args.callback_secret}
+    flags = {"allow_hosts": "callback_host", "local_ports": "callback_port", "secret": "callback_secret"}
+    calling = {name: getattr(args, flag) for name, flag in flags.items()}
     calling = {name: value for name, value in calling.items() if value is not None}
     for name, value in calling.items():  # each one alone, so that a refusal names its option
-        flag = {"allow_hosts": "callback_host", "secret": "callback_secret"}[name]
+        flag = flags[name]
         _check(parser, "mock-config", {"callbacks": {name: value}}, {"callbacks": flag}, named)
     try:
         config = load_config(args.config)
@@ -326,7 +359,9 @@ def main(argv: list[str] | None = None) -> None:
             check_store(args.store)
     except (ValueError, sqlite3.Error) as exc:
         _store_refused(parser, args, exc)
-    options = Options(args.host, args.port, args.workers, args.log_level, SHUTDOWN_GRACE)
+    options = Options(
+        args.host, args.port, args.workers, args.log_level, SHUTDOWN_GRACE, args.header_timeout, args.keep_alive
+    )
     if args.workers > 1 or args.server != "uvicorn":
         os.environ[_ARGV_ENV] = json.dumps(argv)
     try:

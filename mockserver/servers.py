@@ -3,6 +3,12 @@
 Both take the same options and stop the same way: Ctrl-C or SIGTERM lets in-flight requests finish
 for ``grace`` seconds, then exits 0. granian always serves from worker processes, which rebuild the
 app from an import string (``factory``), as uvicorn's workers do.
+
+Both close a connection whose request headers are not all in within ``header_timeout`` seconds
+(granian's ``header_read_timeout``, which runs from the connection only in its HTTP/1.1 mode; for
+uvicorn, which has none, ``deadlines.py``), and one idle between requests after ``keep_alive`` seconds
+(uvicorn's ``timeout_keep_alive``; granian's idle connection waits for its next request's headers, so
+the header deadline bounds it instead).
 """
 
 from __future__ import annotations
@@ -27,6 +33,10 @@ class Unavailable(Exception):
     """The chosen server cannot run here; the message says how to install it."""
 
 
+HEADER_TIMEOUT = 10.0  # seconds a client has to send a request's line and headers
+KEEP_ALIVE = 5.0  # seconds an idle keep-alive connection is kept (uvicorn's default)
+
+
 @dataclass(frozen=True)
 class Options:
     host: str
@@ -34,6 +44,8 @@ class Options:
     workers: int
     log_level: str
     grace: int
+    header_timeout: float = HEADER_TIMEOUT
+    keep_alive: float = KEEP_ALIVE
 
 
 def check(server: str) -> None:
@@ -94,12 +106,16 @@ def _uvicorn(app: Any, options: Options, listening: socket.socket) -> None:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
+    from .deadlines import protocol
+
     settings = {
         "host": options.host,
         "port": options.port,
         "log_level": options.log_level,
         "access_log": False,  # the app writes its own (accesslog.py), in batches
         "timeout_graceful_shutdown": options.grace,
+        "timeout_keep_alive": options.keep_alive,
+        "http": protocol(options.header_timeout),
     }
     # uvicorn shuts down gracefully on SIGTERM, then raises it again to die of it (status -15): a stop asked
     # for is a clean exit here, as Ctrl-C's already is.
@@ -134,7 +150,8 @@ def _granian(options: Options, port: int) -> None:
 
 def _run_granian(options: Options, level: str, port: int) -> None:
     from granian import Granian
-    from granian.constants import Interfaces
+    from granian.constants import HTTPModes, Interfaces
+    from granian.http import HTTP1Settings
 
     Granian(
         FACTORY,
@@ -146,4 +163,8 @@ def _run_granian(options: Options, level: str, port: int) -> None:
         log_level=level,  # type: ignore[arg-type]
         log_access=False,  # the app writes its own (accesslog.py), in batches
         workers_kill_timeout=options.grace,
+        # HTTP/1.1 only: while hyper's "auto" mode tells HTTP/1.1 from HTTP/2 no header timer runs, so a connection
+        # that never sends a byte was held for ever (clients speak HTTP/1.1 to a mock without TLS anyway)
+        http=HTTPModes.http1,
+        http1_settings=HTTP1Settings(header_read_timeout=max(1, round(options.header_timeout * 1000))),
     ).serve()

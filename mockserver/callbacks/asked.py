@@ -14,8 +14,9 @@ from typing import Any
 import httpx
 
 from .. import contract
-from .settings import Settings
+from .settings import Allowed, Settings
 
+MAX_URL = contract.schema("mock-callback")["$defs"]["url"]["maxLength"]
 NAMES = ("callback_url", "notify_hook", "webhook")  # ours, some gateways', Replicate's
 FIELDS = frozenset((*NAMES, "callback_events", "webhook_events_filter"))
 EVERY_CHANGE = frozenset({"start", "output", "logs"})  # Replicate's events other than "completed"
@@ -25,9 +26,9 @@ EVERY_CHANGE = frozenset({"start", "output", "logs"})  # Replicate's events othe
 class Target:
     """Where a checked callback URL is POSTed, parsed once, by the parser the allow-list judged it with.
 
-    Delivery connects to exactly this: a second parse of the URL's text (``urlsplit`` reads odd ports,
-    backslashes and IDNA hosts otherwise than httpx) would let the check approve one host and the POST
-    reach another.
+    Delivery connects to exactly this: a second parse of the URL's text by another parser (``urlsplit``
+    reads odd ports, backslashes and IDNA hosts otherwise than httpx) would let the check approve one host
+    and the POST reach another.
     """
 
     tls: bool
@@ -44,11 +45,14 @@ class Target:
 
 @dataclass(frozen=True, slots=True)
 class Asked:
-    """A submit's callback: the URL as given (shown and stored), where it is POSTed, whether on every state
-    change, and a fault chosen for it (0: none)."""
+    """A submit's callback: the URL as given (shown and stored), whether on every state change, and a fault
+    chosen for it (0: none).
+
+    Only the URL's text is kept, once: where it goes is parsed from it again when it is sent (``check_url``,
+    the same parser and checks, so the same ``Target``), so a long URL is not held twice for every task.
+    """
 
     url: str
-    target: Target
     every_change: bool
     fault: int = 0  # 1 + an index into settings.FAULTS
 
@@ -81,19 +85,19 @@ def read(payload: dict[str, Any], settings: Settings) -> Asked | None:
     if len(urls) > 1:
         raise Refusal(named[1], f"{named[1]}: names another URL than {named[0]}; give one callback URL.")
     url = given[named[0]]
-    target = check_url(named[0], url, settings.allow_hosts)
+    check_url(named[0], url, settings.allowed)
     if "callback_events" in given:
         every = given["callback_events"] == "all"
     elif "webhook_events_filter" in given:
         every = not EVERY_CHANGE.isdisjoint(given["webhook_events_filter"])
     else:
         every = settings.events == "all"
-    return Asked(url, target, every)
+    return Asked(url, every)
 
 
-def check_url(name: str, url: str, allowed: tuple[str, ...]) -> Target:
-    """Where an absolute http or https URL with a host the allow-list names is POSTed; ``Refusal`` naming
-    ``name`` if it is not one."""
+def check_url(name: str, url: str, allowed: Allowed) -> Target:
+    """Where an absolute http or https URL with an allowed host and port is POSTed; ``Refusal`` naming ``name``
+    if it is not one."""
     try:
         parsed = httpx.URL(url)
         port = parsed.port  # raises for a port past 65535
@@ -102,14 +106,47 @@ def check_url(name: str, url: str, allowed: tuple[str, ...]) -> Target:
         raise Refusal(name, f"{name}: {contract.quote(url)} is not a usable URL ({exc}).") from exc
     if parsed.scheme not in ("http", "https") or not host or (port is not None and not 0 < port < 65536):
         raise Refusal(name, f"{name}: {contract.quote(url)} is not an http or https URL with a host.")
-    if not allowed_host(host, allowed) and not allowed_host(named, allowed):  # its IDNA or Unicode form
+    tls = parsed.scheme == "https"
+    port = port or (443 if tls else 80)
+    if local_host(host) or local_host(named):
+        if port not in allowed.ports:
+            raise Refusal(
+                name,
+                f"{name}: {contract.quote(url)} is this machine's port {port}, which callbacks.local_ports "
+                f"{sorted(allowed.ports)[:8]} does not name; start the mock with --callback-port {port} to let it "
+                "call a receiver there (no other local port is called: it could be another service).",
+            )
+    elif not allowed_host(host, allowed.hosts) and not allowed_host(named, allowed.hosts):  # IDNA or Unicode form
         raise Refusal(
             name,
-            f"{name}: host {contract.quote(named)} is not in callbacks.allow_hosts {list(allowed)[:8]}; "
+            f"{name}: host {contract.quote(named)} is not in callbacks.allow_hosts {list(allowed.hosts)[:8]}; "
             "add it to the config to let the mock call it.",
         )
-    tls = parsed.scheme == "https"
-    return Target(tls, host, port or (443 if tls else 80), parsed.raw_path.decode("ascii"))
+    return Target(tls, host, port, parsed.raw_path.decode("ascii"))
+
+
+def local_host(host: str) -> bool:
+    """Whether ``host`` (as judged) is this machine whatever resolves it: ``localhost`` and its subdomains
+    (RFC 6761), a loopback address, or an unspecified one (0.0.0.0 and :: connect to this machine on Linux)."""
+    host = host.lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return local_address(ipaddress.ip_address(host.strip("[]")))
+    except ValueError:
+        return False
+
+
+def local_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """A loopback or unspecified address, or an IPv6 one that maps such an IPv4 address."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv4Address) and address in _THIS_NETWORK:
+        return True
+    return address.is_loopback or address.is_unspecified
+
+
+_THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")  # "this host on this network": Linux connects 0.0.0.0 locally
 
 
 def _canonical(host: str) -> str:

@@ -11,32 +11,44 @@ awaited, as Redis's must be; the local ones answer at once.
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
+from functools import cache
 from typing import Any, Protocol
 
-from .asked import Asked, Refusal, Target, check_url
+from jsonschema import Draft202012Validator
+
+from .. import contract
+from .asked import Asked, Refusal, check_url
+from .settings import Allowed
 
 Key = tuple[str, int]  # webhook-id and copy
 
 
 Noted = tuple[str, Asked, str]  # task id, what was asked, the output links' base
+log = logging.getLogger("mockserver.callbacks")
 
 
 class Ledger(Protocol):
     async def add(self, task_id: str, asked: Asked, media_base: str) -> None: ...
 
-    async def unsettled(self, allowed: tuple[str, ...]) -> list[Noted]:
+    async def unsettled(self, allowed: Allowed) -> list[Noted]:
         """Every callback with a delivery still to settle."""
         ...
 
-    async def adopted(self, allowed: tuple[str, ...]) -> list[Noted]:
+    async def adopted(self, allowed: Allowed) -> list[Noted]:
         """Callbacks other processes noted since the last look, where processes come and go while others run
         (a fleet on Redis); none where one process holds every claim, or workers start and stop together."""
         ...
 
     async def claim(self, key: Key, now: float, lease: float) -> float | None:
         """None when this worker may send ``key`` now; else when to look again (inf: settled already)."""
+        ...
+
+    async def hold(self, key: Key, now: float, lease: float) -> bool:
+        """Renew this worker's claim on ``key`` for ``lease`` from ``now``, as an attempt starts; False when it is
+        no longer this worker's to send (it lapsed and another took it, or it is settled)."""
         ...
 
     async def settle(self, key: Key, outcome: str) -> None: ...
@@ -56,10 +68,10 @@ class MemoryLedger:
     async def add(self, task_id: str, asked: Asked, media_base: str) -> None:
         self._asked[task_id] = (asked, media_base)
 
-    async def unsettled(self, allowed: tuple[str, ...]) -> list[Noted]:
+    async def unsettled(self, allowed: Allowed) -> list[Noted]:
         return [(task_id, asked, base) for task_id, (asked, base) in self._asked.items()]
 
-    async def adopted(self, allowed: tuple[str, ...]) -> list[Noted]:
+    async def adopted(self, allowed: Allowed) -> list[Noted]:
         return []
 
     async def claim(self, key: Key, now: float, lease: float) -> float | None:
@@ -68,6 +80,12 @@ class MemoryLedger:
             self._claims[key] = now
             return None
         return float("inf") if claimed < 0 else claimed + lease
+
+    async def hold(self, key: Key, now: float, lease: float) -> bool:
+        if self._claims.get(key) == -1:
+            return False
+        self._claims[key] = now
+        return True
 
     async def settle(self, key: Key, outcome: str) -> None:
         self._claims[key] = -1
@@ -88,6 +106,7 @@ class SqliteLedger:
     def __init__(self, path: str | os.PathLike[str], worker: str) -> None:
         self.worker = worker
         self._db = sqlite3.connect(path, timeout=1, isolation_level=None, check_same_thread=False)
+        self._db.text_factory = _text  # a damaged row is skipped, not every row with it
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS mock_callbacks (task_id TEXT PRIMARY KEY, url TEXT, every INTEGER, "
             "fault INTEGER, base TEXT, finished INTEGER DEFAULT 0)"
@@ -101,11 +120,11 @@ class SqliteLedger:
         row = (task_id, asked.url, int(asked.every_change), asked.fault, media_base)
         self._db.execute("INSERT OR REPLACE INTO mock_callbacks VALUES (?, ?, ?, ?, ?, 0)", row)
 
-    async def unsettled(self, allowed: tuple[str, ...]) -> list[Noted]:
+    async def unsettled(self, allowed: Allowed) -> list[Noted]:
         rows = self._db.execute("SELECT task_id, url, every, fault, base FROM mock_callbacks WHERE finished = 0")
         return [noted for row in rows.fetchall() if (noted := checked(*row, allowed)) is not None]
 
-    async def adopted(self, allowed: tuple[str, ...]) -> list[Noted]:
+    async def adopted(self, allowed: Allowed) -> list[Noted]:
         return []
 
     async def claim(self, key: Key, now: float, lease: float) -> float | None:
@@ -128,6 +147,14 @@ class SqliteLedger:
             return float("inf")
         return float(row[0]) + lease
 
+    async def hold(self, key: Key, now: float, lease: float) -> bool:
+        held = self._db.execute(
+            "UPDATE mock_callback_sends SET claimed_at = ? "
+            "WHERE webhook_id = ? AND copy = ? AND worker = ? AND outcome IS NULL",
+            (now, *key, self.worker),
+        )
+        return held.rowcount == 1
+
     async def settle(self, key: Key, outcome: str) -> None:
         self._db.execute(
             "UPDATE mock_callback_sends SET outcome = ? WHERE webhook_id = ? AND copy = ? AND worker = ?",
@@ -142,17 +169,36 @@ class SqliteLedger:
         self._db.execute("DELETE FROM mock_callback_sends")
 
 
-def checked(task_id: Any, url: Any, every: Any, fault: Any, base: Any, allowed: tuple[str, ...]) -> Noted | None:
-    """A noted callback as another tool could have written it: a damaged one, or a URL the allow-list now
-    refuses, is None."""
-    sound = isinstance(task_id, str) and isinstance(base, str) and type(fault) is int and 0 <= fault <= 4
-    target = _usable(url, allowed) if sound and isinstance(url, str) and len(url) <= 2048 else None
-    return None if target is None else (task_id, Asked(url, target, bool(every), fault), base)
-
-
-def _usable(url: str, allowed: tuple[str, ...]) -> Target | None:
-    """Where a stored URL is POSTed, checked as a submit's is; None for one the allow-list now refuses."""
+def _text(raw: bytes) -> str | bytes:
+    """A TEXT value as SQLite holds it: not UTF-8 (damage, or another tool), it stays bytes, which no check passes."""
     try:
-        return check_url("callback_url", url, allowed)
-    except Refusal:
+        return raw.decode()
+    except UnicodeDecodeError:
+        return raw
+
+
+def checked(task_id: Any, url: Any, every: Any, fault: Any, base: Any, allowed: Allowed) -> Noted | None:
+    """A noted callback as another tool, or damage, could have written it: one that is not what ``add`` writes,
+    or whose URL the allow-list now refuses, is logged and None, and the rest are read on."""
+    if not sound(task_id, url, every, fault, base):
+        log.warning("callbacks: skipped a damaged ledger entry for task %.80r", task_id)
         return None
+    try:
+        check_url("callback_url", url, allowed)
+    except Refusal as refusal:
+        log.warning("callbacks: skipped task %s: %s", task_id, refusal.message)
+        return None
+    return task_id, Asked(url, bool(every), fault), base
+
+
+def sound(task_id: Any, url: Any, every: Any, fault: Any, base: Any) -> bool:
+    """Whether a noted callback is what ``add`` writes: ``schemas/mock-callback.json#/$defs/noted``."""
+    noted = {"task_id": task_id, "url": url, "every": every, "fault": fault, "base": base}
+    return _noted_validator().is_valid(noted)
+
+
+@cache
+def _noted_validator() -> Draft202012Validator:
+    return Draft202012Validator(
+        {"$ref": f"{contract.schema('mock-callback')['$id']}#/$defs/noted"}, registry=contract.registry()
+    )

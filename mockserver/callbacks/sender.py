@@ -6,6 +6,11 @@ or a restart changes nothing but what is derived. What it keeps is delivery stat
 in the ledger, and for the retries in flight, the attempt they are at. Each attempt is noted in the
 journal and in a bounded list the admin API shows. Where the ledger is a fleet's (Redis), the loop also
 adopts, each second at most, the callbacks other instances noted, so one that dies leaves none unsent.
+
+Connections are held per destination (host and port): a receiver that never answers fills its own
+``PER_DESTINATION`` slots, and the others' callbacks go on. An attempt is signed, and its claim renewed,
+only once it holds a slot, so its ``webhook-timestamp`` is the time it is sent, and a claim that lapsed
+while it waited (and another instance took) is dropped, not sent twice.
 """
 
 from __future__ import annotations
@@ -30,12 +35,14 @@ from ..journal import Entries
 from ..redis_store import RedisStore
 from ..store import DamagedRecord, StoreError
 from . import delivery, due
-from .asked import Asked
+from .asked import Asked, Refusal, check_url
 from .ledger import Key, Ledger, MemoryLedger, SqliteLedger
 from .redis_ledger import RedisLedger
 from .settings import Settings
 
 ATTEMPTS_KEPT = 1000
+PER_DESTINATION = 8  # POSTs in flight to one host and port; more wait their turn
+CONNECTIONS = 256  # POSTs in flight per worker in all, within its file descriptors
 NAP = 1.0  # real seconds the loop waits at most between looks, so a forced state is seen soon
 FAILED = (sqlite3.Error, StoreError)  # a ledger or store failing for a moment: look again soon
 RecordOf = Callable[[str], Awaitable[lifecycle.Record | None]]
@@ -61,7 +68,7 @@ class Sender:
         self._busy: set[Key] = set()  # claimed here and not yet settled
         self._sending: set[str] = set()  # tasks with an attempt in flight
         self._woken = asyncio.Event()
-        self._slots = asyncio.Semaphore(delivery.CONNECTIONS)
+        self._slots = Slots(PER_DESTINATION, CONNECTIONS)
         self._tasks: set[asyncio.Task[None]] = set()
         self._adopted_at = -math.inf  # loop time of the last look for callbacks other instances noted
 
@@ -87,7 +94,7 @@ class Sender:
     async def load(self) -> int:
         """Every callback the ledger holds unsettled, as after a restart; returns how many."""
         count = 0
-        for task_id, asked, base in await self.ledger.unsettled(self.settings.allow_hosts):
+        for task_id, asked, base in await self.ledger.unsettled(self.settings.allowed):
             self._watch(task_id, asked, base, None)
             count += 1
         return count
@@ -95,7 +102,7 @@ class Sender:
     async def adopt(self) -> int:
         """Watch the callbacks other instances of a fleet noted since the last look; returns how many."""
         count = 0
-        for task_id, asked, base in await self.ledger.adopted(self.settings.allow_hosts):
+        for task_id, asked, base in await self.ledger.adopted(self.settings.allowed):
             if task_id not in self._asked:
                 # looked at a moment later: its submit stores the task just after noting the callback
                 self._asked[task_id] = (asked, base)
@@ -236,19 +243,35 @@ class Sender:
             self._busy.discard(item.key)
             return
         asked, base = found
+        try:
+            target = check_url("callback_url", asked.url, self.settings.allowed)  # as it was judged at the submit
+        except Refusal as refusal:
+            self._note(task_id, asked.url, item, attempt, delivery.Answer(0, 0.0, refusal.message))
+            await self._settle(item.key, "failed")
+            return
         body = orjson.dumps(due.body(self.catalog, record, item, base))
-        headers = delivery.signed(self._key, item.webhook_id, int(self.clock()), body)
-        async with self._slots:
-            answer = await delivery.post(asked.target, body, headers, self.settings.timeout)
+        async with self._slots.held((target.host, target.port)):
+            try:
+                mine = await self.ledger.hold(item.key, self.clock(), self.lease)
+            except FAILED:
+                mine = False  # unproven: left to lapse, and looked at again then
+            if not mine:
+                self._busy.discard(item.key)
+                return
+            headers = delivery.signed(self._key, item.webhook_id, int(self.clock()), body)  # as it is sent
+            answer = await delivery.post(target, body, headers, self.settings.timeout, self.settings.allowed.ports)
         self._note(task_id, asked.url, item, attempt, answer)
         if answer.ok or attempt >= self.settings.tries:
-            self._busy.discard(item.key)
-            try:
-                await self.ledger.settle(item.key, "delivered" if answer.ok else "failed")
-            except FAILED:
-                pass  # the claim runs out and another look sends it again, with the same webhook-id
+            await self._settle(item.key, "delivered" if answer.ok else "failed")
         else:
             self._push(self.clock() + self.settings.retry_after(attempt), task_id, item, attempt + 1)
+
+    async def _settle(self, key: Key, outcome: str) -> None:
+        self._busy.discard(key)
+        try:
+            await self.ledger.settle(key, outcome)
+        except FAILED:
+            pass  # the claim runs out and another look sends it again, with the same webhook-id
 
     def _note(self, task_id: str, url: str, item: due.Delivery, attempt: int, answer: delivery.Answer) -> None:
         entry = {
@@ -322,6 +345,31 @@ class Sender:
             loop.cancel()
             await asyncio.gather(loop, return_exceptions=True)
             await self.close()
+
+
+class Slots:
+    """Connection slots held per destination, within a bound for the whole worker: a destination's semaphore
+    lives while someone holds or waits for it, so the table holds only destinations in use."""
+
+    def __init__(self, each: int, total: int) -> None:
+        self.each = each
+        self._total = asyncio.Semaphore(total)
+        self._held: dict[tuple[str, int], tuple[asyncio.Semaphore, list[int]]] = {}
+
+    @asynccontextmanager
+    async def held(self, destination: tuple[str, int]) -> Any:
+        semaphore, users = self._held.setdefault(destination, (asyncio.Semaphore(self.each), [0]))
+        users[0] += 1
+        try:
+            async with semaphore, self._total:
+                yield
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                del self._held[destination]
+
+    def __len__(self) -> int:
+        return len(self._held)
 
 
 def worker_token() -> str:

@@ -7,7 +7,7 @@ import io
 from starlette.testclient import TestClient
 
 from mockserver import Config, create_app
-from mockserver.accesslog import BATCH_BYTES, AccessLog
+from mockserver.accesslog import BATCH_BYTES, AccessLog, line
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 CAT = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}
@@ -56,3 +56,33 @@ def test_a_full_batch_is_written_at_once_in_whole_lines_under_a_pipes_atomic_siz
     lines = stream.getvalue().splitlines()
     assert len(lines) == 200 and all(line.endswith('HTTP/1.1" 404 Not Found') for line in lines)
     assert stream.largest <= BATCH_BYTES and stream.largest % (len(lines[0]) + 1) == 0
+
+
+def test_an_encoded_newline_or_escape_in_the_path_cannot_forge_a_line_or_reach_the_terminal() -> None:
+    """The decoded path was logged: ``%0a`` began a forged line and ``%1b`` a terminal escape."""
+    client, stream = logged_app()
+    forged = "/x%0aINFO:%20%20%20%20%201.2.3.4:1%20-%20%22GET%20/admin%22%20200%20OK%1b[2J"
+    with client:
+        client.get(forged, headers=KEY)
+        client.get("/v2/videos/generations/a%22b?q=%0a%1b", headers=KEY)
+    lines = stream.getvalue().splitlines()
+    assert lines == [
+        f'INFO:     testclient:50000 - "GET {forged} HTTP/1.1" 404 Not Found',
+        'INFO:     testclient:50000 - "GET /v2/videos/generations/a%22b?q=%0a%1b HTTP/1.1" 404 Not Found',
+    ]
+    assert "\x1b" not in stream.getvalue()
+
+
+def test_any_byte_a_server_lets_through_is_percent_encoded() -> None:
+    scope = {
+        "method": "GET",
+        "path": "/\n\x1b",
+        "raw_path": b'/a b"c\n\x1b\x9b\xff',
+        "query_string": b"q=\r",
+        "http_version": "1.1",
+        "client": ("127.0.0.1", 5),
+    }
+    shown = line(scope, 200)
+    assert shown == 'INFO:     127.0.0.1:5 - "GET /a%20b%22c%0A%1B%9B%FF?q=%0D HTTP/1.1" 200 OK\n'
+    del scope["raw_path"]  # a server that gives no raw path: the decoded one, encoded again
+    assert line(scope, 200) == 'INFO:     127.0.0.1:5 - "GET /%0A%1B?q=%0D HTTP/1.1" 200 OK\n'

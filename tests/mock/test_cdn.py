@@ -101,3 +101,22 @@ def test_parse_range_reads_only_single_byte_ranges() -> None:
     assert parse_range("bytes=-20", 10) == (0, 9)
     assert parse_range("bytes=10-", 10) is False
     assert parse_range("bytes=a-b", 10) is None and parse_range("bytes=-", 10) is None
+
+
+def test_a_range_of_other_digits_or_of_thousands_of_digits_is_ignored_or_416_never_a_500(link) -> None:
+    """``bytes=²-`` passed ``str.isdigit`` and failed ``int``; 4,300 digits failed ``int`` too: a 500 with a
+    traceback on a public link. Only ASCII digits are positions, and one past any size is past the end."""
+    client, url, full, _, _ = link
+    size, huge = len(full.content), "9" * 4300
+    for given, status in (
+        ("bytes=\u00b2-", 200),
+        ("bytes=0-\u00b3", 200),
+        (f"bytes={huge}-", 416),
+        (f"bytes=0-{huge}", 206),
+        (f"bytes=-{huge}", 206),
+    ):
+        answer = client.get(url, headers={"Range": given.encode("latin-1")})
+        assert answer.status_code == status, (given[:20], answer.status_code)
+        if status == 206:
+            assert answer.content == full.content and answer.headers["content-range"] == f"bytes 0-{size - 1}/{size}"
+    assert parse_range("bytes=\u00b2-", 10) is None and parse_range(f"bytes={huge}-", 10) is False

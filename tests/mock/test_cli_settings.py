@@ -81,6 +81,14 @@ SETTINGS: dict[str, tuple[str, Check, str, str]] = {
         "a/b",
         "'a/b'",
     ),
+    "MOCKSERVER_CALLBACK_PORT": (
+        "8080 9000",
+        lambda s, _: s.config.callbacks.local_ports == (8080, 9000),
+        "8080 http",
+        "'http' is not a whole number",
+    ),
+    "MOCKSERVER_HEADER_TIMEOUT": ("2.5", lambda s, _: s.options.header_timeout == 2.5, "0", "0 is less than"),
+    "MOCKSERVER_KEEP_ALIVE": ("30", lambda s, _: s.options.keep_alive == 30, "inf", "inf is not a finite number"),
     "MOCKSERVER_CALLBACK_SECRET": (
         "whsec_" + "A" * 32,
         lambda s, _: s.config.callbacks.secret == "whsec_" + "A" * 32,

@@ -174,3 +174,64 @@ def test_a_video_has_its_index_before_its_frames_so_players_start_at_once() -> N
         boxes.append(data[at + 4 : at + 8])
         at += size
     assert boxes.index(b"moov") < boxes.index(b"mdat")
+
+
+def test_concurrent_downloads_of_a_new_file_render_it_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Forty GETs of one new shape at once each rendered it: 10 s of CPU instead of a quarter of one."""
+    import asyncio
+
+    from mockserver.media.cache import MediaCache
+    from mockserver.media.shape import Shape
+
+    calls: list[int] = []
+    make = render.MAKERS["images"]
+
+    def counted(shape: Shape, hue: int) -> bytes:
+        calls.append(hue)
+        return make(shape, hue)
+
+    monkeypatch.setitem(render.MAKERS, "images", counted)
+    cache, shape = MediaCache(), Shape(0, 640, 360, 0).pack()
+
+    async def fetch() -> list[bytes]:
+        return [made.body for made in await asyncio.gather(*(cache.get("images", shape, 3) for _ in range(40)))]
+
+    bodies = asyncio.run(fetch())
+    assert calls == [3] and len(set(bodies)) == 1 and len(bodies) == 40
+
+
+def test_no_more_files_are_made_at_once_than_the_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+    import threading
+
+    from mockserver.media.cache import MediaCache
+    from mockserver.media.shape import Shape
+
+    bound, making, most = 2, [0], [0]
+    lock, full, go = threading.Lock(), threading.Event(), threading.Event()
+    make = render.MAKERS["images"]
+
+    def held(shape: Shape, hue: int) -> bytes:
+        with lock:
+            making[0] += 1
+            most[0] = max(most[0], making[0])
+            if making[0] >= bound:
+                full.set()
+        go.wait(30)
+        with lock:
+            making[0] -= 1
+        return make(shape, hue)
+
+    monkeypatch.setitem(render.MAKERS, "images", held)
+    cache, shape = MediaCache(renders=bound), Shape(0, 8, 8, 0).pack()
+
+    async def fetch() -> int:
+        fetching = asyncio.gather(*(cache.get("images", shape, hue) for hue in range(10)))
+        assert await asyncio.to_thread(full.wait, 30)
+        for _ in range(20):  # the loop runs on: any render not held back by the bound starts now
+            await asyncio.sleep(0)
+        go.set()
+        return len(await fetching)
+
+    assert asyncio.run(fetch()) == 10
+    assert most[0] == bound

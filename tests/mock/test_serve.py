@@ -70,6 +70,9 @@ def test_a_task_lives_its_whole_life_over_a_real_socket() -> None:
         (["--server", "hypercorn"], "--server: 'hypercorn' is not one of ['uvicorn', 'granian']"),
         (["--port", "0", "record"], "record takes options of its own: put it first (mockserver record --help)"),
         (["--store", "redis"], "--store: 'redis' is neither memory, sqlite:PATH nor redis://HOST:PORT/DB"),
+        (["--header-timeout", "0"], "--header-timeout: 0.0 is less than the minimum of 0.001"),
+        (["--keep-alive", "nan"], "--keep-alive: nan is not a finite number"),
+        (["--callback-port", "0"], "--callback-port: 0 is less than the minimum of 1"),
         # Python's $ also matches before a final newline: these started servers no header can reach
         (["--key", "sk-a\n"], "--key: 'sk-a\\n' holds a space or a character outside printable ASCII"),
         (["--admin-key", "sk-b\n"], "--admin-key: 'sk-b\\n' holds a space"),

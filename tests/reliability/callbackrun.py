@@ -25,8 +25,12 @@ class Clock:
         return self.now
 
 
-def make(clock: Clock, **callbacks: Any) -> Any:
-    """A mock at 100x (a veo3 task ends within 4 s), with an admin key, and these ``[callbacks]`` settings."""
+def make(clock: Clock, *receivers: Any, **callbacks: Any) -> Any:
+    """A mock at 100x (a veo3 task ends within 4 s), with an admin key, and these ``[callbacks]`` settings; it may
+    call back these receivers (or ports) of this machine."""
+    ports = [getattr(receiver, "port", receiver) for receiver in receivers]
+    if ports:
+        callbacks = {"local_ports": ports, **callbacks}
     return create_app(
         config_from({"time_scale": 100, "seed": 3, "admin_key": "adm", "callbacks": callbacks}), clock=clock
     )

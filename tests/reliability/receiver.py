@@ -24,7 +24,8 @@ class Received:
 
 class Receiver:
     """``answers`` are the statuses of the first POSTs (then 200); ``redirect`` answers 302 to that URL;
-    ``before_answer`` runs on each POST once it is recorded, before the answer goes out."""
+    ``before_answer`` runs on each POST once it is recorded, before the answer goes out; with ``hold``, no
+    POST is answered until ``release()``, as a receiver that hangs."""
 
     def __init__(
         self,
@@ -32,11 +33,15 @@ class Receiver:
         port: int = 0,
         redirect: str | None = None,
         before_answer: Callable[[], None] | None = None,
+        hold: bool = False,
     ) -> None:
         self.received: list[Received] = []
         self.answered = 0  # answers sent in full
         self.answers = deque(answers or [])
         self._changed = threading.Condition()
+        self._released = threading.Event()
+        if not hold:
+            self._released.set()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -48,6 +53,7 @@ class Receiver:
                     receiver._changed.notify_all()
                 if before_answer is not None:
                     before_answer()
+                receiver._released.wait()
                 self.send_response(302 if redirect else status)
                 if redirect:
                     self.send_header("Location", redirect)
@@ -80,7 +86,12 @@ class Receiver:
         with self._changed:
             return self._changed.wait_for(lambda: done(self.received), timeout=limit)
 
+    def release(self) -> None:
+        """Answer the POSTs held, and every later one at once."""
+        self._released.set()
+
     def close(self) -> None:
+        self._released.set()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)

@@ -17,6 +17,7 @@ from mockserver import create_app
 from mockserver.callbacks.settings import DEV_SECRET
 from mockserver.config import config_from
 from mockserver.store import SqliteStore, StoreError
+from mockserver.testing import free_port
 
 ORDER = ["SUBMITTED", "QUEUED", "IN_PROGRESS"]
 
@@ -25,8 +26,8 @@ def deliver(
     count: int, extra: dict[str, Any], seconds: float = 6, scenario: str | None = None, **settings: Any
 ) -> Receiver:
     """``count`` tasks asking for callbacks to a fresh receiver; the clock moved ``seconds`` on."""
-    clock = Clock()
-    app = make(clock, **settings)
+    clock, port = Clock(), free_port()
+    app = make(clock, port, **settings)
     headers = {"X-Mock-Scenario": scenario} if scenario else None
 
     async def scenario_run(receiver: Receiver) -> None:
@@ -34,7 +35,7 @@ def deliver(
             await submit(http, count, {"callback_url": receiver.url, **extra}, headers)
             await run_for(app, clock, seconds, step=0.25)
 
-    with Receiver() as receiver:
+    with Receiver(port=port) as receiver:
         asyncio.run(scenario_run(receiver))
     return receiver
 
@@ -104,8 +105,8 @@ def test_fault_rates_are_seeded_and_near_their_rate() -> None:
 
 
 def test_a_forced_state_is_called_back_from_when_it_was_forced() -> None:
-    clock = Clock()
-    app = make(clock)
+    clock, port = Clock(), free_port()
+    app = make(clock, port)
 
     async def scenario(receiver: Receiver) -> None:
         async with client(app) as http:
@@ -116,7 +117,7 @@ def test_a_forced_state_is_called_back_from_when_it_was_forced() -> None:
             assert forced.status_code == 200, forced.text
             await run_for(app, clock, 2, step=0.25)
 
-    with Receiver() as receiver:
+    with Receiver(port=port) as receiver:
         asyncio.run(scenario(receiver))
     (got,) = receiver.received
     assert got.task["status"] == "FAILURE" and got.task["fail_reason"]
@@ -124,8 +125,8 @@ def test_a_forced_state_is_called_back_from_when_it_was_forced() -> None:
 
 
 def test_a_reset_forgets_callbacks_still_due() -> None:
-    clock = Clock()
-    app = make(clock)
+    clock, port = Clock(), free_port()
+    app = make(clock, port)
 
     async def scenario(receiver: Receiver) -> None:
         async with client(app) as http:
@@ -133,7 +134,7 @@ def test_a_reset_forgets_callbacks_still_due() -> None:
             assert (await http.post("/_mock/reset", headers=ADMIN)).status_code == 200
             await run_for(app, clock, 10, step=0.5)
 
-    with Receiver() as receiver:
+    with Receiver(port=port) as receiver:
         asyncio.run(scenario(receiver))
     assert not receiver.received and not attempts(app)
 
@@ -148,14 +149,15 @@ def test_a_reset_forgets_callbacks_still_due() -> None:
         ({"callback_url": "https://example.com/hook"}, "callback_url"),  # not in the allow-list
         ({"callback_url": "http://169.254.169.254/latest/meta-data"}, "callback_url"),
         ({"callback_url": 5}, "callback_url"),
-        ({"callback_url": "http://127.0.0.1/a", "webhook": "http://127.0.0.1/b"}, "webhook"),
-        ({"callback_url": "http://127.0.0.1/a", "callback_events": "sometimes"}, "callback_events"),
-        ({"webhook": "http://127.0.0.1/a", "webhook_events_filter": ["done"]}, "webhook_events_filter/0"),
+        ({"callback_url": "http://127.0.0.1:9/a", "webhook": "http://127.0.0.1:9/b"}, "webhook"),
+        ({"callback_url": "http://127.0.0.1:9/a", "callback_events": "sometimes"}, "callback_events"),
+        ({"webhook": "http://127.0.0.1:9/a", "webhook_events_filter": ["done"]}, "webhook_events_filter/0"),
+        ({"callback_url": "http://127.0.0.1:8001/"}, "callback_url"),  # this machine, on a port not named
     ],
 )
 def test_a_bad_callback_field_is_a_400_naming_it_and_creates_no_task(fields: dict[str, Any], param: str) -> None:
     clock = Clock()
-    app = make(clock)
+    app = make(clock, 9)
 
     async def scenario() -> Any:
         async with client(app) as http:
@@ -194,7 +196,9 @@ def test_an_empty_callback_field_is_no_callback_and_an_allowed_host_any_url() ->
 def test_a_callback_fault_is_chosen_by_a_model_alias_for_clients_that_send_no_header() -> None:
     clock = Clock()
     aliases = {"veo3-twice": {"model": "veo3", "scenario": "stuck, callback-duplicate"}}
-    app = create_app(config_from({"time_scale": 100, "aliases": aliases, "admin_key": "adm"}), clock=clock)
+    port = free_port()
+    config = {"time_scale": 100, "aliases": aliases, "admin_key": "adm", "callbacks": {"local_ports": [port]}}
+    app = create_app(config_from(config), clock=clock)
 
     async def scenario(receiver: Receiver) -> None:
         async with client(app) as http:
@@ -203,7 +207,7 @@ def test_a_callback_fault_is_chosen_by_a_model_alias_for_clients_that_send_no_he
             await http.post(f"/_mock/tasks/{task_id}/state", json={"status": "SUCCESS"}, headers=ADMIN)
             await run_for(app, clock, 3, step=0.25)
 
-    with Receiver() as receiver:
+    with Receiver(port=port) as receiver:
         asyncio.run(scenario(receiver))
     assert [r.task["status"] for r in receiver.received] == ["SUCCESS", "SUCCESS"]
     assert len({r.headers["webhook-id"] for r in receiver.received}) == 1
@@ -211,8 +215,8 @@ def test_a_callback_fault_is_chosen_by_a_model_alias_for_clients_that_send_no_he
 
 def test_a_store_that_fails_for_a_moment_delays_a_callback_and_loses_none() -> None:
     """A locked SQLite file raises StoreError; the scheduler must look again, not stop."""
-    clock = Clock()
-    app = make(clock)
+    clock, port = Clock(), free_port()
+    app = make(clock, port)
     sender = app.state.service.callbacks
     read, failures = sender.record_of, iter([True, True, True])
 
@@ -227,7 +231,7 @@ def test_a_store_that_fails_for_a_moment_delays_a_callback_and_loses_none() -> N
             sender.record_of = flaky
             await run_for(app, clock, 8, step=0.25)
 
-    with Receiver() as receiver:
+    with Receiver(port=port) as receiver:
         asyncio.run(scenario(receiver))
     assert len(receiver.received) == 1 and next(failures, None) is None
 
@@ -235,7 +239,7 @@ def test_a_store_that_fails_for_a_moment_delays_a_callback_and_loses_none() -> N
 def test_a_failing_callback_ledger_refuses_the_submit_with_a_503_and_keeps_no_task(tmp_path: Any) -> None:
     """The callback is noted before the task is stored, and a ledger that fails is a 503 the client retries."""
     path = tmp_path / "tasks.db"
-    config = config_from({"time_scale": 100, "seed": 3, "callbacks": {}})
+    config = config_from({"time_scale": 100, "seed": 3, "callbacks": {"local_ports": [9]}})
     store = SqliteStore(path)
     app = create_app(config, clock=Clock(), store=store)
     other = sqlite3.connect(path, isolation_level=None)

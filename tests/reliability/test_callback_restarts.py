@@ -20,6 +20,7 @@ from receiver import Receiver
 from standardwebhooks.webhooks import Webhook
 
 from mockserver import Config, create_app
+from mockserver.callbacks import settings as callback_settings
 from mockserver.callbacks.settings import DEV_SECRET
 from mockserver.cli import _config, _parser
 from mockserver.config import config_from
@@ -32,6 +33,7 @@ TERMINAL = {"SUCCESS", "FAILURE"}
 # 60x: veo3 runs for 0.2 to 6 s, so a kill right after the submits lands before most callbacks
 FAST = ("--time-scale", "60", "--secret", "restarts")
 SETTINGS = "[callbacks]\ntimeout = 1\ntries = 3\nbackoff = 0.2\n"
+LOCAL_9 = {"time_scale": 100, "callbacks": {"local_ports": [9]}}  # a port nothing listens on, called back
 
 
 def submit(url: str, count: int, callback: str) -> list[str]:
@@ -63,20 +65,20 @@ def settle(db: Path, limit: float = 60.0) -> None:
         time.sleep(0.05)
 
 
-def options(tmp_path: Path, more: str = "") -> tuple[str, ...]:
+def options(tmp_path: Path, receiver: Receiver, more: str = "") -> tuple[str, ...]:
     config = tmp_path / "callbacks.toml"
-    config.write_text(SETTINGS + more)
+    config.write_text(SETTINGS + f"local_ports = [{receiver.port}]\n" + more)
     return ("--config", str(config), "--store", f"sqlite:{tmp_path / 'tasks.db'}", *FAST)
 
 
 def test_callbacks_due_when_the_server_is_killed_are_sent_after_a_restart(spawn: Any, tmp_path: Path) -> None:
     with Receiver() as receiver:
-        with spawn(*options(tmp_path)) as (url, process):
+        with spawn(*options(tmp_path, receiver)) as (url, process):
             ids = submit(url, 30, receiver.url)
             kill(process)
         before = len(receiver.received)
         assert before < len(ids), "the kill should land before the callbacks are due"
-        with spawn(*options(tmp_path)):
+        with spawn(*options(tmp_path, receiver)):
             assert receiver.wait_for(lambda got: {r.task["task_id"] for r in got} >= set(ids)), (
                 f"{len(set(ids) - {r.task['task_id'] for r in receiver.received})} callbacks lost"
             )
@@ -106,13 +108,13 @@ def test_a_sender_killed_after_the_receivers_2xx_and_before_settling_sends_it_ag
             locked.append(True)
 
     with Receiver(before_answer=lock_the_file) as receiver:
-        with spawn(*options(tmp_path)) as (url, process):
+        with spawn(*options(tmp_path, receiver)) as (url, process):
             (task_id,) = submit(url, 1, receiver.url)
             assert receiver.wait_answered(1)
             kill(process)  # within the second its settle waits for the lock
         holder.execute("ROLLBACK")
         holder.close()
-        with spawn(*options(tmp_path)):
+        with spawn(*options(tmp_path, receiver)):
             assert receiver.wait_for(lambda got: len(got) == 2), "the unsettled delivery was not sent again"
             settle(db)
     first, again = receiver.received
@@ -127,8 +129,8 @@ def test_of_two_servers_that_both_load_a_callback_one_sends_it(spawn: Any, tmp_p
     Each callback comes 2 s after its task ends, so none is in flight at the kill: a kill between a
     receiver's 2xx and the settling write is the one way a callback is sent twice (the test above).
     """
-    later = options(tmp_path, "delay = 120\n")
     with Receiver() as receiver:
+        later = options(tmp_path, receiver, "delay = 120\n")
         with spawn(*later) as (url, process):
             ids = submit(url, 60, receiver.url)
             kill(process)
@@ -141,7 +143,10 @@ def test_of_two_servers_that_both_load_a_callback_one_sends_it(spawn: Any, tmp_p
 
 
 def test_workers_sharing_the_store_send_each_callback_once(spawn: Any, tmp_path: Path) -> None:
-    with Receiver() as receiver, spawn(*options(tmp_path), "--workers", "2", "--time-scale", "240") as (url, _):
+    with (
+        Receiver() as receiver,
+        spawn(*options(tmp_path, receiver), "--workers", "2", "--time-scale", "240") as (url, _),
+    ):
         ids = submit(url, 90, receiver.url)
         assert receiver.wait_for(lambda got: {r.task["task_id"] for r in got} >= set(ids))
         settle(tmp_path / "tasks.db")
@@ -152,7 +157,7 @@ def test_workers_sharing_the_store_send_each_callback_once(spawn: Any, tmp_path:
 def test_a_hand_edited_callback_row_is_checked_again_when_loaded(tmp_path: Path) -> None:
     """The file is outside input too: a URL rewritten to a host the allow-list refuses is never called."""
     db = tmp_path / "tasks.db"
-    app = create_app(config_from({"time_scale": 100}), clock=Clock(), store=SqliteStore(db))
+    app = create_app(config_from(LOCAL_9), clock=Clock(), store=SqliteStore(db))
 
     async def accept() -> None:
         async with client(app) as http:
@@ -161,15 +166,17 @@ def test_a_hand_edited_callback_row_is_checked_again_when_loaded(tmp_path: Path)
     asyncio.run(accept())
     with sqlite3.connect(db) as file:
         file.execute("UPDATE mock_callbacks SET url = 'http://169.254.169.254/latest' WHERE rowid = 1")
-    again = create_app(config_from({"time_scale": 100}), clock=Clock(), store=SqliteStore(db))
+    again = create_app(config_from(LOCAL_9), clock=Clock(), store=SqliteStore(db))
     assert asyncio.run(again.state.service.callbacks.load()) == 1
 
 
 def test_the_command_line_sets_the_allowed_hosts_and_the_secret() -> None:
     secret = "whsec_" + "c2VjcmV0LW9mLXRoZS1jb21tYW5kLWxpbmU="
     parser = _parser()
-    config = _config(parser, parser.parse_args(["--callback-host", "hooks.test", "--callback-secret", secret]))
+    given = ["--callback-host", "hooks.test", "--callback-port", "9000", "--callback-secret", secret]
+    config = _config(parser, parser.parse_args(given))
     assert config.callbacks.allow_hosts == ("hooks.test",) and config.callbacks.secret == secret
+    assert config.callbacks.local_ports == (9000,)
     with pytest.raises(SystemExit) as exit_:
         _config(parser, parser.parse_args(["--callback-host", "http://hooks.test/"]))
     assert exit_.value.code == 2
@@ -201,7 +208,7 @@ def _accepted(db: Path, config: Config, clock: Clock, count: int) -> list[str]:
 
 def test_a_callback_whose_task_is_not_stored_is_finished_and_not_loaded_at_every_start(tmp_path: Path) -> None:
     """As when the store's write failed after the ledger noted the callback (the submit was a 503)."""
-    db, config, clock = tmp_path / "tasks.db", config_from({"time_scale": 100}), Clock()
+    db, config, clock = tmp_path / "tasks.db", config_from(LOCAL_9), Clock()
     ids = _accepted(db, config, clock, 2)
     with sqlite3.connect(db) as file:
         file.execute("DELETE FROM tasks WHERE task_id = ?", (ids[0],))
@@ -212,8 +219,10 @@ def test_a_callback_whose_task_this_config_cannot_play_is_sent_under_one_that_ca
     """Its record outlives the config, and so does its callback: loaded at each start until a config plays it."""
     db, clock = tmp_path / "tasks.db", Clock()
     fast = Profile(queue=fixed(1), run=fixed(1), fail_rate=0.0, scope="videos")
-    mine, default = Config(time_scale=100, models={**MODELS, "my-model": fast}), Config(time_scale=100)
     with Receiver() as receiver:
+        calling = callback_settings.from_dict({"local_ports": [receiver.port]})
+        mine = Config(time_scale=100, models={**MODELS, "my-model": fast}, callbacks=calling)
+        default = Config(time_scale=100, callbacks=calling)
         first = create_app(mine, clock=clock, store=SqliteStore(db))
 
         async def accept() -> list[str]:
@@ -232,7 +241,7 @@ def test_a_callback_whose_task_this_config_cannot_play_is_sent_under_one_that_ca
 
 def test_a_callback_whose_stored_row_is_damaged_is_looked_at_once_a_start_not_every_second(tmp_path: Path) -> None:
     """A locked file mends, so its callback is looked at again soon; a damaged row does not, and was read 1/s forever."""
-    db, config, clock = tmp_path / "tasks.db", config_from({"time_scale": 100}), Clock()
+    db, config, clock = tmp_path / "tasks.db", config_from(LOCAL_9), Clock()
     (task_id,) = _accepted(db, config, clock, 1)
     with sqlite3.connect(db) as file:
         file.execute("UPDATE tasks SET submitted_at = 1e300 WHERE task_id = ?", (task_id,))

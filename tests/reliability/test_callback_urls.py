@@ -19,9 +19,10 @@ from receiver import Receiver
 
 from mockserver import create_app
 from mockserver.callbacks.asked import Target, check_url
-from mockserver.callbacks.settings import LOOPBACK
+from mockserver.callbacks.settings import Allowed
 from mockserver.config import config_from
 from mockserver.store import SqliteStore
+from mockserver.testing import free_port
 
 ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 
@@ -48,8 +49,8 @@ ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
     ],
 )
 def test_a_hostile_callback_url_is_a_400_naming_its_field_and_nothing_is_sent(field: str, url: str) -> None:
-    clock = Clock()
-    app = make(clock)
+    clock, port = Clock(), free_port()
+    app = make(clock, port)  # the receiver's port is allowed: the host around it is what is refused
 
     async def scenario(receiver: Receiver) -> Any:
         async with client(app) as http:
@@ -58,7 +59,7 @@ def test_a_hostile_callback_url_is_a_400_naming_its_field_and_nothing_is_sent(fi
             await run_for(app, clock, 5, step=0.5)
             return answer
 
-    with Receiver() as receiver:
+    with Receiver(port=port) as receiver:
         answer = asyncio.run(scenario(receiver))
     assert answer.status_code == 400, answer.text
     assert answer.json()["error"]["param"] == field and field in answer.json()["error"]["message"]
@@ -77,8 +78,8 @@ def test_a_hostile_callback_url_is_a_400_naming_its_field_and_nothing_is_sent(fi
     ],
 )
 def test_an_odd_allowed_url_is_posted_to_the_host_and_port_checked(url: str, host: str, path: str) -> None:
-    clock = Clock()
-    app = make(clock)
+    clock, port = Clock(), free_port()
+    app = make(clock, port)
 
     async def scenario(receiver: Receiver) -> None:
         given = url.format(port=receiver.port, arabic=str(receiver.port).translate(ARABIC_INDIC))
@@ -86,7 +87,7 @@ def test_an_odd_allowed_url_is_posted_to_the_host_and_port_checked(url: str, hos
             await submit(http, 1, {"callback_url": given})
             await run_for(app, clock, 5, step=0.5)
 
-    with Receiver() as receiver:
+    with Receiver(port=port) as receiver:
         asyncio.run(scenario(receiver))
         assert [(r.path, r.headers["host"]) for r in receiver.received] == [(path, f"{host}:{receiver.port}")], (
             attempts(app)
@@ -96,8 +97,8 @@ def test_an_odd_allowed_url_is_posted_to_the_host_and_port_checked(url: str, hos
 def test_a_stored_url_is_posted_where_the_check_at_load_says(tmp_path: Path) -> None:
     """A ledger row is outside input too: loaded, it is checked again and sent where that check approved."""
     db, clock = tmp_path / "tasks.db", Clock()
-    config = config_from({"time_scale": 100})
     with Receiver() as receiver:
+        config = config_from({"time_scale": 100, "callbacks": {"local_ports": [receiver.port]}})
         first = create_app(config, clock=clock, store=SqliteStore(db))
 
         async def accept() -> None:
@@ -114,8 +115,9 @@ def test_a_stored_url_is_posted_where_the_check_at_load_says(tmp_path: Path) -> 
 
 
 def test_the_target_is_what_the_allow_list_judged() -> None:
-    assert check_url("webhook", "HTTP://127.0.0.1\u3002:8080/a%2fb?c=d#e", LOOPBACK) == Target(
+    local = Allowed((), frozenset({8080, 443}))
+    assert check_url("webhook", "HTTP://127.0.0.1\u3002:8080/a%2fb?c=d#e", local) == Target(
         False, "127.0.0.1", 8080, "/a%2fb?c=d"
     )
-    ipv6 = check_url("webhook", "https://[0:0::1]/", LOOPBACK)
+    ipv6 = check_url("webhook", "https://[0:0::1]/", local)
     assert ipv6 == Target(True, "::1", 443, "/") and ipv6.authority == "[::1]"

@@ -27,7 +27,7 @@ def test_a_thousand_tasks_get_one_terminal_callback_each_with_a_valid_signature(
     clock, verify = Clock(), Webhook(DEV_SECRET)
 
     async def scenario(receiver: Receiver) -> tuple[list[str], dict[str, dict[str, Any]]]:
-        app = make(clock)
+        app = make(clock, receiver)
         async with client(app) as http:
             ids = await submit(http, 1000, {"callback_url": receiver.url})
             await run_for(app, clock, 6, step=0.5)
@@ -54,7 +54,7 @@ def test_a_tampered_body_or_another_secret_fails_verification() -> None:
     clock = Clock()
 
     async def scenario(receiver: Receiver) -> None:
-        app = make(clock)
+        app = make(clock, receiver)
         async with client(app) as http:
             await submit(http, 1, {"callback_url": receiver.url})
             await run_for(app, clock, 5, step=0.5)
@@ -69,8 +69,8 @@ def test_a_tampered_body_or_another_secret_fails_verification() -> None:
 
 
 def test_a_500_is_retried_with_backoff_under_the_same_webhook_id_and_each_attempt_is_shown() -> None:
-    clock = Clock()
-    app = make(clock, backoff=10, backoff_max=20)  # real seconds: 10, then 20
+    clock, port = Clock(), free_port()
+    app = make(clock, port, backoff=10, backoff_max=20)  # real seconds: 10, then 20
 
     async def scenario(receiver: Receiver) -> list[float]:
         async with client(app) as http:
@@ -83,7 +83,7 @@ def test_a_500_is_retried_with_backoff_under_the_same_webhook_id_and_each_attemp
             seen.append(len(receiver.received))
             return seen
 
-    with Receiver(answers=[500, 503]) as receiver:
+    with Receiver(answers=[500, 503], port=port) as receiver:
         seen = asyncio.run(scenario(receiver))
         assert seen == [1, 1, 3]
     ids = {r.headers["webhook-id"] for r in receiver.received}
@@ -97,7 +97,7 @@ def test_a_500_is_retried_with_backoff_under_the_same_webhook_id_and_each_attemp
 
 def test_a_refused_connection_is_retried_until_the_receiver_is_up() -> None:
     clock, port = Clock(), free_port()
-    app = make(clock)
+    app = make(clock, port)
 
     async def before() -> None:
         async with client(app) as http:
@@ -114,30 +114,30 @@ def test_a_refused_connection_is_retried_until_the_receiver_is_up() -> None:
 
 
 def test_after_its_tries_a_callback_is_given_up() -> None:
-    clock = Clock()
-    app = make(clock, tries=2)
+    clock, port = Clock(), free_port()
+    app = make(clock, port, tries=2)
 
     async def scenario(receiver: Receiver) -> None:
         async with client(app) as http:
             await submit(http, 1, {"callback_url": receiver.url})
             await run_for(app, clock, 120, step=1)
 
-    with Receiver(answers=[500] * 10) as receiver:
+    with Receiver(answers=[500] * 10, port=port) as receiver:
         asyncio.run(scenario(receiver))
     assert len(receiver.received) == 2
     assert app.state.service.callbacks.pending() == 0
 
 
 def test_a_redirect_is_an_answer_not_followed() -> None:
-    clock = Clock()
-    app = make(clock, tries=1)
+    clock, port, other = Clock(), free_port(), free_port()
+    app = make(clock, port, other, tries=1)
 
     async def scenario(first: Receiver) -> None:
         async with client(app) as http:
             await submit(http, 1, {"callback_url": first.url})
             await run_for(app, clock, 5, step=0.5)
 
-    with Receiver() as elsewhere, Receiver(redirect=elsewhere.url) as first:
+    with Receiver(port=other) as elsewhere, Receiver(redirect=elsewhere.url, port=port) as first:
         asyncio.run(scenario(first))
         assert len(first.received) == 1 and not elsewhere.received
     assert attempts(app)[-1]["status"] == 302
@@ -146,10 +146,10 @@ def test_a_redirect_is_an_answer_not_followed() -> None:
 def test_a_receiver_that_never_answers_times_out() -> None:
     """Real time: an attempt's whole timeout, 0.2 s here, is what is under test."""
     clock = Clock()
-    app = make(clock, tries=1, timeout=0.2)
     with socket.socket() as silent:  # takes the connection and never answers
         silent.bind(("127.0.0.1", 0))
         silent.listen()
+        app = make(clock, silent.getsockname()[1], tries=1, timeout=0.2)
 
         async def scenario() -> None:
             async with client(app) as http:
@@ -171,7 +171,7 @@ def test_the_readmes_verifier_accepts_the_mocks_signature_and_refuses_a_changed_
     clock = Clock()
 
     async def scenario(receiver: Receiver) -> None:
-        app = make(clock)
+        app = make(clock, receiver)
         async with client(app) as http:
             await submit(http, 3, {"callback_url": receiver.url})
             await run_for(app, clock, 6, step=0.5)

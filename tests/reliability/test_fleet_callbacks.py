@@ -17,6 +17,7 @@ import pytest
 from receiver import Receiver
 
 from mockserver.servers import SERVERS
+from mockserver.testing import free_port
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 ADMIN = {"Authorization": "Bearer sk-adm"}
@@ -37,9 +38,15 @@ backoff = 0.2
 
 
 @pytest.fixture
-def argv(redis_server: Any, tmp_path: Path) -> tuple[str, ...]:
+def hook_port() -> int:
+    """The port the test's receiver listens on, the one local port the fleet may call back."""
+    return free_port()
+
+
+@pytest.fixture
+def argv(redis_server: Any, tmp_path: Path, hook_port: int) -> tuple[str, ...]:
     config = tmp_path / "fleet.toml"
-    config.write_text(CONFIG)
+    config.write_text(CONFIG + f"local_ports = [{hook_port}]\n")
     return ("--store", redis_server.url, "--secret", "one fleet", "--admin-key", "sk-adm", "--config", str(config))
 
 
@@ -68,10 +75,10 @@ def until(done: Any, limit: float = 30.0) -> None:
 
 
 def test_a_callback_whose_instance_was_killed_before_it_was_due_is_sent_once_by_another(
-    fleet: list[tuple[str, Any]],
+    fleet: list[tuple[str, Any]], hook_port: int
 ) -> None:
     (a, process_a), (b, _) = fleet
-    with Receiver() as receiver:
+    with Receiver(port=hook_port) as receiver:
         task_id = submit(a, receiver.url)
         os.killpg(process_a.pid, signal.SIGKILL)  # seconds before the task ends, its callback noted in Redis
         process_a.wait()
@@ -84,9 +91,9 @@ def test_a_callback_whose_instance_was_killed_before_it_was_due_is_sent_once_by_
         assert [(s["task_id"], s["status"]) for s in sent] == [(task_id, 200)]
 
 
-def test_two_live_instances_never_both_send_one_delivery(fleet: list[tuple[str, Any]]) -> None:
+def test_two_live_instances_never_both_send_one_delivery(fleet: list[tuple[str, Any]], hook_port: int) -> None:
     urls = [url for url, _ in fleet]
-    with Receiver() as receiver:
+    with Receiver(port=hook_port) as receiver:
         ids = [submit(urls[n % 2], receiver.url) for n in range(30)]
         until(lambda: all(callbacks(url)["watched"] == len(ids) for url in urls))  # each watches every one
         assert receiver.wait_for(lambda got: len(got) >= len(ids)), f"{len(receiver.received)} of {len(ids)} sent"

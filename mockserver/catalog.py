@@ -46,9 +46,10 @@ def resolve(config: Config) -> Catalog:
     defaults = {scope: config.profiles.get(scope, SCOPE_DEFAULTS[scope]) for scope in SCOPES}
     profiles = [*defaults.values(), *config.models.values()]
     names = [f"{scope} default" for scope in SCOPES] + list(config.models)
-    index = {(p.scope, name): n for n, (name, p) in enumerate(config.models.items(), start=len(SCOPES))}
-    for alias, model in config.aliases.items():
-        index[(config.models[model].scope, alias)] = names.index(model)
+    number = {name: n for n, name in enumerate(names)}
+    index = {(p.scope, name): number[name] for name, p in config.models.items()}
+    for alias, model in config.aliases.items():  # a model of the alias's own name is played by that name
+        index.setdefault((config.models[model].scope, alias), number[model])
     return Catalog(
         profiles=tuple(profiles),
         names=tuple(names),
@@ -61,7 +62,7 @@ def resolve(config: Config) -> Catalog:
         seed=config.seed,
         strict=config.strict_models,
         scopes=(*SCOPES, *(p.scope for p in config.models.values())),
-        takes={names.index(model): takes for model, takes in config.takes.items()},
+        takes={number[model]: takes for model, takes in config.takes.items()},
         chosen={
             (config.models[config.aliases[alias]].scope, alias): parse(scenario, tuple(config.fail_reasons))
             for alias, scenario in config.alias_scenarios.items()

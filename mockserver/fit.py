@@ -20,16 +20,16 @@ import statistics
 import sys
 import tomllib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from functools import reduce
 from pathlib import Path
 from typing import Any
 
-from . import usage
-from .config import FAIL_REASONS, ConfigError, config_from
-from .contract.recording import RecordingError, read
-from .profiles import Timing, table
+from . import usage, validate
+from .config import FAIL_REASONS, MAX_MODELS, ConfigError, config_from
+from .contract.recording import RecordingError, escaped, read, readable
+from .profiles import MODELS, Timing, table
 from .scenarios import MAX_REASONS
 
 MIN_TASKS = 30
@@ -115,7 +115,8 @@ def progress_step(lines: list[dict[str, Any]]) -> tuple[int | None, int]:
 
 
 def reason_of(line: dict[str, Any]) -> str:
-    return line.get("fail_reason") or "(no reason given)"
+    """The failure's text as a config can hold it: lone surrogates escaped; none, or only white space, said so."""
+    return escaped(readable(line.get("fail_reason")) or "(no reason given)")
 
 
 def slug(text: str, taken: set[str]) -> str:
@@ -147,14 +148,27 @@ class Result:
     fault_notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     names: dict[str, str] = field(default_factory=dict)  # each recorded fail_reason text's catalogue name
+    left_out: list[str] = field(default_factory=list)  # what the config could not hold, said
 
 
-def fit(lines: list[dict[str, Any]], min_tasks: int = MIN_TASKS) -> Result:
+def fit(lines: list[dict[str, Any]], min_tasks: int = MIN_TASKS, beside: Collection[str] = MODELS) -> Result:
+    """The config a recording's lines fit, in one pass over them. A config holds ``MAX_MODELS`` models, ``beside``
+    (the embedded ones) among them: past that, the most recorded are kept."""
     result = Result()
     catalogue = result.names = _catalogue(lines, result)
     by_model: dict[str, list[dict[str, Any]]] = {}
     for line in lines:
         by_model.setdefault(line["model"], []).append(line)
+    new = sorted((m for m in by_model if m not in beside), key=lambda m: (-len(by_model[m]), m))
+    room = MAX_MODELS - len(beside)
+    if len(new) > room:
+        left = new[room:]
+        result.left_out.append(
+            f"models: {len(new)} seen, a config holds {room} besides the embedded ones; "
+            f"the {len(left)} least recorded ({sum(len(by_model[m]) for m in left)} lines) are left out"
+        )
+        for model in left:
+            del by_model[model]
     for model, mine in sorted(by_model.items()):
         _model(model, mine, catalogue, min_tasks, result)
     _faults(lines, min_tasks, result)
@@ -231,7 +245,7 @@ def _model(model: str, lines: list[dict[str, Any]], catalogue: dict[str, str], l
     if ttls:
         profile["link_ttl"] = _round(statistics.median(ttls))
         rests("link_ttl", len(ttls), "for ever" if not profile["link_ttl"] else f"median {profile['link_ttl']} s")
-    platforms = Counter(line["platform"] for line in lines if line.get("platform"))
+    platforms = Counter(escaped(found) for line in lines if (found := readable(line.get("platform"))))
     if platforms:
         profile["platform"] = platforms.most_common(1)[0][0]
     result.models[model] = profile
@@ -243,7 +257,7 @@ def _model(model: str, lines: list[dict[str, Any]], catalogue: dict[str, str], l
 def shape(line: dict[str, Any]) -> int:
     """The profile's ``outputs``: 0 for one URL in ``data.output``, else the length of ``data.outputs``."""
     shown = line.get("outputs", {"form": "output", "count": 1})
-    return min(100, shown["count"]) if shown["form"] == "outputs" else 0
+    return int(min(100, shown["count"])) if shown["form"] == "outputs" else 0
 
 
 def _faults(lines: list[dict[str, Any]], least: int, result: Result) -> None:
@@ -266,7 +280,7 @@ def _faults(lines: list[dict[str, Any]], least: int, result: Result) -> None:
     if not rates:
         return
     waits = [e["retry_after"] for e in errors if e["status"] in (429, 503) and "retry_after" in e]
-    seconds = [int(w) for w in waits if w.strip().isdigit()]
+    seconds = [int(w) for w in (w.strip() for w in waits) if w.isascii() and w.isdigit() and len(w) < 20]
     if seconds:
         rates["retry_after"] = min(86400, round(statistics.median(seconds)))
     if len(waits) > 2 * len(seconds):
@@ -278,6 +292,11 @@ def _faults(lines: list[dict[str, Any]], least: int, result: Result) -> None:
     result.fault_notes.append(f"rates from {submits} submits and {polls} polls")
     if submits < least:
         result.warnings.append(f"faults rest on {submits} submits, fewer than {least}")
+
+
+def judge(line: Any) -> list[Any]:
+    """A recording line's schema errors, at about 20 µs for a good line (the compiled schema; ``validate.py``)."""
+    return validate.problems("recording", line)
 
 
 def to_toml(result: Result, source: str) -> str:
@@ -326,7 +345,7 @@ def main(argv: list[str]) -> None:
     given = {"recording": args.recording, "out": args.out, "min_tasks": args.min_tasks}
     usage.check(parser, "mock-cli", {k: v for k, v in given.items() if v is not None})
     try:
-        recording = read(args.recording, args.skip_bad_lines)
+        recording = read(args.recording, args.skip_bad_lines, judge=judge)
     except RecordingError as exc:
         parser.error(str(exc))
     for warning in recording.skipped:
@@ -337,7 +356,7 @@ def main(argv: list[str]) -> None:
         config_from(tomllib.loads(text))  # what is written is what --config plays
     except ConfigError as exc:
         raise AssertionError(f"fit wrote a config --config refuses: {exc}") from exc
-    for warning in result.warnings:
+    for warning in [*result.left_out, *result.warnings]:
         print(f"warning: {warning}", file=sys.stderr)
     if args.out is None:
         sys.stdout.write(text)

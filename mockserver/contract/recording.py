@@ -11,20 +11,39 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from . import describe, errors, schema
+from . import describe, errors, quote, schema
 
 SCHEMA = "recording"
 VERSION = 1
 FOREVER = 31_536_000  # a max-age of a year or more: the link never expires
 _TERMINAL = ("SUCCESS", "FAILURE")
 MOST_KEPT = 5_000  # progress samples, status changes and errors a task keeps: one polled for ever stays bounded
-_MAX_AGE = re.compile(r"max-age\s*=\s*(\d+)", re.IGNORECASE)
+_MAX_AGE = re.compile(r"max-age\s*=\s*([0-9]+)", re.IGNORECASE)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def readable(value: Any) -> str | None:
+    """``value`` if it is text the schema's ``nonEmptyString`` takes (not only white space), else None."""
+    if isinstance(value, str) and _pattern(schema("common")["$defs"]["nonEmptyString"]["pattern"]).search(value):
+        return value
+    return None
+
+
+@cache
+def _pattern(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def escaped(value: str) -> str:
+    """``value`` with each lone surrogate (which no UTF-8 file, TOML included, can hold) written as ``\\udxxx``."""
+    return _SURROGATE.sub(lambda found: f"\\u{ord(found[0]):04x}", value)
 
 
 def mode(scope: str, body: Any) -> str:
@@ -110,7 +129,7 @@ class TaskLog:
     def start(cls, scope: str, body: Any, at: float, keep_prompt: bool = False) -> TaskLog:
         """A log for a submit of ``body`` sent at unix time ``at``; the prompt is kept only if asked."""
         given = body if isinstance(body, dict) else {}
-        model = given.get("model") if isinstance(given.get("model"), str) and given["model"].strip() else "unknown"
+        model = readable(given.get("model")) or "unknown"
         prompt = given.get("prompt") if keep_prompt and isinstance(given.get("prompt"), str) else None
         return cls(scope, model, mode(scope, body), at, prompt)
 
@@ -132,8 +151,7 @@ class TaskLog:
         if status is None or status >= 400:
             self.error("submit", when, status, headers)
             return
-        task_id = body.get("task_id") if isinstance(body, dict) else None
-        self.task_id = task_id if isinstance(task_id, str) and task_id else None
+        self.task_id = readable(body.get("task_id")) if isinstance(body, dict) else None
 
     def polled(self, when: float, latency: float, status: int | None, headers: dict[str, str], task: Any) -> None:
         """One poll's answer; a terminal status ends the task (later polls are still counted)."""
@@ -146,8 +164,8 @@ class TaskLog:
         if not isinstance(task, dict) or self.ended:
             return
         at = self._at(when)
-        seen = task.get("status")
-        if isinstance(seen, str) and seen:
+        seen = readable(task.get("status"))
+        if seen is not None:
             if self.statuses and self.statuses[-1]["status"] == seen:
                 self.statuses[-1]["last"] = at
             else:
@@ -166,7 +184,8 @@ class TaskLog:
         if seen in _TERMINAL:
             self.ended = seen
             if seen == "FAILURE":
-                self.fail_reason = str(task.get("fail_reason") or "")[:4096]
+                reason = task.get("fail_reason")
+                self.fail_reason = (reason if isinstance(reason, str) else "")[:4096]
             else:
                 self.form, self.urls = output_urls(task)
 
@@ -245,7 +264,10 @@ class Writer:
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
 
     def write(self, line: dict[str, Any]) -> None:
-        data = memoryview((json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n").encode())
+        """One line; raises OSError as ``os.write`` does. Lone surrogates (a model name sent as ``"\\ud800"``) are
+        written as the JSON escapes they came as: ``json`` escapes every backslash, so any left is theirs."""
+        text = json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n"
+        data = memoryview(text.encode("utf-8", "backslashreplace"))
         while data:
             data = data[os.write(self._fd, data) :]
 
@@ -265,11 +287,15 @@ class Recording:
     skipped: list[str]  # a warning per line skipped
 
 
-def read(path: str | os.PathLike[str], skip_bad: bool = False) -> Recording:
-    """Every line of a recording, each checked against ``schemas/recording.json``.
+Judge = Callable[[Any], list[Any]]  # a line's schema errors, deepest first (``contract.errors``'s answer)
+
+
+def read(path: str | os.PathLike[str], skip_bad: bool = False, judge: Judge | None = None) -> Recording:
+    """Every line of a recording, each checked against ``schemas/recording.json`` (by ``judge``, if given).
 
     A truncated or hand-edited line is refused (``RecordingError``, naming it and why), or with
-    ``skip_bad`` left out with a warning; a recording with no line left is refused either way.
+    ``skip_bad`` left out with a warning; a stray line (``stray``) is always left out with a warning. A
+    recording with no line left is refused either way. One pass, a line at a time.
     """
     lines, skipped = [], []
     try:
@@ -277,9 +303,13 @@ def read(path: str | os.PathLike[str], skip_bad: bool = False) -> Recording:
     except OSError as exc:
         raise RecordingError(f"{path}: {exc.strerror or exc}") from exc
     with handle:
-        for number, problem, line in _lines(handle):
+        for number, problem, line in _lines(handle, judge or _errors):
             if problem is None:
-                lines.append(line)
+                problem = stray(line)
+                if problem is None:
+                    lines.append(line)
+                else:
+                    skipped.append(f"{path}:{number}: {problem}")
                 continue
             message = f"{path}:{number}: {problem}"
             if not skip_bad:
@@ -290,7 +320,22 @@ def read(path: str | os.PathLike[str], skip_bad: bool = False) -> Recording:
     return Recording(lines, skipped)
 
 
-def _lines(handle: Any) -> Iterator[tuple[int, str | None, dict[str, Any]]]:
+def stray(line: dict[str, Any]) -> str | None:
+    """Why a line the schema takes cannot be played, or None: a request to a scope the contract lacks, or a
+    model name no config can hold (a lone surrogate, which TOML cannot write)."""
+    scopes = schema("common")["$defs"]["scope"]["enum"]
+    if line["scope"] not in scopes:
+        return f"scope {quote(line['scope'])} is not one of {scopes}: a stray request, left out"
+    if _SURROGATE.search(line["model"]):
+        return f"model {quote(line['model'])} holds a lone surrogate, which no config can name: left out"
+    return None
+
+
+def _errors(line: Any) -> list[Any]:
+    return errors(SCHEMA, line)
+
+
+def _lines(handle: Any, judge: Judge) -> Iterator[tuple[int, str | None, dict[str, Any]]]:
     number = 0
     try:
         for number, text in enumerate(handle, start=1):
@@ -299,18 +344,33 @@ def _lines(handle: Any) -> Iterator[tuple[int, str | None, dict[str, Any]]]:
             if not text.endswith("\n"):
                 yield number, "the line is cut short (no newline at its end): the recording was truncated", {}
                 continue
-            yield number, *check(text)
+            yield number, *check(text, judge)
     except UnicodeDecodeError as exc:
         yield number + 1, f"not UTF-8 text ({exc.reason})", {}
 
 
-def check(text: str) -> tuple[str | None, dict[str, Any]]:
-    """A line's problem (None if it has none) and the line."""
+def check(text: str, judge: Judge | None = None) -> tuple[str | None, dict[str, Any]]:
+    """A line's problem (None if it has none) and the line. Numbers are finite, as JSON's are: ``NaN``,
+    ``Infinity`` and ``1e999`` are refused."""
     try:
-        line = json.loads(text)
+        line = json.loads(text, parse_float=_finite, parse_constant=_not_json)
     except (ValueError, RecursionError) as exc:
         return f"not JSON ({exc})", {}
-    problems = errors(SCHEMA, line, settings=True)
+    try:
+        problems = (judge or _errors)(line)
+    except RecursionError:
+        return "nested too deeply", {}
     if problems:
         return describe(problems[0]), {}
     return None, line
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is too large for a number")
+    return value
+
+
+def _not_json(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")

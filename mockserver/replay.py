@@ -27,8 +27,9 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-def take(line: dict[str, Any], names: dict[str, str]) -> Take | None:
-    """An ended task's lifecycle as a take; None for one that never ended."""
+def take(line: dict[str, Any]) -> Take | None:
+    """An ended task's lifecycle as a take (a failure's ``reason`` its text, as ``fit.reason_of`` reads it);
+    None for one that never ended."""
     finished = fit.entered(line, fit.TERMINAL)
     if finished is None:
         return None
@@ -41,7 +42,7 @@ def take(line: dict[str, Any], names: dict[str, str]) -> Take | None:
         before = seen["last"]
     started = min(fit.entered(line, ["IN_PROGRESS"]) or finished, finished)
     progress = tuple((at, round(p)) for at, p in line["progress"] if at < finished)
-    reason = names[fit.reason_of(line)] if line["ended"] == "FAILURE" else ""
+    reason = fit.reason_of(line) if line["ended"] == "FAILURE" else ""
     outputs = fit.shape(line) if line["ended"] == "SUCCESS" else 0
     shown = tuple(states) or ((0.0, "SUBMITTED"),)  # in order of time, as a take is read, whatever the line said
     return Take(started, finished - started, tuple(sorted(shown)), tuple(sorted(progress)), reason, outputs)
@@ -54,21 +55,15 @@ def apply(config: Config, path: str | Path, warn: Callable[[str], None] | None =
     played (too many failure reasons with those of ``config``). A stray line, and models past what a
     config holds, are left out with a warning (``warn``; standard error by default).
     """
-    recording = read(path, judge=fit.judge)
-    lines = recording.lines
-    result = fit.fit(lines, beside=config.models)
+    recording = read(path, parse=fit.check, keep=lambda line: (fit.summary(line), take(line)))
+    result = fit.fit((task for task, _ in recording.lines), beside=config.models)
     for warning in [*(f"skipped {w}" for w in recording.skipped), *result.left_out]:
         (warn or _stderr)(f"warning: --replay: {warning}")
     replayed = config_from({"models": result.models, "fail_reasons": result.fail_reasons})
     takes: dict[str, list[Take]] = {}
-    for line in lines:
-        found = take(line, result.names)
-        if (
-            found is not None
-            and line["model"] in result.models
-            and line["scope"] == result.models[line["model"]]["scope"]
-        ):
-            takes.setdefault(line["model"], []).append(found)
+    for task, found in recording.lines:
+        if found is not None and task.model in result.models and task.scope == result.models[task.model]["scope"]:
+            takes.setdefault(task.model, []).append(replace(found, reason=result.names.get(found.reason, "")))
     merged = replace(
         config,
         models={**config.models, **{name: replayed.models[name] for name in result.models}},

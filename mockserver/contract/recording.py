@@ -283,15 +283,21 @@ class RecordingError(ValueError):
 
 @dataclass(frozen=True)
 class Recording:
-    lines: list[dict[str, Any]]
+    lines: list[Any]  # each line, or what ``keep`` made of it
     skipped: list[str]  # a warning per line skipped
 
 
-Judge = Callable[[Any], list[Any]]  # a line's schema errors, deepest first (``contract.errors``'s answer)
+Check = Callable[[str], tuple[str | None, Any]]  # a line's text to its problem (None if none) and its value
 
 
-def read(path: str | os.PathLike[str], skip_bad: bool = False, judge: Judge | None = None) -> Recording:
-    """Every line of a recording, each checked against ``schemas/recording.json`` (by ``judge``, if given).
+def read(
+    path: str | os.PathLike[str],
+    skip_bad: bool = False,
+    parse: Check | None = None,
+    keep: Callable[[dict[str, Any]], Any] | None = None,
+) -> Recording:
+    """Every line of a recording, each checked against ``schemas/recording.json`` (by ``parse``, if given), as
+    ``keep`` makes it (a summary of what the reader needs holds a million lines where their dicts would not).
 
     A truncated or hand-edited line is refused (``RecordingError``, naming it and why), or with
     ``skip_bad`` left out with a warning; a stray line (``stray``) is always left out with a warning. A
@@ -303,11 +309,11 @@ def read(path: str | os.PathLike[str], skip_bad: bool = False, judge: Judge | No
     except OSError as exc:
         raise RecordingError(f"{path}: {exc.strerror or exc}") from exc
     with handle:
-        for number, problem, line in _lines(handle, judge or _errors):
+        for number, problem, line in _lines(handle, parse or check):
             if problem is None:
                 problem = stray(line)
                 if problem is None:
-                    lines.append(line)
+                    lines.append(line if keep is None else keep(line))
                 else:
                     skipped.append(f"{path}:{number}: {problem}")
                 continue
@@ -331,11 +337,7 @@ def stray(line: dict[str, Any]) -> str | None:
     return None
 
 
-def _errors(line: Any) -> list[Any]:
-    return errors(SCHEMA, line)
-
-
-def _lines(handle: Any, judge: Judge) -> Iterator[tuple[int, str | None, dict[str, Any]]]:
+def _lines(handle: Any, parse: Check) -> Iterator[tuple[int, str | None, dict[str, Any]]]:
     number = 0
     try:
         for number, text in enumerate(handle, start=1):
@@ -344,20 +346,25 @@ def _lines(handle: Any, judge: Judge) -> Iterator[tuple[int, str | None, dict[st
             if not text.endswith("\n"):
                 yield number, "the line is cut short (no newline at its end): the recording was truncated", {}
                 continue
-            yield number, *check(text, judge)
+            yield number, *parse(text)
     except UnicodeDecodeError as exc:
         yield number + 1, f"not UTF-8 text ({exc.reason})", {}
 
 
-def check(text: str, judge: Judge | None = None) -> tuple[str | None, dict[str, Any]]:
+def check(text: str) -> tuple[str | None, dict[str, Any]]:
     """A line's problem (None if it has none) and the line. Numbers are finite, as JSON's are: ``NaN``,
     ``Infinity`` and ``1e999`` are refused."""
     try:
         line = json.loads(text, parse_float=_finite, parse_constant=_not_json)
     except (ValueError, RecursionError) as exc:
         return f"not JSON ({exc})", {}
+    return judged(line, errors)
+
+
+def judged(line: Any, judge: Callable[[str, Any], list[Any]]) -> tuple[str | None, dict[str, Any]]:
+    """``line`` judged against the schema by ``judge`` (``contract.errors``, or as fast and as exact)."""
     try:
-        problems = (judge or _errors)(line)
+        problems = judge(SCHEMA, line)
     except RecursionError:
         return "nested too deeply", {}
     if problems:

@@ -54,7 +54,7 @@ MAX_OPEN = 10_000  # tasks followed at once by default: about 2 KiB each after a
 MAX_BODY = Config().max_body_bytes  # a submit body, as the mock takes it; also how much of an answer is read
 MOST_PROBED = 10  # outputs of one task whose first byte is fetched
 MOST_LINKS = 100_000  # output links remembered, so their downloads may pass
-_ROUTE = re.compile(rb"/v2/([a-z]+)/generations(?:/([!-~]+))?")
+_ROUTE = re.compile(rb"/v2/([a-z]+)/generations(?:/([!-.0-~]+))?")  # an id: printable ASCII but /
 _SCOPES = frozenset(scope.encode() for scope in SCOPES)
 
 

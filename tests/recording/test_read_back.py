@@ -98,7 +98,9 @@ def test_a_stray_line_is_skipped_with_a_warning(tmp_path: Path, capsys: pytest.C
     path = written(tmp_path / "rec.jsonl", [task(), task(scope="video"), task()])
     data, warnings = fitted(path, capsys)
     assert list(data["models"]) == ["gw"]
-    assert "skipped" in warnings and "rec.jsonl:2: scope 'video' is not one of ['images', 'videos', 'audio']" in warnings
+    assert (
+        "skipped" in warnings and "rec.jsonl:2: scope 'video' is not one of ['images', 'videos', 'audio']" in warnings
+    )
     said: list[str] = []
     assert len(replay.apply(Config(), path, warn=said.append).takes["gw"]) == 2
     assert [warning.split(": scope")[0].rpartition("/")[2] for warning in said] == ["rec.jsonl:2"]
@@ -116,7 +118,9 @@ def test_models_named_as_embedded_aliases_play_their_fitted_profile(
         played = catalog.profile_for("videos", alias)
         assert catalog.names[played] == alias and catalog.profiles[played].run == Timing("fixed", 7.5)
     replayed = resolve(replay.apply(Config(), path))
-    assert replayed.takes[replayed.profile_for("videos", alias)][0].run == 7.5, "entered halfway between the polls around it"
+    assert replayed.takes[replayed.profile_for("videos", alias)][0].run == 7.5, (
+        "entered halfway between the polls around it"
+    )
 
 
 def test_more_models_than_a_config_holds_keep_the_most_recorded(capsys: pytest.CaptureFixture[str]) -> None:
@@ -126,8 +130,6 @@ def test_more_models_than_a_config_holds_keep_the_most_recorded(capsys: pytest.C
     result = fit.fit(lines)
     room = MAX_MODELS - len(MODELS)
     assert len(result.models) == room and "m69999" in result.models, "the model recorded twice is kept"
-    assert result.left_out == [
-        f"models: 70000 seen, a config holds {room} besides the embedded ones; "
-        f"the {70_000 - room} least recorded ({70_000 - room} lines) are left out"
-    ]
+    said = f"models: 70000 seen, a config holds {room} besides the embedded ones; the {70_000 - room} least recorded"
+    assert result.left_out == [f"{said} ({70_000 - room} lines) are left out"]
     check(from_dict({"models": result.models, "fail_reasons": result.fail_reasons}))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import statistics
 import sys
 import tomllib
@@ -33,6 +34,7 @@ from .profiles import MODELS, Timing, table
 from .scenarios import MAX_REASONS
 
 MIN_TASKS = 30
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 TERMINAL = ("SUCCESS", "FAILURE")
 MAX_WEIGHTS = 100  # entries in a weighted fail_reasons list (each name repeated by its share)
 _REASONS_LEFT = MAX_REASONS - len(FAIL_REASONS)  # the embedded catalogue stays, so a fitted config adds to it
@@ -347,16 +349,22 @@ def check(text: str) -> tuple[str | None, dict[str, Any]]:
 
 
 def to_toml(result: Result, source: str) -> str:
-    out = [f"# Fitted by mockserver fit from {source}. Play it with: mockserver --config FILE", ""]
+    out = [f"# Fitted by mockserver fit from {shown(source)}. Play it with: mockserver --config FILE", ""]
     if result.fail_reasons:
         out += ["[fail_reasons]", *(f"{_key(k)} = {_value(v)}" for k, v in result.fail_reasons.items()), ""]
     for model, profile in result.models.items():
-        out += [f"# {note}" for note in result.notes[model]]
+        out += [f"# {shown(note)}" for note in result.notes[model]]
         out += [f"[models.{_key(model)}]", *(f"{_key(k)} = {_value(v)}" for k, v in profile.items()), ""]
     if result.faults:
-        out += [f"# faults: {note}" for note in result.fault_notes]
+        out += [f"# faults: {shown(note)}" for note in result.fault_notes]
         out += ["[faults]", *(f"{k} = {_value(v)}" for k, v in result.faults.items()), ""]
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def shown(text: str) -> str:
+    """``text`` fit for a comment line and a terminal: control characters (a newline would end the comment) and
+    lone surrogates escaped, as a model name may hold them."""
+    return escaped(_CONTROL.sub(lambda found: f"\\x{ord(found[0]):02x}", text))
 
 
 def _key(name: str) -> str:
@@ -396,7 +404,7 @@ def main(argv: list[str]) -> None:
     except RecordingError as exc:
         parser.error(str(exc))
     for warning in recording.skipped:
-        print(f"warning: skipped {warning}", file=sys.stderr)
+        print(f"warning: skipped {shown(warning)}", file=sys.stderr)
     result = fit(recording.lines, args.min_tasks)
     text = to_toml(result, Path(args.recording).name)
     try:
@@ -404,7 +412,7 @@ def main(argv: list[str]) -> None:
     except ConfigError as exc:
         raise AssertionError(f"fit wrote a config --config refuses: {exc}") from exc
     for warning in [*result.left_out, *result.warnings]:
-        print(f"warning: {warning}", file=sys.stderr)
+        print(f"warning: {shown(warning)}", file=sys.stderr)
     if args.out is None:
         sys.stdout.write(text)
         return

@@ -24,7 +24,7 @@ STATES = frozenset(contract.lifecycle()["states"]) - frozenset(fit.TERMINAL)
 
 
 def _stderr(message: str) -> None:
-    print(message, file=sys.stderr)
+    print(fit.shown(message), file=sys.stderr)
 
 
 def take(line: dict[str, Any]) -> Take | None:

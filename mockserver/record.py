@@ -122,7 +122,7 @@ class Recorder:
         for url in output_urls(task)[1] if isinstance(task, dict) else []:
             try:
                 link = httpx.URL(url)
-            except httpx.InvalidURL:
+            except (httpx.InvalidURL, ValueError):
                 continue
             if (link.scheme, link.netloc) == (base.scheme, base.netloc):
                 path = link.raw_path.partition(b"?")[0]
@@ -155,7 +155,7 @@ class Recorder:
             answer = await self._get(url, ranged)
             if answer.status_code in (401, 403) and self.key and _same_origin(url, self.upstream):
                 answer = await self._get(url, {**ranged, "Authorization": f"Bearer {self.key}"})
-        except (httpx.HTTPError, ValueError):  # a link no client could follow either
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError):  # a link no client could follow either
             pass
         now, took = time.time(), time.monotonic() - started
         if answer is None:
@@ -192,7 +192,7 @@ def _size(status: int, headers: dict[str, str]) -> int | None:
 def _same_origin(url: str, base: str) -> bool:
     try:
         a, b = httpx.URL(url), httpx.URL(base)
-    except httpx.InvalidURL:
+    except (httpx.InvalidURL, ValueError):
         return False
     return (a.scheme, a.netloc) == (b.scheme, b.netloc)
 

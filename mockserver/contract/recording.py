@@ -264,8 +264,8 @@ class Writer:
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
 
     def write(self, line: dict[str, Any]) -> None:
-        """One line; raises OSError as ``os.write`` does. Lone surrogates (a model name sent as ``"\\ud800"``) are
-        written as the JSON escapes they came as: ``json`` escapes every backslash, so any left is theirs."""
+        """One line; raises OSError as ``os.write`` does. A lone surrogate (a model sent as ``"\\ud800"``), which
+        UTF-8 cannot encode, is written as the JSON escape it came as: it can only lie inside a string."""
         text = json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n"
         data = memoryview(text.encode("utf-8", "backslashreplace"))
         while data:
@@ -352,13 +352,17 @@ def _lines(handle: Any, parse: Check) -> Iterator[tuple[int, str | None, dict[st
 
 
 def check(text: str) -> tuple[str | None, dict[str, Any]]:
-    """A line's problem (None if it has none) and the line. Numbers are finite, as JSON's are: ``NaN``,
-    ``Infinity`` and ``1e999`` are refused."""
+    """A line's problem (None if it has none) and the line, judged as the mock's settings are: numbers finite
+    (``NaN``, ``Infinity`` and ``1e999`` refused), integers written as such."""
     try:
-        line = json.loads(text, parse_float=_finite, parse_constant=_not_json)
+        line = json.loads(text)
     except (ValueError, RecursionError) as exc:
         return f"not JSON ({exc})", {}
-    return judged(line, errors)
+    return judged(line, _settings)
+
+
+def _settings(name: str, line: Any) -> list[Any]:
+    return errors(name, line, settings=True)
 
 
 def judged(line: Any, judge: Callable[[str, Any], list[Any]]) -> tuple[str | None, dict[str, Any]]:
@@ -370,14 +374,3 @@ def judged(line: Any, judge: Callable[[str, Any], list[Any]]) -> tuple[str | Non
     if problems:
         return describe(problems[0]), {}
     return None, line
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text} is too large for a number")
-    return value
-
-
-def _not_json(name: str) -> float:
-    raise ValueError(f"{name} is not JSON")

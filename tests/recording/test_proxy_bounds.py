@@ -287,3 +287,28 @@ def test_sigterm_stops_the_recorder_as_ctrl_c_does(sig: int, tmp_path: Path) -> 
     assert f"recorder stopped; lines are in {out}" in said
     (line,) = lines(out)
     assert line["task_id"] == answer.json()["task_id"] and line["ended"] is None
+
+
+def test_lone_surrogates_from_client_or_gateway_are_written_escaped_and_no_open_line_is_lost(tmp_path: Path) -> None:
+    """A model sent as "\\ud800", or a fail_reason as "\\udcff", crashed the writer at stop: every open line
+    was lost with it."""
+
+    async def answer(scope: Scope) -> Answer:
+        if scope["method"] == "POST":
+            return 200, JSON, chunks(b'{"task_id": "t-%d"}' % len(gateway.seen))
+        failed = b'{"status": "FAILURE", "fail_reason": "refused \\udcff"}'  # as JSON escapes it
+        return 200, JSON, chunks(failed if scope["raw_path"].endswith(b"t-1") else b'{"status": "IN_PROGRESS"}')
+
+    gateway, out = Gateway(answer), tmp_path / "rec.jsonl"
+
+    async def walk(http: httpx.AsyncClient) -> None:
+        for model in (b'"gw"', b'"gw\\ud800"', b'"other"'):
+            answered = await http.post("/v2/videos/generations", content=b'{"model": %s}' % model, headers=JSON)
+            assert (await http.get(f"/v2/videos/generations/{answered.json()['task_id']}")).status_code == 200
+
+    through(in_process(gateway, out), walk)
+    text = out.read_text(encoding="utf-8")
+    assert "refused \\udcff" in text and "gw\\ud800" in text
+    found = {line["task_id"]: line for line in lines(out)}
+    assert found["t-1"]["fail_reason"] == "refused \udcff" and found["t-3"]["model"] == "gw\ud800"
+    assert found["t-5"]["ended"] is None, "the tasks still open are written at the stop"

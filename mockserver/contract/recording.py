@@ -164,14 +164,15 @@ class TaskLog:
         if not isinstance(task, dict) or self.ended:
             return
         at = self._at(when)
-        seen = readable(task.get("status"))
+        shown = task.get("status")
+        seen = readable(shown[:200]) if isinstance(shown, str) else None  # cut first: 200 spaces and a word is none
         if seen is not None:
             if self.statuses and self.statuses[-1]["status"] == seen:
                 self.statuses[-1]["last"] = at
             else:
                 if len(self.statuses) >= MOST_KEPT:  # a status that flips for ever: the latest takes the last place
                     self.statuses.pop()
-                self.statuses.append({"status": seen[:200], "first": at, "last": at})
+                self.statuses.append({"status": seen, "first": at, "last": at})
         value = percent(task.get("progress"))
         if value is not None and seen not in _TERMINAL and len(self.progress) < MOST_KEPT:
             self.progress.append([at, value])

@@ -1,5 +1,5 @@
-"""Property: whatever a recorder writes, ``fit`` then ``--config``, and ``--replay``, take it or refuse it naming
-the line and the reason; nothing crashes.
+"""Property: a recorder writes only lines the schema takes, and whatever it writes, ``fit`` then ``--config``,
+and ``--replay``, take or refuse naming the line and the reason; nothing crashes.
 
 Hypothesis draws what a gateway could answer a recorder (odd text with lone surrogates and white space,
 odd headers, odd numbers, alias-like names, stray scopes), feeds it through the recorder's own
@@ -19,12 +19,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mockserver import Config, fit, replay
+from mockserver import Config, contract, fit, replay
 from mockserver.catalog import resolve
 from mockserver.config import ConfigError, load_config
 from mockserver.contract.recording import RecordingError, TaskLog, Writer
 
 ODD = ["\ud800", "x\udcff", " ", "\t\u3000", "\ufeff", "veo3-fast", "sora-2-pro", "videos default", "²", "0" * 30]
+ODD += [" " * 200 + "cut", "\n# [models.x]\n", "x" * 5000]
 odd_text = st.one_of(st.sampled_from(ODD), st.text(max_size=12))
 number = st.one_of(
     st.integers(min_value=-(10**30), max_value=10**30),
@@ -96,6 +97,7 @@ def test_fit_then_config_and_replay_take_any_recording_or_name_the_line(
         writer = Writer(path)
         for line in lines:
             if isinstance(line, dict):
+                assert contract.errors("recording", line, settings=True) == [], "the recorder writes what fit reads"
                 writer.write(line)
             else:  # a stray line: written as it is, newline and all
                 with path.open("a", encoding="utf-8", errors="backslashreplace") as handle:

@@ -12,17 +12,22 @@ from __future__ import annotations
 import json
 import re
 import tempfile
+import tomllib
+from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from processes import HEADERS
+from starlette.testclient import TestClient
 
-from mockserver import Config, contract, fit, replay
-from mockserver.catalog import resolve
+from mockserver import Config, contract, create_app, fit, replay
 from mockserver.config import ConfigError, load_config
 from mockserver.contract.recording import RecordingError, TaskLog, Writer
+from mockserver.faults import Faults
 
 ODD = ["\ud800", "x\udcff", " ", "\t\u3000", "\ufeff", "veo3-fast", "sora-2-pro", "videos default", "²", "0" * 30]
 ODD += [" " * 200 + "cut", "\n# [models.x]\n", "x" * 5000]
@@ -113,8 +118,24 @@ def test_fit_then_config_and_replay_take_any_recording_or_name_the_line(
             said = capsys.readouterr().err
             assert exc.code == 2 and named(said, path), said
         else:
-            resolve(load_config(out))  # what fit wrote, --config plays
+            played(load_config(out), tomllib.loads(out.read_text(encoding="utf-8")).get("models", {}))
         try:
-            resolve(replay.apply(Config(), path, warn=lambda said: None))
+            replayed = replay.apply(Config(), path, warn=lambda said: None)
         except (RecordingError, ConfigError) as exc:
             assert named(str(exc), path), exc
+        else:
+            played(replayed, replayed.takes)
+
+
+def played(config: Config, models: Iterable[str]) -> None:
+    """``config`` as ``mockserver`` serves it: a submit to each recorded model, polled once it must have ended,
+    answers a task of the contract."""
+    now, faultless = [1_700_000_000.0], replace(config, faults=Faults())  # a fitted drop or 429 plays as such
+    with TestClient(create_app(faultless, clock=lambda: now[0])) as client:
+        for model in models:
+            scope = config.models[model].scope
+            answer = client.post(f"/v2/{scope}/generations", json={"model": model, "prompt": "p"}, headers=HEADERS)
+            assert answer.status_code == 200, answer.text
+            now[0] += 1e8  # past any run a recording holds
+            task = client.get(f"/v2/{scope}/generations/{answer.json()['task_id']}", headers=HEADERS).json()
+            assert task["status"] in ("SUCCESS", "FAILURE") and contract.is_valid("task", task), task

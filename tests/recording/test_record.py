@@ -181,7 +181,7 @@ def test_a_recorder_stopped_mid_run_leaves_whole_lines_only(tmp_path: Path, sig:
         assert len(found) == 1, "a killed recorder loses the open tasks' lines, never half of one"
 
 
-def test_downloads_and_other_requests_pass_through_unchanged(tmp_path: Path) -> None:
+def test_downloads_of_output_links_pass_through_unchanged_and_other_paths_are_refused(tmp_path: Path) -> None:
     with serving(*FAST) as (upstream, _), recording(upstream, tmp_path / "rec.jsonl") as (proxy, _):
         task = run(proxy, "images", "gpt-image-1")
         path = "/" + task["data"]["output"].split("/", 3)[3]
@@ -190,7 +190,8 @@ def test_downloads_and_other_requests_pass_through_unchanged(tmp_path: Path) -> 
         assert through.headers["content-type"] == direct.headers["content-type"] == "image/png"
         ranged = httpx.get(proxy + path, headers={"Range": "bytes=0-9"})
         assert ranged.status_code == 206 and ranged.content == direct.content[:10]
-        assert httpx.get(proxy + "/nothing/here").status_code == 404
+        refused = httpx.get(proxy + "/nothing/here")
+        assert refused.status_code == 404 and "only the contract's routes" in refused.json()["error"]["message"]
 
 
 @pytest.mark.parametrize(

@@ -212,8 +212,8 @@ def _json(body: bytes | None) -> Any:
 
 
 class _Relay:
-    """The upstream's answer sent on as it comes. ``read``: decoded, and at most ``limit`` bytes of it kept for
-    ``done``, which is called once the answer is over (with None when it was cut short or too long)."""
+    """The upstream's answer sent on as it comes. With ``read``, decoded, and at most ``limit`` bytes of it kept
+    for ``read``, called once the answer is over (with None when it was cut short or too long)."""
 
     def __init__(
         self, answer: httpx.Response, read: Callable[[bytes | None], None] | None = None, limit: int = 0
@@ -284,9 +284,8 @@ def create_app(recorder: Recorder) -> Starlette:
         started = time.monotonic()
         answer = await send(request, None)
         took = time.monotonic() - started
-        log = recorder.open.pop((scope, task_id), None)
         if answer is None:
-            if log is not None:
+            if (log := recorder.open.pop((scope, task_id), None)) is not None:
                 log.polled(time.time(), took, None, {}, None)
                 recorder.follow((scope, task_id), log)
             return _unreachable(recorder)
@@ -295,7 +294,7 @@ def create_app(recorder: Recorder) -> Starlette:
             status = answer.status_code
             task = _json(kept) if status == 200 else None
             recorder.remember(task)
-            if log is None:
+            if (log := recorder.open.pop((scope, task_id), None)) is None:
                 return
             log.polled(time.time(), took, status, _lower(answer.headers.raw), task)
             if log.ended:

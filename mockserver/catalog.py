@@ -50,9 +50,10 @@ def resolve(config: Config) -> Catalog:
     profiles = [*defaults.values(), *config.models.values()]
     names = [f"{scope} default" for scope in SCOPES] + list(config.models)
     scopes = (*SCOPES, *(p.scope for p in config.models.values()))
-    index = {(p.scope, name): n for n, (name, p) in enumerate(config.models.items(), start=len(SCOPES))}
-    for alias, model in config.aliases.items():
-        index[(config.models[model].scope, alias)] = names.index(model)
+    number = {name: n for n, name in enumerate(names)}
+    index = {(p.scope, name): number[name] for name, p in config.models.items()}
+    for alias, model in config.aliases.items():  # a model of the alias's own name is played by that name
+        index.setdefault((config.models[model].scope, alias), number[model])
     return Catalog(
         profiles=tuple(profiles),
         names=tuple(names),
@@ -67,7 +68,7 @@ def resolve(config: Config) -> Catalog:
         scopes=scopes,
         actions=tuple(actions(p, scope) for p, scope in zip(profiles, scopes)),
         lifecycles=tuple(LIFECYCLES.index(p.lifecycle) for p in profiles),
-        takes={names.index(model): takes for model, takes in config.takes.items()},
+        takes={number[model]: takes for model, takes in config.takes.items()},
         chosen={
             (config.models[config.aliases[alias]].scope, alias): parse(scenario, tuple(config.fail_reasons))
             for alias, scenario in config.alias_scenarios.items()

@@ -9,6 +9,8 @@ scale. Nonces count up, so a lone server cycles through the recording in order.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,8 +23,13 @@ from .takes import Take
 STATES = frozenset(contract.lifecycle()["states"]) - frozenset(fit.TERMINAL)
 
 
-def take(line: dict[str, Any], names: dict[str, str]) -> Take | None:
-    """An ended task's lifecycle as a take; None for one that never ended."""
+def _stderr(message: str) -> None:
+    print(fit.shown(message), file=sys.stderr)
+
+
+def take(line: dict[str, Any]) -> Take | None:
+    """An ended task's lifecycle as a take (a failure's ``reason`` its text, as ``fit.reason_of`` reads it);
+    None for one that never ended."""
     finished = fit.entered(line, fit.TERMINAL)
     if finished is None:
         return None
@@ -35,29 +42,28 @@ def take(line: dict[str, Any], names: dict[str, str]) -> Take | None:
         before = seen["last"]
     started = min(fit.entered(line, ["IN_PROGRESS"]) or finished, finished)
     progress = tuple((at, round(p)) for at, p in line["progress"] if at < finished)
-    reason = names[fit.reason_of(line)] if line["ended"] == "FAILURE" else ""
+    reason = fit.reason_of(line) if line["ended"] == "FAILURE" else ""
     outputs = fit.shape(line) if line["ended"] == "SUCCESS" else 0
-    return Take(started, finished - started, tuple(states) or ((0.0, "SUBMITTED"),), progress, reason, outputs)
+    shown = tuple(states) or ((0.0, "SUBMITTED"),)  # in order of time, as a take is read, whatever the line said
+    return Take(started, finished - started, tuple(sorted(shown)), tuple(sorted(progress)), reason, outputs)
 
 
-def apply(config: Config, path: str | Path) -> Config:
-    """``config`` with the recording's models and their takes laid over it.
+def apply(config: Config, path: str | Path, warn: Callable[[str], None] | None = None) -> Config:
+    """``config`` with the recording's models and their takes laid over it, in one pass over the recording.
 
     Raises ``RecordingError`` for a bad line (naming it) and ``ConfigError`` when the result cannot be
-    played (too many models or failure reasons with those of ``config``).
+    played (too many failure reasons with those of ``config``). A stray line, and models past what a
+    config holds, are left out with a warning (``warn``; standard error by default).
     """
-    lines = read(path).lines
-    result = fit.fit(lines)
+    recording = read(path, parse=fit.check, keep=lambda line: (fit.summary(line), take(line)))
+    result = fit.fit((task for task, _ in recording.lines), beside=config.models)
+    for warning in [*(f"skipped {w}" for w in recording.skipped), *result.left_out]:
+        (warn or _stderr)(f"warning: --replay: {warning}")
     replayed = config_from({"models": result.models, "fail_reasons": result.fail_reasons})
     takes: dict[str, list[Take]] = {}
-    for line in lines:
-        found = take(line, result.names)
-        if (
-            found is not None
-            and line["model"] in result.models
-            and line["scope"] == result.models[line["model"]]["scope"]
-        ):
-            takes.setdefault(line["model"], []).append(found)
+    for task, found in recording.lines:
+        if found is not None and task.model in result.models and task.scope == result.models[task.model]["scope"]:
+            takes.setdefault(task.model, []).append(replace(found, reason=result.names.get(found.reason, "")))
     merged = replace(
         config,
         models={**config.models, **{name: replayed.models[name] for name in result.models}},

@@ -79,6 +79,9 @@ def _inline(node: Any, resolver: Resolver, depth: int = 0) -> Any:
     for key, value in node.items():
         if key in ("$ref", "$schema", "$id", "$defs") or key.startswith("x-"):
             continue
+        if key == "prefixItems" and "items" not in node:  # 2020-12's tuple form is draft 7's list of items
+            out["items"] = [_inline(sub, resolver, depth + 1) for sub in value]
+            continue
         if key not in _SAME_IN_BOTH:
             raise _Unsupported(key)
         if key in _SUBSCHEMA_MAPS:

@@ -11,20 +11,39 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from . import describe, errors, schema
+from . import describe, errors, quote, schema
 
 SCHEMA = "recording"
 VERSION = 1
 FOREVER = 31_536_000  # a max-age of a year or more: the link never expires
 _TERMINAL = ("SUCCESS", "FAILURE")
 MOST_KEPT = 5_000  # progress samples, status changes and errors a task keeps: one polled for ever stays bounded
-_MAX_AGE = re.compile(r"max-age\s*=\s*(\d+)", re.IGNORECASE)
+_MAX_AGE = re.compile(r"max-age\s*=\s*([0-9]+)", re.IGNORECASE)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def readable(value: Any) -> str | None:
+    """``value`` if it is text the schema's ``nonEmptyString`` takes (not only white space), else None."""
+    if isinstance(value, str) and _pattern(schema("common")["$defs"]["nonEmptyString"]["pattern"]).search(value):
+        return value
+    return None
+
+
+@cache
+def _pattern(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def escaped(value: str) -> str:
+    """``value`` with each lone surrogate (which no UTF-8 file, TOML included, can hold) written as ``\\udxxx``."""
+    return _SURROGATE.sub(lambda found: f"\\u{ord(found[0]):04x}", value)
 
 
 def mode(scope: str, body: Any) -> str:
@@ -110,7 +129,7 @@ class TaskLog:
     def start(cls, scope: str, body: Any, at: float, keep_prompt: bool = False) -> TaskLog:
         """A log for a submit of ``body`` sent at unix time ``at``; the prompt is kept only if asked."""
         given = body if isinstance(body, dict) else {}
-        model = given.get("model") if isinstance(given.get("model"), str) and given["model"].strip() else "unknown"
+        model = readable(given.get("model")) or "unknown"
         prompt = given.get("prompt") if keep_prompt and isinstance(given.get("prompt"), str) else None
         return cls(scope, model, mode(scope, body), at, prompt)
 
@@ -132,8 +151,7 @@ class TaskLog:
         if status is None or status >= 400:
             self.error("submit", when, status, headers)
             return
-        task_id = body.get("task_id") if isinstance(body, dict) else None
-        self.task_id = task_id if isinstance(task_id, str) and task_id else None
+        self.task_id = readable(body.get("task_id")) if isinstance(body, dict) else None
 
     def polled(self, when: float, latency: float, status: int | None, headers: dict[str, str], task: Any) -> None:
         """One poll's answer; a terminal status ends the task (later polls are still counted)."""
@@ -146,14 +164,15 @@ class TaskLog:
         if not isinstance(task, dict) or self.ended:
             return
         at = self._at(when)
-        seen = task.get("status")
-        if isinstance(seen, str) and seen:
+        shown = task.get("status")
+        seen = readable(shown[:200]) if isinstance(shown, str) else None  # cut first: 200 spaces and a word is none
+        if seen is not None:
             if self.statuses and self.statuses[-1]["status"] == seen:
                 self.statuses[-1]["last"] = at
             else:
                 if len(self.statuses) >= MOST_KEPT:  # a status that flips for ever: the latest takes the last place
                     self.statuses.pop()
-                self.statuses.append({"status": seen[:200], "first": at, "last": at})
+                self.statuses.append({"status": seen, "first": at, "last": at})
         value = percent(task.get("progress"))
         if value is not None and seen not in _TERMINAL and len(self.progress) < MOST_KEPT:
             self.progress.append([at, value])
@@ -166,7 +185,8 @@ class TaskLog:
         if seen in _TERMINAL:
             self.ended = seen
             if seen == "FAILURE":
-                self.fail_reason = str(task.get("fail_reason") or "")[:4096]
+                reason = task.get("fail_reason")
+                self.fail_reason = (reason if isinstance(reason, str) else "")[:4096]
             else:
                 self.form, self.urls = output_urls(task)
 
@@ -245,7 +265,10 @@ class Writer:
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
 
     def write(self, line: dict[str, Any]) -> None:
-        data = memoryview((json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n").encode())
+        """One line; raises OSError as ``os.write`` does. A lone surrogate (a model sent as ``"\\ud800"``), which
+        UTF-8 cannot encode, is written as the JSON escape it came as: it can only lie inside a string."""
+        text = json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n"
+        data = memoryview(text.encode("utf-8", "backslashreplace"))
         while data:
             data = data[os.write(self._fd, data) :]
 
@@ -261,15 +284,25 @@ class RecordingError(ValueError):
 
 @dataclass(frozen=True)
 class Recording:
-    lines: list[dict[str, Any]]
+    lines: list[Any]  # each line, or what ``keep`` made of it
     skipped: list[str]  # a warning per line skipped
 
 
-def read(path: str | os.PathLike[str], skip_bad: bool = False) -> Recording:
-    """Every line of a recording, each checked against ``schemas/recording.json``.
+Check = Callable[[str], tuple[str | None, Any]]  # a line's text to its problem (None if none) and its value
+
+
+def read(
+    path: str | os.PathLike[str],
+    skip_bad: bool = False,
+    parse: Check | None = None,
+    keep: Callable[[dict[str, Any]], Any] | None = None,
+) -> Recording:
+    """Every line of a recording, each checked against ``schemas/recording.json`` (by ``parse``, if given), as
+    ``keep`` makes it (a summary of what the reader needs holds a million lines where their dicts would not).
 
     A truncated or hand-edited line is refused (``RecordingError``, naming it and why), or with
-    ``skip_bad`` left out with a warning; a recording with no line left is refused either way.
+    ``skip_bad`` left out with a warning; a stray line (``stray``) is always left out with a warning. A
+    recording with no line left is refused either way. One pass, a line at a time.
     """
     lines, skipped = [], []
     try:
@@ -277,9 +310,13 @@ def read(path: str | os.PathLike[str], skip_bad: bool = False) -> Recording:
     except OSError as exc:
         raise RecordingError(f"{path}: {exc.strerror or exc}") from exc
     with handle:
-        for number, problem, line in _lines(handle):
+        for number, problem, line in _lines(handle, parse or check):
             if problem is None:
-                lines.append(line)
+                problem = stray(line)
+                if problem is None:
+                    lines.append(line if keep is None else keep(line))
+                else:
+                    skipped.append(f"{path}:{number}: {problem}")
                 continue
             message = f"{path}:{number}: {problem}"
             if not skip_bad:
@@ -290,7 +327,18 @@ def read(path: str | os.PathLike[str], skip_bad: bool = False) -> Recording:
     return Recording(lines, skipped)
 
 
-def _lines(handle: Any) -> Iterator[tuple[int, str | None, dict[str, Any]]]:
+def stray(line: dict[str, Any]) -> str | None:
+    """Why a line the schema takes cannot be played, or None: a request to a scope the contract lacks, or a
+    model name no config can hold (a lone surrogate, which TOML cannot write)."""
+    scopes = schema("common")["$defs"]["scope"]["enum"]
+    if line["scope"] not in scopes:
+        return f"scope {quote(line['scope'])} is not one of {scopes}: a stray request, left out"
+    if _SURROGATE.search(line["model"]):
+        return f"model {quote(line['model'])} holds a lone surrogate, which no config can name: left out"
+    return None
+
+
+def _lines(handle: Any, parse: Check) -> Iterator[tuple[int, str | None, dict[str, Any]]]:
     number = 0
     try:
         for number, text in enumerate(handle, start=1):
@@ -299,18 +347,31 @@ def _lines(handle: Any) -> Iterator[tuple[int, str | None, dict[str, Any]]]:
             if not text.endswith("\n"):
                 yield number, "the line is cut short (no newline at its end): the recording was truncated", {}
                 continue
-            yield number, *check(text)
+            yield number, *parse(text)
     except UnicodeDecodeError as exc:
         yield number + 1, f"not UTF-8 text ({exc.reason})", {}
 
 
 def check(text: str) -> tuple[str | None, dict[str, Any]]:
-    """A line's problem (None if it has none) and the line."""
+    """A line's problem (None if it has none) and the line, judged as the mock's settings are: numbers finite
+    (``NaN``, ``Infinity`` and ``1e999`` refused), integers written as such."""
     try:
         line = json.loads(text)
     except (ValueError, RecursionError) as exc:
         return f"not JSON ({exc})", {}
-    problems = errors(SCHEMA, line, settings=True)
+    return judged(line, _settings)
+
+
+def _settings(name: str, line: Any) -> list[Any]:
+    return errors(name, line, settings=True)
+
+
+def judged(line: Any, judge: Callable[[str, Any], list[Any]]) -> tuple[str | None, dict[str, Any]]:
+    """``line`` judged against the schema by ``judge`` (``contract.errors``, or as fast and as exact)."""
+    try:
+        problems = judge(SCHEMA, line)
+    except RecursionError:
+        return "nested too deeply", {}
     if problems:
         return describe(problems[0]), {}
     return None, line

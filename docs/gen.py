@@ -48,7 +48,11 @@ def _type(node: dict[str, Any]) -> str:
     if "$ref" in node:
         name = node["$ref"].rsplit("/", 1)[-1]
         kind = f"[{name}](#{name.lower()})" if node["$ref"].startswith("#/$defs/") else name
-        return kind if set(node) <= {"$ref", "description"} else kind + ", " + _type({k: v for k, v in node.items() if k != "$ref"})
+        return (
+            kind
+            if set(node) <= {"$ref", "description"}
+            else kind + ", " + _type({k: v for k, v in node.items() if k != "$ref"})
+        )
     if "enum" in node:
         return " or ".join(f"`{v}`" for v in node["enum"])
     if "const" in node:
@@ -92,7 +96,9 @@ def _fields(properties: dict[str, Any], defaults: object | None, prefix: str = "
     for name, node in properties.items():
         given = getattr(defaults, name, None) if defaults is not None else None
         default = _default(given) if defaults is not None and hasattr(defaults, name) else ""
-        rows.append(f"| `{prefix}{name}` | {_cell(_type(node))} | {_cell(default)} | {_cell(node.get('description', ''))} |")
+        rows.append(
+            f"| `{prefix}{name}` | {_cell(_type(node))} | {_cell(default)} | {_cell(node.get('description', ''))} |"
+        )
     return rows
 
 
@@ -136,7 +142,14 @@ def config_page() -> str:
         inner = properties.pop("faults", None) if name == "callbacks" else None
         out += [f"## `[{name}]`", "", node.get("description", ""), "", *_fields(properties, defaults), ""]
         if inner:
-            out += ["## `[callbacks.faults]`", "", inner.get("description", ""), "", *_fields(inner["properties"], None), ""]
+            out += [
+                "## `[callbacks.faults]`",
+                "",
+                inner.get("description", ""),
+                "",
+                *_fields(inner["properties"], None),
+                "",
+            ]
     out += ["## Types", ""]
     for name in ("seconds", "key", "timing"):
         out += [f"### {name}", "", defs[name]["description"], ""]
@@ -148,7 +161,7 @@ def config_page() -> str:
             out.append(f"- `[low, high]`: {form['description'][len('[low, high]: ') :]}")
         else:
             keys = ", ".join(f"`{k}`" for k in form["properties"] if k != "dist")
-            out.append(f"- `{{dist = \"{form['properties']['dist']['const']}\", ...}}` with {keys};")
+            out.append(f'- `{{dist = "{form["properties"]["dist"]["const"]}", ...}}` with {keys};')
     return "\n".join(out) + "\n"
 
 
@@ -188,7 +201,7 @@ def cli_page() -> str:
     out += _command("mockserver record", record._parser())
     out += _command("mockserver fit", fit._parser())
     top = generations.parser()
-    out += [f"## `generations`", "", top.description or "", ""]
+    out += ["## `generations`", "", top.description or "", ""]
     for name, sub in top._subparsers._group_actions[0].choices.items():
         out += [f"### `generations {name}`", "", *_argparse_rows(sub), ""]
     out += [
@@ -208,7 +221,9 @@ def cli_page() -> str:
 
 
 def _timing(t: Any) -> str:
-    ends = f", {_number(t.low)}-{_number(t.high)}" if t.high != math.inf else (f", from {_number(t.low)}" if t.low else "")
+    ends = (
+        f", {_number(t.low)}-{_number(t.high)}" if t.high != math.inf else (f", from {_number(t.low)}" if t.low else "")
+    )
     if t.kind == "fixed":
         return _number(t.location)
     if t.kind == "uniform":
@@ -288,10 +303,12 @@ def bench_snippet() -> str:
     out = [
         _NOTE.strip(),
         "",
-        f"The last {len(runs)} runs ({dates}; {runs[-1]['machine']}; `{runs[-1]['command']}`), first · second,"
-        " from `bench/results.json`. Ratios are to the bare route on the same server; points are against the same"
-        " mock without the option, judged by pairs (the median, over the rounds, of each round's mock with the"
-        " option against the quiet mock just before it).",
+        (
+            f"The last {len(runs)} runs ({dates}; {runs[-1]['machine']}; `{runs[-1]['command']}`), first · second,"
+            " from `bench/results.json`. Ratios are to the bare route on the same server; points are against the same"
+            " mock without the option, judged by pairs (the median, over the rounds, of each round's mock with the"
+            " option against the quiet mock just before it)."
+        ),
         "",
         f"| | {head} | target |",
         "|---|" + "---:|" * len(setups) + "---|",
@@ -321,7 +338,14 @@ def bench_snippet() -> str:
     out.append(row("two identical mocks, poll, points apart", "poll_twin_points", _points))
     out.append(row("submit, `--metrics`, points", "submit_metrics_points", _points))
     for rate in ("20", "100"):
-        out.append(row(f"poll, callbacks {rate}/s, points", f"poll_callbacks_{rate}_points", _points, f"{targets['metrics_points']} points"))
+        out.append(
+            row(
+                f"poll, callbacks {rate}/s, points",
+                f"poll_callbacks_{rate}_points",
+                _points,
+                f"{targets['metrics_points']} points",
+            )
+        )
     last = runs[-1]
     out += [
         "",
@@ -348,7 +372,11 @@ def instructions_snippet() -> str:
     cases = data["cases"]
     for name, count in cases.items():
         note = ""
-        base = {"mock poll, `--metrics`": "mock poll", "mock poll, access log": "mock poll", "mock submit, `--metrics`": "mock submit"}.get(name)
+        base = {
+            "mock poll, `--metrics`": "mock poll",
+            "mock poll, access log": "mock poll",
+            "mock submit, `--metrics`": "mock submit",
+        }.get(name)
         if base:
             extra = count - cases[base]
             note = f"+{extra:,} (+{extra / cases[base]:.1%})"

@@ -43,16 +43,19 @@ def _number(value: float) -> str:
 # --- the config reference -------------------------------------------------------------------------------
 
 
+_WORDS = {"nonEmptyString": "text", "aspectRatio": "W:H", "scope": "a scope"}  # common.json's building blocks
+
+
 def _type(node: dict[str, Any]) -> str:
     """A field's kind and bounds, in a few words, from its schema."""
     if "$ref" in node:
         name = node["$ref"].rsplit("/", 1)[-1]
-        kind = f"[{name}](#{name.lower()})" if node["$ref"].startswith("#/$defs/") else name
-        return (
-            kind
-            if set(node) <= {"$ref", "description"}
-            else kind + ", " + _type({k: v for k, v in node.items() if k != "$ref"})
-        )
+        kind = f"[{name}](#{name.lower()})" if node["$ref"].startswith("#/$defs/") else _WORDS.get(name, name)
+        rest = {k: v for k, v in node.items() if k not in ("$ref", "description")}
+        return f"{kind}, {_type(rest)}" if rest.keys() & _BOUNDS else kind
+    for either in ("oneOf", "anyOf"):
+        if either in node:
+            return " or ".join(_type(choice) for choice in node[either])
     if "enum" in node:
         return " or ".join(f"`{v}`" for v in node["enum"])
     if "const" in node:
@@ -63,16 +66,22 @@ def _type(node: dict[str, Any]) -> str:
         kind = f"list of {_type(items)}" if items else "list"
     elif kind == "object" and isinstance(node.get("additionalProperties"), dict):
         kind = f"table of name → {_type(node['additionalProperties'])}"
+    elif kind == "object" and "properties" in node:
+        kind = "table of " + ", ".join(f"`{name}`" for name in node["properties"])
     bounds = []
     low = node.get("minimum", node.get("exclusiveMinimum"))
     if low is not None and abs(low) < 2**62:
         bounds.append(f"{'above' if 'exclusiveMinimum' in node else 'from'} {_number(low)}")
     if node.get("maximum") is not None and abs(node["maximum"]) < 2**62:
         bounds.append(f"at most {_number(node['maximum'])}")
-    for word, key in (("items", "minItems"), ("items", "maxItems")):
+    for key in ("minItems", "maxItems"):
         if key in node:
-            bounds.append(f"{'at least' if key.startswith('min') else 'at most'} {node[key]} {word}")
+            count = node[key]
+            bounds.append(f"{'at least' if key == 'minItems' else 'at most'} {count:,} item{'s' if count != 1 else ''}")
     return ", ".join([kind, *bounds]) if bounds else kind
+
+
+_BOUNDS = {"minimum", "exclusiveMinimum", "maximum", "minItems", "maxItems"}
 
 
 def _default(value: Any) -> str:
@@ -82,6 +91,8 @@ def _default(value: Any) -> str:
         return f"`{json.dumps(table(value))}`"
     if value is None or value == {} or value == ():
         return "none"
+    if isinstance(value, dict):  # a catalogue or a table of names: its names
+        return ", ".join(f"`{k}`" for k in value)
     if isinstance(value, tuple):
         return ", ".join(f"`{v}`" for v in value)
     if isinstance(value, bool):
@@ -89,6 +100,13 @@ def _default(value: Any) -> str:
     if isinstance(value, int | float | str):
         return f"`{value}`"
     return ""
+
+
+class _NoFaults:
+    """The embedded callbacks inject none: every rate of ``[callbacks.faults]`` is 0 unless set."""
+
+    def __getattr__(self, name: str) -> float:
+        return 0.0
 
 
 def _fields(properties: dict[str, Any], defaults: object | None, prefix: str = "") -> list[str]:
@@ -116,9 +134,10 @@ def config_page() -> str:
         "",
         _NOTE.strip(),
         "",
-        f"{schema['description']} Generated from `schemas/mock-config.json`; defaults are the embedded config's.",
-        "`mockserver --config FILE` reads a TOML file of these fields, laid over the embedded default: what the",
-        "file leaves out keeps its default. `fixtures/scenarios/fast-and-flaky.toml` is an example.",
+        f"{schema['description']}",
+        "",
+        "Generated from `schemas/mock-config.json`, against which a file is checked; defaults are the embedded",
+        "config's. `fixtures/scenarios/fast-and-flaky.toml` is an example.",
         "",
         "## Top-level fields",
         "",
@@ -147,7 +166,7 @@ def config_page() -> str:
                 "",
                 inner.get("description", ""),
                 "",
-                *_fields(inner["properties"], None),
+                *_fields(inner["properties"], _NoFaults()),
                 "",
             ]
     out += ["## Types", ""]
@@ -168,23 +187,36 @@ def config_page() -> str:
 # --- the command-line reference --------------------------------------------------------------------------
 
 
-def _argparse_rows(parser: argparse.ArgumentParser) -> list[str]:
+def _accepts(dest: str) -> str:
+    """What a server option accepts, from the schema its value is checked against (mock-cli, else mock-config)."""
+    from mockserver import contract
+
+    for name in ("mock-cli", "mock-config"):
+        schema = contract.schema(name)
+        node = schema["properties"].get(dest)
+        if node is not None:
+            return _type(node)
+    return ""
+
+
+def _argparse_rows(parser: argparse.ArgumentParser, checked: bool = True) -> list[str]:
+    """``checked``: the values are checked against the mock's schemas (mockserver's commands, not generations)."""
     formatter = parser._get_formatter()
-    rows = ["| option | default | meaning |", "|---|---|---|"]
+    rows = ["| option | default | accepts | meaning |", "|---|---|---|---|"]
     for action in parser._actions:
         if action.help == argparse.SUPPRESS or isinstance(action, argparse._HelpAction | argparse._SubParsersAction):
             continue
         name = ", ".join(action.option_strings) or action.metavar or action.dest
         if action.option_strings and action.nargs != 0:
             name += " " + (action.metavar or action.dest.upper())
-        if action.choices:
-            name += " {" + ",".join(action.choices) + "}"
         default = action.default
-        shown = "" if default in (None, False, True, [], argparse.SUPPRESS) else f"`{default}`"
-        if action.required:
-            shown = "required"
+        unset = default is None or isinstance(default, bool) or default == [] or default == argparse.SUPPRESS
+        shown = "required" if action.required else "" if unset else f"`{default}`"
+        accepts = " or ".join(f"`{c}`" for c in action.choices) if action.choices else ""
+        if checked and not accepts:
+            accepts = _accepts(action.dest).replace("](#", "](config.md#")
         help_text = formatter._expand_help(action) if action.help else ""
-        rows.append(f"| `{_cell(name)}` | {_cell(shown)} | {_cell(help_text)} |")
+        rows.append(f"| `{_cell(name)}` | {_cell(shown)} | {_cell(accepts)} | {_cell(help_text)} |")
     return rows
 
 
@@ -203,7 +235,7 @@ def cli_page() -> str:
     top = generations.parser()
     out += ["## `generations`", "", top.description or "", ""]
     for name, sub in top._subparsers._group_actions[0].choices.items():
-        out += [f"### `generations {name}`", "", *_argparse_rows(sub), ""]
+        out += [f"### `generations {name}`", "", *_argparse_rows(sub, checked=False), ""]
     out += [
         "## The contract kit's pytest options",
         "",

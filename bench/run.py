@@ -17,7 +17,6 @@ import importlib.util
 import json
 import math
 import os
-import platform
 import re
 import shutil
 import statistics
@@ -31,6 +30,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
+import results
 from rss import bytes_per_task as resident_bytes_per_task
 
 from mockserver.servers import SERVERS
@@ -340,8 +340,7 @@ def figures(
                     100 * (ratio - load.rps / found["bare"].rps), 1
                 )
     return {
-        "date": time.strftime("%Y-%m-%d", time.gmtime()),
-        "machine": f"{platform.node()}: {os.cpu_count()} cores, {platform.platform()}",
+        **results.stamp(),
         "command": " ".join(["python bench/run.py", *sys.argv[1:]]),
         "source": "bench/run.py",
         "servers": servers,
@@ -352,20 +351,13 @@ def figures(
     }
 
 
-def append(path: Path, run: dict[str, object]) -> None:
-    """Add a run to the results file, which keeps every run; the docs show the last two."""
-    results = json.loads(path.read_text(encoding="utf-8"))
-    results["runs"].append(run)
-    path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=5, help="seconds of load per round (default 5)")
     parser.add_argument("--rounds", type=int, default=2, help="turns each server takes; its best counts (default 2)")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--tasks", type=int, nargs="*", default=[100_000, 1_000_000], help="store sizes to weigh")
-    parser.add_argument("--results", type=Path, default=HERE / "results.json", help="the run is appended here")
+    parser.add_argument("--results", type=Path, default=results.PATH, help="the run is appended here")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("bench: wrk is missing; on Debian or Ubuntu: apt-get install -y wrk")
@@ -385,7 +377,7 @@ def main() -> None:
     resident, kit = resident_bytes_per_task(RESIDENT_TASKS), kit_seconds()
     print(table(loads, downloads, per_task, resident, kit))
     print("\n".join(callbackload.rows(calling)))
-    append(args.results, figures(loads, downloads, per_task, resident, kit, calling))
+    results.append_run(figures(loads, downloads, per_task, resident, kit, calling), args.results)
     print(f"appended to {args.results}; python docs/gen.py puts it in the docs")
 
 

@@ -404,11 +404,7 @@ def instructions_snippet() -> str:
     cases = data["cases"]
     for name, count in cases.items():
         note = ""
-        base = {
-            "mock poll, `--metrics`": "mock poll",
-            "mock poll, access log": "mock poll",
-            "mock submit, `--metrics`": "mock submit",
-        }.get(name)
+        base = name.split(",")[0] if "," in name else None  # "mock poll, --metrics" against "mock poll"
         if base:
             extra = count - cases[base]
             note = f"+{extra:,} (+{extra / cases[base]:.1%})"

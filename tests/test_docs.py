@@ -92,11 +92,10 @@ def test_generated_pages_are_current() -> None:
 
 def test_bench_run_renders_in_the_docs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """What ``bench/run.py`` appends is what the docs read: a run in its shape becomes the table's last column."""
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        import run
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    import results
+    import run
+
     load = run.Load(rps=1000.0, p50_ms=1.0, p99_ms=2.0, bad=0, requests=100, cpu_us=50.0)
     paired = run.Load(0.97, float("nan"), float("nan"), 0)
     found = {
@@ -104,16 +103,32 @@ def test_bench_run_renders_in_the_docs(tmp_path: Path, monkeypatch: pytest.Monke
     }
     found |= {f"{name} {path} paired": paired for name in ("metrics", "logged", "twin") for path in ("poll", "submit")}
     calling = {1: {"mock": load, "bare": load, "callbacks 20": run.Load(940.0, 1.0, 1.0, 0)}}
-    results = tmp_path / "results.json"
-    results.write_text((ROOT / "bench" / "results.json").read_text())
+    path = tmp_path / "results.json"
+    path.write_text((ROOT / "bench" / "results.json").read_text())
     downloads = {"mock download": load, "bare download": load}
-    run.append(results, run.figures({("uvicorn", 1): found}, downloads, {100_000: 512.0}, 600.0, 7.0, calling))
+    results.append_run(run.figures({("uvicorn", 1): found}, downloads, {100_000: 512.0}, 600.0, 7.0, calling), path)
     gen = _gen()
-    monkeypatch.setattr(gen, "_runs", lambda: json.loads(results.read_text()))
+    monkeypatch.setattr(gen, "_runs", lambda: json.loads(path.read_text()))
     page = gen.bench_snippet()
     assert "| poll | 97% · 100% (1,000/s) |" in page
     assert "| poll, callbacks 20/s, points | 2.6 better · 6.0 |" in page
     assert "| memory per task at 100,000 tasks (tracemalloc) | 512 B |" in page
+
+
+def test_instruction_counts_render_in_the_docs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``bench/instructions.py`` replaces its counts, dated; an option's row is read against the mock without it."""
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    import results
+
+    path = tmp_path / "results.json"
+    path.write_text((ROOT / "bench" / "results.json").read_text())
+    counts = {"bare poll": 100_000, "mock poll": 120_000, "mock poll, --metrics": 126_000}
+    results.update("instructions", {"cases": counts}, "bench/instructions.py", path)
+    gen = _gen()
+    monkeypatch.setattr(gen, "_runs", lambda: json.loads(path.read_text()))
+    page = gen.instructions_snippet()
+    assert "| mock poll, --metrics | 126,000 | +6,000 (+5.0%) |" in page
+    assert results.stamp()["date"] in page and "| mock submit |" not in page
 
 
 def test_blocks_that_cannot_run_say_why_and_stay_few() -> None:

@@ -131,6 +131,16 @@ def test_instruction_counts_render_in_the_docs(tmp_path: Path, monkeypatch: pyte
     assert results.stamp()["date"] in page and "| mock submit |" not in page
 
 
+def test_the_readmes_links_lead_somewhere() -> None:
+    """mkdocs checks the site's links; the README, a landing page outside it, is checked here."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    targets = re.findall(r"\]\((?!https?://|#)([^)#\s]+)", readme)
+    assert len(targets) > 10 and all((ROOT / target).is_file() for target in targets), [
+        t for t in targets if not (ROOT / t).is_file()
+    ]
+    assert len(readme.splitlines()) <= 300, "the README is a landing page: 300 lines at most"
+
+
 def test_blocks_that_cannot_run_say_why_and_stay_few() -> None:
     skipped = [b for b in blocks() if b.mark == "skip"]
     assert all(b.reason for b in skipped), [b.where for b in skipped if not b.reason]

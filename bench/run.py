@@ -313,6 +313,11 @@ def table(
     return "\n".join(rows)
 
 
+def _whole(value: float) -> int | None:
+    """A figure for the results file; a measurement that failed (nan) is written as missing."""
+    return round(value) if math.isfinite(value) else None
+
+
 def figures(
     loads: dict[tuple[str, int], dict[str, Load]],
     downloads: dict[str, Load],
@@ -345,8 +350,8 @@ def figures(
         "source": "bench/run.py",
         "servers": servers,
         "download": round(downloads["mock download"].rps / downloads["bare download"].rps, 3),
-        "memory_bytes_per_task": round(per_task.get(100_000, math.nan)) if 100_000 in per_task else None,
-        "resident_bytes_per_task": round(resident),
+        "memory_bytes_per_task": _whole(per_task.get(100_000, math.nan)),
+        "resident_bytes_per_task": _whole(resident),
         "kit_seconds": None if kit is None else round(kit, 1),
     }
 

@@ -322,6 +322,14 @@ def _pct(value: float) -> str:
     return f"{value:.0%}"
 
 
+def _bytes(value: int) -> str:
+    return f"{value:,} B"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f} s"
+
+
 def _points(value: float) -> str:
     return f"{abs(value):.1f} better" if value < 0 else f"{value:.1f}"
 
@@ -383,10 +391,12 @@ def bench_snippet() -> str:
         "",
         "| one-off figures (last run) | | target |",
         "|---|---:|---|",
-        f"| download of a 5 s 16:9 video, ratio to the bare route | {_pct(last['download'])} | |",
-        f"| memory per task at 100,000 tasks (tracemalloc) | {last['memory_bytes_per_task']:,} B | {targets['bytes_per_task']:,} B |",
-        f"| resident memory per task, a server process | {last['resident_bytes_per_task']:,} B | {targets['bytes_per_task']:,} B |",
-        f"| one kit run against the mock | {last['kit_seconds']:.1f} s | {targets['kit_seconds']} s |",
+        f"| download of a 5 s 16:9 video, ratio to the bare route | {_both([last['download']], _pct)} | |",
+        f"| memory per task at 100,000 tasks (tracemalloc) | {_both([last['memory_bytes_per_task']], _bytes)} |"
+        f" {targets['bytes_per_task']:,} B |",
+        f"| resident memory per task, a server process | {_both([last['resident_bytes_per_task']], _bytes)} |"
+        f" {targets['bytes_per_task']:,} B |",
+        f"| one kit run against the mock | {_both([last['kit_seconds']], _seconds)} | {targets['kit_seconds']} s |",
     ]
     return "\n".join(out) + "\n"
 

@@ -151,9 +151,14 @@ def test_blocks_that_cannot_run_say_why_and_stay_few() -> None:
 
 @pytest.fixture(scope="module")
 def mock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``mockserver --time-scale 60 --admin-key adm-secret``, as the docs start it, on a free port."""
+    """``mockserver --time-scale 60 --admin-key adm-secret``, as the docs start it, on a free port.
+
+    The development key plays ``success``: the profiles fail 2% of tasks, and an example whose task drew a
+    failure would exit 1 (``generations run``) through no fault of its own.
+    """
     log = tmp_path_factory.mktemp("mock") / "mock.log"
     command = [sys.executable, "-m", "mockserver", "--port", "0", "--time-scale", "60", "--admin-key", ADMIN_KEY]
+    command += ["--key", "sk-mock-dev=success"]
     with log.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
     try:

@@ -23,6 +23,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import results
 from starlette.types import ASGIApp
 
 HERE = Path(__file__).resolve().parent
@@ -137,6 +138,8 @@ def main() -> None:
             bare = counted[f"bare {route}"]
             against = f"{bare / count:.0%} of the mock's instructions are the bare route's"
         print(f"| {name} | {count:,.0f} | {against} |")
+    results.update("instructions", {"cases": {n: round(c) for n, c in counted.items()}}, "bench/instructions.py")
+    print(f"written to {results.PATH}; python docs/gen.py puts it in the docs")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """Benchmark the mock against a bare Starlette route on the same machine, and print one table.
 
 Usage: ``python bench/run.py [--duration SECONDS]``. Needs ``wrk`` (Debian: ``apt-get install -y wrk``).
+It also appends the run, dated and with the machine it ran on, to ``bench/results.json``, from which
+``python docs/gen.py`` writes the docs' figures.
 
 The mock and the bare route run under each HTTP server the CLI offers (uvicorn with uvloop and httptools,
 and granian), with 1 and 2 workers, and wrk drives them from this machine. Only ratios to the bare
@@ -28,6 +30,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
+import results
 from rss import bytes_per_task as resident_bytes_per_task
 
 from mockserver.servers import SERVERS
@@ -310,12 +313,56 @@ def table(
     return "\n".join(rows)
 
 
+def _whole(value: float) -> int | None:
+    """A figure for the results file; a measurement that failed (nan) is written as missing."""
+    return round(value) if math.isfinite(value) else None
+
+
+def figures(
+    loads: dict[tuple[str, int], dict[str, Load]],
+    downloads: dict[str, Load],
+    per_task: dict[int, float],
+    resident: float,
+    kit: float | None,
+    calling: dict[int, dict[str, Load]],
+) -> dict[str, object]:
+    """The run in ``bench/results.json``'s shape: ratios to the bare route, and an option's cost in points."""
+    servers: dict[str, dict[str, float]] = {}
+    for (server, workers), found in loads.items():
+        row = servers[f"{server}-{workers}"] = {}
+        for path in ("poll", "submit"):
+            ratio = found[f"mock {path}"].rps / found[f"bare {path}"].rps
+            row[path] = round(ratio, 3)
+            row[f"{path}_metrics_points"] = round(100 * ratio * (1 - found[f"metrics {path} paired"].rps), 1)
+            row[f"{path}_twin_points"] = round(100 * ratio * (1 - found[f"twin {path} paired"].rps), 1)
+        row["poll_rps"] = round(found["mock poll"].rps)
+    for workers, found in calling.items():
+        ratio = found["mock"].rps / found["bare"].rps
+        for name, load in found.items():
+            if name.startswith("callbacks"):
+                rate = name.split()[1]  # "callbacks 20"
+                servers[f"uvicorn-{workers}"][f"poll_callbacks_{rate}_points"] = round(
+                    100 * (ratio - load.rps / found["bare"].rps), 1
+                )
+    return {
+        **results.stamp(),
+        "command": " ".join(["python bench/run.py", *sys.argv[1:]]),
+        "source": "bench/run.py",
+        "servers": servers,
+        "download": round(downloads["mock download"].rps / downloads["bare download"].rps, 3),
+        "memory_bytes_per_task": _whole(per_task.get(100_000, math.nan)),
+        "resident_bytes_per_task": _whole(resident),
+        "kit_seconds": None if kit is None else round(kit, 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=5, help="seconds of load per round (default 5)")
     parser.add_argument("--rounds", type=int, default=2, help="turns each server takes; its best counts (default 2)")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--tasks", type=int, nargs="*", default=[100_000, 1_000_000], help="store sizes to weigh")
+    parser.add_argument("--results", type=Path, default=results.PATH, help="the run is appended here")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("bench: wrk is missing; on Debian or Ubuntu: apt-get install -y wrk")
@@ -332,8 +379,11 @@ def main() -> None:
 
     rates = callbackload.RATES
     calling = {w: callbackload.measure(w, args.duration, args.connections, args.rounds, rates) for w in (1, 2)}
-    print(table(loads, downloads, per_task, resident_bytes_per_task(RESIDENT_TASKS), kit_seconds()))
+    resident, kit = resident_bytes_per_task(RESIDENT_TASKS), kit_seconds()
+    print(table(loads, downloads, per_task, resident, kit))
     print("\n".join(callbackload.rows(calling)))
+    results.append_run(figures(loads, downloads, per_task, resident, kit, calling), args.results)
+    print(f"appended to {args.results}; python docs/gen.py puts it in the docs")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 import httpx
+import results
 
 from mockserver.testing import await_port, free_port
 
@@ -63,11 +64,15 @@ def main() -> None:
     off, on = per_thread([]), per_thread(["--metrics"])
     print("| granian worker thread | a poll | with --metrics | |")
     print("|---|---:|---:|---|")
+    threads = {}
     for (name, plain), metered in zip(off.items(), on.values(), strict=True):
         name = name.split(" ", 2)[2]  # the pids differ between the runs
+        threads[name] = [round(plain), round(metered)]
         print(
             f"| {name} | {plain:,.0f} | {metered:,.0f} | {metered - plain:+,.0f} ({(metered - plain) / plain:+.1%}) |"
         )
+    results.update("instructions", {"threads": threads}, "bench/threads.py")
+    print(f"written to {results.PATH}; python docs/gen.py puts it in the docs")
 
 
 if __name__ == "__main__":

@@ -31,13 +31,21 @@ _OPTIONS: list[tuple[str, str, str]] = [
         "SCOPE=MODEL, repeatable (env: comma-separated); default: gpt-image-1, veo3, suno-v4",
     ),
     ("--contract-scopes", "CONTRACT_SCOPES", "comma-separated scopes to test (default: all)"),
-    ("--contract-poll-initial", "CONTRACT_POLL_INITIAL", "first poll interval in seconds (default 2)"),
+    (
+        "--contract-poll-initial",
+        "CONTRACT_POLL_INITIAL",
+        "first poll interval in seconds (default 2): the spec's schedule is 2, 4, then 8 s",
+    ),
     ("--contract-poll-max", "CONTRACT_POLL_MAX", "longest poll interval in seconds (default 8)"),
-    ("--contract-timeout", "CONTRACT_TIMEOUT", "seconds a task may take to finish (default 1800)"),
+    (
+        "--contract-timeout",
+        "CONTRACT_TIMEOUT",
+        "seconds a task may take to finish (default 1800); a task still running then fails the run",
+    ),
     (
         "--contract-hold",
         "CONTRACT_HOLD",
-        "seconds a finished task is still polled, to see that it stays finished (default 5)",
+        "seconds a finished task is still polled, and at least 8 times, to see that it stays finished (default 5)",
     ),
     (
         "--contract-request-timeout",
@@ -45,7 +53,11 @@ _OPTIONS: list[tuple[str, str, str]] = [
         "seconds one HTTP request may take (default 300): some gateways answer a submit only once upstream has",
     ),
     ("--contract-budget", "CONTRACT_BUDGET", f"most tasks one run may create (default {DEFAULT_BUDGET})"),
-    ("--contract-profile", "CONTRACT_PROFILE", "quick (default) or thorough: how many invalid bodies to try"),
+    (
+        "--contract-profile",
+        "CONTRACT_PROFILE",
+        f"quick (default, {PROFILES['quick']}) or thorough ({PROFILES['thorough']}): generated invalid bodies per scope",
+    ),
     ("--contract-report", "CONTRACT_REPORT", "write a self-contained HTML report of the run to this path"),
     (
         "--contract-record",
@@ -54,7 +66,11 @@ _OPTIONS: list[tuple[str, str, str]] = [
     ),
 ]
 _FLAGS: list[tuple[str, str, str]] = [
-    ("--contract-mock", "CONTRACT_MOCK", "test an in-process mock instead of a URL"),
+    (
+        "--contract-mock",
+        "CONTRACT_MOCK",
+        "test an in-process mock instead of a URL (a fast poll schedule, time scale 1000)",
+    ),
     ("--contract-strict", "CONTRACT_STRICT", "fail on warnings too (where only our reading of the spec decides)"),
 ]
 

@@ -4,7 +4,7 @@ Served only when an admin key is configured, and only to ``Authorization: Bearer
 Forcing a state stores an override in the task's record, so the engine stays a pure function of
 record and clock. The routes read and change the mock only through its ``Service``. State lives in
 one process: with ``--workers`` each worker has its own (the CLI says which parts), unless the store
-is Redis, which every process of a fleet shares (README: Running a fleet).
+is Redis, which every process of a fleet shares (docs/fleets.md).
 """
 
 from __future__ import annotations

@@ -162,12 +162,12 @@ def test_a_receiver_that_never_answers_times_out() -> None:
 
 
 def test_the_readmes_verifier_accepts_the_mocks_signature_and_refuses_a_changed_body() -> None:
-    """The README shows how to verify by hand; it must agree with what the mock sends."""
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    code = re.search(r"```python\n(import base64, hashlib, hmac, time\n.*?)```", readme, re.DOTALL)
-    assert code, "the README's verifier is missing"
+    """The docs show how to verify by hand (docs/mock/callbacks.md); it must agree with what the mock sends."""
+    page = (Path(__file__).resolve().parents[2] / "docs" / "mock" / "callbacks.md").read_text(encoding="utf-8")
+    code = re.search(r"```python\n(import base64, hashlib, hmac, time\n.*?)```", page, re.DOTALL)
+    assert code, "the docs' verifier is missing"
     scope: dict[str, Any] = {}
-    exec(code.group(1), scope)  # noqa: S102 - the README's own example
+    exec(code.group(1), scope)  # noqa: S102 - the docs' own example
     clock = Clock()
 
     async def scenario(receiver: Receiver) -> None:

@@ -1,0 +1,42 @@
+"""``bench/results.json``: every measured figure the docs show, dated and with the machine it came from.
+
+``run.py`` appends each run to ``runs``; ``instructions.py`` and ``threads.py`` replace their own sections.
+``python docs/gen.py`` writes the docs' tables from this file, so no figure is typed into a page.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+PATH = Path(__file__).resolve().parent / "results.json"
+
+
+def stamp() -> dict[str, str]:
+    """Today's date and this machine, for a section or run of the file."""
+    return {
+        "date": time.strftime("%Y-%m-%d", time.gmtime()),
+        "machine": f"{platform.node()}: {os.cpu_count()} cores, {platform.platform()}",
+    }
+
+
+def _write(path: Path, results: dict[str, Any]) -> None:
+    path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def append_run(run: dict[str, Any], path: Path = PATH) -> None:
+    """Add a run of ``run.py``; the file keeps every run, and the docs show the last two."""
+    results = json.loads(path.read_text(encoding="utf-8"))
+    results["runs"].append(run)
+    _write(path, results)
+
+
+def update(section: str, values: dict[str, Any], source: str, path: Path = PATH) -> None:
+    """Replace some figures of one section (``instructions``), keeping its others, dated and with their source."""
+    results = json.loads(path.read_text(encoding="utf-8"))
+    results[section] = {**results.get(section, {}), **stamp(), "source": source, **values}
+    _write(path, results)

@@ -1,0 +1,236 @@
+"""The docs: generated pages are current, and every code block that can run does, as pasted.
+
+Shell blocks run in bash against a real ``mockserver --time-scale 60`` on a free loopback port, with the
+docs' ``127.0.0.1:8000`` pointed at it; Python blocks are executed the same way; TOML blocks are loaded as
+configs. A block that cannot run here (it needs a real gateway, Redis on several hosts, or minutes) says
+so with ``<!-- test: skip REASON -->`` on the line before it; the receiver example is started and called
+back (``<!-- test: receiver -->`` and ``<!-- test: calls-receiver -->``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+import time
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from mockserver.config import config_from
+from mockserver.testing import await_url
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+ADMIN_KEY = "adm-secret"  # what the admin examples start the mock with
+MOST_SKIPPED = 8  # blocks that cannot run stay few
+RUNS = {"sh", "bash", "python", "toml"}
+_FENCE = re.compile(r"^( *)```(\w*)[^\n]*\n(.*?)^\1```\s*$", re.MULTILINE | re.DOTALL)
+_MARK = re.compile(r"<!-- test: ([\w-]+)(?: (.*?))? -->\s*$")
+
+
+def _gen():  # docs/gen.py is a script beside the pages, not a package
+    spec = importlib.util.spec_from_file_location("docs_gen", DOCS / "gen.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass(frozen=True)
+class Block:
+    where: str  # page:line
+    lang: str
+    code: str
+    mark: str  # "" for none, else skip, receiver or calls-receiver
+    reason: str
+
+
+def blocks() -> list[Block]:
+    """Every fenced block of the README and the hand-written pages (generated ones hold no code to run)."""
+    pages = [
+        ROOT / "README.md",
+        *sorted(p for p in DOCS.rglob("*.md") if p.parent.name not in ("snippets", "reference")),
+    ]
+    found = []
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        for match in _FENCE.finditer(text):
+            before = text[: match.start()].rstrip("\n").rsplit("\n", 1)[-1]
+            mark = _MARK.search(before)
+            line = text.count("\n", 0, match.start()) + 1
+            found.append(
+                Block(
+                    f"{page.relative_to(ROOT)}:{line}",
+                    match[2],
+                    textwrap.dedent(match[3]),
+                    mark[1] if mark else "",
+                    (mark[2] or "") if mark else "",
+                )
+            )
+    return found
+
+
+def _runnable(lang: str, *marks: str) -> list[Block]:
+    return [b for b in blocks() if b.lang == lang and b.mark in marks]
+
+
+def _ids(found: list[Block]) -> list[str]:
+    return [b.where for b in found]
+
+
+def test_generated_pages_are_current() -> None:
+    stale = _gen().stale()
+    assert not stale, f"stale generated docs: {stale}; refresh them with: python docs/gen.py"
+
+
+def test_bench_run_renders_in_the_docs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What ``bench/run.py`` appends is what the docs read: a run in its shape becomes the table's last column."""
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    import results
+    import run
+
+    load = run.Load(rps=1000.0, p50_ms=1.0, p99_ms=2.0, bad=0, requests=100, cpu_us=50.0)
+    paired = run.Load(0.97, float("nan"), float("nan"), 0)
+    found = {
+        f"{name} {path}": load for name in ("mock", "bare", "metrics", "logged", "twin") for path in ("poll", "submit")
+    }
+    found |= {f"{name} {path} paired": paired for name in ("metrics", "logged", "twin") for path in ("poll", "submit")}
+    calling = {1: {"mock": load, "bare": load, "callbacks 20": run.Load(940.0, 1.0, 1.0, 0)}}
+    path = tmp_path / "results.json"
+    path.write_text((ROOT / "bench" / "results.json").read_text())
+    downloads = {"mock download": load, "bare download": load}
+    results.append_run(run.figures({("uvicorn", 1): found}, downloads, {100_000: 512.0}, 600.0, 7.0, calling), path)
+    gen = _gen()
+    monkeypatch.setattr(gen, "_runs", lambda: json.loads(path.read_text()))
+    page = gen.bench_snippet()
+    assert "| poll | 97% · 100% (1,000/s) |" in page
+    assert "| poll, callbacks 20/s, points | 2.6 better · 6.0 |" in page
+    assert "| memory per task at 100,000 tasks (tracemalloc) | 512 B |" in page
+
+
+def test_instruction_counts_render_in_the_docs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``bench/instructions.py`` replaces its counts, dated; an option's row is read against the mock without it."""
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    import results
+
+    path = tmp_path / "results.json"
+    path.write_text((ROOT / "bench" / "results.json").read_text())
+    counts = {"bare poll": 100_000, "mock poll": 120_000, "mock poll, --metrics": 126_000}
+    results.update("instructions", {"cases": counts}, "bench/instructions.py", path)
+    gen = _gen()
+    monkeypatch.setattr(gen, "_runs", lambda: json.loads(path.read_text()))
+    page = gen.instructions_snippet()
+    assert "| mock poll, --metrics | 126,000 | +6,000 (+5.0%) |" in page
+    assert results.stamp()["date"] in page and "| mock submit |" not in page
+
+
+def test_the_readmes_links_lead_somewhere() -> None:
+    """mkdocs checks the site's links; the README, a landing page outside it, is checked here."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    targets = re.findall(r"\]\((?!https?://|#)([^)#\s]+)", readme)
+    assert len(targets) > 10 and all((ROOT / target).is_file() for target in targets), [
+        t for t in targets if not (ROOT / t).is_file()
+    ]
+    assert len(readme.splitlines()) <= 300, "the README is a landing page: 300 lines at most"
+
+
+def test_blocks_that_cannot_run_say_why_and_stay_few() -> None:
+    skipped = [b for b in blocks() if b.mark == "skip"]
+    assert all(b.reason for b in skipped), [b.where for b in skipped if not b.reason]
+    assert len(skipped) <= MOST_SKIPPED, [b.where for b in skipped]
+    unknown = [b.where for b in blocks() if b.mark not in ("", "skip", "receiver", "calls-receiver")]
+    assert not unknown, f"unknown test marks: {unknown}"
+
+
+@pytest.fixture(scope="module")
+def mock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``mockserver --time-scale 60 --admin-key adm-secret``, as the docs start it, on a free port.
+
+    The development key plays ``success``: the profiles fail 2% of tasks, and an example whose task drew a
+    failure would exit 1 (``generations run``) through no fault of its own.
+    """
+    log = tmp_path_factory.mktemp("mock") / "mock.log"
+    command = [sys.executable, "-m", "mockserver", "--port", "0", "--time-scale", "60", "--admin-key", ADMIN_KEY]
+    command += ["--key", "sk-mock-dev=success"]
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield await_url(log, process).removeprefix("http://")
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def _pointed(code: str, mock: str) -> str:
+    return re.sub(r"(?:127\.0\.0\.1|localhost):8000", mock, code)
+
+
+def _workdir(tmp_path: Path) -> Path:
+    """A folder holding ``.venv`` as the docs' commands name it: this interpreter's environment."""
+    (tmp_path / ".venv").symlink_to(Path(sys.executable).parent.parent)
+    return tmp_path
+
+
+def _bash(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    return subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", code],
+        check=False,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("block", _runnable("toml", ""), ids=_ids(_runnable("toml", "")))
+def test_toml_block_is_a_config_the_mock_takes(block: Block) -> None:
+    config_from(tomllib.loads(block.code))
+
+
+@pytest.mark.parametrize("block", _runnable("python", ""), ids=_ids(_runnable("python", "")))
+def test_python_block_runs(block: Block, mock: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(_workdir(tmp_path))
+    code = compile(_pointed(block.code, mock), block.where, "exec")
+    exec(code, {"__name__": "__docs__"})  # noqa: S102 - the docs' own example, as a reader pastes it
+
+
+@pytest.mark.parametrize("block", _runnable("sh", ""), ids=_ids(_runnable("sh", "")))
+def test_shell_block_runs(block: Block, mock: str, tmp_path: Path) -> None:
+    done = _bash(_pointed(block.code, mock), _workdir(tmp_path))
+    assert done.returncode == 0, f"{block.where} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+    assert '"error"' not in done.stdout, f"{block.where} met an error answer:\n{done.stdout}"
+
+
+def test_the_receiver_example_is_called_back(mock: str, tmp_path: Path) -> None:
+    """The webhook receiver, as pasted into receiver.py, verifies and prints the callback the next block asks for."""
+    (receiver,) = _runnable("python", "receiver")
+    (calls,) = _runnable("sh", "calls-receiver")
+    (tmp_path / "receiver.py").write_text(receiver.code)
+    log = tmp_path / "receiver.log"
+    command = [sys.executable, "-m", "uvicorn", "receiver:app", "--port", "0"]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+        )
+    try:
+        url = await_url(log, process).removeprefix("http://")
+        done = _bash(_pointed(calls.code, mock).replace("127.0.0.1:9000", url), _workdir(tmp_path))
+        assert done.returncode == 0, done.stderr
+        task_id = re.search(r'"task_id":"(\w+)"', done.stdout)[1]
+        deadline = time.monotonic() + 60  # veo3 at --time-scale 60: at most six seconds
+        while not re.search(rf"^{task_id} (SUCCESS|FAILURE) ", said := log.read_text(), re.MULTILINE):
+            refused = re.search(r'"POST /hook HTTP/1.1" [45]\d\d', said)  # the example broke on a callback
+            assert not refused and time.monotonic() < deadline and process.poll() is None, said
+            time.sleep(0.1)
+    finally:
+        process.terminate()
+        process.wait(timeout=15)

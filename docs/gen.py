@@ -290,8 +290,9 @@ def profiles_snippet() -> str:
     rows = [
         _NOTE.strip(),
         "",
-        "| model (aliases) | scope | platform | queue | run | progress | fails | output | links live | default shape |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| model (aliases) | scope | platform | queue | run | progress | fails | output | links live | default shape |"
+        + " lifecycle |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     named = [(f"{scope} default (any model)", scope, p) for scope, p in config.profiles.items()]
     for model, p in config.models.items():
@@ -302,8 +303,25 @@ def profiles_snippet() -> str:
         output = "`output`" if not p.outputs else f"`outputs` ({p.outputs})"
         rows.append(
             f"| {title} | {scope} | `{p.platform}` | {_timing(p.queue)} | {_timing(p.run)} | {progress} |"
-            f" {p.fail_rate:.0%} | {output} | {_ttl(p.link_ttl)} | {_shape(scope, p)} |"
+            f" {p.fail_rate:.0%} | {output} | {_ttl(p.link_ttl)} | {_shape(scope, p)} | `{p.lifecycle}` |"
         )
+    return "\n".join(rows) + "\n"
+
+
+def lifecycles_snippet() -> str:
+    """The lifecycles of ``schemas/lifecycle.json``, in its order: the first is every profile's default."""
+    from mockserver import contract
+
+    rows = [
+        _NOTE.strip(),
+        "",
+        "| lifecycle | at submit | waiting | running | for |",
+        "|---|---|---|---|---|",
+    ]
+    for n, (name, walk) in enumerate(contract.lifecycle()["lifecycles"].items()):
+        title = f"`{name}`" + (" (default)" if n == 0 else "")
+        states = " | ".join(f"`{walk[when]}`" for when in ("at_submit", "waiting", "running"))
+        rows.append(f"| {title} | {states} | {_cell(walk['description'])} |")
     return "\n".join(rows) + "\n"
 
 
@@ -441,6 +459,7 @@ def pages() -> dict[str, bytes]:
         "reference/config.md": config_page(),
         "reference/cli.md": cli_page(),
         "snippets/profiles.md": profiles_snippet(),
+        "snippets/lifecycles.md": lifecycles_snippet(),
         "snippets/bench-runs.md": bench_snippet(),
         "snippets/bench-instructions.md": instructions_snippet(),
     }

@@ -30,7 +30,7 @@ from mockserver.testing import await_url
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 ADMIN_KEY = "adm-secret"  # what the admin examples start the mock with
-MOST_SKIPPED = 8  # blocks that cannot run stay few
+MOST_SKIPPED = 11  # blocks that cannot run stay few (3 of them need podman, compose or a cluster)
 RUNS = {"sh", "bash", "python", "toml"}
 _FENCE = re.compile(r"^( *)```(\w*)[^\n]*\n(.*?)^\1```\s*$", re.MULTILINE | re.DOTALL)
 _MARK = re.compile(r"<!-- test: ([\w-]+)(?: (.*?))? -->\s*$")
@@ -178,8 +178,13 @@ def _workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _bash(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+def _bash(code: str, cwd: Path, mock: str) -> subprocess.CompletedProcess[str]:
+    """``code`` run as pasted, with ``generations``' default URL, the docs' mock, pointed at ``mock`` too."""
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "GENERATIONS_URL": f"http://{mock}",
+    }
     return subprocess.run(
         ["bash", "-euo", "pipefail", "-c", code],
         check=False,
@@ -205,32 +210,48 @@ def test_python_block_runs(block: Block, mock: str, tmp_path: Path, monkeypatch:
 
 @pytest.mark.parametrize("block", _runnable("sh", ""), ids=_ids(_runnable("sh", "")))
 def test_shell_block_runs(block: Block, mock: str, tmp_path: Path) -> None:
-    done = _bash(_pointed(block.code, mock), _workdir(tmp_path))
+    done = _bash(_pointed(block.code, mock), _workdir(tmp_path), mock)
     assert done.returncode == 0, f"{block.where} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
     assert '"error"' not in done.stdout, f"{block.where} met an error answer:\n{done.stdout}"
 
 
-def test_the_receiver_example_is_called_back(mock: str, tmp_path: Path) -> None:
-    """The webhook receiver, as pasted into receiver.py, verifies and prints the callback the next block asks for."""
+def test_the_receiver_example_is_called_back(tmp_path: Path) -> None:
+    """The webhook receiver, as pasted into receiver.py, verifies and prints the callback the next block asks for.
+
+    The mock is started as the page says (``mockserver --time-scale 60 --callback-port 9000``), with the
+    receiver's port for 9000: callbacks reach only the local ports named.
+    """
     (receiver,) = _runnable("python", "receiver")
     (calls,) = _runnable("sh", "calls-receiver")
+    page = (ROOT / receiver.where.split(":")[0]).read_text(encoding="utf-8")
+    started = re.search(r"started as `mockserver ([^`]*--callback-port 9000[^`]*)`", page)
+    assert started, "the receiver's page says how the mock is started for it, naming the receiver's port"
     (tmp_path / "receiver.py").write_text(receiver.code)
-    log = tmp_path / "receiver.log"
-    command = [sys.executable, "-m", "uvicorn", "receiver:app", "--port", "0"]
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
-        )
+    processes = []
     try:
-        url = await_url(log, process).removeprefix("http://")
-        done = _bash(_pointed(calls.code, mock).replace("127.0.0.1:9000", url), _workdir(tmp_path))
+        log = tmp_path / "receiver.log"
+        command = [sys.executable, "-m", "uvicorn", "receiver:app", "--port", "0"]
+        processes.append(_started(command, log, cwd=tmp_path, env={**os.environ, "PYTHONUNBUFFERED": "1"}))
+        url = await_url(log, processes[-1]).removeprefix("http://")
+        mock_log = tmp_path / "mock.log"
+        options = started[1].replace("9000", url.rsplit(":", 1)[1]).split()
+        command = [sys.executable, "-m", "mockserver", *options, "--port", "0", "--key", "sk-mock-dev=success"]
+        processes.append(_started(command, mock_log))
+        mock = await_url(mock_log, processes[-1]).removeprefix("http://")
+        done = _bash(_pointed(calls.code, mock).replace("127.0.0.1:9000", url), _workdir(tmp_path), mock)
         assert done.returncode == 0, done.stderr
         task_id = re.search(r'"task_id":"(\w+)"', done.stdout)[1]
         deadline = time.monotonic() + 60  # veo3 at --time-scale 60: at most six seconds
         while not re.search(rf"^{task_id} (SUCCESS|FAILURE) ", said := log.read_text(), re.MULTILINE):
             refused = re.search(r'"POST /hook HTTP/1.1" [45]\d\d', said)  # the example broke on a callback
-            assert not refused and time.monotonic() < deadline and process.poll() is None, said
+            assert not refused and time.monotonic() < deadline and processes[0].poll() is None, said
             time.sleep(0.1)
     finally:
-        process.terminate()
-        process.wait(timeout=15)
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=15)
+
+
+def _started(command: list[str], log: Path, **options: object) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, **options)

@@ -380,7 +380,7 @@ def _banner(args: argparse.Namespace, config: Config, port: int) -> None:
     url = f"http://{host}:{port}"
     keys = f"key{'s' if len(config.keys) > 1 else ''}: Authorization: Bearer {' or '.join(config.keys)}"
     print(f"mock serving on {url}  {keys}", flush=True)
-    if args.access_log:  # about 6% of a poll's CPU under uvicorn, 8% under granian (README, Benchmarks)
+    if args.access_log:  # about 6% of a poll's CPU under uvicorn, 8% under granian (docs/benchmarks.md)
         print("access log on: a line per request; pass --no-access-log for load tests", flush=True)
     if config.admin_key:
         print(f"admin API on {url}/_mock/  key: Authorization: Bearer {config.admin_key}", flush=True)

@@ -145,7 +145,7 @@ class Service:
             known = sorted(name for s, name in catalog.index if s == scope)
             message = f"Unknown model for {scope}; use one of: {', '.join(known)}."
             raise Refused(400, "unknown_model", message, param="model")
-        if choice is None:  # the header wins; then a run-time rule, the model's alias, the key (README)
+        if choice is None:  # the header wins; then a run-time rule, the model's alias, the key (docs/mock/scenarios.md)
             if self.rules.active:
                 choice = await self.rules.choose(scope, model, owner)
             if choice is None:

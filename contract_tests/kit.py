@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import hashlib
+import random
+import time
+import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from contextlib import ExitStack
@@ -37,6 +41,9 @@ _MOCK_TIME_SCALE = 1000.0
 _DRAWN: dict[tuple[int, int, str], list[Any]] = {}  # see Kit.sample
 _SHOWN_FINDINGS = 10  # a server that fails every refusal probe would otherwise print them all
 _CHARSET = "application/json; charset=utf-8"
+# A run gives up on the server this long after it starts: the tasks' timeout twice (the walks, then what
+# follows them) and a margin, so that a server that hangs ends the run in bounded time, not in hours.
+RUN_SPAN, RUN_MARGIN = 2.0, 10.0
 
 
 @dataclass
@@ -82,7 +89,16 @@ class Kit:
         self._stack.callback(self.portal.call, http.aclose)
         assert options.url and options.key
         budget = runner.Budget(options.budget)
-        return runner.Target(options.url, options.key, policy, budget, http, options.second_key, options.hold)
+        target = runner.Target(options.url, options.key, policy, budget, http, options.second_key, options.hold)
+        target.request_timeout = options.request_timeout
+        target.ends = time.time() + RUN_SPAN * options.timeout + RUN_MARGIN
+        target.rand = random.Random(self.seed).random  # never the random module's: Hypothesis draws beside it
+        return target
+
+    def token(self, name: str) -> str:
+        """A UUID-shaped id fixed by the seed and ``name``: an unknown task, a wrong key, the same on every run."""
+        digest = hashlib.sha256(f"{self.seed}:{name}".encode()).digest()
+        return str(uuid.UUID(bytes=digest[:16], version=4))
 
     def close(self) -> None:
         if self._following is not None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-import uuid
 from functools import partial
 
 import pytest
@@ -20,12 +19,13 @@ from contract_tests.checks import Expect
 from contract_tests.findings import FAIL, Finding, Verdicts
 from contract_tests.kit import Kit
 
-AUTH_FAILURES = [
-    ("no Authorization header", {}, checks.AUTH),
-    ("a malformed Authorization header", {"Authorization": "Token sk-not-a-bearer-token"}, checks.MALFORMED_AUTH),
-    ("a bearer scheme with no key", {"Authorization": "Bearer"}, checks.MALFORMED_AUTH),
-    ("a wrong key", {"Authorization": f"Bearer sk-wrong-{uuid.uuid4().hex}"}, checks.WRONG_KEY),
-]
+def _auth_failures(kit: Kit) -> list[tuple[str, dict[str, str], str]]:
+    return [
+        ("no Authorization header", {}, checks.AUTH),
+        ("a malformed Authorization header", {"Authorization": "Token sk-not-a-bearer-token"}, checks.MALFORMED_AUTH),
+        ("a bearer scheme with no key", {"Authorization": "Bearer"}, checks.MALFORMED_AUTH),
+        ("a wrong key", {"Authorization": f"Bearer sk-wrong-{kit.token('wrong key')}"}, checks.WRONG_KEY),
+    ]
 
 
 def _near_misses(key: str) -> list[tuple[str, dict[str, str], str]]:
@@ -72,10 +72,10 @@ def test_rejects_invalid_requests(contract_kit: Kit, contract_scope: str) -> Non
 def test_requires_auth(contract_kit: Kit, contract_scope: str) -> None:
     """No key, a malformed header or a wrong key gets 401 from both endpoints."""
     kit = contract_kit
-    task_id = next(iter(_accepted_ids(kit, contract_scope)), str(uuid.uuid4()))
+    task_id = next(iter(_accepted_ids(kit, contract_scope)), kit.token("no task"))
     body = strategies.plain_request(kit.model(contract_scope))
     verdicts = Verdicts()
-    variants = [*AUTH_FAILURES, *_near_misses(kit.target.key)]
+    variants = [*_auth_failures(kit), *_near_misses(kit.target.key)]
     reads = kit.gather(
         *(partial(runner.read, scope=contract_scope, task_id=task_id, headers=h) for _, h, _ in variants)
     )
@@ -98,7 +98,7 @@ def test_unknown_task(contract_kit: Kit, contract_scope: str) -> None:
     """
     kit = contract_kit
     verdicts = Verdicts()
-    ids = (str(uuid.uuid4()), f"unknown:{uuid.uuid4().hex}")
+    ids = (kit.token("unknown task"), f"unknown:{kit.token('unknown task, prefixed').replace('-', '')}")
     for exchange in kit.gather(*(partial(runner.read, scope=contract_scope, task_id=i) for i in ids)):
         kit.judge(exchange, Expect(checks.UNKNOWN, "an unknown task id"), verdicts)
     odd = task_paths.odd_ids(next(iter(_accepted_ids(kit, contract_scope)), None))
@@ -142,7 +142,7 @@ def test_unknown_scope(contract_kit: Kit) -> None:
     kit.probes(scope)
     verdicts = Verdicts()
     post = kit.post("not-a-scope", strategies.plain_request(kit.model(scope)))
-    get = kit.get("not-a-scope", str(uuid.uuid4()))
+    get = kit.get("not-a-scope", kit.token("unknown scope"))
     for exchange in (post, get):
         if exchange is not None:
             kit.judge(exchange, Expect(checks.UNKNOWN, "an unknown scope"), verdicts)

@@ -29,13 +29,12 @@ from hypothesis import strategies as st
 
 from mockserver.contract.recording import Writer
 
-from . import checks, lifecycle_checks, recording, runner, strategies
+from . import checks, inputs, lifecycle_checks, recording, runner, strategies
 from .client import Policy
 from .findings import FAIL, WARN, Exchange, Verdicts
 from .options import Options
 from .report import Report
 
-_POOL = 40  # generated bodies to choose the paid probes from
 _MOCK_KEYS = ("sk-contract-one", "sk-contract-two")
 _MOCK_TIME_SCALE = 1000.0
 _DRAWN: dict[tuple[int, int, str], list[Any]] = {}  # see Kit.sample
@@ -55,6 +54,7 @@ class Probe:
     exchange: Exchange | None = None
     walk: runner.Walk | None = None
     answered: float = 0.0  # when the submit was answered, for --contract-record
+    classes: tuple[inputs.Value, ...] = ()  # the value classes the body carries, for the coverage table
 
     @property
     def task_id(self) -> str | None:
@@ -80,6 +80,7 @@ class Kit:
         policy = Policy(poll_initial=options.poll_initial, poll_max=options.poll_max, timeout=options.timeout)
         self.target: runner.Target = self.portal.call(self._target, policy)
         self._probes: dict[str, list[Probe]] | None = None
+        self.free: list[tuple[inputs.Value, Exchange]] = []  # the free probes of field classes, as answered
         self._following: Future[None] | None = None
         self.recording = Writer(options.record) if options.record else None
 
@@ -150,8 +151,8 @@ class Kit:
         the tasks do; ``walked`` waits for them.
         """
         if self._probes is None:
-            seen: set[str] = set()
-            planned = {s: self._plan(s, seen) for s in self.options.scopes}
+            pairs = inputs.Pairs()
+            planned = {s: self._plan(s, pairs) for s in self.options.scopes}
             every = [p for ps in planned.values() for p in ps]
             self.portal.call(self._submit, every)
             self._following = self.portal.start_task_soon(self._follow, every)
@@ -169,12 +170,12 @@ class Kit:
         self._following.result()
         return probes
 
-    def _plan(self, scope: str, seen: set[str]) -> list[Probe]:
+    def _plan(self, scope: str, pairs: inputs.Pairs) -> list[Probe]:
         """Probes per scope, within the budget less a little for inputs a broken server might accept.
 
-        A plain body and the spec's own template must be accepted; the generated bodies that cover
-        the most further varieties should be (their values are partly our reading). ``seen`` carries
-        the varieties already planned for other scopes, so each scope's bodies add new ones.
+        A plain body and the spec's own template must be accepted; bodies chosen pairwise over the fields'
+        real forms, most common first, should be (their values are partly our reading). ``pairs`` carries
+        the values and pairs already planned for other scopes, so each scope's bodies add new ones.
         """
         share = max(1, (self.options.budget - 2) // len(self.options.scopes))
         model = self.model(scope)
@@ -185,10 +186,12 @@ class Kit:
             Probe(scope, plain, checks.Expect(checks.ACCEPT, "a plain valid body")),
             Probe(scope, strategies.spec_template_request(model), template, _CHARSET),
         ][:share]
-        pool = self.sample(strategies.valid_requests(model), _POOL)
-        rich = [b for b in strategies.cover(pool, share + 1, seen) if len(b) > len(plain)][: share - len(must)]
-        why = "a generated valid body with optional or extra fields"
-        return [*must, *(Probe(scope, b, checks.Expect(checks.ACCEPT_RICH, why)) for b in rich)]
+        for probe in must:
+            pairs.add(list(inputs.classify(probe.body, model)))
+        rich = inputs.paid_bodies(model, share - len(must), pairs)
+        why = "a valid body of common real values, chosen pairwise"
+        paid = [Probe(scope, b, checks.Expect(checks.ACCEPT_RICH, why), classes=tuple(c)) for c, b in rich]
+        return [*(replace(p, classes=tuple(inputs.classify(p.body, model))) for p in must), *paid]
 
     async def _submit(self, probes: list[Probe]) -> None:
         async def one(probe: Probe) -> None:

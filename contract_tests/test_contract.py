@@ -14,10 +14,11 @@ from functools import partial
 
 import pytest
 
-from contract_tests import checks, lifecycle_checks, runner, strategies, task_paths
+from contract_tests import checks, inputs, lifecycle_checks, runner, strategies, task_paths
 from contract_tests.checks import Expect
 from contract_tests.findings import FAIL, Finding, Verdicts
 from contract_tests.kit import Kit
+
 
 def _auth_failures(kit: Kit) -> list[tuple[str, dict[str, str], str]]:
     return [
@@ -66,6 +67,23 @@ def test_rejects_invalid_requests(contract_kit: Kit, contract_scope: str) -> Non
     for (reason, _), exchange in zip(cases, kit.post_many(contract_scope, [body for _, body in cases])):
         if exchange is not None:
             kit.judge(exchange, Expect(checks.REJECT, reason), verdicts)
+    kit.settle(verdicts)
+
+
+def test_field_classes(contract_kit: Kit, contract_scope: str) -> None:
+    """Every value class of every field (``inputs``), sent beside a missing required field: a 4xx, never a 5xx.
+
+    Free on a conforming server, which must refuse the body whatever the value; a server that reads a
+    field before it validates the body (and falls over on an empty list, a zero, a long string) shows it.
+    """
+    kit = contract_kit
+    kit.probes(contract_scope)  # the paid probes have the first claim on the budget
+    probes = inputs.free_probes(kit.model(contract_scope))
+    verdicts = Verdicts()
+    for (value, why, _), exchange in zip(probes, kit.post_many(contract_scope, [body for _, _, body in probes])):
+        if exchange is not None:
+            kit.free.append((value, exchange))
+            kit.judge(exchange, Expect(checks.REJECT, why), verdicts)
     kit.settle(verdicts)
 
 

@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 
 from mockserver.contract.recording import Writer
 
-from . import checks, inputs, lifecycle_checks, recording, runner, strategies
+from . import answer_checks, checks, inputs, lifecycle_checks, recording, runner, strategies
 from .client import Policy
 from .findings import FAIL, WARN, Exchange, Verdicts
 from .options import Options
@@ -244,6 +244,16 @@ class Kit:
 
         collect()
         return found
+
+    def secrets(self) -> answer_checks.Secrets:
+        """What no answer may give back: the run's keys, and the ids and prompts of the first key's tasks.
+
+        Ids shorter than 8 characters and prompts shorter than 12 are left out: they turn up by chance.
+        """
+        keys = tuple(k for k in (self.target.key, self.target.second_key) if k)
+        ids = {p.task_id for p in self.planned() if p.task_id and len(p.task_id) >= 8}
+        prompts = {p.body["prompt"] for p in self.planned() if len(str(p.body.get("prompt", ""))) >= 12}
+        return answer_checks.Secrets(keys, self.target.key, tuple(sorted(ids)), tuple(sorted(prompts)))
 
     def judge(self, exchange: Exchange, expect: checks.Expect, verdicts: Verdicts) -> None:
         checks.run(exchange, expect, verdicts)

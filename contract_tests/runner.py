@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from .client import FINISHED, NOT_VISIBLE, TIMEOUT, Policy, Poller, Retries, as_task, grace, transient
+from .equivalents import Spelling
 from .findings import Exchange, elapsed
 from .options import all_scopes
 
@@ -224,6 +225,26 @@ async def foreign_reads(target: Target, scope: str, task_id: str, when: str) -> 
     reads = [read(target, s, task_id, headers) for s in paths]
     answers = await asyncio.gather(*reads)
     return [(f"another key's {scope} task, {when}, read at /v2/{s}/", a) for s, a in zip(paths, answers)]
+
+
+async def send_spelled(target: Target, spelling: Spelling) -> Exchange:
+    """A request spelled as given (``equivalents``): its path appended to the base URL as it stands."""
+    return await send(target, spelling.method, target.base_url + spelling.path, headers=spelling.headers)
+
+
+async def submit_spelled(target: Target, spelling: Spelling, body: Any) -> Exchange | None:
+    """A submit spelled as given, within the budget like any other (None once it is spent)."""
+    if not await target.budget.reserve():
+        return None
+    headers = {"Content-Type": "application/json", **spelling.headers}
+    exchange = Exchange("POST", target.base_url + spelling.path, (), b"", None, error="not sent")
+    try:
+        exchange = await send(target, "POST", target.base_url + spelling.path, content=encode(body), headers=headers)
+    finally:
+        await target.budget.release(exchange)
+    if exchange.status is not None and 200 <= exchange.status < 300:
+        target.accepted.append((spelling.path.split("/")[2], exchange))
+    return exchange
 
 
 def transient_error(exchange: Exchange) -> bool:

@@ -14,7 +14,7 @@ from functools import partial
 
 import pytest
 
-from contract_tests import checks, inputs, lifecycle_checks, runner, strategies, task_paths
+from contract_tests import answer_checks, checks, equivalents, inputs, lifecycle_checks, runner, strategies, task_paths
 from contract_tests.checks import Expect
 from contract_tests.findings import FAIL, Finding, Verdicts
 from contract_tests.kit import Kit
@@ -242,6 +242,48 @@ def test_finished_tasks_stay_finished(contract_kit: Kit, contract_scope: str) ->
             continue
         later = dataclasses.replace(walk, polls=[*walk.polls, runner.Poll(time.time(), exchange, task)])
         lifecycle_checks.run(later, verdicts, only={"terminal_holds", "task_schema", "timestamps_stay"})
+    kit.settle(verdicts)
+
+
+def test_equivalent_requests(contract_kit: Kit, contract_scope: str) -> None:
+    """Near-equivalent spellings of refused requests (``equivalents``) are refused too, never served or a 5xx.
+
+    A known task read without a key, with the second key and with a wrong one; an unknown id read with
+    the owner's key; a submit without a key. Free: a conforming server refuses each.
+    """
+    kit = contract_kit
+    known = next(iter(_accepted_ids(kit, contract_scope)), None)
+    others: dict[str, str | None] = {"no key": None, "a wrong key": f"sk-wrong-{kit.token('wrong key')}"}
+    if kit.options.second_key:
+        others["the second key"] = kit.options.second_key
+    cases = (
+        [] if known is None else [(s, "another key's task") for s in equivalents.reads(contract_scope, known, others)]
+    )
+    unknown = kit.token("unknown task")
+    cases += [
+        (s, "a task nobody created")
+        for s in equivalents.reads(contract_scope, unknown, {"no key": None, "the owner's key": kit.target.key})
+    ]
+    reads = kit.gather(*(partial(runner.send_spelled, spelling=s) for s, _ in cases))
+    verdicts = Verdicts()
+    for (spelling, shows), exchange in zip(cases, reads):
+        _tally(verdicts, "equivalent_requests", [f for f in [equivalents.judge(spelling, exchange, shows)] if f])
+    body = strategies.plain_request(kit.model(contract_scope))
+    for spelling in equivalents.submits(contract_scope):  # one by one: each a paid task on a server that takes it
+        exchange = kit.call(runner.submit_spelled, spelling, body)
+        if exchange is not None:
+            _tally(verdicts, "equivalent_requests", [f for f in [equivalents.judge(spelling, exchange, "a task")] if f])
+    kit.settle(verdicts)
+
+
+def test_every_answer(contract_kit: Kit) -> None:
+    """Every answer of the run so far, to any request: strict JSON, headers that match the body, whole
+    media, no secret given back, and answered in time (``answer_checks``)."""
+    kit = contract_kit
+    for scope in kit.options.scopes:
+        kit.walked(scope)
+    verdicts = Verdicts()
+    answer_checks.run(list(kit.target.seen), kit.secrets(), verdicts)
     kit.settle(verdicts)
 
 

@@ -122,7 +122,12 @@ def _mask(name: str, value: str) -> str:
 
 
 def _cut(body: bytes) -> str:
-    text = body.decode("utf-8", "replace")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        text = body[:_SHOWN].decode("utf-8", "replace")
+    if "\x00" in text or "\ufffd" in text:
+        return f"({len(body)} bytes, not text, starting {body[:16]!r})"
     return text if len(text) <= _SHOWN else f"{text[:_SHOWN]}... ({len(body)} bytes)"
 
 

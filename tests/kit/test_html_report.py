@@ -54,7 +54,7 @@ def test_the_report_of_a_mock_run_renders_every_task_in_chromium(tmp_path: Path)
     assert result.ret == 0, result.out[-3000:]
     created = int(re.search(r"tasks created: (\d+) of a budget of 12", result.out).group(1))
     suite = ET.parse(junit).getroot().find("testsuite")
-    assert suite is not None and int(suite.get("tests")) == 31 and suite.get("failures") == "0"  # junitxml still works
+    assert suite is not None and int(suite.get("tests")) == 38 and suite.get("failures") == "0"  # junitxml still works
 
     html = page.read_text(encoding="utf-8")
     assert not re.search(r"""(src|href)\s*=\s*['"]?(https?:)?//|url\(|@import""", html)  # nothing fetched

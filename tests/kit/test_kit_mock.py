@@ -36,7 +36,7 @@ def test_strict_run_against_the_in_process_mock_passes(tmp_path: Path) -> None:
     created = re.search(r"endpoint: in-process mock; tasks created: (\d+) of a budget of 12", result.out)
     assert created and 6 <= int(created.group(1)) <= 12  # two must-accept probes a scope, within the budget
     assert "warnings, where only our reading" not in result.out
-    assert result.count("passed") == 31
+    assert result.count("passed") == 38
 
 
 def test_strict_run_against_the_mock_over_a_real_socket_passes(tmp_path: Path) -> None:
@@ -44,7 +44,7 @@ def test_strict_run_against_the_mock_over_a_real_socket_passes(tmp_path: Path) -
         args = ["--contract-url", mock.url, "--contract-key", "sk-first", "--contract-second-key", "sk-second"]
         result = run_pytest(tmp_path, *KIT, *args, *FAST, "--contract-strict")
     assert result.ret == 0, result.out[-4000:]
-    assert result.count("passed") == 31
+    assert result.count("passed") == 38
 
 
 def test_environment_variables_stand_for_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -54,7 +54,7 @@ def test_environment_variables_stand_for_options(tmp_path: Path, monkeypatch: py
     result = run_pytest(tmp_path, *KIT)
     assert result.ret == 0, result.out[-4000:]
     assert "tasks created: 1 of a budget of 3" in result.out
-    assert result.count("passed") == 13
+    assert result.count("passed") == 16
 
 
 def test_idle_without_options_and_harmless_to_other_suites(tmp_path: Path) -> None:
@@ -65,7 +65,7 @@ def test_idle_without_options_and_harmless_to_other_suites(tmp_path: Path) -> No
     idle = run_pytest(tmp_path, *KIT, "-rs")
     assert idle.ret == 0
     assert "the contract kit is idle: give --contract-url URL --contract-key KEY" in idle.out
-    assert idle.count("skipped") == 31
+    assert idle.count("skipped") == 38
 
 
 @pytest.mark.parametrize(

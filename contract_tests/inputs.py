@@ -209,3 +209,32 @@ def classify(body: dict[str, Any], model: str) -> list[Value]:
 def answer_class(status: int | None) -> str:
     """How the coverage table shows an answer: 2xx, 4xx, 5xx, another class, or none at all."""
     return "no answer" if status is None else f"{status // 100}xx"
+
+
+@dataclass
+class Coverage:
+    """One row of the report's coverage table: a field's class, and the answers it got, free and paid."""
+
+    field: str
+    kind: str
+    valid: bool
+    free: dict[str, int] = field(default_factory=dict)
+    paid: dict[str, int] = field(default_factory=dict)
+
+
+def coverage(free: list[tuple[Value, int | None]], paid: list[tuple[tuple[Value, ...], int | None]]) -> list[Coverage]:
+    """The table's rows, in field order: every class sent free, and every class a paid body carried."""
+    rows: dict[tuple[str, str], Coverage] = {}
+
+    def row(value: Value) -> Coverage:
+        return rows.setdefault((value.field, value.kind), Coverage(value.field, value.kind, value.valid))
+
+    for value, status in free:
+        seen = row(value).free
+        seen[answer_class(status)] = seen.get(answer_class(status), 0) + 1
+    for values, status in paid:
+        for value in values:
+            seen = row(value).paid
+            seen[answer_class(status)] = seen.get(answer_class(status), 0) + 1
+    order = {name: i for i, name in enumerate(FIELD_ORDER)}
+    return sorted(rows.values(), key=lambda r: order.get(r.field, len(order)))

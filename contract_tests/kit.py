@@ -190,8 +190,8 @@ class Kit:
             pairs.add(list(inputs.classify(probe.body, model)))
         rich = inputs.paid_bodies(model, share - len(must), pairs)
         why = "a valid body of common real values, chosen pairwise"
-        paid = [Probe(scope, b, checks.Expect(checks.ACCEPT_RICH, why), classes=tuple(c)) for c, b in rich]
-        return [*(replace(p, classes=tuple(inputs.classify(p.body, model))) for p in must), *paid]
+        paid = [Probe(scope, b, checks.Expect(checks.ACCEPT_RICH, why)) for _, b in rich]
+        return [replace(p, classes=tuple(inputs.classify(p.body, model))) for p in [*must, *paid]]
 
     async def _submit(self, probes: list[Probe]) -> None:
         async def one(probe: Probe) -> None:

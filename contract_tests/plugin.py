@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from . import html_report, options
+from . import html_report, inputs, options
 from .kit import Kit
 
 _OPTIONS = pytest.StashKey[options.Options]()
@@ -96,4 +96,6 @@ def _write_report(kit: Kit, endpoint: str) -> None:
         "scopes": ", ".join(kit.options.scopes),
         "strict": "yes" if kit.options.strict else "no (warnings do not fail the run)",
     }
-    html_report.write(kit.options.report, kit.report, tasks, stray, **facts)
+    free = [(value, exchange.status) for value, exchange in kit.free]
+    paid = [(p.classes, p.exchange.status) for p in probes]
+    html_report.write(kit.options.report, kit.report, tasks, stray, inputs.coverage(free, paid), **facts)

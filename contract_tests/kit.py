@@ -68,6 +68,7 @@ class Probe:
 class Kit:
     def __init__(self, options: Options, hypothesis_seed: int | None) -> None:
         self.report = Report()
+        self.started = time.time()
         self.seed = hypothesis_seed or 0
         self._stack = ExitStack()
         if options.mock:
@@ -92,7 +93,7 @@ class Kit:
         budget = runner.Budget(options.budget)
         target = runner.Target(options.url, options.key, policy, budget, http, options.second_key, options.hold)
         target.request_timeout = options.request_timeout
-        target.ends = time.time() + RUN_SPAN * options.timeout + RUN_MARGIN
+        target.ends = self.started + RUN_SPAN * options.timeout + RUN_MARGIN
         target.rand = random.Random(self.seed).random  # never the random module's: Hypothesis draws beside it
         return target
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -400,6 +401,11 @@ TIME_BROKEN: dict[str, tuple[Callable[[], Fake], str]] = {
     ),
 }
 
+TIME_BROKEN["every poll of a task hangs"] = (
+    lambda: Fake(request_hook=_hang(lambda f, r: r.method == "GET" and r.path_params.get("task_id") in f.tasks)),
+    "answers_in_time",
+)
+
 TIME_CONFORMING: dict[str, Callable[[], Fake]] = {
     "slow polls, well within the bound": lambda: Fake(request_hook=_slow(0.2)),
 }
@@ -444,6 +450,11 @@ def test_a_server_broken_within_a_class_is_failed_by_its_check(tmp_path: Path, n
     result = run_kit(tmp_path, make())
     assert result.ret != 0, result.out[-4000:]
     assert result.failed(check), result.out[-4000:]
+    if name.startswith("time:"):  # and the run gives up at twice --contract-timeout and a margin, never later
+        took, most = re.search(
+            r"run time: ([\d.]+) s \(the run gives up on the server after (\d+) s\)", result.out
+        ).groups()
+        assert float(most) == 2 * 6 + 10 and float(took) <= float(most) + 5, result.out[-2000:]
 
 
 @pytest.mark.parametrize("name", CONFORMING)

@@ -177,8 +177,11 @@ def media_bytes(exchange: Exchange, secrets: Secrets) -> Iterator[Finding]:
         yield _finding("media_bytes", FAIL, f"the {found} file does not decode: {problem}", exchange)
 
 
+_DECODED_FRAMES = 8  # frames decoded to show the codec's data is sound; the rest is only read through
+
+
 def undecodable(data: bytes) -> str | None:
-    """Why PyAV cannot decode ``data`` to its end (None when it can): a cut, corrupt or empty file."""
+    """Why PyAV cannot read ``data`` (None when it can): its first frames decoded, every packet read to the end."""
     import av  # imported here: a run with no outputs to check never pays for loading FFmpeg
 
     try:
@@ -186,7 +189,14 @@ def undecodable(data: bytes) -> str | None:
             streams = [s for s in container.streams if s.type in ("video", "audio")]
             if not streams:
                 return "no video or audio stream in it"
-            frames = sum(1 for _ in container.decode(streams[0]))
+            if streams[0].codec_context is None:
+                return "its header names no codec (a file cut before its index, as an MP4 whose moov never came)"
+            frames = 0
+            for packet in container.demux(streams[0]):
+                if frames < _DECODED_FRAMES:
+                    frames += len(packet.decode())
+    except av.DecoderNotFoundError:
+        return None  # a codec this FFmpeg lacks: no decoder at hand, so no verdict
     except (av.FFmpegError, ValueError, EOFError) as exc:
         return f"{type(exc).__name__}: {exc}"
     return None if frames else "no frame decodes"
@@ -202,6 +212,9 @@ def _credential(exchange: Exchange) -> str:
     return given.partition(" ")[2].strip()
 
 
+_SHORTEST_KEY = 6  # a shorter key turns up in answers by chance
+
+
 @answer_check
 def no_leaks(exchange: Exchange, secrets: Secrets) -> Iterator[Finding]:
     """No answer gives back a key the kit sent, nor, to anyone but its owner, a task's id or prompt.
@@ -215,7 +228,7 @@ def no_leaks(exchange: Exchange, secrets: Secrets) -> Iterator[Finding]:
     answer += exchange.response_body.decode("utf-8", "replace") if exchange.size is None else ""
     sent = unquote(exchange.url) + "\n" + exchange.request_body.decode("utf-8", "replace")
     given = _credential(exchange)
-    for key in secrets.keys:
+    for key in (k for k in secrets.keys if len(k) >= _SHORTEST_KEY):
         near_miss = given != key and (key in given or given[:-1] == key[:-1])
         if not near_miss and any(form in answer for form in _forms(key)):
             yield _finding("no_leaks", FAIL, "the answer carries an API key the kit sent", exchange)

@@ -9,12 +9,13 @@ _MAGIC: list[tuple[int, bytes, str]] = [
     (0, b"GIF8", "image/gif"),
     (8, b"WEBP", "image/webp"),
     (4, b"ftyp", "video/mp4"),
+    (4, b"moov", "video/mp4"),  # QuickTime's older files start with an atom other than ftyp
+    (4, b"mdat", "video/mp4"),
+    (4, b"wide", "video/mp4"),
+    (4, b"free", "video/mp4"),
     (0, b"\x1aE\xdf\xa3", "video/webm"),
     (8, b"WAVE", "audio/wav"),
     (0, b"ID3", "audio/mpeg"),
-    (0, b"\xff\xfb", "audio/mpeg"),
-    (0, b"\xff\xf3", "audio/mpeg"),
-    (0, b"\xff\xf2", "audio/mpeg"),
     (0, b"OggS", "audio/ogg"),
     (0, b"fLaC", "audio/flac"),
 ]
@@ -26,7 +27,6 @@ ALIASES = {
     "video/x-m4v": "video/mp4",
     "audio/mp4": "video/mp4",
     "audio/x-m4a": "video/mp4",
-    "audio/aac": "video/mp4",
     "audio/x-wav": "audio/wav",
     "audio/wave": "audio/wav",
     "audio/vnd.wave": "audio/wav",
@@ -41,6 +41,8 @@ def media_format(head: bytes) -> str | None:
     for offset, magic, kind in _MAGIC:
         if head[offset : offset + len(magic)] == magic:
             return kind
+    if head[:2] in (b"\xff\xfb", b"\xff\xfa", b"\xff\xf3", b"\xff\xf2", b"\xff\xe3", b"\xff\xe2"):
+        return "audio/mpeg"  # an MPEG audio frame's sync bits, without an ID3 tag before it
     return None
 
 

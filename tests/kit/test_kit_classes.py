@@ -420,28 +420,25 @@ def _slow(seconds: float) -> Hook:
     return hook
 
 
+CLASSES = ("inputs", "bytes", "equivalents", "leaks", "time")
 BROKEN = {
     f"{kind}: {name}": case
-    for kind, cases in (
-        ("inputs", INPUTS_BROKEN),
-        ("bytes", BYTES_BROKEN),
-        ("equivalents", EQUIVALENTS_BROKEN),
-        ("leaks", LEAKS_BROKEN),
-        ("time", TIME_BROKEN),
-    )
+    for kind, cases in zip(CLASSES, (INPUTS_BROKEN, BYTES_BROKEN, EQUIVALENTS_BROKEN, LEAKS_BROKEN, TIME_BROKEN))
     for name, case in cases.items()
 }
 CONFORMING = {
     f"{kind}: {name}": make
-    for kind, cases in (
-        ("inputs", INPUTS_CONFORMING),
-        ("bytes", BYTES_CONFORMING),
-        ("equivalents", EQUIVALENTS_CONFORMING),
-        ("leaks", LEAKS_CONFORMING),
-        ("time", TIME_CONFORMING),
+    for kind, makes in zip(
+        CLASSES, (INPUTS_CONFORMING, BYTES_CONFORMING, EQUIVALENTS_CONFORMING, LEAKS_CONFORMING, TIME_CONFORMING)
     )
-    for name, make in cases.items()
+    for name, make in makes.items()
 }
+
+
+def test_each_class_has_three_broken_fakes_and_a_conforming_one() -> None:
+    for kind in CLASSES:
+        assert sum(name.startswith(f"{kind}:") for name in BROKEN) >= 3, kind
+        assert any(name.startswith(f"{kind}:") for name in CONFORMING), kind
 
 
 @pytest.mark.parametrize("name", BROKEN)

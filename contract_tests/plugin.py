@@ -59,7 +59,7 @@ def _preflight(given: options.Options) -> None:
     scope = given.scopes[0] if given.scopes else options.all_scopes()[0]
     url = f"{given.url}/v2/{scope}/generations/contract-kit-preflight"
     try:
-        bound = min(30.0, given.timeout, given.request_timeout)  # a hanging server stops the run as soon
+        bound = min(30.0, given.timeout, given.request_timeout)  # a server that hangs stops the run within it
         answer = httpx.get(url, headers={"Authorization": f"Bearer {given.key}"}, timeout=bound)
     except httpx.HTTPError as exc:
         pytest.exit(f"contract kit: cannot reach {given.url}: {type(exc).__name__}: {exc}", returncode=_STOPPED)

@@ -122,17 +122,19 @@ async def submit(
     headers: dict[str, str] | None = None,
     content_type: str = "application/json",
     retry_gateway_errors: bool = False,
+    path: str | None = None,
 ) -> Exchange | None:
     """POST once, or again after a 429 (which created nothing); None when the budget is spent.
 
     ``retry_gateway_errors`` also retries 5xx and dropped connections: only for bodies that must be
-    refused, since a valid submit that timed out at a proxy may still have become a paid task.
+    refused, since a valid submit that timed out at a proxy may still have become a paid task. ``path``
+    spells the submit's path otherwise (``equivalents``).
     """
     if not await target.budget.reserve():
         return None
     sent = {"Content-Type": content_type, **(target.auth() if headers is None else headers)}
     retry = transient if retry_gateway_errors else _rate_limited
-    url = target.url(scope)
+    url = target.url(scope) if path is None else target.base_url + path
     exchange = Exchange("POST", url, (), b"", None, error="not sent")
     try:
         exchange = await _retrying(target, lambda: send(target, "POST", url, content=encode(body), headers=sent), retry)
@@ -230,21 +232,6 @@ async def foreign_reads(target: Target, scope: str, task_id: str, when: str) -> 
 async def send_spelled(target: Target, spelling: Spelling) -> Exchange:
     """A request spelled as given (``equivalents``): its path appended to the base URL as it stands."""
     return await send(target, spelling.method, target.base_url + spelling.path, headers=spelling.headers)
-
-
-async def submit_spelled(target: Target, spelling: Spelling, body: Any) -> Exchange | None:
-    """A submit spelled as given, within the budget like any other (None once it is spent)."""
-    if not await target.budget.reserve():
-        return None
-    headers = {"Content-Type": "application/json", **spelling.headers}
-    exchange = Exchange("POST", target.base_url + spelling.path, (), b"", None, error="not sent")
-    try:
-        exchange = await send(target, "POST", target.base_url + spelling.path, content=encode(body), headers=headers)
-    finally:
-        await target.budget.release(exchange)
-    if exchange.status is not None and 200 <= exchange.status < 300:
-        target.accepted.append((spelling.path.split("/")[2], exchange))
-    return exchange
 
 
 def transient_error(exchange: Exchange) -> bool:

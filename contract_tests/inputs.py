@@ -17,6 +17,7 @@ Two probe families use them:
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +26,6 @@ from mockserver import contract
 
 from . import strategies
 
-FIELD_ORDER = "prompt", "model", "duration", "aspect_ratio", "size", "resolution", "images", "videos", "watermark"
 MANY = 12  # items in a list of the "many" class
 LONG_TEXT = 10_000  # characters in a string of the "largest" class, where the schema sets no maximum
 
@@ -119,14 +119,15 @@ def boundaries(name: str) -> list[tuple[str, Any]]:
     return found
 
 
-def values(model: str) -> list[Value]:
-    """Every class of every field, boundaries first, then the real forms; each judged by the schema."""
+@functools.cache
+def values(model: str) -> tuple[Value, ...]:
+    """Every class of every field, in the schema's order, boundaries first, then the real forms; each judged by
+    the schema (kept, as each is a validation, and the same for every run)."""
     found = []
-    for name in FIELD_ORDER:
-        forms = [(k, v if name != "model" else model) for k, v in REAL_FORMS.get(name, [])]
-        for kind, value in [*boundaries(name), *forms]:
+    for name in strategies.properties():
+        for kind, value in [*boundaries(name), *REAL_FORMS.get(name, [])]:
             found.append(Value(name, kind, value, _valid(name, value, model)))
-    return found
+    return tuple(found)
 
 
 def free_probes(model: str) -> list[tuple[Value, str, dict[str, Any]]]:
@@ -194,7 +195,7 @@ def classify(body: dict[str, Any], model: str) -> list[Value]:
     """The class of each field's value in ``body``: a named class where one matches, else ``absent`` or ``other``."""
     known = values(model)
     found = []
-    for name in FIELD_ORDER:
+    for name in strategies.properties():
         if name not in body:
             found.append(Value(name, "absent", None, name not in strategies.required()))
             continue
@@ -236,5 +237,5 @@ def coverage(free: list[tuple[Value, int | None]], paid: list[tuple[tuple[Value,
         for value in values:
             seen = row(value).paid
             seen[answer_class(status)] = seen.get(answer_class(status), 0) + 1
-    order = {name: i for i, name in enumerate(FIELD_ORDER)}
+    order = {name: i for i, name in enumerate(strategies.properties())}
     return sorted(rows.values(), key=lambda r: order.get(r.field, len(order)))

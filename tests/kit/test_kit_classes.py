@@ -42,7 +42,7 @@ def _crash(fake: Fake, request: Request) -> Response:
 async def _body(request: Request) -> Any:
     try:
         return json.loads(await request.body())
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 

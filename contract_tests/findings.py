@@ -9,7 +9,7 @@ A ``Finding`` is one check's verdict. ``FAIL`` is for what the spec or HTTP itse
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -43,6 +43,8 @@ class Exchange:
     response_body: bytes = b""
     error: str = ""
     elapsed: float = 0.0  # seconds from sending the request to the end of its answer (--contract-record)
+    overdue: float | None = None  # the bound in seconds its answer did not come within, if it did not
+    size: int | None = None  # bytes of content received, where more came than ``response_body`` keeps
 
     @classmethod
     def of(cls, response: httpx.Response) -> Exchange:
@@ -68,6 +70,12 @@ class Exchange:
             None,
             error=f"{type(exc).__name__}: {exc}",
         )
+
+    @classmethod
+    def overdue_after(cls, request: httpx.Request, bound: float) -> Exchange:
+        """A request whose whole answer did not come within ``bound`` seconds (0 or less: the run had ended)."""
+        said = f"no complete answer within {bound:.3g} s" if bound > 0 else "not sent: the run's time was up"
+        return replace(cls.failed(request, TimeoutError(said)), overdue=max(bound, 0.0))
 
     def header(self, name: str) -> str | None:
         name = name.lower()
@@ -114,7 +122,12 @@ def _mask(name: str, value: str) -> str:
 
 
 def _cut(body: bytes) -> str:
-    text = body.decode("utf-8", "replace")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        text = body[:_SHOWN].decode("utf-8", "replace")
+    if "\x00" in text or "\ufffd" in text:
+        return f"({len(body)} bytes, not text, starting {body[:16]!r})"
     return text if len(text) <= _SHOWN else f"{text[:_SHOWN]}... ({len(body)} bytes)"
 
 

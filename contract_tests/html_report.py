@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .findings import FAIL, WARN, Exchange, Finding
+from .inputs import Coverage
 from .lifecycle_checks import progress_value
 from .report import Report
 from .runner import Walk, transient_error
@@ -33,9 +34,16 @@ _W, _H, _PAD = 760, 170, 36
 _STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}
 h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ddd}
-table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}
-th:first-child,td:first-child,.facts td{text-align:left}
+table{border-collapse:collapse;max-width:100%}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}
+th:first-child,td:first-child,.facts td,.coverage td{text-align:left}
+.facts td{overflow-wrap:anywhere}
 .task{border:1px solid #ddd;border-radius:6px;padding:10px 14px;margin:14px 0}
+.task h3{overflow-wrap:anywhere}
+.task svg{max-width:100%;height:auto}
+table.outputs{width:100%;table-layout:fixed}
+.outputs td:first-child{overflow-wrap:anywhere;word-break:break-all}
+.outputs .narrow{width:4em}.outputs .type{width:10em}.outputs .size{width:8em}.outputs .shown{width:176px}
+.outputs td,.coverage td{white-space:normal}.nowrap{white-space:nowrap}
 .fail{color:#c62828;font-weight:600}.warn{color:#ef6c00;font-weight:600}.pass{color:#2e7d32}
 pre{background:#f6f6f6;padding:8px;overflow-x:auto;white-space:pre-wrap;word-break:break-all;font-size:12px}
 .legend span{display:inline-block;margin-right:12px}.dot{width:10px;height:10px;border-radius:5px;margin-right:4px}
@@ -48,12 +56,14 @@ def write(
     report: Report,
     tasks: Iterable[tuple[str, Any, Walk | None]],
     stray: Iterable[Exchange] = (),
+    coverage: Iterable[Coverage] = (),
     **run: Any,
 ) -> None:
     """Write the page.
 
     ``tasks`` holds (why the body was sent, the body, its walk or None) for each paid probe; ``stray``
-    the other submits the server accepted (paid for, never followed); ``run`` the facts at the top.
+    the other submits the server accepted (paid for, never followed); ``coverage`` each field's classes
+    and how they were answered; ``run`` the facts at the top.
     """
     shown, others = list(tasks), list(stray)
     parts = [
@@ -70,6 +80,7 @@ def write(
         *(_finding(f) for f in report.findings),
         "<h2>Checks</h2>",
         _checks(report),
+        *_coverage(list(coverage)),
         "</body></html>",
     ]
     path = Path(path)
@@ -179,10 +190,11 @@ def _outputs(walk: Walk) -> str:
         size = ex.header("content-length") or str(len(ex.response_body))
         rows.append(
             f"<tr><td>{escape(ex.url)}</td><td>{ex.status}</td><td>{escape(ex.content_type)}</td>"
-            f"<td>{escape(size)} B</td><td>{_preview(ex)}</td></tr>"
+            f"<td class='nowrap'>{escape(size)}&nbsp;B</td><td>{_preview(ex)}</td></tr>"
         )
+    widths = "<colgroup><col><col class='narrow'><col class='type'><col class='size'><col class='shown'></colgroup>"
     head = "<tr><th>output</th><th>HTTP</th><th>media type</th><th>size</th><th>preview</th></tr>"
-    return f"<table class='outputs'>{head}{''.join(rows)}</table>"
+    return f"<table class='outputs'>{widths}{head}{''.join(rows)}</table>"
 
 
 def _preview(ex: Exchange) -> str:
@@ -200,6 +212,23 @@ def _finding(finding: Finding) -> str:
         f"<div class='finding'><p><span class='{finding.severity}'>{finding.severity}</span> "
         f"<code>{escape(finding.check)}</code> {escape(finding.message)}</p><pre>{escape(shown)}</pre></div>"
     )
+
+
+def _answers(seen: dict[str, int]) -> str:
+    return ", ".join(f"{kind} ×{count}" if count > 1 else kind for kind, count in sorted(seen.items())) or "–"
+
+
+def _coverage(rows: list[Coverage]) -> list[str]:
+    """Field × class: whether the schema takes the value, and how the answers to it fell, free and paid."""
+    if not rows:
+        return []
+    head = "<tr><th>field</th><th>class</th><th>schema</th><th>sent free: answers</th><th>sent paid: answers</th></tr>"
+    body = [
+        f"<tr><td>{escape(r.field)}</td><td>{escape(r.kind)}</td><td>{'valid' if r.valid else 'invalid'}</td>"
+        f"<td>{escape(_answers(r.free))}</td><td>{escape(_answers(r.paid))}</td></tr>"
+        for r in rows
+    ]
+    return ["<h2>Coverage: each field's classes</h2>", f"<table class='coverage'>{head}{''.join(body)}</table>"]
 
 
 def _checks(report: Report) -> str:

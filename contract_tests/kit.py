@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import hashlib
+import random
+import time
+import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from contextlib import ExitStack
@@ -25,18 +29,20 @@ from hypothesis import strategies as st
 
 from mockserver.contract.recording import Writer
 
-from . import checks, lifecycle_checks, recording, runner, strategies
+from . import answer_checks, checks, inputs, lifecycle_checks, recording, runner, strategies
 from .client import Policy
 from .findings import FAIL, WARN, Exchange, Verdicts
 from .options import Options
 from .report import Report
 
-_POOL = 40  # generated bodies to choose the paid probes from
 _MOCK_KEYS = ("sk-contract-one", "sk-contract-two")
 _MOCK_TIME_SCALE = 1000.0
 _DRAWN: dict[tuple[int, int, str], list[Any]] = {}  # see Kit.sample
 _SHOWN_FINDINGS = 10  # a server that fails every refusal probe would otherwise print them all
 _CHARSET = "application/json; charset=utf-8"
+# A run gives up on the server this long after it starts: the tasks' timeout twice (the walks, then what
+# follows them) and a margin, so that a server that hangs ends the run in bounded time, not in hours.
+RUN_SPAN, RUN_MARGIN = 2.0, 10.0
 
 
 @dataclass
@@ -48,6 +54,7 @@ class Probe:
     exchange: Exchange | None = None
     walk: runner.Walk | None = None
     answered: float = 0.0  # when the submit was answered, for --contract-record
+    classes: tuple[inputs.Value, ...] = ()  # the value classes the body carries, for the coverage table
 
     @property
     def task_id(self) -> str | None:
@@ -61,6 +68,7 @@ class Probe:
 class Kit:
     def __init__(self, options: Options, hypothesis_seed: int | None) -> None:
         self.report = Report()
+        self.started = time.time()
         self.seed = hypothesis_seed or 0
         self._stack = ExitStack()
         if options.mock:
@@ -73,6 +81,7 @@ class Kit:
         policy = Policy(poll_initial=options.poll_initial, poll_max=options.poll_max, timeout=options.timeout)
         self.target: runner.Target = self.portal.call(self._target, policy)
         self._probes: dict[str, list[Probe]] | None = None
+        self.free: list[tuple[inputs.Value, Exchange]] = []  # the free probes of field classes, as answered
         self._following: Future[None] | None = None
         self.recording = Writer(options.record) if options.record else None
 
@@ -82,7 +91,16 @@ class Kit:
         self._stack.callback(self.portal.call, http.aclose)
         assert options.url and options.key
         budget = runner.Budget(options.budget)
-        return runner.Target(options.url, options.key, policy, budget, http, options.second_key, options.hold)
+        target = runner.Target(options.url, options.key, policy, budget, http, options.second_key, options.hold)
+        target.request_timeout = options.request_timeout
+        target.ends = self.started + RUN_SPAN * options.timeout + RUN_MARGIN
+        target.rand = random.Random(self.seed).random  # never the random module's: Hypothesis draws beside it
+        return target
+
+    def token(self, name: str) -> str:
+        """A UUID-shaped id fixed by the seed and ``name``: an unknown task, a wrong key, the same on every run."""
+        digest = hashlib.sha256(f"{self.seed}:{name}".encode()).digest()
+        return str(uuid.UUID(bytes=digest[:16], version=4))
 
     def close(self) -> None:
         if self._following is not None:
@@ -134,8 +152,8 @@ class Kit:
         the tasks do; ``walked`` waits for them.
         """
         if self._probes is None:
-            seen: set[str] = set()
-            planned = {s: self._plan(s, seen) for s in self.options.scopes}
+            pairs = inputs.Pairs()
+            planned = {s: self._plan(s, pairs) for s in self.options.scopes}
             every = [p for ps in planned.values() for p in ps]
             self.portal.call(self._submit, every)
             self._following = self.portal.start_task_soon(self._follow, every)
@@ -153,12 +171,12 @@ class Kit:
         self._following.result()
         return probes
 
-    def _plan(self, scope: str, seen: set[str]) -> list[Probe]:
+    def _plan(self, scope: str, pairs: inputs.Pairs) -> list[Probe]:
         """Probes per scope, within the budget less a little for inputs a broken server might accept.
 
-        A plain body and the spec's own template must be accepted; the generated bodies that cover
-        the most further varieties should be (their values are partly our reading). ``seen`` carries
-        the varieties already planned for other scopes, so each scope's bodies add new ones.
+        A plain body and the spec's own template must be accepted; bodies chosen pairwise over the fields'
+        real forms, most common first, should be (their values are partly our reading). ``pairs`` carries
+        the values and pairs already planned for other scopes, so each scope's bodies add new ones.
         """
         share = max(1, (self.options.budget - 2) // len(self.options.scopes))
         model = self.model(scope)
@@ -169,10 +187,12 @@ class Kit:
             Probe(scope, plain, checks.Expect(checks.ACCEPT, "a plain valid body")),
             Probe(scope, strategies.spec_template_request(model), template, _CHARSET),
         ][:share]
-        pool = self.sample(strategies.valid_requests(model), _POOL)
-        rich = [b for b in strategies.cover(pool, share + 1, seen) if len(b) > len(plain)][: share - len(must)]
-        why = "a generated valid body with optional or extra fields"
-        return [*must, *(Probe(scope, b, checks.Expect(checks.ACCEPT_RICH, why)) for b in rich)]
+        for probe in must:
+            pairs.add(list(inputs.classify(probe.body, model)))
+        rich = inputs.paid_bodies(model, share - len(must), pairs)
+        why = "a valid body of common real values, chosen pairwise"
+        paid = [Probe(scope, b, checks.Expect(checks.ACCEPT_RICH, why)) for _, b in rich]
+        return [replace(p, classes=tuple(inputs.classify(p.body, model))) for p in [*must, *paid]]
 
     async def _submit(self, probes: list[Probe]) -> None:
         async def one(probe: Probe) -> None:
@@ -225,6 +245,16 @@ class Kit:
 
         collect()
         return found
+
+    def secrets(self) -> answer_checks.Secrets:
+        """What no answer may give back: the run's keys, and the ids and prompts of the first key's tasks.
+
+        Ids shorter than 8 characters and prompts shorter than 12 are left out: they turn up by chance.
+        """
+        keys = tuple(k for k in (self.target.key, self.target.second_key) if k)
+        ids = {p.task_id for p in self.planned() if p.task_id and len(p.task_id) >= 8}
+        prompts = {p.body["prompt"] for p in self.planned() if len(str(p.body.get("prompt", ""))) >= 12}
+        return answer_checks.Secrets(keys, self.target.key, tuple(sorted(ids)), tuple(sorted(prompts)))
 
     def judge(self, exchange: Exchange, expect: checks.Expect, verdicts: Verdicts) -> None:
         checks.run(exchange, expect, verdicts)

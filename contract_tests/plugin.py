@@ -6,12 +6,13 @@ variables), so installing the package changes no other test run.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from . import html_report, options
+from . import html_report, inputs, options
 from .kit import Kit
 
 _OPTIONS = pytest.StashKey[options.Options]()
@@ -58,7 +59,8 @@ def _preflight(given: options.Options) -> None:
     scope = given.scopes[0] if given.scopes else options.all_scopes()[0]
     url = f"{given.url}/v2/{scope}/generations/contract-kit-preflight"
     try:
-        answer = httpx.get(url, headers={"Authorization": f"Bearer {given.key}"}, timeout=30)
+        bound = min(30.0, given.timeout, given.request_timeout)  # a server that hangs stops the run within it
+        answer = httpx.get(url, headers={"Authorization": f"Bearer {given.key}"}, timeout=bound)
     except httpx.HTTPError as exc:
         pytest.exit(f"contract kit: cannot reach {given.url}: {type(exc).__name__}: {exc}", returncode=_STOPPED)
     if answer.status_code == 401:  # not 403: some servers answer it for any task not the caller's
@@ -74,6 +76,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     mode = "in-process mock" if kit.options.mock else kit.options.url
     budget = kit.target.budget
     terminalreporter.write_line(f"endpoint: {mode}; tasks created: {budget.spent} of a budget of {budget.limit}")
+    took, most = time.time() - kit.started, kit.target.ends - kit.started
+    terminalreporter.write_line(f"run time: {took:.1f} s (the run gives up on the server after {most:.0f} s)")
     for line in kit.report.lines(kit.options.strict):
         terminalreporter.write_line(line)
     if kit.options.report:
@@ -96,4 +100,6 @@ def _write_report(kit: Kit, endpoint: str) -> None:
         "scopes": ", ".join(kit.options.scopes),
         "strict": "yes" if kit.options.strict else "no (warnings do not fail the run)",
     }
-    html_report.write(kit.options.report, kit.report, tasks, stray, **facts)
+    free = [(value, exchange.status) for value, exchange in kit.free]
+    paid = [(p.classes, p.exchange.status) for p in probes]
+    html_report.write(kit.options.report, kit.report, tasks, stray, inputs.coverage(free, paid), **facts)

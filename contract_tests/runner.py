@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
+import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -16,13 +18,14 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .client import FINISHED, NOT_VISIBLE, Policy, Poller, Retries, as_task, grace, transient
+from .client import FINISHED, NOT_VISIBLE, TIMEOUT, Policy, Poller, Retries, as_task, grace, transient
+from .equivalents import Spelling
 from .findings import Exchange, elapsed
 from .options import all_scopes
 
 HOLD_POLLS = 8  # polls after a terminal state, to see that it holds (each a free GET)
 IN_FLIGHT = 8  # unpaid requests sent at once: a slow server then costs seconds, not minutes
-_KEPT_MEDIA_BYTES = 64 * 1024
+_KEPT_MEDIA_BYTES = 16 * 1024 * 1024  # enough of an output to decode it whole; the rest is only counted
 _LATE_OUTPUT = frozenset({None, 403, 404, 410, 429})  # what a CDN answers before the file reaches it
 _OUTPUT_RETRY = 0.25  # seconds before the first retry of an output, doubling
 
@@ -70,6 +73,10 @@ class Target:
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
     accepted: list[tuple[str, Exchange]] = field(default_factory=list)  # every submit answered 2xx, by scope
+    request_timeout: float = math.inf  # seconds one request may take, its body included
+    ends: float = math.inf  # when the run gives up on the server: no request outlives it
+    rand: Callable[[], float] = field(default_factory=lambda: random.Random(0).random)  # jitter, seeded
+    seen: list[Exchange] = field(default_factory=list)  # every exchange of the run, for the checks on every answer
 
     def url(self, scope: str, task_id: str | None = None) -> str:
         return f"{self.base_url}/v2/{scope}/generations" + ("" if task_id is None else f"/{task_id}")
@@ -77,13 +84,29 @@ class Target:
     def auth(self, key: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.key if key is None else key}"}
 
+    def bound(self) -> float:
+        """Seconds the next request may take: ``request_timeout``, the task timeout, and what is left of the run."""
+        return min(self.request_timeout, self.policy.timeout, self.ends - self.clock())
+
+    def expired(self) -> bool:
+        return self.clock() >= self.ends
+
+    def keep(self, exchange: Exchange) -> Exchange:
+        self.seen.append(exchange)
+        return exchange
+
 
 async def send(target: Target, method: str, url: str, **kwargs: Any) -> Exchange:
+    """One request, its whole answer bounded in time (``Target.bound``), however slowly the server sends it."""
     request = target.http.build_request(method, url, **kwargs)
+    bound = target.bound()
     try:
-        return Exchange.of(await target.http.send(request))
+        async with asyncio.timeout(None if math.isinf(bound) else max(bound, 0.0)):
+            return target.keep(Exchange.of(await target.http.send(request)))
+    except TimeoutError:
+        return target.keep(Exchange.overdue_after(request, bound))
     except httpx.HTTPError as exc:
-        return Exchange.failed(request, exc)
+        return target.keep(Exchange.failed(request, exc))
 
 
 def encode(body: Any) -> bytes:
@@ -99,17 +122,19 @@ async def submit(
     headers: dict[str, str] | None = None,
     content_type: str = "application/json",
     retry_gateway_errors: bool = False,
+    path: str | None = None,
 ) -> Exchange | None:
     """POST once, or again after a 429 (which created nothing); None when the budget is spent.
 
     ``retry_gateway_errors`` also retries 5xx and dropped connections: only for bodies that must be
-    refused, since a valid submit that timed out at a proxy may still have become a paid task.
+    refused, since a valid submit that timed out at a proxy may still have become a paid task. ``path``
+    spells the submit's path otherwise (``equivalents``).
     """
     if not await target.budget.reserve():
         return None
     sent = {"Content-Type": content_type, **(target.auth() if headers is None else headers)}
     retry = transient if retry_gateway_errors else _rate_limited
-    url = target.url(scope)
+    url = target.url(scope) if path is None else target.base_url + path
     exchange = Exchange("POST", url, (), b"", None, error="not sent")
     try:
         exchange = await _retrying(target, lambda: send(target, "POST", url, content=encode(body), headers=sent), retry)
@@ -176,8 +201,11 @@ async def walk(target: Target, scope: str, task_id: str) -> Walk:
     client would meet. While the task runs, the second key (if any) tries to read it once.
     """
     found = Walk(scope, task_id, target.clock())
-    poller = Poller(task_id, target.policy, found.started, hold=target.hold, hold_polls=HOLD_POLLS)
+    poller = Poller(task_id, target.policy, found.started, target.rand, hold=target.hold, hold_polls=HOLD_POLLS)
     while True:
+        if target.expired():
+            found.outcome = TIMEOUT
+            return found
         exchange = await send(target, "GET", target.url(scope, task_id), headers=target.auth())
         now = target.clock()
         task = as_task(exchange.status, exchange.json())
@@ -199,6 +227,11 @@ async def foreign_reads(target: Target, scope: str, task_id: str, when: str) -> 
     reads = [read(target, s, task_id, headers) for s in paths]
     answers = await asyncio.gather(*reads)
     return [(f"another key's {scope} task, {when}, read at /v2/{s}/", a) for s, a in zip(paths, answers)]
+
+
+async def send_spelled(target: Target, spelling: Spelling) -> Exchange:
+    """A request spelled as given (``equivalents``): its path appended to the base URL as it stands."""
+    return await send(target, spelling.method, target.base_url + spelling.path, headers=spelling.headers)
 
 
 def transient_error(exchange: Exchange) -> bool:
@@ -230,7 +263,7 @@ async def _retrying(
     target: Target, attempt_once: Callable[[], Awaitable[Exchange]], retry: Callable[[int | None], bool]
 ) -> Exchange:
     """Send until the answer is not one ``retry`` picks (None: a dropped connection), as the client's ``Retries`` say."""
-    retries = Retries(target.policy, target.clock() + target.policy.timeout)
+    retries = Retries(target.policy, min(target.clock() + target.policy.timeout, target.ends), target.rand)
     exchange = await attempt_once()
     while retry(exchange.status) and not retries.spent(exchange.status) and target.clock() < retries.deadline:
         await target.sleep(retries.pause(target.clock(), exchange.status, exchange.header("retry-after")))
@@ -244,7 +277,7 @@ async def download(target: Target, url: str) -> tuple[Exchange, Exchange | None]
     A CDN may not have the file for a moment after SUCCESS, so a missing or failing output is
     fetched again, backing off, through the grace.
     """
-    deadline = target.clock() + grace(target.policy)
+    deadline = min(target.clock() + grace(target.policy), target.ends)
     first: Exchange | None = None
     delay = _OUTPUT_RETRY
     while True:
@@ -267,20 +300,26 @@ async def _download_once(target: Target, url: str) -> Exchange:
 
 
 async def _fetch(target: Target, url: str, headers: dict[str, str]) -> Exchange:
+    """An output, its first ``_KEPT_MEDIA_BYTES`` kept and every byte counted, within ``Target.bound``."""
     request = target.http.build_request("GET", url, headers=headers)
+    bound = target.bound()
     try:
-        response = await target.http.send(request, stream=True, follow_redirects=True)
-        try:
-            head = b""
-            async for chunk in response.aiter_bytes():
-                head = (head + chunk)[:_KEPT_MEDIA_BYTES]
-        finally:
-            await response.aclose()
+        async with asyncio.timeout(None if math.isinf(bound) else max(bound, 0.0)):
+            response = await target.http.send(request, stream=True, follow_redirects=True)
+            try:
+                kept, size = bytearray(), 0
+                async for chunk in response.aiter_bytes():
+                    kept += chunk[: max(0, _KEPT_MEDIA_BYTES - len(kept))]
+                    size += len(chunk)
+            finally:
+                await response.aclose()
+    except TimeoutError:
+        return target.keep(Exchange.overdue_after(request, bound))
     except httpx.HTTPError as exc:
-        return Exchange.failed(request, exc)
-    answer = (response.status_code, tuple(response.headers.multi_items()), head)
+        return target.keep(Exchange.failed(request, exc))
+    answer = (response.status_code, tuple(response.headers.multi_items()), bytes(kept))
     sent = tuple(request.headers.multi_items())
-    return Exchange("GET", url, sent, b"", *answer, elapsed=elapsed(response))
+    return target.keep(Exchange("GET", url, sent, b"", *answer, elapsed=elapsed(response), size=size))
 
 
 def _same_origin(url: str, base: str) -> bool:

@@ -155,57 +155,6 @@ def valid_requests(draw: st.DrawFn, model: str) -> dict[str, Any]:
     return body
 
 
-def features(body: dict[str, Any]) -> frozenset[str]:
-    """The varieties one body exercises, so a few paid probes can cover as many as possible."""
-    found = {f"field:{name}" for name in body if name in properties()}
-    found |= {"extra-fields"} if any(name not in properties() for name in body) else set()
-    prompt = body.get("prompt", "")
-    found |= {f"script:{s}" for s, chars in _SCRIPTS.items() if any(c in chars.strip() for c in prompt)}
-    found.add(f"prompt-length:{min(len(prompt) // 100, 3)}")
-    for name in ("images", "videos"):
-        refs = body.get(name) or []
-        found |= {f"{name}:many"} if len(refs) > 1 else set()
-        found |= {f"{name}:{_ref_kind(r)}" for r in refs}
-    if "aspect_ratio" in body:
-        found.add(f"aspect:{body['aspect_ratio']}")
-    if any(ord(c) > 0xFFFF for c in prompt):
-        found.add(ASTRAL)
-    return frozenset(found)
-
-
-# A character outside the BMP (four bytes in UTF-8, as most emoji) breaks a MySQL utf8mb3 column: every
-# run should carry one in a paid probe, so the body that brings it is picked before any other.
-ASTRAL = "text:astral"
-_FIRST = frozenset({ASTRAL})
-
-
-def _ref_kind(ref: str) -> str:
-    if ref.lower().startswith(("http://", "https://")):
-        return "url"
-    return "data-uri" if ref.startswith("data:") else "base64"
-
-
-def cover(candidates: list[dict[str, Any]], count: int, seen: set[str] | None = None) -> list[dict[str, Any]]:
-    """Greedily pick ``count`` bodies that together show the most varieties not yet in ``seen``.
-
-    The first pick is always the plainest body. ``seen`` is updated, so that the picks for one
-    scope go on from where another scope's left off.
-    """
-    if not candidates or count <= 0:
-        return []
-    seen = set() if seen is None else seen
-    plainest = min(candidates, key=lambda b: (len(b), len(json.dumps(b))))
-    picked = [plainest]
-    seen |= features(plainest)
-    rest = [b for b in candidates if b is not plainest]
-    while rest and len(picked) < count:
-        best = max(rest, key=lambda b: (len((features(b) - seen) & _FIRST), len(features(b) - seen)))
-        picked.append(best)
-        seen |= features(best)
-        rest.remove(best)
-    return picked
-
-
 # Invalid bodies. Each is a (reason, body) pair; a body is bytes when it must not be JSON at all.
 
 

@@ -10,22 +10,23 @@ from __future__ import annotations
 
 import dataclasses
 import time
-import uuid
 from functools import partial
 
 import pytest
 
-from contract_tests import checks, lifecycle_checks, runner, strategies, task_paths
+from contract_tests import answer_checks, checks, equivalents, inputs, lifecycle_checks, runner, strategies, task_paths
 from contract_tests.checks import Expect
 from contract_tests.findings import FAIL, Finding, Verdicts
 from contract_tests.kit import Kit
 
-AUTH_FAILURES = [
-    ("no Authorization header", {}, checks.AUTH),
-    ("a malformed Authorization header", {"Authorization": "Token sk-not-a-bearer-token"}, checks.MALFORMED_AUTH),
-    ("a bearer scheme with no key", {"Authorization": "Bearer"}, checks.MALFORMED_AUTH),
-    ("a wrong key", {"Authorization": f"Bearer sk-wrong-{uuid.uuid4().hex}"}, checks.WRONG_KEY),
-]
+
+def _auth_failures(kit: Kit) -> list[tuple[str, dict[str, str], str]]:
+    return [
+        ("no Authorization header", {}, checks.AUTH),
+        ("a malformed Authorization header", {"Authorization": "Token sk-not-a-bearer-token"}, checks.MALFORMED_AUTH),
+        ("a bearer scheme with no key", {"Authorization": "Bearer"}, checks.MALFORMED_AUTH),
+        ("a wrong key", {"Authorization": f"Bearer sk-wrong-{kit.token('wrong key')}"}, checks.WRONG_KEY),
+    ]
 
 
 def _near_misses(key: str) -> list[tuple[str, dict[str, str], str]]:
@@ -69,13 +70,30 @@ def test_rejects_invalid_requests(contract_kit: Kit, contract_scope: str) -> Non
     kit.settle(verdicts)
 
 
+def test_field_classes(contract_kit: Kit, contract_scope: str) -> None:
+    """Every value class of every field (``inputs``), sent beside a missing required field: a 4xx, never a 5xx.
+
+    Free on a conforming server, which must refuse the body whatever the value; a server that reads a
+    field before it validates the body (and falls over on an empty list, a zero, a long string) shows it.
+    """
+    kit = contract_kit
+    kit.probes(contract_scope)  # the paid probes have the first claim on the budget
+    probes = inputs.free_probes(kit.model(contract_scope))
+    verdicts = Verdicts()
+    for (value, why, _), exchange in zip(probes, kit.post_many(contract_scope, [body for _, _, body in probes])):
+        if exchange is not None:
+            kit.free.append((value, exchange))
+            kit.judge(exchange, Expect(checks.REJECT, why), verdicts)
+    kit.settle(verdicts)
+
+
 def test_requires_auth(contract_kit: Kit, contract_scope: str) -> None:
     """No key, a malformed header or a wrong key gets 401 from both endpoints."""
     kit = contract_kit
-    task_id = next(iter(_accepted_ids(kit, contract_scope)), str(uuid.uuid4()))
+    task_id = next(iter(_accepted_ids(kit, contract_scope)), kit.token("no task"))
     body = strategies.plain_request(kit.model(contract_scope))
     verdicts = Verdicts()
-    variants = [*AUTH_FAILURES, *_near_misses(kit.target.key)]
+    variants = [*_auth_failures(kit), *_near_misses(kit.target.key)]
     reads = kit.gather(
         *(partial(runner.read, scope=contract_scope, task_id=task_id, headers=h) for _, h, _ in variants)
     )
@@ -98,7 +116,7 @@ def test_unknown_task(contract_kit: Kit, contract_scope: str) -> None:
     """
     kit = contract_kit
     verdicts = Verdicts()
-    ids = (str(uuid.uuid4()), f"unknown:{uuid.uuid4().hex}")
+    ids = (kit.token("unknown task"), f"unknown:{kit.token('unknown task, prefixed').replace('-', '')}")
     for exchange in kit.gather(*(partial(runner.read, scope=contract_scope, task_id=i) for i in ids)):
         kit.judge(exchange, Expect(checks.UNKNOWN, "an unknown task id"), verdicts)
     odd = task_paths.odd_ids(next(iter(_accepted_ids(kit, contract_scope)), None))
@@ -142,7 +160,7 @@ def test_unknown_scope(contract_kit: Kit) -> None:
     kit.probes(scope)
     verdicts = Verdicts()
     post = kit.post("not-a-scope", strategies.plain_request(kit.model(scope)))
-    get = kit.get("not-a-scope", str(uuid.uuid4()))
+    get = kit.get("not-a-scope", kit.token("unknown scope"))
     for exchange in (post, get):
         if exchange is not None:
             kit.judge(exchange, Expect(checks.UNKNOWN, "an unknown scope"), verdicts)
@@ -224,6 +242,47 @@ def test_finished_tasks_stay_finished(contract_kit: Kit, contract_scope: str) ->
             continue
         later = dataclasses.replace(walk, polls=[*walk.polls, runner.Poll(time.time(), exchange, task)])
         lifecycle_checks.run(later, verdicts, only={"terminal_holds", "task_schema", "timestamps_stay"})
+    kit.settle(verdicts)
+
+
+def test_equivalent_requests(contract_kit: Kit, contract_scope: str) -> None:
+    """Near-equivalent spellings of refused requests (``equivalents``) are refused too, never served or a 5xx.
+
+    A known task read without a key, and with the second key (a wrong one without it); an unknown id read
+    with the owner's key; a submit without a key. Free: a conforming server refuses each.
+    """
+    kit = contract_kit
+    known = next(iter(_accepted_ids(kit, contract_scope)), None)
+    other = kit.options.second_key or f"sk-wrong-{kit.token('wrong key')}"
+    others = {"no key": None, "the second key" if kit.options.second_key else "a wrong key": other}
+    cases = (
+        [] if known is None else [(s, "another key's task") for s in equivalents.reads(contract_scope, known, others)]
+    )
+    unknown = kit.token("unknown task")
+    cases += [
+        (s, "a task nobody created")
+        for s in equivalents.reads(contract_scope, unknown, {"the owner's key": kit.target.key})
+    ]
+    reads = kit.gather(*(partial(runner.send_spelled, spelling=s) for s, _ in cases))
+    verdicts = Verdicts()
+    for (spelling, shows), exchange in zip(cases, reads):
+        _tally(verdicts, "equivalent_requests", [f for f in [equivalents.judge(spelling, exchange, shows)] if f])
+    body = strategies.plain_request(kit.model(contract_scope))
+    for spelling in equivalents.submits(contract_scope):  # one by one: each a paid task on a server that takes it
+        exchange = kit.call(runner.submit, contract_scope, body, headers=spelling.headers, path=spelling.path)
+        if exchange is not None:
+            _tally(verdicts, "equivalent_requests", [f for f in [equivalents.judge(spelling, exchange, "a task")] if f])
+    kit.settle(verdicts)
+
+
+def test_every_answer(contract_kit: Kit) -> None:
+    """Every answer of the run so far, to any request: strict JSON, headers that match the body, whole
+    media, no secret given back, and answered in time (``answer_checks``)."""
+    kit = contract_kit
+    for scope in kit.options.scopes:
+        kit.walked(scope)
+    verdicts = Verdicts()
+    answer_checks.run(list(kit.target.seen), kit.secrets(), verdicts)
     kit.settle(verdicts)
 
 

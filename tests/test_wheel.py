@@ -95,7 +95,7 @@ def test_the_documented_kit_command_works_from_another_directory(installed: Path
         server.wait(timeout=10)
         log.close()
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
-    assert "31 passed" in run.stdout and "contract kit" in run.stdout
+    assert "38 passed" in run.stdout and "contract kit" in run.stdout
 
 
 def test_the_wheel_serves_the_dashboard_with_every_file_it_loads_and_metrics(installed: Path, tmp_path: Path) -> None:

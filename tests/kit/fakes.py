@@ -8,10 +8,14 @@ its submit_time.
 
 from __future__ import annotations
 
+import io
 import json
+import struct
 import time
 import uuid
-from collections.abc import Callable
+import wave
+import zlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,12 +24,44 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
-MEDIA = {
-    "images": (PNG, "image/png"),
-    "videos": (b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 32, "video/mp4"),
-    "audio": (b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\x00" * 32, "audio/wav"),
-}
+
+def _png() -> bytes:
+    """A real 8x8 grey PNG, made with zlib: the kit decodes what it downloads."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + b"\x80" * 8 for _ in range(8))
+    head = struct.pack(">IIBBBBB", 8, 8, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", head) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def _mp4() -> bytes:
+    """Four frames of a 16x16 MPEG-4 video, made with PyAV."""
+    import av
+
+    out = io.BytesIO()
+    with av.open(out, "w", format="mp4") as container:
+        stream = container.add_stream("mpeg4", rate=4)
+        stream.width, stream.height, stream.pix_fmt = 16, 16, "yuv420p"
+        for _ in range(4):
+            container.mux(stream.encode(av.VideoFrame(16, 16, "yuv420p")))
+        container.mux(stream.encode(None))
+    return out.getvalue()
+
+
+def _wav() -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as sound:
+        sound.setnchannels(1)
+        sound.setsampwidth(2)
+        sound.setframerate(8000)
+        sound.writeframes(b"\x00\x00" * 800)
+    return out.getvalue()
+
+
+PNG = _png()
+MEDIA = {"images": (PNG, "image/png"), "videos": (_mp4(), "video/mp4"), "audio": (_wav(), "audio/wav")}
 WALK = (("SUBMITTED", "0%"), ("QUEUED", "0%"), ("IN_PROGRESS", "30%"), ("IN_PROGRESS", "70%"), ("SUCCESS", "100%"))
 TERMINAL = ("SUCCESS", "FAILURE")
 
@@ -102,6 +138,8 @@ class Fake:
     auth_hook: Callable[[str | None], str | None] | None = None  # maps the presented key to the owner
     shows: Callable[[Task, str, str], bool] = own_scope_only  # whether (task, owner, scope path) may read it
     file_hook: Callable[[Task], Response | None] | None = None  # answers a download instead, when it returns one
+    request_hook: Callable[[Fake, Request], Awaitable[Response | None]] | None = None  # first look at any request
+    routes: tuple[Route, ...] = ()  # routes of its own, tried before the API's
     tasks: dict[str, Task] = field(default_factory=dict)
 
     def owner(self, request: Request) -> str | None:
@@ -113,6 +151,8 @@ class Fake:
         return given if given in self.keys else None
 
     async def submit(self, request: Request) -> Response:
+        if self.request_hook and (answer := await self.request_hook(self, request)):
+            return answer
         owner = self.owner(request)
         if owner is None:
             return self.error(401, "bad key")
@@ -143,6 +183,8 @@ class Fake:
         return JSONResponse({"task_id": task.task_id, **self.extra}, self.submit_status)
 
     async def poll(self, request: Request) -> Response:
+        if self.request_hook and (answer := await self.request_hook(self, request)):
+            return answer
         owner = self.owner(request)
         if owner is None:
             return self.error(401, "bad key")
@@ -171,6 +213,8 @@ class Fake:
         return body
 
     async def file(self, request: Request) -> Response:
+        if self.request_hook and (answer := await self.request_hook(self, request)):
+            return answer
         task = self.tasks.get(request.path_params["task_id"])
         if task is None:
             return Response("gone", 404)
@@ -183,6 +227,7 @@ class Fake:
     def app(self) -> Starlette:
         return Starlette(
             routes=[
+                *self.routes,
                 Route("/v2/{scope}/generations", self.submit, methods=["POST"]),
                 Route("/v2/{scope}/generations/{task_id:path}", self.poll, methods=["GET"]),
                 Route("/files/{task_id:path}", self.file, methods=["GET"]),

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fakes import Fake
@@ -54,7 +55,7 @@ def test_the_report_of_a_mock_run_renders_every_task_in_chromium(tmp_path: Path)
     assert result.ret == 0, result.out[-3000:]
     created = int(re.search(r"tasks created: (\d+) of a budget of 12", result.out).group(1))
     suite = ET.parse(junit).getroot().find("testsuite")
-    assert suite is not None and int(suite.get("tests")) == 31 and suite.get("failures") == "0"  # junitxml still works
+    assert suite is not None and int(suite.get("tests")) == 38 and suite.get("failures") == "0"  # junitxml still works
 
     html = page.read_text(encoding="utf-8")
     assert not re.search(r"""(src|href)\s*=\s*['"]?(https?:)?//|url\(|@import""", html)  # nothing fetched
@@ -109,3 +110,50 @@ def test_a_timeline_marks_429s_and_5xx_and_places_polls_by_progress() -> None:
     heights = [float(y) for y in re.findall(r"class='poll' cx='[\d.]+' cy='([\d.]+)'", svg)]
     assert heights[0] > heights[1] > heights[2]  # 0%, 50%, 100%, drawn upwards
     assert "6.00 s" in svg
+
+
+_LAYOUT = """() => {
+  const spilled = [];
+  for (const table of document.querySelectorAll('table')) {
+    const card = table.closest('.task') || document.body;
+    const room = card.getBoundingClientRect().right - parseFloat(getComputedStyle(card).paddingRight);
+    if (table.getBoundingClientRect().right > room + 0.5) spilled.push(table.className || 'table');
+  }
+  const wrapped = [];
+  for (const cell of document.querySelectorAll('table.outputs td.nowrap')) {
+    const range = document.createRange();
+    range.selectNodeContents(cell);
+    if (range.getClientRects().length !== 1) wrapped.push(cell.textContent);
+  }
+  return {spilled, wrapped, sizes: document.querySelectorAll('table.outputs td.nowrap').length};
+}"""
+
+
+@pytest.mark.parametrize("width", [1280, 1920])
+def test_the_report_s_tables_stay_inside_their_cards(tmp_path: Path, browser: Any, width: int) -> None:
+    """Long output URLs break inside their column, and a size such as "80044 B" stays on one line."""
+    page = tmp_path / "report.html"
+    result = run_pytest(tmp_path, *KIT, "--contract-mock", f"--contract-report={page}")
+    assert result.ret == 0, result.out[-3000:]
+    view = browser.new_page(viewport={"width": width, "height": 900})
+    try:
+        view.goto(page.as_uri())
+        found = view.evaluate(_LAYOUT)
+    finally:
+        view.close()
+    assert found["sizes"] >= 9 and found["spilled"] == [] and found["wrapped"] == [], found
+
+
+def test_the_report_shows_each_field_s_classes_and_how_they_were_answered(tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    result = run_pytest(tmp_path, *KIT, "--contract-mock", "--contract-scopes", "images", f"--contract-report={page}")
+    assert result.ret == 0, result.out[-3000:]
+    html = page.read_text(encoding="utf-8")
+    rows = re.findall(
+        r"<tr><td>(\w+)</td><td>([^<]+)</td><td>(valid|invalid)</td><td>([^<]+)</td><td>([^<]+)</td></tr>", html
+    )
+    table = {(field, kind): (free, paid) for field, kind, _, free, paid in rows}
+    assert table[("images", "empty")] == ("4xx", "–")  # free: beside a missing prompt
+    free, paid = table[("aspect_ratio", "portrait")]
+    assert free == "4xx" and paid.startswith("2xx")  # free, and in the first paid body too
+    assert {field for field, _ in table} >= {"prompt", "model", "duration", "aspect_ratio", "images", "videos"}

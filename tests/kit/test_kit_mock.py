@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from fakes import Fake, bare_error
 from harness import run_pytest
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from contract_tests.kit import Kit
@@ -31,12 +32,14 @@ KIT = ["--pyargs", "contract_tests"]
 
 
 def test_strict_run_against_the_in_process_mock_passes(tmp_path: Path) -> None:
-    result = run_pytest(tmp_path, *KIT, "--contract-mock", "--contract-strict")
+    """As a user's CI runs it: strict, and with every Python warning an error (Hypothesis's among them)."""
+    result = run_pytest(tmp_path, *KIT, "--contract-mock", "--contract-strict", "-W", "error")
     assert result.ret == 0, result.out[-4000:]
     created = re.search(r"endpoint: in-process mock; tasks created: (\d+) of a budget of 12", result.out)
     assert created and 6 <= int(created.group(1)) <= 12  # two must-accept probes a scope, within the budget
     assert "warnings, where only our reading" not in result.out
-    assert result.count("passed") == 31
+    assert result.count("passed") == 38
+    assert (result.count("failed"), result.count("error"), result.count("warning")) == (0, 0, 0), result.out[-2000:]
 
 
 def test_strict_run_against_the_mock_over_a_real_socket_passes(tmp_path: Path) -> None:
@@ -44,7 +47,32 @@ def test_strict_run_against_the_mock_over_a_real_socket_passes(tmp_path: Path) -
         args = ["--contract-url", mock.url, "--contract-key", "sk-first", "--contract-second-key", "sk-second"]
         result = run_pytest(tmp_path, *KIT, *args, *FAST, "--contract-strict")
     assert result.ret == 0, result.out[-4000:]
-    assert result.count("passed") == 31
+    assert result.count("passed") == 38
+    assert (result.count("failed"), result.count("error"), result.count("warning")) == (0, 0, 0), result.out[-2000:]
+
+
+def _requests(tmp_path: Path, seed: str) -> list[tuple[str, str, str, bytes]]:
+    """What one kit run sent a fake, bar the polls of its tasks (their count and ids depend on timing), sorted."""
+    sent: list[tuple[str, str, str, bytes]] = []
+
+    async def keep(fake: Fake, request: Request) -> None:
+        if not any(known in request.url.path for known in fake.tasks):
+            sent.append(
+                (request.method, request.url.path, request.headers.get("authorization", ""), await request.body())
+            )
+
+    fake = Fake(request_hook=keep)
+    with serving(fake.app()) as url:
+        args = ["--contract-url", url, "--contract-key", "sk-one", "--contract-second-key", "sk-two", *FAST]
+        result = run_pytest(tmp_path, *KIT, *args, "--contract-scopes", "images", f"--hypothesis-seed={seed}")
+    assert result.ret == 0, result.out[-3000:]
+    return sorted(sent)
+
+
+def test_the_same_seed_sends_the_same_requests(tmp_path: Path) -> None:
+    first, again, other = _requests(tmp_path, "7"), _requests(tmp_path, "7"), _requests(tmp_path, "8")
+    assert len(first) > 200 and first == again
+    assert other != first  # the seed reaches the generated bodies
 
 
 def test_environment_variables_stand_for_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -54,7 +82,7 @@ def test_environment_variables_stand_for_options(tmp_path: Path, monkeypatch: py
     result = run_pytest(tmp_path, *KIT)
     assert result.ret == 0, result.out[-4000:]
     assert "tasks created: 1 of a budget of 3" in result.out
-    assert result.count("passed") == 13
+    assert result.count("passed") == 16
 
 
 def test_idle_without_options_and_harmless_to_other_suites(tmp_path: Path) -> None:
@@ -65,7 +93,7 @@ def test_idle_without_options_and_harmless_to_other_suites(tmp_path: Path) -> No
     idle = run_pytest(tmp_path, *KIT, "-rs")
     assert idle.ret == 0
     assert "the contract kit is idle: give --contract-url URL --contract-key KEY" in idle.out
-    assert idle.count("skipped") == 31
+    assert idle.count("skipped") == 38
 
 
 @pytest.mark.parametrize(

@@ -125,3 +125,19 @@ def test_the_wheel_serves_the_dashboard_with_every_file_it_loads_and_metrics(ins
         server.terminate()
         server.wait(timeout=10)
         log.close()
+
+
+def test_the_documented_in_process_snippet_runs_without_a_warning_on_a_plain_install(
+    installed: Path, tmp_path: Path
+) -> None:
+    """docs/mock/index.md's "In your own tests" block, in a venv holding only the wheel and its dependencies, under
+    ``-W error``: a user who pip-installs the package and pastes it gets no warning (Starlette's test client warns
+    when it runs on httpx rather than httpx2)."""
+    page = (ROOT / "docs" / "mock" / "index.md").read_text(encoding="utf-8")
+    section = page.split("## In your own tests", 1)[1]
+    snippet = re.search(r"```python\n(.*?)```", section, re.S)
+    assert snippet is not None, "docs/mock/index.md has no python block under 'In your own tests'"
+    run = subprocess.run(
+        [installed, "-W", "error", "-c", snippet.group(1)], check=False, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr

@@ -135,7 +135,7 @@ def test_the_documented_in_process_snippet_runs_without_a_warning_on_a_plain_ins
     when it runs on httpx rather than httpx2)."""
     page = (ROOT / "docs" / "mock" / "index.md").read_text(encoding="utf-8")
     section = page.split("## In your own tests", 1)[1]
-    snippet = re.search(r"```python\n(.*?)```", section, re.S)
+    snippet = re.search(r"```python\n(.*?)```", section, re.DOTALL)
     assert snippet is not None, "docs/mock/index.md has no python block under 'In your own tests'"
     run = subprocess.run(
         [installed, "-W", "error", "-c", snippet.group(1)], check=False, cwd=tmp_path, capture_output=True, text=True

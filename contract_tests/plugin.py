@@ -18,6 +18,7 @@ from .kit import Kit
 _OPTIONS = pytest.StashKey[options.Options]()
 _KIT = pytest.StashKey[Kit]()
 _STOPPED = pytest.ExitCode.USAGE_ERROR  # the run could not start, as with a bad option
+IDLE = "the contract kit is idle: give --contract-url URL --contract-key KEY, or --contract-mock"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -39,7 +40,7 @@ def contract_kit(request: pytest.FixtureRequest) -> Iterator[Kit]:
     """The run against the endpoint under test; skips every contract test when none is given."""
     given = request.config.stash[_OPTIONS]
     if not given.active:
-        pytest.skip("the contract kit is idle: give --contract-url URL --contract-key KEY, or --contract-mock")
+        pytest.skip(IDLE)
     if given.url:
         _preflight(given)
     kit = Kit(given, request.config.getoption("hypothesis_seed", None))
@@ -71,6 +72,7 @@ def _preflight(given: options.Options) -> None:
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
     kit = config.stash.get(_KIT, None)
     if kit is None:
+        _say_idle(terminalreporter)
         return
     terminalreporter.write_sep("=", "contract kit")
     mode = "in-process mock" if kit.options.mock else kit.options.url
@@ -87,6 +89,14 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
             terminalreporter.write_line(f"report: could not write {kit.options.report}: {exc}", red=True)
         else:
             terminalreporter.write_line(f"report: {kit.options.report}")
+
+
+def _say_idle(terminalreporter: pytest.TerminalReporter) -> None:
+    """Once, plainly, why the kit's tests skipped: otherwise only ``-rs`` says so, and a run looks done."""
+    idle = [r for r in terminalreporter.stats.get("skipped", []) if IDLE in str(getattr(r, "longrepr", ""))]
+    if idle:
+        terminalreporter.write_sep("=", "contract kit")
+        terminalreporter.write_line(f"{len(idle)} tests skipped: {IDLE}", yellow=True)
 
 
 def _write_report(kit: Kit, endpoint: str) -> None:

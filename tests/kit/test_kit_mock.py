@@ -90,9 +90,10 @@ def test_idle_without_options_and_harmless_to_other_suites(tmp_path: Path) -> No
     other = run_pytest(tmp_path, "test_other.py")
     assert other.ret == 0 and other.count("passed") == 1
     assert "contract kit" not in other.out
-    idle = run_pytest(tmp_path, *KIT, "-rs")
+    idle = run_pytest(tmp_path, *KIT)  # no -rs: the run itself says, once, why its tests skipped
     assert idle.ret == 0
-    assert "the contract kit is idle: give --contract-url URL --contract-key KEY" in idle.out
+    assert idle.out.count("the contract kit is idle: give --contract-url URL --contract-key KEY") == 1
+    assert "38 tests skipped: the contract kit is idle" in idle.out
     assert idle.count("skipped") == 38
 
 

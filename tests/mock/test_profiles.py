@@ -8,7 +8,6 @@ import tracemalloc
 from collections.abc import Iterator
 
 import pytest
-from fakeclock import START, Clock
 from starlette.testclient import TestClient
 
 from mockserver import Config, contract, create_app
@@ -17,6 +16,7 @@ from mockserver.lifecycle import plan
 from mockserver.profiles import Profile, Timing, fixed, uniform
 from mockserver.scenarios import Choice
 from mockserver.store import MemoryStore
+from tests.helpers.fakeclock import START, Clock
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 

@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from processes import command
 
 from mockserver import contract
 from mockserver.catalog import resolve
 from mockserver.config import config_from
 from mockserver.fit import fit, fit_timing, to_toml
 from mockserver.profiles import timing
+from tests.helpers.processes import command
 
 Draw = Callable[[random.Random], float]
 

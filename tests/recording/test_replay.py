@@ -11,13 +11,13 @@ from typing import Any
 
 import httpx
 import pytest
-from processes import HEADERS, KEY, command, recording, serving, stop
 from starlette.testclient import TestClient
 
 from contract_tests.client import AsyncClient, Policy
 from mockserver import Config, contract, create_app
 from mockserver.config import config_from
 from mockserver.replay import apply
+from tests.helpers.processes import HEADERS, KEY, command, recording, serving, stop
 
 START = 1_756_693_797.0
 

@@ -14,13 +14,13 @@ import tracemalloc
 from typing import Any
 
 import pytest
-from callbackrun import BODY, KEY, Clock, attempts, client, make, run_for, submit
-from receiver import Receiver
 
 from mockserver import create_app
 from mockserver.callbacks.asked import MAX_URL
 from mockserver.config import config_from
 from mockserver.testing import free_port
+from tests.helpers.callbackrun import BODY, KEY, Clock, attempts, client, make, run_for, submit
+from tests.helpers.receiver import Receiver
 
 REVOKE = "/gateway/v1/admin/keys/revoke-all?confirm=yes"
 

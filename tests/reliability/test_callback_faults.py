@@ -9,8 +9,6 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from callbackrun import ADMIN, KEY, TERMINAL, Clock, attempts, client, make, run_for, submit
-from receiver import Receiver
 from standardwebhooks.webhooks import Webhook
 
 from mockserver import create_app
@@ -18,6 +16,8 @@ from mockserver.callbacks.settings import DEV_SECRET
 from mockserver.config import config_from
 from mockserver.store import SqliteStore, StoreError
 from mockserver.testing import free_port
+from tests.helpers.callbackrun import ADMIN, KEY, TERMINAL, Clock, attempts, client, make, run_for, submit
+from tests.helpers.receiver import Receiver
 
 ORDER = ["SUBMITTED", "QUEUED", "IN_PROGRESS"]
 

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "mock"))
-from mediacheck import decode
+from tests.helpers.mediacheck import decode
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 

@@ -167,12 +167,11 @@ def test_a_config_alias_and_key_scenario_load(tmp_path: Path) -> None:
 def test_key_equals_scenario_on_the_command_line_gives_the_key_its_scenario(capsys: pytest.CaptureFixture[str]) -> None:
     from mockserver import cli
 
-    parser = cli._parser()
     config = cli._config(
-        parser, parser.parse_args(["--key", "sk-a", "--key", "sk-fails=late-visible, fail-quota", "--key", "c2s="])
+        *cli._parse(["--key", "sk-a", "--key", "sk-fails=late-visible, fail-quota", "--key", "c2s="], {})
     )
     assert config.keys == ("sk-a", "sk-fails", "c2s=")  # a key ending in = (base64 padding) stays whole
     assert config.key_scenarios == {"sk-fails": "late-visible, fail-quota"}
     with pytest.raises(SystemExit):
-        cli._config(parser, parser.parse_args(["--key", "sk-fails=fail-nope"]))
+        cli._config(*cli._parse(["--key", "sk-fails=fail-nope"], {}))
     assert "--key sk-fails 'fail-nope'; use one of: default, stuck" in capsys.readouterr().err

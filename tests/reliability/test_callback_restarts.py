@@ -19,7 +19,7 @@ from standardwebhooks.webhooks import Webhook
 from mockserver import Config, create_app
 from mockserver.callbacks import settings as callback_settings
 from mockserver.callbacks.settings import DEV_SECRET
-from mockserver.cli import _config, _parser
+from mockserver.cli import _config, _parse
 from mockserver.config import config_from
 from mockserver.profiles import MODELS, Profile, fixed
 from mockserver.store import SqliteStore
@@ -172,13 +172,12 @@ def test_a_hand_edited_callback_row_is_checked_again_when_loaded(tmp_path: Path)
 
 def test_the_command_line_sets_the_allowed_hosts_and_the_secret() -> None:
     secret = "whsec_" + "c2VjcmV0LW9mLXRoZS1jb21tYW5kLWxpbmU="
-    parser = _parser()
     given = ["--callback-host", "hooks.test", "--callback-port", "9000", "--callback-secret", secret]
-    config = _config(parser, parser.parse_args(given))
+    config = _config(*_parse(given, {}))
     assert config.callbacks.allow_hosts == ("hooks.test",) and config.callbacks.secret == secret
     assert config.callbacks.local_ports == (9000,)
     with pytest.raises(SystemExit) as exit_:
-        _config(parser, parser.parse_args(["--callback-host", "http://hooks.test/"]))
+        _config(*_parse(["--callback-host", "http://hooks.test/"], {}))
     assert exit_.value.code == 2
 
 

@@ -22,6 +22,8 @@ import pytest
 from mockserver import contract
 from mockserver.testing import free_port
 
+pytestmark = [pytest.mark.slow, pytest.mark.podman, pytest.mark.processes, pytest.mark.xdist_group("podman")]
+
 ROOT = Path(__file__).resolve().parents[1]
 BASE = "localhost/local/python:bookworm"
 IMAGE = "localhost/unified-generations:test"

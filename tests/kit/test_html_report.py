@@ -23,6 +23,8 @@ from mockserver.testing import serving
 from tests.helpers.fakes import Fake
 from tests.helpers.harness import run_pytest
 
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.processes]
+
 KIT = ["--pyargs", "contract_tests"]
 FAST = ["--contract-poll-initial", "0.01", "--contract-poll-max", "0.02", "--contract-timeout", "6"]
 FAST += ["--contract-hold", "0.05"]

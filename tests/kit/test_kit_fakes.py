@@ -23,6 +23,8 @@ from mockserver.testing import serving
 from tests.helpers.fakes import MEDIA, WALK, Fake, Task, openai_error, problem
 from tests.helpers.harness import Outcome, run_pytest
 
+pytestmark = pytest.mark.slow
+
 FAST = ["--contract-poll-initial", "0.01", "--contract-poll-max", "0.02"]
 FAST += [
     "--contract-timeout",

@@ -16,6 +16,8 @@ from mockserver.testing import running_mock, serving
 from tests.helpers.fakes import Fake, bare_error
 from tests.helpers.harness import Outcome, run_pytest
 
+pytestmark = pytest.mark.slow
+
 FAST = [
     "--contract-poll-initial",
     "0.01",

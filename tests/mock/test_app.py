@@ -80,6 +80,7 @@ def test_same_seed_same_requests_same_lifecycles() -> None:
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.slow
 def test_time_scale_shortens_the_lifecycle(seed: int) -> None:
     """The same task under ``time_scale=60`` ends at a sixtieth of the time it takes unscaled, whatever it drew."""
 

@@ -126,6 +126,7 @@ def test_strict_models_refuse_unknown_ones_naming_the_field(scope: str, model: s
         assert (body["error"]["code"], body["error"]["param"]) == ("unknown_model", "model")
 
 
+@pytest.mark.slow
 def test_a_record_costs_well_under_a_kibibyte() -> None:
     """The id, the record and its place in the store: the memory a task costs while it lives."""
     catalog, store, n = resolve(Config()), MemoryStore(), 20_000

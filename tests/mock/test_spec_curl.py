@@ -20,6 +20,8 @@ from mockserver.config import DEV_KEY
 from mockserver.testing import running_mock
 from tests.helpers.fakeclock import Clock
 
+pytestmark = pytest.mark.processes
+
 SPEC = contract.fixtures_dir() / "spec"
 
 

@@ -26,6 +26,8 @@ from mockserver.fit import fit, fit_timing, to_toml
 from mockserver.profiles import timing
 from tests.helpers.processes import command
 
+pytestmark = [pytest.mark.slow, pytest.mark.processes]
+
 Draw = Callable[[random.Random], float]
 
 

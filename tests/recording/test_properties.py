@@ -29,6 +29,8 @@ from mockserver.contract.recording import RecordingError, TaskLog, Writer
 from mockserver.faults import Faults
 from tests.helpers.processes import HEADERS
 
+pytestmark = pytest.mark.slow
+
 ODD = ["\ud800", "x\udcff", " ", "\t\u3000", "\ufeff", "veo3-fast", "sora-2-pro", "videos default", "²", "0" * 30]
 ODD += [" " * 200 + "cut", "\n# [models.x]\n", "x" * 5000]
 odd_text = st.one_of(st.sampled_from(ODD), st.text(max_size=12))

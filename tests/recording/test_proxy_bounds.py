@@ -29,6 +29,8 @@ from mockserver.testing import await_url
 from mockserver.testing import serving as serving_app
 from tests.helpers.processes import HEADERS, command, serving, stop
 
+pytestmark = [pytest.mark.slow, pytest.mark.processes]
+
 Answer = tuple[int, list[tuple[bytes, bytes]], AsyncIterator[bytes]]
 JSON = [(b"content-type", b"application/json")]
 

@@ -18,6 +18,8 @@ from mockserver.testing import free_port
 from tests.helpers.fakeclock import Clock
 from tests.helpers.processes import HEADERS, KEY, command, recording, serving, stop
 
+pytestmark = [pytest.mark.slow, pytest.mark.processes]
+
 FAST = ("--time-scale", "200", "--seed", "7")
 POLICY = Policy(poll_initial=0.02, poll_max=0.05, timeout=60, jitter=0)
 PROMPT = "a secret prompt about a surfing cat"

@@ -19,6 +19,8 @@ from mockserver.config import config_from
 from mockserver.replay import apply
 from tests.helpers.processes import HEADERS, KEY, command, recording, serving, stop
 
+pytestmark = [pytest.mark.slow, pytest.mark.processes]
+
 START = 1_756_693_797.0
 
 

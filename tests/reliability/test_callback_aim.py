@@ -88,6 +88,7 @@ def test_a_callback_url_past_the_schemas_bound_is_a_400_naming_the_field() -> No
     assert error["param"] == "callback_url" and "too long" in error["message"], error
 
 
+@pytest.mark.slow
 def test_a_long_callback_url_is_kept_once_per_task() -> None:
     """A 2,000-character URL cost 5.3 KB a task: the text as given, and its path again as parsed."""
     clock, count = Clock(), 200

@@ -27,6 +27,8 @@ from tests.helpers.callbackrun import Clock, client, run_for
 from tests.helpers.callbackrun import submit as submit_in_process
 from tests.helpers.receiver import Receiver
 
+pytestmark = pytest.mark.slow
+
 HEADERS = {"Authorization": "Bearer sk-mock-dev"}
 BODY = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}
 TERMINAL = {"SUCCESS", "FAILURE"}

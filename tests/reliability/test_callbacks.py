@@ -23,6 +23,7 @@ from tests.helpers.callbackrun import KEY, TERMINAL, Clock, attempts, client, jo
 from tests.helpers.receiver import Receiver
 
 
+@pytest.mark.slow
 def test_a_thousand_tasks_get_one_terminal_callback_each_with_a_valid_signature() -> None:
     clock, verify = Clock(), Webhook(DEV_SECRET)
 

@@ -26,6 +26,8 @@ from tests.helpers.clients import (
 )
 from tests.helpers.mediacheck import decode
 
+pytestmark = pytest.mark.slow
+
 ADMIN = "sk-admin-clients"
 # Sixty times real time: sora-2 and veo3 queue for two seconds and run for two.
 CONFIG = """

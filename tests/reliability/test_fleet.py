@@ -16,6 +16,8 @@ import pytest
 
 from mockserver.servers import SERVERS
 
+pytestmark = pytest.mark.slow
+
 BODY = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 ADMIN = {"Authorization": "Bearer sk-adm"}

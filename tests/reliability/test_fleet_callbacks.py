@@ -19,6 +19,8 @@ from mockserver.servers import SERVERS
 from mockserver.testing import free_port
 from tests.helpers.receiver import Receiver
 
+pytestmark = pytest.mark.slow
+
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 ADMIN = {"Authorization": "Bearer sk-adm"}
 BODY = {"prompt": "A cat surfing in sunset, cinematic", "model": "quick"}

@@ -41,6 +41,7 @@ def client() -> Iterator[TestClient]:
 
 
 @pytest.mark.parametrize("name", LARGE_AND_WRONG)
+@pytest.mark.slow
 def test_a_large_wrong_body_is_refused_within_bounded_memory(client: TestClient, name: str) -> None:
     body = orjson.dumps(LARGE_AND_WRONG[name])
     assert len(body) < 10 * MiB  # under the body limit: it must be judged, not cut off
@@ -93,7 +94,9 @@ def submits(http: httpx.Client) -> Place:
     )
 
 
-@pytest.fixture(params=["a submit", "an admin body", *(f"a submit over {server}" for server in SERVERS)])
+@pytest.fixture(
+    params=["a submit", "an admin body", *(pytest.param(f"a submit over {s}", marks=pytest.mark.slow) for s in SERVERS)]
+)
 def place(request: pytest.FixtureRequest, spawn_under: Any) -> Iterator[Place]:
     if request.param == "a submit":
         with TestClient(create_app(Config(), clock=Clock()), headers=HEADERS) as http:
@@ -143,6 +146,7 @@ def test_the_journal_keeps_a_bounded_path() -> None:
 
 
 @pytest.mark.parametrize("field", ["images", "videos"])
+@pytest.mark.slow
 def test_a_long_url_with_a_space_at_its_end_is_refused_without_stalling_the_server(spawn: Any, field: str) -> None:
     """The URL pattern once backtracked quadratically: 20 KB took 3 s, during which no poll was answered,
     and a 1 MB one would have held the server for an hour. The guard is generous: a linear match takes ms."""

@@ -13,6 +13,8 @@ import pytest
 
 from mockserver import contract
 
+pytestmark = pytest.mark.slow
+
 HEADERS = {"Authorization": "Bearer sk-mock-dev", "Content-Type": "application/json"}
 MiB = 1024 * 1024
 LIMIT = 10 * MiB  # the documented default

@@ -7,8 +7,11 @@ from collections import Counter
 from typing import Any
 
 import httpx
+import pytest
 
 from mockserver import contract
+
+pytestmark = pytest.mark.slow
 
 TASKS = 500  # bench/ submits 100,000 to one server; here 500 reach every scenario, scope and worker
 CLIENTS = 50

@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.helpers.mediacheck import decode
+
+pytestmark = pytest.mark.slow
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 

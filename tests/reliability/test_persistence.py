@@ -17,6 +17,8 @@ from mockserver.config import config_from
 from mockserver.store import SqliteStore
 from tests.helpers.fakeclock import START, Clock
 
+pytestmark = pytest.mark.slow
+
 HEADERS = {"Authorization": "Bearer sk-mock-dev"}
 BODY = {"prompt": "A cat surfing in sunset, cinematic", "model": "any-model"}  # no model profile: the scope's
 STATES = contract.lifecycle()["states"]

@@ -18,6 +18,8 @@ from mockserver.cli import main
 from mockserver.config import config_from
 from mockserver.redis_store import RedisStore
 
+pytestmark = pytest.mark.slow
+
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 ADMIN = {"Authorization": "Bearer adm"}
 BODY = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}

@@ -11,6 +11,7 @@ import json
 from dataclasses import replace
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
@@ -62,6 +63,7 @@ def lives(config: Config) -> None:
 
 @CHECKS
 @given(for_schema("mock-config"))
+@pytest.mark.slow
 def test_a_config_is_refused_naming_a_field_or_plays_without_a_5xx(data: Any) -> None:
     try:
         config = config_from(data)

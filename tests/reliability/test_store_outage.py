@@ -11,6 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
+pytestmark = pytest.mark.slow
+
 BODY = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 

@@ -16,6 +16,8 @@ import pytest
 from mockserver.nonces import COUNT_BITS
 from tests.helpers.benchload import load_bench
 
+pytestmark = pytest.mark.slow
+
 SUBMITS = 20_000
 CLIENTS = 50
 KEY = {"Authorization": "Bearer sk-mock-dev"}

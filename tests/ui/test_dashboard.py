@@ -27,6 +27,8 @@ from mockserver.profiles import Profile, fixed
 from mockserver.testing import RunningMock, running_mock
 from tests.helpers.fakeclock import Clock
 
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("chromium")]
+
 ADMIN = "adm-dashboard-3c1f"
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 AS_ADMIN = {"Authorization": f"Bearer {ADMIN}"}

@@ -27,7 +27,7 @@ from mockserver.profiles import Profile, fixed
 from mockserver.testing import RunningMock, running_mock
 from tests.helpers.fakeclock import Clock
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("chromium")]
+pytestmark = pytest.mark.slow
 
 ADMIN = "adm-dashboard-3c1f"
 KEY = {"Authorization": "Bearer sk-mock-dev"}

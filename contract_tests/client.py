@@ -59,9 +59,6 @@ RETRY_AFTER = frozenset({429, 503})  # the statuses whose Retry-After replaces t
 NOT_VISIBLE = frozenset({400, 404, 410})  # "no such task": also what a lagging replica says of a new one
 STRANGE_POLLS = 3  # polls in a row with a status outside the contract's before a wait gives up
 GRACE = 15.0  # seconds a task may answer "not found" (replica or CDN lag) before that counts
-# Jitter of its own: polls on another thread drawing from the global generator changed its state under
-# Hypothesis's draws of the kit's bodies, which Hypothesis warns of (an error under -W error).
-_jitter = _random.Random()
 
 # How a wait ends (``Poller.step``); only FINISHED has a task to show for it.
 FINISHED, TIMEOUT, GONE, UNREADABLE, OFF_CONTRACT = "finished", "timeout", "gone", "unreadable", "off-contract"
@@ -119,7 +116,7 @@ class Policy:
     grace: float = GRACE
 
 
-def backoff(attempt: int, policy: Policy, rand: Callable[[], float] = _jitter.random) -> float:
+def backoff(attempt: int, policy: Policy, rand: Callable[[], float] = _random.random) -> float:
     """The delay before poll ``attempt + 1``: doubling, capped, then spread by ±``jitter``.
 
     The spread keeps many clients started together from polling in lockstep.
@@ -178,7 +175,7 @@ class Retries:
 
     policy: Policy
     deadline: float
-    rand: Callable[[], float] = _jitter.random
+    rand: Callable[[], float] = _random.random
     attempt: int = 0
     failures: int = 0
 
@@ -211,7 +208,7 @@ class Poller:
     task_id: str
     policy: Policy
     start: float
-    rand: Callable[[], float] = _jitter.random
+    rand: Callable[[], float] = _random.random
     hold: float = 0.0
     hold_polls: int = 0
     last: dict[str, Any] | None = None  # the last task a poll showed
@@ -359,7 +356,7 @@ class _Base:
     key: str
     policy: Policy = field(default_factory=Policy)
     clock: Callable[[], float] = time.time
-    random: Callable[[], float] = _jitter.random
+    random: Callable[[], float] = _random.random
 
     def _poller(self, task_id: str) -> Poller:
         return Poller(task_id, self.policy, self.clock(), self.random)
@@ -398,7 +395,7 @@ class Client(_Base):
         policy: Policy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
-        random: Callable[[], float] = _jitter.random,
+        random: Callable[[], float] = _random.random,
     ) -> None:
         super().__init__(base_url.rstrip("/"), key, policy or Policy(), clock, random)
         self.sleep = sleep
@@ -458,7 +455,7 @@ class AsyncClient(_Base):
         policy: Policy | None = None,
         sleep: Callable[[float], Any] = asyncio.sleep,
         clock: Callable[[], float] = time.time,
-        random: Callable[[], float] = _jitter.random,
+        random: Callable[[], float] = _random.random,
     ) -> None:
         super().__init__(base_url.rstrip("/"), key, policy or Policy(), clock, random)
         self.sleep = sleep

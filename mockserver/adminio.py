@@ -41,7 +41,11 @@ async def body_of(request: Request, schema: str | None) -> Any:
         return payload
     if not isinstance(payload, dict):
         raise Refused(400, "invalid_body", "The body must be a JSON object.")
-    if problems := contract.errors(schema, payload, settings=True):
+    try:
+        problems = contract.errors(schema, payload, settings=True)
+    except RecursionError as exc:  # parsed, but deeper than jsonschema can quote: a 500 in plain text
+        raise Refused(400, "invalid_json", "The body is not valid JSON: nested too deeply.") from exc
+    if problems:
         raise refusal(problems)
     return payload
 

@@ -1,4 +1,8 @@
-"""Debian's chromium, driven by Playwright, for the dashboard's tests; missing, the tests fail saying so."""
+"""Debian's chromium, driven by Playwright, for the dashboard's tests; missing, the tests fail saying so.
+
+And the markers that follow from a fixture: a test that asks for a server process, a redis-server or the
+browser, however indirectly, is marked so (``-m "not redis"``), with no mark to forget.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,20 @@ from typing import Any
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
+MARKS = {  # fixture -> what it starts (tests/reliability/conftest.py has all but the browser)
+    "browser": ("browser", "processes"),
+    "redis_server": ("redis", "processes"),
+    "spawn": ("processes",),
+    "spawn_once": ("processes",),
+    "spawn_under": ("processes",),
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture in MARKS.keys() & set(getattr(item, "fixturenames", ())):
+            for mark in MARKS[fixture]:
+                item.add_marker(mark)
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,8 @@ import yaml
 
 from mockserver import cli
 
+pytestmark = pytest.mark.processes
+
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 KUBERNETES = DEPLOY / "kubernetes"
 SETTINGS = {cli.env_name(a) for a in cli._parser()._actions if a.option_strings and a.dest not in ("help", "version")}

@@ -201,6 +201,8 @@ def test_toml_block_is_a_config_the_mock_takes(block: Block) -> None:
     config_from(tomllib.loads(block.code))
 
 
+@pytest.mark.slow
+@pytest.mark.processes
 @pytest.mark.parametrize("block", _runnable("python", ""), ids=_ids(_runnable("python", "")))
 def test_python_block_runs(block: Block, mock: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(_workdir(tmp_path))
@@ -208,6 +210,8 @@ def test_python_block_runs(block: Block, mock: str, tmp_path: Path, monkeypatch:
     exec(code, {"__name__": "__docs__"})  # noqa: S102 - the docs' own example, as a reader pastes it
 
 
+@pytest.mark.slow
+@pytest.mark.processes
 @pytest.mark.parametrize("block", _runnable("sh", ""), ids=_ids(_runnable("sh", "")))
 def test_shell_block_runs(block: Block, mock: str, tmp_path: Path) -> None:
     done = _bash(_pointed(block.code, mock), _workdir(tmp_path), mock)
@@ -215,6 +219,8 @@ def test_shell_block_runs(block: Block, mock: str, tmp_path: Path) -> None:
     assert '"error"' not in done.stdout, f"{block.where} met an error answer:\n{done.stdout}"
 
 
+@pytest.mark.slow
+@pytest.mark.processes
 def test_the_receiver_example_is_called_back(tmp_path: Path) -> None:
     """The webhook receiver, as pasted into receiver.py, verifies and prints the callback the next block asks for.
 

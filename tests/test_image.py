@@ -8,6 +8,7 @@ trusts the host's CA bundle, mounted for the build only. Where podman cannot run
 
 from __future__ import annotations
 
+import fcntl
 import json
 import shutil
 import subprocess
@@ -21,6 +22,8 @@ import pytest
 
 from mockserver import contract
 from mockserver.testing import free_port
+
+pytestmark = [pytest.mark.slow, pytest.mark.podman, pytest.mark.processes]
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = "localhost/local/python:bookworm"
@@ -63,13 +66,17 @@ def _base() -> None:
 
 
 @pytest.fixture(scope="module")
-def image() -> str:
+def image(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Built once a run: pytest-xdist's workers share the parent of their temporary folders, and a lock there
+    makes the second wait for the first's build, then find every layer cached."""
     if shutil.which("podman") is None:
         pytest.fail("podman is missing: apt-get install -y podman runc netavark aardvark-dns catatonit (.ci/run)")
     podman("info", timeout=60)  # fails here, quoting podman, where it cannot run
-    _base()
-    trust = ["-v", f"{CA}:/run/host-ca.crt:ro", "--build-arg", "PIP_CERT=/run/host-ca.crt"] if CA.exists() else []
-    podman("build", "-q", "-t", IMAGE, "-f", "Containerfile", "--build-arg", f"BASE={BASE}", *trust, str(ROOT))
+    with open(tmp_path_factory.getbasetemp().parent / "podman-build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _base()
+        trust = ["-v", f"{CA}:/run/host-ca.crt:ro", "--build-arg", "PIP_CERT=/run/host-ca.crt"] if CA.exists() else []
+        podman("build", "-q", "-t", IMAGE, "-f", "Containerfile", "--build-arg", f"BASE={BASE}", *trust, str(ROOT))
     return IMAGE
 
 

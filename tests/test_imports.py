@@ -5,6 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.processes
+
 # Every module of the mock imported, and an app built and served one request, with the kit unimportable.
 WITHOUT_KIT = """
 import importlib, pkgutil, sys

@@ -13,6 +13,8 @@ import pytest
 
 from mockserver.testing import await_url
 
+pytestmark = [pytest.mark.slow, pytest.mark.processes]
+
 ROOT = Path(__file__).resolve().parents[1]
 
 CHECK_CONTRACT = """

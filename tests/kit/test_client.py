@@ -11,7 +11,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fakeclock import START, Clock
 from starlette.testclient import TestClient
 
 from contract_tests.client import (
@@ -29,6 +28,7 @@ from contract_tests.client import (
 )
 from mockserver import Config, create_app
 from mockserver.config import FAIL_REASONS
+from tests.helpers.fakeclock import START, Clock
 
 KEY = "sk-mock-dev"
 BASE = "http://testserver"

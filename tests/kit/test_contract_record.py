@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from harness import run_pytest
+import pytest
 
 from mockserver.contract.recording import read
 from mockserver.fit import fit
+from tests.helpers.harness import run_pytest
+
+pytestmark = pytest.mark.slow
 
 KIT = ["--pyargs", "contract_tests", "--contract-mock"]
 

@@ -32,6 +32,8 @@ from contract_tests.generations import body_of, parser
 from contract_tests.sniff import media_kind
 from mockserver.testing import RunningMock, running_mock, serving
 
+pytestmark = pytest.mark.processes
+
 KEY = "sk-generations-secret-value"
 FAST = ["--poll-initial", "0.02", "--poll-max", "0.05"]
 PROMPT = "A cat surfing in sunset, cinematic"
@@ -64,6 +66,7 @@ def scenario_task(mock: RunningMock, scope: str, scenario: str) -> str:
     return httpx.post(f"{mock.url}/v2/{scope}/generations", json=body, headers=headers).json()["task_id"]
 
 
+@pytest.mark.slow
 def test_run_piped_saves_the_video_prints_its_path_and_plain_lines(mock: RunningMock, tmp_path: Path) -> None:
     out = tmp_path / "out"
     env = {**os.environ, "GENERATIONS_URL": mock.url, "GENERATIONS_KEY": KEY}
@@ -113,6 +116,7 @@ def test_json_prints_the_final_task_and_the_files(mock: RunningMock, tmp_path: P
     assert len(printed["files"]) == 2 and all(Path(f).is_file() for f in printed["files"])  # suno-v4: 2 outputs
 
 
+@pytest.mark.slow
 def test_a_failed_task_exits_1_with_its_reason(mock: RunningMock, tmp_path: Path) -> None:
     task_id = scenario_task(mock, "videos", "fail-quota")
     done = generations("wait", "videos", task_id, "--out", str(tmp_path), "--url", mock.url, "--key", KEY, *FAST)
@@ -152,6 +156,7 @@ def test_a_task_still_running_at_the_timeout_exits_3(mock: RunningMock) -> None:
     assert "not finished after 0.3 s" in done.stderr
 
 
+@pytest.mark.slow
 def test_an_unreachable_server_or_a_refused_key_exits_4(mock: RunningMock) -> None:
     refused = generations("status", "videos", "t1", "--url", mock.url, "--key", "sk-wrong-secret-key")
     assert refused.returncode == 4 and "refused the key (HTTP 401)" in refused.stderr

@@ -15,14 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes import Fake
-from harness import run_pytest
 from starlette.responses import JSONResponse
 
 from contract_tests import html_report
 from contract_tests.findings import Exchange
 from contract_tests.runner import Poll, Walk
 from mockserver.testing import serving
+from tests.helpers.fakes import Fake
+from tests.helpers.harness import run_pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.processes]
 
 KIT = ["--pyargs", "contract_tests"]
 FAST = ["--contract-poll-initial", "0.01", "--contract-poll-max", "0.02", "--contract-timeout", "6"]

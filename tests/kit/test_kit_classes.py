@@ -17,11 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes import MEDIA, PNG, Fake, Task, openai_error, problem
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
-from test_kit_fakes import ONE_SCOPE, run_kit
+
+from tests.helpers.fakes import MEDIA, PNG, Fake, Task, openai_error, problem
+from tests.kit.test_kit_fakes import ONE_SCOPE, run_kit
+
+pytestmark = pytest.mark.slow
 
 Hook = Callable[[Fake, Request], Awaitable[Response | None]]
 

@@ -17,11 +17,13 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
-from fakes import MEDIA, WALK, Fake, Task, openai_error, problem
-from harness import Outcome, run_pytest
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
 from mockserver.testing import serving
+from tests.helpers.fakes import MEDIA, WALK, Fake, Task, openai_error, problem
+from tests.helpers.harness import Outcome, run_pytest
+
+pytestmark = pytest.mark.slow
 
 FAST = ["--contract-poll-initial", "0.01", "--contract-poll-max", "0.02"]
 FAST += [

@@ -8,14 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes import Fake, bare_error
-from harness import run_pytest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from contract_tests.kit import Kit
 from contract_tests.options import Options
 from mockserver.testing import running_mock, serving
+from tests.helpers.fakes import Fake, bare_error
+from tests.helpers.harness import run_pytest
+
+pytestmark = pytest.mark.slow
 
 FAST = [
     "--contract-poll-initial",

@@ -9,10 +9,10 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from fakeclock import Clock
 
 from contract_tests.client import GRACE, Policy
 from contract_tests.runner import HOLD_POLLS, Budget, Target, download, submit_many, walk
+from tests.helpers.fakeclock import Clock
 
 BASE = "http://gateway.test"
 POLICY = Policy(poll_initial=2.0, poll_max=8.0, timeout=1800.0, jitter=0)

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import pytest
-from fakeclock import Clock
+
+from tests.helpers.fakeclock import Clock
 
 
 @pytest.fixture

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 
+import pytest
 from starlette.testclient import TestClient
 
-from mockserver import Config, create_app
-from mockserver.accesslog import BATCH_BYTES, AccessLog, line
+from mockserver import Config, accesslog, create_app
+from mockserver.accesslog import BATCH_BYTES, BATCH_LINES, AccessLog, line
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 CAT = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}
@@ -24,6 +26,12 @@ class Writes(io.StringIO):
         return super().write(text)
 
 
+@pytest.fixture
+def no_timer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lines wait an hour rather than 50 ms, so a slow machine cannot write a batch early."""
+    monkeypatch.setattr(accesslog, "FLUSH_AFTER", 3600.0)
+
+
 def logged_app() -> tuple[TestClient, Writes]:
     app = create_app(Config(), clock=lambda: 1_756_693_797.0)
     stream = Writes()
@@ -31,13 +39,13 @@ def logged_app() -> tuple[TestClient, Writes]:
     return TestClient(app), stream
 
 
-def test_each_request_gets_uvicorns_line_written_by_shutdown() -> None:
+def test_each_request_gets_uvicorns_line_written_by_shutdown(no_timer: None) -> None:
     client, stream = logged_app()
     with client:
         task_id = client.post("/v2/videos/generations", json=CAT, headers=KEY).json()["task_id"]
         client.get(f"/v2/videos/generations/{task_id}?x=1", headers=KEY)
         client.get(f"/v2/videos/generations/{task_id}")
-        assert stream.writes == 0  # waiting for more, or for 50 ms
+        assert stream.writes == 0  # waiting for more, or for the timer
     assert stream.getvalue().splitlines() == [
         'INFO:     testclient:50000 - "POST /v2/videos/generations HTTP/1.1" 200 OK',
         f'INFO:     testclient:50000 - "GET /v2/videos/generations/{task_id}?x=1 HTTP/1.1" 200 OK',
@@ -46,16 +54,26 @@ def test_each_request_gets_uvicorns_line_written_by_shutdown() -> None:
     assert stream.writes == 1
 
 
-def test_a_full_batch_is_written_at_once_in_whole_lines_under_a_pipes_atomic_size() -> None:
+def test_a_full_batch_is_written_at_once_in_whole_lines_under_a_pipes_atomic_size(no_timer: None) -> None:
     client, stream = logged_app()
     with client:
         for _ in range(200):
             client.get("/v2/videos/generations/nope", headers=KEY)
-        during = stream.writes
-    assert 1 <= during < 200
+        during = len(stream.getvalue().splitlines())
+    assert during == 200 // BATCH_LINES * BATCH_LINES  # every full batch, and nothing of the last
     lines = stream.getvalue().splitlines()
     assert len(lines) == 200 and all(line.endswith('HTTP/1.1" 404 Not Found') for line in lines)
     assert stream.largest <= BATCH_BYTES and stream.largest % (len(lines[0]) + 1) == 0
+
+
+def test_a_lone_line_is_written_when_its_timer_fires(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No shutdown and no full batch: the timer alone writes it (at once here, so nothing waits on the clock)."""
+    monkeypatch.setattr(accesslog, "FLUSH_AFTER", 0.0)
+    client, stream = logged_app()
+    with client:
+        client.get("/v2/videos/generations/nope", headers=KEY)
+        client.portal.call(asyncio.sleep, 0)  # the loop turns once: a timer due now runs
+        assert stream.getvalue().endswith('HTTP/1.1" 404 Not Found\n')
 
 
 def test_an_encoded_newline_or_escape_in_the_path_cannot_forge_a_line_or_reach_the_terminal() -> None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from fakeclock import Clock
 from starlette.testclient import TestClient
 
 from mockserver import Config, contract, create_app
 from mockserver.faults import ConnectionDropped
 from mockserver.profiles import Profile, fixed
+from tests.helpers.fakeclock import Clock
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 ADMIN = {"Authorization": "Bearer sk-admin"}
@@ -198,7 +198,6 @@ def test_the_journal_records_a_dropped_connection_as_status_0(client: TestClient
         (b'{"poll_500": 1, "poll_502": 1}', None),  # the 502 could never happen
         (b'{"drop": 0.5, "submit_429": 0.6}', None),
         (b"[]", None),
-        (b"[" * 5000 + b"]" * 5000, None),
     ],
 )
 def test_hostile_faults_are_refused_and_change_nothing(client: TestClient, body: bytes, param: str | None) -> None:
@@ -209,11 +208,6 @@ def test_hostile_faults_are_refused_and_change_nothing(client: TestClient, body:
     assert refused.json()["error"]["param"] == param
     assert client.get("/_mock/faults", headers=ADMIN).json() == before
     assert client.get(f"/v2/videos/generations/{task_id}", headers=KEY).status_code == 200
-
-
-def test_an_admin_body_nested_too_deeply_says_so(client: TestClient) -> None:
-    refused = client.put("/_mock/faults", headers=ADMIN, content=b"[" * 5000 + b"]" * 5000)
-    assert refused.json()["error"]["message"] == "The body is not valid JSON: nested too deeply."  # was "JSON: ."
 
 
 def test_an_admin_body_past_its_limit_is_a_413(client: TestClient) -> None:

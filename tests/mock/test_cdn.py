@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from fakeclock import Clock
 from starlette.testclient import TestClient
 
 from mockserver import Config, create_app
 from mockserver.media.serve import parse_range
+from tests.helpers.fakeclock import Clock
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 

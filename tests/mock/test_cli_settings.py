@@ -20,6 +20,8 @@ from mockserver.servers import Options
 from mockserver.store import SqliteStore
 from mockserver.testing import free_port
 
+pytestmark = pytest.mark.processes
+
 
 @dataclass
 class Started:
@@ -204,6 +206,7 @@ def test_help_describes_every_option_with_its_default_its_variable_and_the_exit_
 
 
 @pytest.mark.parametrize("command", [["mockserver", "record"], ["mockserver", "fit"], ["generations"]])
+@pytest.mark.slow
 def test_every_command_documents_its_exit_codes(command: list[str]) -> None:
     module = "contract_tests.generations" if command == ["generations"] else "mockserver"
     assert "exit codes:" in _help(sys.executable, "-m", module, *command[1:])

@@ -113,6 +113,7 @@ def test_a_byte_order_mark_is_read_past(tmp_path: Path) -> None:
     assert load_config(path).seed == 7
 
 
+@pytest.mark.slow
 def test_more_models_than_a_task_id_can_name_are_refused() -> None:
     """A task id holds its profile in two bytes: with 70,000 models, submits to the last ones were 500s."""
     models = Config().models

@@ -6,13 +6,13 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 import pytest
-from fakeclock import Clock
 from starlette.testclient import TestClient
 
 from mockserver import Config, contract, create_app
 from mockserver.faults import ConnectionDropped, Faults
 from mockserver.profiles import Timing
 from mockserver.testing import running_mock
+from tests.helpers.fakeclock import Clock
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 CAT = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}

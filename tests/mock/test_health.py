@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fakeclock import Clock
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
 from mockserver import Config, create_app
 from mockserver.store import SqliteStore
+from tests.helpers.fakeclock import Clock
 
 ADMIN = {"Authorization": "Bearer sk-adm"}
 KEY = {"Authorization": "Bearer sk-mock-dev"}

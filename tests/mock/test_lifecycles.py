@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from fakeclock import START, Clock
 from starlette.testclient import TestClient
 
 from mockserver import Config, contract, create_app, lifecycle
@@ -13,6 +12,7 @@ from mockserver.callbacks import due
 from mockserver.config import ConfigError, config_from
 from mockserver.profiles import MODELS, Profile, fixed
 from mockserver.store import MemoryStore
+from tests.helpers.fakeclock import START, Clock
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 ADMIN = {"Authorization": "Bearer sk-admin"}

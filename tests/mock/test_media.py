@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from fakeclock import Clock
-from mediacheck import Decoded, decode
 from starlette.testclient import TestClient
 
 from mockserver import Config, create_app, media
 from mockserver.media import render
 from mockserver.profiles import Profile, fixed
+from tests.helpers.fakeclock import Clock
+from tests.helpers.mediacheck import Decoded, decode
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 SURE = Profile(queue=fixed(1), run=fixed(10), fail_rate=0.0)

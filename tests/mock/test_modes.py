@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from fakeclock import Clock
 from starlette.testclient import TestClient
 
 from mockserver import Config, contract, create_app
 from mockserver.config import ConfigError, check
 from mockserver.profiles import Profile, fixed
+from tests.helpers.fakeclock import Clock
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 IMAGE = "https://example.com/cat.png"

@@ -8,7 +8,6 @@ import tracemalloc
 from collections.abc import Iterator
 
 import pytest
-from fakeclock import START, Clock
 from starlette.testclient import TestClient
 
 from mockserver import Config, contract, create_app
@@ -17,6 +16,7 @@ from mockserver.lifecycle import plan
 from mockserver.profiles import Profile, Timing, fixed, uniform
 from mockserver.scenarios import Choice
 from mockserver.store import MemoryStore
+from tests.helpers.fakeclock import START, Clock
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 
@@ -126,6 +126,7 @@ def test_strict_models_refuse_unknown_ones_naming_the_field(scope: str, model: s
         assert (body["error"]["code"], body["error"]["param"]) == ("unknown_model", "model")
 
 
+@pytest.mark.slow
 def test_a_record_costs_well_under_a_kibibyte() -> None:
     """The id, the record and its place in the store: the memory a task costs while it lives."""
     catalog, store, n = resolve(Config()), MemoryStore(), 20_000

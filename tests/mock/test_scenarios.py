@@ -5,13 +5,13 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from fakeclock import START, Clock
 from starlette.testclient import TestClient
 
 from mockserver import Config, contract, create_app
 from mockserver.config import FAIL_REASONS
 from mockserver.profiles import Profile, fixed, uniform
 from mockserver.scenarios import names
+from tests.helpers.fakeclock import START, Clock
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 ALWAYS_FAILS = Profile(queue=uniform(1, 2), run=uniform(5, 10), fail_rate=1.0)

@@ -11,12 +11,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fakeclock import Clock
 
 from mockserver import contract
 from mockserver.cli import main
 from mockserver.servers import SERVERS, Options
 from mockserver.testing import await_port, free_port, running_mock
+from tests.helpers.fakeclock import Clock
+
+pytestmark = [pytest.mark.slow, pytest.mark.processes]
 
 
 def test_a_task_lives_its_whole_life_over_a_real_socket() -> None:

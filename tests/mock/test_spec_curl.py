@@ -13,12 +13,14 @@ import subprocess
 from typing import Any
 
 import pytest
-from fakeclock import Clock
 from starlette.testclient import TestClient
 
 from mockserver import Config, contract, create_app
 from mockserver.config import DEV_KEY
 from mockserver.testing import running_mock
+from tests.helpers.fakeclock import Clock
+
+pytestmark = pytest.mark.processes
 
 SPEC = contract.fixtures_dir() / "spec"
 

@@ -18,13 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from processes import command
 
 from mockserver import contract
 from mockserver.catalog import resolve
 from mockserver.config import config_from
 from mockserver.fit import fit, fit_timing, to_toml
 from mockserver.profiles import timing
+from tests.helpers.processes import command
+
+pytestmark = [pytest.mark.slow, pytest.mark.processes]
 
 Draw = Callable[[random.Random], float]
 

@@ -21,13 +21,15 @@ from typing import Any
 
 import httpx
 import pytest
-from processes import HEADERS, command, serving, stop
 from starlette.types import Receive, Scope, Send
 
 from mockserver import Config, record
 from mockserver.contract.recording import Writer
 from mockserver.testing import await_url
 from mockserver.testing import serving as serving_app
+from tests.helpers.processes import HEADERS, command, serving, stop
+
+pytestmark = [pytest.mark.slow, pytest.mark.processes]
 
 Answer = tuple[int, list[tuple[bytes, bytes]], AsyncIterator[bytes]]
 JSON = [(b"content-type", b"application/json")]

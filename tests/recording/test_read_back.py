@@ -18,6 +18,8 @@ from mockserver.config import MAX_MODELS, check, config_from, from_dict
 from mockserver.contract.recording import TaskLog, Writer
 from mockserver.profiles import MODELS, Timing
 
+pytestmark = pytest.mark.slow
+
 T0 = 1_700_000_000.0
 
 

@@ -10,13 +10,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fakeclock import Clock
-from processes import HEADERS, KEY, command, recording, serving, stop
 
 from contract_tests.client import Client, Policy
 from mockserver import Config, contract, create_app, record
 from mockserver.contract.recording import MOST_KEPT, RecordingError, TaskLog, Writer, read
 from mockserver.testing import free_port
+from tests.helpers.fakeclock import Clock
+from tests.helpers.processes import HEADERS, KEY, command, recording, serving, stop
+
+pytestmark = [pytest.mark.slow, pytest.mark.processes]
 
 FAST = ("--time-scale", "200", "--seed", "7")
 POLICY = Policy(poll_initial=0.02, poll_max=0.05, timeout=60, jitter=0)

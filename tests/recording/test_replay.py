@@ -11,13 +11,15 @@ from typing import Any
 
 import httpx
 import pytest
-from processes import HEADERS, KEY, command, recording, serving, stop
 from starlette.testclient import TestClient
 
 from contract_tests.client import AsyncClient, Policy
 from mockserver import Config, contract, create_app
 from mockserver.config import config_from
 from mockserver.replay import apply
+from tests.helpers.processes import HEADERS, KEY, command, recording, serving, stop
+
+pytestmark = [pytest.mark.slow, pytest.mark.processes]
 
 START = 1_756_693_797.0
 

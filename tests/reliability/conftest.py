@@ -14,6 +14,7 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+import redis
 
 from mockserver.servers import SERVERS
 from mockserver.testing import await_port, await_url, free_port
@@ -78,23 +79,51 @@ def spawn_under() -> Spawn:
 
 class RedisServer:
     """Debian's ``redis-server`` on a free loopback port, appending every write to a file in ``where``,
-    so that a restart on the same port finds what was written before (``stop`` and ``start``)."""
+    so that a restart on the same port finds what was written before (``stop`` and ``start``).
+
+    The port is picked, then bound by redis-server: another worker's process may take it in between. So a
+    server counts as up only once the one answering there says it has our pid; at its first start it tries
+    another port then, and a restart, which must keep its port, fails saying so."""
 
     def __init__(self, where: Path) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             pytest.fail("redis-server is missing: these tests need it (Debian: apt-get install -y redis-server)")
+        self.binary, self.where = binary, where
         self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.argv = [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(where), "--save", ""]
+        self.process: subprocess.Popen[bytes] | None = None
+        self.started = False
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def argv(self) -> list[str]:
+        argv = [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.where), "--save", ""]
         # SIGTERM flushes the file, so a restart finds every write; fsync on each one, or a rewrite of the
         # file, could stall a command past the mock's timeout on a busy disk and fail a test for no fault.
-        self.argv += ["--appendonly", "yes", "--appendfsync", "everysec", "--auto-aof-rewrite-percentage", "0"]
-        self.process: subprocess.Popen[bytes] | None = None
+        return argv + ["--appendonly", "yes", "--appendfsync", "everysec", "--auto-aof-rewrite-percentage", "0"]
 
     def start(self) -> None:
-        self.process = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, start_new_session=True)
-        await_port(self.port, self.process)
+        for _ in range(3):
+            self.process = subprocess.Popen(self.argv(), stdout=subprocess.DEVNULL, start_new_session=True)
+            if self._answering():
+                self.started = True
+                return
+            self.stop()
+            if self.started:
+                break
+            self.port = free_port()
+        pytest.fail(f"redis-server did not come up as ours on port {self.port}")
+
+    def _answering(self) -> bool:
+        assert self.process is not None
+        try:
+            await_port(self.port, self.process)
+            with redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=10) as client:
+                return client.info("server")["process_id"] == self.process.pid
+        except (RuntimeError, redis.RedisError):
+            return False
 
     def stop(self) -> None:
         if self.process is not None:

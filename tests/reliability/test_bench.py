@@ -7,11 +7,14 @@ import signal
 import subprocess
 import sys
 
-from benchload import load_bench
-from fakeclock import Clock
+import pytest
 from starlette.testclient import TestClient
 
 from mockserver import Config, create_app
+from tests.helpers.benchload import load_bench
+from tests.helpers.fakeclock import Clock
+
+pytestmark = pytest.mark.processes
 
 
 def test_memory_fill_stores_what_submits_store() -> None:

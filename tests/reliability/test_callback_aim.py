@@ -14,13 +14,13 @@ import tracemalloc
 from typing import Any
 
 import pytest
-from callbackrun import BODY, KEY, Clock, attempts, client, make, run_for, submit
-from receiver import Receiver
 
 from mockserver import create_app
 from mockserver.callbacks.asked import MAX_URL
 from mockserver.config import config_from
 from mockserver.testing import free_port
+from tests.helpers.callbackrun import BODY, KEY, Clock, attempts, client, make, run_for, submit
+from tests.helpers.receiver import Receiver
 
 REVOKE = "/gateway/v1/admin/keys/revoke-all?confirm=yes"
 
@@ -88,6 +88,7 @@ def test_a_callback_url_past_the_schemas_bound_is_a_400_naming_the_field() -> No
     assert error["param"] == "callback_url" and "too long" in error["message"], error
 
 
+@pytest.mark.slow
 def test_a_long_callback_url_is_kept_once_per_task() -> None:
     """A 2,000-character URL cost 5.3 KB a task: the text as given, and its path again as parsed."""
     clock, count = Clock(), 200

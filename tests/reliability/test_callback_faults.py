@@ -9,8 +9,6 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from callbackrun import ADMIN, KEY, TERMINAL, Clock, attempts, client, make, run_for, submit
-from receiver import Receiver
 from standardwebhooks.webhooks import Webhook
 
 from mockserver import create_app
@@ -18,6 +16,8 @@ from mockserver.callbacks.settings import DEV_SECRET
 from mockserver.config import config_from
 from mockserver.store import SqliteStore, StoreError
 from mockserver.testing import free_port
+from tests.helpers.callbackrun import ADMIN, KEY, TERMINAL, Clock, attempts, client, make, run_for, submit
+from tests.helpers.receiver import Receiver
 
 ORDER = ["SUBMITTED", "QUEUED", "IN_PROGRESS"]
 
@@ -95,6 +95,7 @@ def test_an_out_of_order_rate_makes_some_changes_arrive_after_the_next() -> None
     assert 3 <= late <= 27, late  # each task has three changes that may come after the next
 
 
+@pytest.mark.slow
 def test_fault_rates_are_seeded_and_near_their_rate() -> None:
     runs = [deliver(200, {}, seconds=8, faults={"never": 0.25, "duplicate": 0.25}) for _ in range(2)]
     counts = [Counter(Counter(r.headers["webhook-id"] for r in run.received).values()) for run in runs]

@@ -14,9 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-from callbackrun import Clock, client, run_for
-from callbackrun import submit as submit_in_process
-from receiver import Receiver
 from standardwebhooks.webhooks import Webhook
 
 from mockserver import Config, create_app
@@ -26,6 +23,11 @@ from mockserver.cli import _config, _parse
 from mockserver.config import config_from
 from mockserver.profiles import MODELS, Profile, fixed
 from mockserver.store import SqliteStore
+from tests.helpers.callbackrun import Clock, client, run_for
+from tests.helpers.callbackrun import submit as submit_in_process
+from tests.helpers.receiver import Receiver
+
+pytestmark = pytest.mark.slow
 
 HEADERS = {"Authorization": "Bearer sk-mock-dev"}
 BODY = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}

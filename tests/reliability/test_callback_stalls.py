@@ -13,13 +13,13 @@ from collections import Counter
 from typing import Any
 
 import redis
-from callbackrun import BODY, KEY, Clock, attempts, client, make, run_for, submit
-from receiver import Receiver
 
 from mockserver import create_app
 from mockserver.callbacks.sender import PER_DESTINATION
 from mockserver.config import config_from
 from mockserver.redis_store import RedisStore
+from tests.helpers.callbackrun import BODY, KEY, Clock, attempts, client, make, run_for, submit
+from tests.helpers.receiver import Receiver
 
 
 async def start_for(app: Any, clock: Clock, seconds: float, step: float = 0.5) -> list[asyncio.Task[None]]:

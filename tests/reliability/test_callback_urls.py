@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from callbackrun import KEY, Clock, attempts, client, make, run_for, submit
-from receiver import Receiver
 
 from mockserver import create_app
 from mockserver.callbacks.asked import Target, check_url
@@ -23,6 +21,8 @@ from mockserver.callbacks.settings import Allowed
 from mockserver.config import config_from
 from mockserver.store import SqliteStore
 from mockserver.testing import free_port
+from tests.helpers.callbackrun import KEY, Clock, attempts, client, make, run_for, submit
+from tests.helpers.receiver import Receiver
 
 ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 

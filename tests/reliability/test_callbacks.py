@@ -15,14 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from callbackrun import KEY, TERMINAL, Clock, attempts, client, journal, make, run_for, submit
-from receiver import Receiver
 from standardwebhooks.webhooks import Webhook
 
 from mockserver.callbacks.settings import DEV_SECRET
 from mockserver.testing import free_port
+from tests.helpers.callbackrun import KEY, TERMINAL, Clock, attempts, client, journal, make, run_for, submit
+from tests.helpers.receiver import Receiver
 
 
+@pytest.mark.slow
 def test_a_thousand_tasks_get_one_terminal_callback_each_with_a_valid_signature() -> None:
     clock, verify = Clock(), Webhook(DEV_SECRET)
 

@@ -8,14 +8,14 @@ mock runs 60 times faster than real time, so a task's phases last about a second
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from clients import (
+
+from mockserver import contract
+from tests.helpers.clients import (
     Failed,
     FourStates,
     NewApiFallback,
@@ -24,11 +24,9 @@ from clients import (
     UnknownStatus,
     download,
 )
+from tests.helpers.mediacheck import decode
 
-from mockserver import contract
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "mock"))
-from mediacheck import decode
+pytestmark = pytest.mark.slow
 
 ADMIN = "sk-admin-clients"
 # Sixty times real time: sora-2 and veo3 queue for two seconds and run for two.

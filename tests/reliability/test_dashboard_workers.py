@@ -6,7 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from playwright.sync_api import expect
+
+pytestmark = pytest.mark.slow
 
 ADMIN = "adm-workers-90ad"
 AUTH = {"Authorization": "Bearer sk-mock-dev"}

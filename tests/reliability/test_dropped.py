@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
+
+pytestmark = pytest.mark.slow
 
 CAT = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}
 KEY = {"Authorization": "Bearer sk-mock-dev"}

@@ -12,6 +12,8 @@ import pytest
 from mockserver import scenarios
 from mockserver.config import FAIL_REASONS
 
+pytestmark = pytest.mark.slow
+
 NAMES = [name for name in scenarios.names(tuple(FAIL_REASONS)) if name != "default"]
 ADMIN = {"Authorization": "Bearer sk-admin"}
 

@@ -15,11 +15,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
+import pytest
 import redis
 
 from mockserver import Config, create_app
 from mockserver.nonces import COUNT_BITS
 from mockserver.redis_store import PREFIX, RedisStore
+
+pytestmark = pytest.mark.slow
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 ADMIN = {"Authorization": "Bearer adm"}

@@ -14,10 +14,12 @@ from typing import Any
 
 import httpx
 import pytest
-from receiver import Receiver
 
 from mockserver.servers import SERVERS
 from mockserver.testing import free_port
+from tests.helpers.receiver import Receiver
+
+pytestmark = pytest.mark.slow
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 ADMIN = {"Authorization": "Bearer sk-adm"}

@@ -19,6 +19,8 @@ import redis
 
 from mockserver.redis_store import CHANNEL, PREFIX
 
+pytestmark = pytest.mark.slow
+
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 ADMIN = {"Authorization": "Bearer sk-adm"}
 BODY = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}

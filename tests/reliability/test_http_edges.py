@@ -25,6 +25,8 @@ from mockserver import create_app
 from mockserver.deadlines import H11Deadline, HttpToolsDeadline
 from mockserver.testing import free_port
 
+pytestmark = pytest.mark.slow
+
 BOUND = 20.0  # seconds a test waits for the server to close; the timeouts under test are 1 s
 
 

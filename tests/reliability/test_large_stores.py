@@ -15,14 +15,14 @@ from typing import Any
 
 import httpx
 import redis
-from benchload import load_bench
-from fakeclock import Clock
 
 from mockserver import Config, create_app
 from mockserver.journal import SCANNED
 from mockserver.redis_shared import JOURNAL
 from mockserver.redis_store import RedisStore
 from mockserver.store import SqliteStore
+from tests.helpers.benchload import load_bench
+from tests.helpers.fakeclock import Clock
 
 ADMIN = {"Authorization": "Bearer adm"}
 KEY = {"Authorization": "Bearer sk-mock-dev"}

@@ -1,4 +1,4 @@
-"""A bounded load test on 127.0.0.1: thousands of tasks from concurrent clients, none lost, no 5xx."""
+"""A bounded load test on 127.0.0.1: hundreds of tasks from concurrent clients, none lost, no 5xx."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ from collections import Counter
 from typing import Any
 
 import httpx
+import pytest
 
 from mockserver import contract
 
-TASKS = 5000
+pytestmark = pytest.mark.slow
+
+TASKS = 500  # bench/ submits 100,000 to one server; here 500 reach every scenario, scope and worker
 CLIENTS = 50
 MAX_POLLS = 500  # per task; at this time scale a task is over in a few polls
 TERMINAL = set(contract.lifecycle()["terminal"])
@@ -64,7 +67,7 @@ async def _drive(url: str) -> tuple[dict[str, tuple[str, str, dict[str, Any]]], 
     return finished, statuses
 
 
-def test_five_thousand_tasks_from_fifty_clients_all_finish_as_their_scenario_says(spawn: Any) -> None:
+def test_five_hundred_tasks_from_fifty_clients_all_finish_as_their_scenario_says(spawn: Any) -> None:
     with spawn("--workers", "2", "--time-scale", "1000000", "--no-access-log") as (url, _):
         finished, statuses = asyncio.run(_drive(url))
     assert not [code for code in statuses if code >= 500], statuses

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "mock"))
-from mediacheck import decode
+from tests.helpers.mediacheck import decode
+
+pytestmark = pytest.mark.slow
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 

@@ -6,7 +6,10 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
+
+pytestmark = pytest.mark.slow
 
 BODY = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}
 AUTH = {"Authorization": "Bearer sk-mock-dev"}

@@ -10,12 +10,14 @@ from typing import Any
 
 import httpx
 import pytest
-from fakeclock import START, Clock
 from starlette.testclient import TestClient
 
 from mockserver import contract, create_app
 from mockserver.config import config_from
 from mockserver.store import SqliteStore
+from tests.helpers.fakeclock import START, Clock
+
+pytestmark = pytest.mark.slow
 
 HEADERS = {"Authorization": "Bearer sk-mock-dev"}
 BODY = {"prompt": "A cat surfing in sunset, cinematic", "model": "any-model"}  # no model profile: the scope's

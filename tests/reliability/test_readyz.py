@@ -6,10 +6,13 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 
 from mockserver import Config, create_app
 from mockserver.redis_store import RedisStore
 from mockserver.testing import serving
+
+pytestmark = pytest.mark.slow
 
 SECRET = b"readyz"
 

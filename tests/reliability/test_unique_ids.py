@@ -12,9 +12,11 @@ from typing import Any
 
 import httpx
 import pytest
-from benchload import load_bench
 
 from mockserver.nonces import COUNT_BITS
+from tests.helpers.benchload import load_bench
+
+pytestmark = pytest.mark.slow
 
 SUBMITS = 20_000
 CLIENTS = 50

@@ -43,6 +43,7 @@ def test_the_contract_schema_compiles() -> None:
 
 @settings(max_examples=250)
 @given(bodies)
+@pytest.mark.slow
 def test_the_fast_path_accepts_exactly_what_the_contract_accepts(body: dict[str, Any]) -> None:
     """Accepting more would let bad bodies in; refusing more would send valid ones down the slow path."""
     fast = validate._compiled(NAME)

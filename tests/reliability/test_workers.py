@@ -6,10 +6,13 @@ import time
 from typing import Any
 
 import httpx
-from fakeclock import Clock
+import pytest
 from starlette.testclient import TestClient
 
 from mockserver import Config, contract, create_app
+from tests.helpers.fakeclock import Clock
+
+pytestmark = pytest.mark.slow
 
 BODY = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}
 ADMIN = "sk-admin-workers"

@@ -20,12 +20,14 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from fakeclock import Clock
 from playwright.sync_api import Page, expect
 
 from mockserver import Config
 from mockserver.profiles import Profile, fixed
 from mockserver.testing import RunningMock, running_mock
+from tests.helpers.fakeclock import Clock
+
+pytestmark = pytest.mark.slow
 
 ADMIN = "adm-dashboard-3c1f"
 KEY = {"Authorization": "Bearer sk-mock-dev"}

@@ -1,0 +1,1 @@
+"""The project's own tests: a package, so that every helper is imported one way, from ``tests.helpers``."""

@@ -1,0 +1,1 @@
+"""What tests share beyond fixtures: the fake clock, fakes of servers and clients, and small drivers."""

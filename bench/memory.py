@@ -15,7 +15,7 @@ from mockserver.catalog import resolve
 from mockserver.config import Config
 from mockserver.media.shape import packed
 from mockserver.nonces import Nonces
-from mockserver.store import MemoryStore
+from mockserver.stores.local import MemoryStore
 
 START_MS = 1_756_693_797_000
 

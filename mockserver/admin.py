@@ -1,8 +1,7 @@
 """The admin API under ``/_mock/``: inspect and steer a running mock from a test or a shell.
 
 Served only when an admin key is configured, and only to ``Authorization: Bearer <admin key>``.
-Forcing a state stores an override in the task's record, so the engine stays a pure function of
-record and clock. The routes read and change the mock only through its ``Service``. State lives in
+Forcing a state is the service's (``Service.force``). The routes read and change the mock only through its ``Service``. State lives in
 one process: with ``--workers`` each worker has its own (the CLI says which parts), unless the store
 is Redis, which every process of a fleet shares (README: Running a fleet).
 """
@@ -17,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import contract, lifecycle, modes, rules, scenarios
+from . import admin_rules, lifecycle, modes, scenarios
 from .adminio import body_of, paging
 from .callbacks import routes as callback_routes
 from .config import faults_from
@@ -102,33 +101,7 @@ def routes(service: Service, admin_key: str) -> list[Route]:
         if record is None:
             return error(404, "task_not_found", "No such task.")
         payload = await body_of(request, "admin-state")
-        now, status = service.clock(), payload["status"]
-        current = lifecycle.status_at(record, now)
-        if status != current and status not in contract.lifecycle()["transitions"][current]:
-            return error(400, "invalid_field", f"A task in {current} cannot move to {status}.", param="status")
-        reasons = service.catalog.reasons
-        failure = -1 if status == lifecycle.SUCCESS else record.failure
-        if status == lifecycle.FAILURE:
-            name = payload.get("fail_reason", reasons[max(record.failure, 0)])
-            if name not in reasons:
-                return error(400, "invalid_field", f"fail_reason must be one of {list(reasons)}.", param="fail_reason")
-            failure = reasons.index(name)
-        if status == current and current in lifecycle.TERMINAL and failure != record.failure:
-            shown = service.catalog.reasons[record.failure]
-            return error(
-                409, "task_finished", f"The task already failed with {shown!r}; a finished task never changes."
-            )
-        if status == current and (record.forced >= 0 or status in lifecycle.TERMINAL):
-            return JSONResponse(describe(record))  # already held there
-        if record.forced >= 0:
-            # Moving on from a held state: what was seen while held stays true, so the task's own
-            # schedule no longer applies; it starts (if it had not) and ends when forced to.
-            started = lifecycle.times(record).started
-            record = record._replace(queue_for=started - record.submitted_at, run_for=math.inf)
-        record = record._replace(forced=lifecycle.STATES.index(status), forced_at=now, failure=failure)
-        await service.tasks.put(record)
-        service.callbacks.changed(record.task_id)  # its callbacks are derived from the record: look again
-        return JSONResponse(describe(record))
+        return JSONResponse(describe(await service.force(record, payload["status"], payload.get("fail_reason"))))
 
     async def reset(request: Request) -> Response:
         await service.reset()
@@ -151,7 +124,7 @@ def routes(service: Service, admin_key: str) -> list[Route]:
         Route("/_mock/reset", admin(reset), methods=["POST"]),
         Route("/_mock/faults", admin(faults), methods=["GET", "PUT"]),
         Route("/_mock/journal", admin(journal), methods=["GET"]),
-        *rules.routes(service, admin),
+        *admin_rules.routes(service, admin),
         *callback_routes.routes(service, admin),
     ]
 

@@ -31,7 +31,7 @@ Sleep = Callable[[float], Awaitable[None]]
 def routes(service: Service, sleep: Sleep) -> list[Route]:
     config, catalog, now, metrics = service.config, service.catalog, service.clock, service.metrics
     found, accept, owner_of = service.found, service.accept, service.owner
-    local, remote = service.local, service.tasks
+    local, remote = service.backend.local, service.backend.tasks
 
     async def fault(scope: Scope, receive: Receive, submit: bool) -> Response | None:
         """A simulated fault's answer, or None to answer normally; decided before anything is stored."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -18,29 +19,34 @@ from .config import Config
 from .errors import Refused, error
 from .journal import Journal
 from .service import Service
-from .store import AsyncStore, Store, StoreError
+from .stores import Backend, StoreError, backend_for
 
 
 def create_app(
     config: Config | None = None,
     *,
     clock: Callable[[], float] | None = None,
-    store: Store | AsyncStore | None = None,
+    store: Any = None,
+    backend: Backend | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     secret: bytes | None = None,
     slot: int = 0,
 ) -> Starlette:
     """A fresh mock; ``clock`` (unix seconds) lets tests move time, ``sleep`` lets them skip added latency.
 
-    ``secret`` and ``slot`` are the ``Service``'s: the id signing secret, and this worker's nonce slot.
+    ``secret`` and ``slot`` are the ``Service``'s: the id signing secret, and this worker's nonce slot. The
+    ``backend`` is ``stores.open_backend``'s; or give a ``store`` already opened (a test's), bundled here.
     """
     config = config or Config()
-    service = Service(config, clock=clock or time.time, store=store, secret=secret, slot=slot)
+    if backend is None:
+        reasons, size = tuple(config.fail_reasons), config.journal_size
+        backend = backend_for(store, seed=config.seed, reasons=reasons, journal_size=size)
+    service = Service(config, clock=clock or time.time, backend=backend, secret=secret, slot=slot)
     routes = api.routes(service, sleep) + dialects.routes(service)
     middleware = [cors.middleware(config.cors_origins)] if config.cors_origins else []
     if config.admin_key:
         routes += admin.routes(service, config.admin_key) + ui.routes(service, config.admin_key)
-        middleware.append(Middleware(Journal, entries=service.journal, clock=service.clock))
+        middleware.append(Middleware(Journal, entries=backend.journal, clock=service.clock))
     if service.metrics is not None:
         routes.append(Route("/metrics", service.metrics.endpoint, methods=["GET"]))
     handlers = {HTTPException: http_error, Refused: errors.answer, lifecycle.Gone: gone, StoreError: store_down}

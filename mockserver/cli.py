@@ -25,14 +25,12 @@ from .config import Config, ConfigError, check, load_config
 from .contract.recording import RecordingError
 from .ids import derive_secret
 from .metrics import MULTIPROC_ENV
-from .nonces import claim_slot
-from .redis_store import RedisStore
-from .redis_store import parse as redis_url
 from .servers import HEADER_TIMEOUT, KEEP_ALIVE, Options, Unavailable, Unbound, bound
 from .servers import STARTUP_FAILED as CANNOT_START
 from .servers import check as check_server
 from .servers import run as serve
-from .store import check_store, open_store
+from .stores import check_spec, open_backend
+from .stores.redis import parse as redis_url
 from .usage import check as _check
 
 # Worker processes rebuild the app from the same command line, handed over in the environment,
@@ -321,13 +319,14 @@ def _app(parser: argparse.ArgumentParser, args: argparse.Namespace, config: Conf
     """The app of a process that serves, with its own store, and a nonce slot no other process with its secret
     holds (nonces.py)."""
     try:
-        store = open_store(args.store)
+        reasons, size = tuple(config.fail_reasons), config.journal_size
+        backend = open_backend(args.store, seed=config.seed, reasons=reasons, journal_size=size)
         secret = args.secret.encode() if args.secret else derive_secret(config.seed, config.keys)
         # a fleet sharing Redis takes slots from it, so that servers on other hosts get others too
-        slot = store.claim_slot(secret) if isinstance(store, RedisStore) else claim_slot(secret)
+        slot = backend.claim(secret)
     except (ValueError, sqlite3.Error) as exc:
         _store_refused(parser, args, exc)
-    app = create_app(config, store=store, secret=secret, slot=slot)
+    app = create_app(config, backend=backend, secret=secret, slot=slot)
     app.state.workers = args.workers  # the dashboard says when it shows one worker of several
     if args.access_log and args.log_level in _LOGS_REQUESTS:
         app.add_middleware(AccessLog)
@@ -356,7 +355,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.workers == 1 and args.server == "uvicorn":
             app = _app(parser, args, config)
         else:
-            check_store(args.store)
+            check_spec(args.store)
     except (ValueError, sqlite3.Error) as exc:
         _store_refused(parser, args, exc)
     options = Options(

@@ -14,9 +14,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .journal import PROBES
-from .redis_store import RedisStore
 from .service import Service
-from .store import StoreError
+from .stores import StoreError
 
 _ALIVE = b'{"status":"ok"}'
 OK = "ok"
@@ -36,18 +35,13 @@ def routes(service: Service) -> list[Route]:
 
 async def readiness(service: Service) -> dict[str, str]:
     """Each check's name and ``ok``, or what is wrong."""
-    store = service.store
+    backend = service.backend
     checks = {"store": OK}
     try:
-        if isinstance(store, RedisStore):
-            await store.run(store.client.ping)
+        if backend.ping is not None:
+            await backend.ping()
         else:
-            await service.tasks.newest(1)  # one row, on the connection requests use: a file locked or gone fails here
+            await backend.tasks.newest(1)  # one row, on the connection requests use: a file locked or gone fails here
     except StoreError as exc:
         checks["store"] = f"the store does not answer: {exc}"
-    if isinstance(store, RedisStore):
-        listener = service.listener
-        subscribed = listener is not None and listener.subscribed
-        checks["listener"] = OK if subscribed else "not subscribed to the fleet's changes in Redis"
-        checks["nonce_slot"] = OK if store.holds_slot else "this process holds no nonce slot in Redis"
-    return checks
+    return {**checks, **backend.ready()}

@@ -7,7 +7,7 @@ Each entry names the task it concerns (from a poll's or a link's path, or a subm
 faults injected into it, so the dashboard can mark a task's polls on its timeline.
 
 Entries go to a ``MemoryJournal``, or with ``--store redis://`` to the fleet's stream
-(``redis_shared.RedisJournal``); both are read a page at a time from the newest end (``newest``). One
+(``stores.redis_shared.RedisJournal``); both are read a page at a time from the newest end (``newest``). One
 task's entries are looked for among the newest ``SCANNED`` only, so a dashboard open on a task's timeline,
 which asks once a second, costs a bounded time however long the journal is (it blocked Redis 132 ms a
 time at 100,000 entries).

@@ -27,7 +27,7 @@ from . import wire
 from .faults import DROPPED
 from .lifecycle import SUCCESS, TERMINAL
 from .scenarios import BEHAVIOURS, Choice
-from .store import StoreError
+from .stores import StoreError
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 WATCHED = 65536  # tasks whose polls are counted at once per worker; the oldest is forgotten past this

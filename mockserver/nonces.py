@@ -6,7 +6,7 @@ bits, and every ``mockserver`` process, a worker or a server of its own, locks a
 directory named after its signing secret (only processes with one secret mint ids that could be
 mistaken for each other's). With ``--store redis://`` a process leases its slot from Redis instead
 (``RedisStore.claim_slot``), so servers on different hosts sharing a secret hold different ones too, and
-mints only while it can prove it still holds the lease (``redis_store.SlotLease``).
+mints only while it can prove it still holds the lease (``stores.redis.SlotLease``).
 So ids are unique by construction, and a lone server under a seed still
 hands out the same nonces, hence the same fates, in the same order every run.
 """

@@ -3,10 +3,11 @@
 The routes (``api.py``), the admin API and the dashboard all hold one ``Service`` and read or change
 the mock only through it. A request it will not carry out raises ``errors.Refused``.
 
-The store is reached through one seam: ``tasks``, the store as an ``AsyncStore``, awaited by everything
-but the poll and submit routes, which call a local store (``local``: memory or SQLite, answering at once)
-as plain functions and await only a remote one (Redis). An await there would cost the local stores'
-polls a few tenths of a microsecond each; everything past the lookup is the same code for every store.
+Everything kept beyond a request is reached through one handle, ``backend`` (``stores.open_backend``):
+``backend.tasks`` is the store as an ``AsyncStore``, awaited by everything but the poll and submit routes,
+which call a local store (``backend.local``: memory or SQLite, answering at once) as plain functions and
+await only a remote one (Redis). An await there would cost the local stores' polls a few tenths of a
+microsecond each; everything past the lookup is the same code for every store.
 """
 
 from __future__ import annotations
@@ -19,21 +20,17 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
 
-from . import ids, lifecycle, scenarios
+from . import contract, ids, lifecycle, scenarios
 from .callbacks import asked as callbacks_asked
-from .callbacks.sender import for_app as callback_sender
+from .callbacks.sender import Sender
 from .catalog import SCOPES, resolve
 from .config import Config, faults_from
 from .errors import Refused
 from .faults import Faults, Injector
-from .journal import Entries, MemoryJournal
 from .media.shape import Shapes
 from .metrics import Metrics
-from .nonces import Nonces
-from .redis_shared import Listener, RedisJournal, RedisRules
-from .redis_store import RedisStore
-from .rules import Rules, SharedRules, key_owner
-from .store import AsyncStore, Awaited, MemoryStore, Store
+from .rules import MAX_RULES, Rule, key_owner
+from .stores import Backend, backend_for
 
 REBUILT_KEPT = 4096  # records rebuilt from signed ids kept per worker; a few MiB at most
 
@@ -51,38 +48,31 @@ class Service:
         config: Config,
         *,
         clock: Callable[[], float],
-        store: Store | AsyncStore | None = None,
+        backend: Backend | None = None,
         secret: bytes | None = None,
         slot: int = 0,
     ) -> None:
         self.config = config
         self.catalog = catalog = resolve(config)
-        self.store = MemoryStore() if store is None else store
-        self.local: Store | None = None if isinstance(self.store, RedisStore) else self.store
-        self.tasks: AsyncStore = self.store if self.local is None else Awaited(self.local)  # type: ignore[assignment]
+        if backend is None:
+            backend = backend_for(
+                None, seed=config.seed, reasons=tuple(config.fail_reasons), journal_size=config.journal_size
+            )
+        self.backend = backend
         self.clock = clock
         self.injector = Injector(config.faults, config.seed)
-        self.journal: Entries = MemoryJournal(config.journal_size)
-        self.rules = _rules(config, store)
-        self._complete = getattr(self.store, "complete", False)  # it holds every task: no rebuilding from ids
-        self._listener: Listener | None = None
-        if isinstance(self.store, RedisStore):  # what the admin API changes is the fleet's (redis_shared.py)
-            self.journal = RedisJournal(self.store, config.journal_size)
-            self._listener = Listener(self.store, self._changed)  # runs while the app serves (lifespan)
+        if backend.listener is not None:  # what the admin API changes is the fleet's (stores/redis_shared.py)
+            backend.listener.changed = self._changed  # runs while the app serves (lifespan)
         self.metrics: Metrics | None = None
         if config.metrics:
-            shared = not isinstance(self.store, MemoryStore)
-            self.metrics = Metrics(self.tasks.count, catalog.reasons, shared_store=shared)
-        journal = self.journal if config.admin_key else None  # attempts join the journal where it is served
-        self.callbacks = callback_sender(catalog, config.callbacks, self.store, clock, journal, self.tasks.get)
+            self.metrics = Metrics(backend.tasks.count, catalog.reasons, shared_store=backend.shared)
+        journal = backend.journal if config.admin_key else None  # attempts join the journal where it is served
+        self.callbacks = Sender(catalog, config.callbacks, backend.ledger, backend.tasks.get, clock, journal)
         self.secret = secret or ids.derive_secret(config.seed, config.keys)
         self.keys = {key_owner(key): key for key in config.keys}  # the API key behind each record's owner number
         self._owners = [(key.encode(), owner) for owner, key in self.keys.items()]
-        self._nonces: Callable[[], int] = Nonces(slot)
-        if isinstance(self.store, RedisStore):  # a leased slot, fenced: no id once the lease cannot be proved held
-            if not self.store.lease.keys:  # not claimed by the command line (an app built in a test)
-                self.store.claim_slot(self.secret)
-            self._nonces = self.store.lease
+        # with Redis, a leased slot, fenced: no id once the lease cannot be proved held
+        self._nonces: Callable[[], int] = backend.nonces_for(self.secret, slot)
         self._choices = scenarios.by_code(len(catalog.reasons))
         self._shapes = Shapes(catalog.scopes, catalog.profiles)
         self._by_key = {key_owner(k): scenarios.parse(s, catalog.reasons) for k, s in config.key_scenarios.items()}
@@ -92,14 +82,20 @@ class Service:
         self._forgotten_before = -math.inf  # ids minted before the last reset no longer replay
 
     @property
-    def listener(self) -> Listener | None:
-        """With Redis, the task that hears the fleet's changes (its readiness is ``/readyz``'s)."""
-        return self._listener
+    def tasks(self) -> Any:
+        """The store as an ``AsyncStore`` (``Backend.tasks``)."""
+        return self.backend.tasks
+
+    @property
+    def journal(self) -> Any:
+        """The request journal (``Backend.journal``)."""
+        return self.backend.journal
 
     @asynccontextmanager
     async def lifespan(self, app: Any) -> AsyncIterator[None]:
         """While the app serves: the callbacks' scheduler, and with Redis the listener; then the connections closed."""
-        listening = None if self._listener is None else asyncio.get_running_loop().create_task(self._listener.run())
+        listener = self.backend.listener
+        listening = None if listener is None else asyncio.get_running_loop().create_task(listener.run())
         try:
             async with self.callbacks.lifespan(app):
                 yield
@@ -107,8 +103,8 @@ class Service:
             if listening is not None:
                 listening.cancel()
                 await asyncio.gather(listening, return_exceptions=True)
-            if isinstance(self.store, RedisStore):
-                await self.store.close()
+            if self.backend.close is not None:
+                await self.backend.close()
 
     def owner(self, authorization: bytes | None) -> int:
         """The owner number of the key in an ``Authorization: Bearer`` header."""
@@ -146,8 +142,8 @@ class Service:
             message = f"Unknown model for {scope}; use one of: {', '.join(known)}."
             raise Refused(400, "unknown_model", message, param="model")
         if choice is None:  # the header wins; then a run-time rule, the model's alias, the key (README)
-            if self.rules.active:
-                choice = await self.rules.choose(scope, model, owner)
+            if (rules := self.backend.rules).active:
+                choice = await rules.choose(scope, model, owner)
             if choice is None:
                 choice = catalog.chosen.get((scope, model)) or self._by_key.get(owner) or scenarios.DEFAULT
         shape = self._shapes.packed(profile, payload)  # an interned int, shared by the records that ask alike
@@ -158,10 +154,10 @@ class Service:
         record = lifecycle.plan(catalog, task_id, scope, owner, submitted_ms / 1000, profile, choice, nonce, shape)
         if asked is not None:  # noted first: a store that fails then leaves a callback for no task, never the reverse
             await self.callbacks.subscribe(record, replace(asked, fault=choice.callback), links())
-        if self.local is not None:
-            self.local.put(record)
+        if (local := self.backend.local) is not None:
+            local.put(record)
         else:
-            await self.tasks.put(record)
+            await self.backend.tasks.put(record)
         if self.metrics is not None:
             self.metrics.created(scope, catalog.names[profile], payload, choice)
         return record
@@ -179,7 +175,7 @@ class Service:
 
         Raises ``lifecycle.Gone`` for a stored task of this key that the running config cannot play.
         """
-        if record is None and self._complete:
+        if record is None and self.backend.complete:
             return None
         if record is None:
             record = self._rebuilt.get(task_id) or self._rebuild(task_id, scope, owner)
@@ -196,44 +192,93 @@ class Service:
             if not lifecycle.playable(self.catalog, record):
                 raise lifecycle.Gone(task_id)
             return record
-        if self._complete:
+        if self.backend.complete:
             return None
         found = (self.found(None, task_id, scope, owner) for scope in SCOPES for owner in self.keys)
         return next((record for record in found if record is not None), None)
 
     async def reset(self) -> None:
         """Forget every task (ids handed out before now no longer replay), the journal, and runtime faults."""
-        await self.tasks.clear()
-        await self.journal.clear()
-        await self.rules.clear()
+        backend = self.backend
+        await backend.tasks.clear()
+        await backend.journal.clear()
+        await backend.rules.clear()
         await self.callbacks.clear()
+        await self._forget()
+        if backend.listener is not None:
+            await backend.listener.publish("faults", None)
+            await backend.listener.publish("reset")
+
+    async def _forget(self) -> None:
+        """What each process keeps apart from the backend, dropped on a reset here or anywhere in the fleet."""
         self._rebuilt.clear()
         self.injector = Injector(self.config.faults, self.config.seed)
         self._forgotten_before = self.clock()
         if self.metrics is not None:
             await self.metrics.reset()
-        if self._listener is not None:
-            await self._listener.publish("faults", None)
-            await self._listener.publish("reset")
 
     async def set_faults(self, faults: Faults) -> None:
         """Run-time faults from now, in every instance that shares the store."""
         self.injector.faults = faults
-        if self._listener is not None:
-            await self._listener.publish("faults", faults.as_dict())
+        if self.backend.listener is not None:
+            await self.backend.listener.publish("faults", faults.as_dict())
 
     async def _changed(self, kind: str, value: dict[str, Any] | None) -> None:
         """Another instance changed the faults or rules, or reset the mock (awaited by the listener)."""
-        if kind == "rules" and isinstance(self.rules, RedisRules):
-            self.rules.forget()
+        if kind == "rules":
+            self.backend.rules.forget()
         elif kind == "faults":
             self.injector.faults = self.config.faults if value is None else faults_from(value)
         elif kind == "reset":
-            self.injector = Injector(self.config.faults, self.config.seed)
-            self._rebuilt.clear()
-            self._forgotten_before = self.clock()
-            if self.metrics is not None:
-                await self.metrics.reset()
+            await self._forget()
+
+    async def add_rule(self, payload: dict[str, Any]) -> Rule:
+        """A rule from an admin body already valid against ``schemas/mock-rule.json``, checked against this mock
+        (its scenario's reasons, its keys, the cap) and added."""
+        try:
+            choice = scenarios.parse(payload["scenario"], self.catalog.reasons, "scenario")
+        except scenarios.UnknownScenario as exc:
+            raise Refused(400, "invalid_field", str(exc), param="scenario") from None
+        key = payload.get("key")
+        if key is not None and key not in self.config.keys:
+            raise Refused(400, "invalid_field", "key is not one of the keys this mock accepts.", param="key")
+        rules = self.backend.rules
+        if len(await rules.listing()) >= MAX_RULES:
+            raise Refused(400, "invalid_field", f"At most {MAX_RULES} rules at once; DELETE /_mock/rules first.")
+        owner = None if key is None else key_owner(key)
+        given = payload.get("next"), payload.get("fraction"), payload.get("scope"), payload.get("model")
+        return await rules.add(Rule(0, payload["scenario"], choice, *given, key, owner))
+
+    async def force(self, record: lifecycle.Record, status: str, fail_reason: str | None) -> lifecycle.Record:
+        """Move the task on to ``status``, or hold it where it is, from now; never back, and never out of a final
+        state. The override is stored in its record, so the engine stays a pure function of record and clock."""
+        now = self.clock()
+        current = lifecycle.status_at(record, now)
+        if status != current and status not in contract.lifecycle()["transitions"][current]:
+            raise Refused(400, "invalid_field", f"A task in {current} cannot move to {status}.", param="status")
+        reasons = self.catalog.reasons
+        failure = -1 if status == lifecycle.SUCCESS else record.failure
+        if status == lifecycle.FAILURE:
+            name = reasons[max(record.failure, 0)] if fail_reason is None else fail_reason
+            if name not in reasons:
+                message = f"fail_reason must be one of {list(reasons)}."
+                raise Refused(400, "invalid_field", message, param="fail_reason")
+            failure = reasons.index(name)
+        if status == current and current in lifecycle.TERMINAL and failure != record.failure:
+            shown = reasons[record.failure]
+            message = f"The task already failed with {shown!r}; a finished task never changes."
+            raise Refused(409, "task_finished", message)
+        if status == current and (record.forced >= 0 or status in lifecycle.TERMINAL):
+            return record  # already held there
+        if record.forced >= 0:
+            # Moving on from a held state: what was seen while held stays true, so the task's own
+            # schedule no longer applies; it starts (if it had not) and ends when forced to.
+            started = lifecycle.times(record).started
+            record = record._replace(queue_for=started - record.submitted_at, run_for=math.inf)
+        record = record._replace(forced=lifecycle.STATES.index(status), forced_at=now, failure=failure)
+        await self.backend.tasks.put(record)
+        self.callbacks.changed(record.task_id)  # its callbacks are derived from the record: look again
+        return record
 
     def _rebuild(self, task_id: str, scope: str, owner: int) -> lifecycle.Record | None:
         """The record a signed id stands for, as ``accept`` planned it; None if its profile or scenario is not here."""
@@ -253,11 +298,3 @@ class Service:
             del self._rebuilt[next(iter(self._rebuilt))]  # oldest first: a client polls its newest tasks
         self._rebuilt[task_id] = record
         return record
-
-
-def _rules(config: Config, store: Store | AsyncStore | None) -> Rules:
-    """Run-time rules in this process, or in the SQLite file or Redis the workers share, beside its tasks."""
-    if isinstance(store, RedisStore):
-        return RedisRules(store, config.seed, tuple(config.fail_reasons))
-    shared = getattr(store, "path", None)
-    return Rules(config.seed) if shared is None else SharedRules(shared, config.seed, tuple(config.fail_reasons))

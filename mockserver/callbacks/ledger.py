@@ -1,5 +1,5 @@
 """Which callbacks were asked for and which deliveries are settled: in memory, in the workers' SQLite file,
-or in the fleet's Redis (``redis_ledger.py``).
+or in the fleet's Redis (``stores/redis_ledger.py``).
 
 A delivery is claimed before it is sent. In memory one process holds every claim. In the SQLite file
 a claim is a row that only one worker can insert, so of several workers that know a delivery (after a

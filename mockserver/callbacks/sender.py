@@ -19,9 +19,7 @@ import asyncio
 import heapq
 import itertools
 import math
-import os
 import sqlite3
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -32,12 +30,10 @@ import orjson
 from .. import lifecycle
 from ..catalog import Catalog
 from ..journal import Entries
-from ..redis_store import RedisStore
-from ..store import DamagedRecord, StoreError
+from ..stores.base import DamagedRecord, StoreError
 from . import delivery, due
 from .asked import Asked, Refusal, check_url
-from .ledger import Key, Ledger, MemoryLedger, SqliteLedger
-from .redis_ledger import RedisLedger
+from .ledger import Key, Ledger
 from .settings import Settings
 
 ATTEMPTS_KEPT = 1000
@@ -370,27 +366,3 @@ class Slots:
 
     def __len__(self) -> int:
         return len(self._held)
-
-
-def worker_token() -> str:
-    """Who holds a claim: unique per process start."""
-    return f"{os.getpid()}-{time.time_ns()}"
-
-
-def for_app(
-    catalog: Catalog,
-    settings: Settings,
-    store: Any,
-    clock: Callable[[], float],
-    journal: Entries | None,
-    record_of: RecordOf,
-) -> Sender:
-    """The app's sender: its ledger in the fleet's Redis or the SQLite file the store keeps tasks in, else in memory."""
-    ledger: Ledger
-    if isinstance(store, RedisStore):
-        ledger = RedisLedger(store, worker_token())
-    elif (shared := getattr(store, "path", None)) is not None:
-        ledger = SqliteLedger(shared, worker_token())
-    else:
-        ledger = MemoryLedger()
-    return Sender(catalog, settings, ledger, record_of, clock, journal)

@@ -21,7 +21,6 @@ from starlette.routing import Route
 
 from .. import admin, contract, lifecycle
 from ..errors import error
-from ..store import MemoryStore
 from . import overview
 
 if TYPE_CHECKING:
@@ -141,7 +140,7 @@ def routes(service: Service, admin_key: str) -> list[Route]:
     def worker(request: Request) -> dict[str, Any]:
         """Which process answered, and how much of the whole it can see (the page says so)."""
         workers = getattr(request.app.state, "workers", 1)
-        shared = not isinstance(service.store, MemoryStore)
+        shared = service.backend.shared
         return {"pid": os.getpid(), "workers": workers, "shared_store": shared}
 
     async def tasks(request: Request) -> Response:

@@ -252,7 +252,7 @@ def forbid_walking_the_store(client: TestClient) -> None:
     def every_record() -> None:
         raise AssertionError("a page walked the whole store")
 
-    client.app.state.service.store.records = every_record  # type: ignore[attr-defined]
+    client.app.state.service.backend.local.records = every_record  # type: ignore[attr-defined]
 
 
 def test_a_page_reads_only_its_records(client: TestClient) -> None:

@@ -12,7 +12,7 @@ from mockserver import Config, contract, create_app, lifecycle
 from mockserver.callbacks import due
 from mockserver.config import ConfigError, config_from
 from mockserver.profiles import MODELS, Profile, fixed
-from mockserver.store import MemoryStore
+from mockserver.stores.local import MemoryStore
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 ADMIN = {"Authorization": "Bearer sk-admin"}
@@ -118,7 +118,7 @@ def test_callbacks_see_the_states_the_lifecycle_shows() -> None:
     with TestClient(create_app(config(), clock=clock)) as client:
         headers = {**KEY, "X-Mock-Scenario": "four-states"}
         task_id = client.post("/v2/videos/generations", json={"prompt": "p", "model": "m"}, headers=headers).json()
-        record = client.app.state.service.local.get(task_id["task_id"])  # type: ignore[attr-defined]
+        record = client.app.state.service.backend.local.get(task_id["task_id"])  # type: ignore[attr-defined]
     assert [state for _, state in due.changes(record)] == ["NOT_START", "IN_PROGRESS", "SUCCESS"]
 
 

@@ -13,7 +13,7 @@ from mockserver import Config, create_app
 from mockserver.config import load_config
 from mockserver.faults import ConnectionDropped, Faults
 from mockserver.profiles import Profile, fixed
-from mockserver.store import SqliteStore
+from mockserver.stores.local import SqliteStore
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 CAT = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}

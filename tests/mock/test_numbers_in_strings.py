@@ -17,7 +17,7 @@ def test_a_numeric_string_is_the_length_of_the_video(given: str, seconds: float)
         answer = client.post(
             "/v2/videos/generations", json={"prompt": "p", "model": "m", "duration": given}, headers=KEY
         )
-        record = client.app.state.service.local.get(answer.json()["task_id"])  # type: ignore[attr-defined]
+        record = client.app.state.service.backend.local.get(answer.json()["task_id"])  # type: ignore[attr-defined]
     assert answer.status_code == 200, answer.text
     assert shape.unpack(record.shape).duration == seconds
 

@@ -16,7 +16,7 @@ from mockserver.catalog import resolve
 from mockserver.lifecycle import plan
 from mockserver.profiles import Profile, Timing, fixed, uniform
 from mockserver.scenarios import Choice
-from mockserver.store import MemoryStore
+from mockserver.stores.local import MemoryStore
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 

@@ -25,7 +25,7 @@ from mockserver.callbacks.settings import DEV_SECRET
 from mockserver.cli import _config, _parser
 from mockserver.config import config_from
 from mockserver.profiles import MODELS, Profile, fixed
-from mockserver.store import SqliteStore
+from mockserver.stores.local import SqliteStore
 
 HEADERS = {"Authorization": "Bearer sk-mock-dev"}
 BODY = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}

@@ -20,9 +20,9 @@ from fakeclock import Clock
 
 from mockserver import Config, create_app
 from mockserver.journal import SCANNED
-from mockserver.redis_shared import JOURNAL
-from mockserver.redis_store import RedisStore
-from mockserver.store import SqliteStore
+from mockserver.stores.local import SqliteStore
+from mockserver.stores.redis import RedisStore
+from mockserver.stores.redis_shared import JOURNAL
 
 ADMIN = {"Authorization": "Bearer adm"}
 KEY = {"Authorization": "Bearer sk-mock-dev"}

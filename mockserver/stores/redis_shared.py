@@ -1,6 +1,6 @@
 """What the admin API changes, shared by every instance through the Redis store: rules, faults, resets, journal.
 
-- Scenario rules live in Redis hashes and are read on each submit without a header, as ``SharedRules``
+- Scenario rules live in Redis hashes and are read on each submit without a header, as ``SqliteRules``
   reads SQLite; a ``next`` rule is spent by a Lua script, so it counts its submits across the fleet.
 - Run-time faults are consulted by every request, so each process keeps them in memory. A change is
   written to Redis and published (pub/sub, channel ``mockserver:changes``); each process's listener,
@@ -33,11 +33,11 @@ import redis.asyncio
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from . import contract, jsonio, scenarios
-from .journal import SCANNED
-from .redis_store import CHANNEL, PREFIX, TIMEOUT, RedisStore, problem
-from .rules import Rule, Rules, checked
-from .store import StoreError
+from .. import contract, jsonio, scenarios
+from ..journal import SCANNED
+from ..rules import Rule, checked, fires
+from .base import StoreError
+from .redis import CHANNEL, PREFIX, TIMEOUT, RedisStore, problem
 
 FAULTS = f"{PREFIX}faults"
 JOURNAL = f"{PREFIX}journal"
@@ -79,12 +79,12 @@ RULE_MOST = 4096  # bytes of a stored rule's definition; the admin API's are a f
 log = logging.getLogger(__name__)
 
 
-class RedisRules(Rules):
+class RedisRules:
     """Rules in Redis: one set through any instance plays for submits reaching any of them."""
 
     def __init__(self, store: RedisStore, seed: int, reasons: tuple[str, ...]) -> None:
-        super().__init__(seed)
-        self.store, self.reasons = store, reasons
+        self.store, self.seed, self.reasons = store, seed, reasons
+        self.draws = random.Random(seed)
         self._spend = store.client.register_script(_SPEND)
         self._known: list[Rule] | None = None  # the rules as last read, while the listener hears every change
 
@@ -110,7 +110,7 @@ class RedisRules(Rules):
                     await self.store.announce("rules", wait=False)  # on a submit: never wait on the others
                 if not spent:
                     continue
-            elif self.draws.random() >= rule.fraction:  # type: ignore[operator]
+            elif not fires(rule, self.draws):
                 continue
             else:
                 await self.store.run(lambda n=rule.number: self.store.client.hincrby(_PLAYED, n, 1))
@@ -252,6 +252,10 @@ class RedisJournal:
 Changed = Callable[[str, Any], Awaitable[None]]
 
 
+async def _ignored(kind: str, value: Any) -> None:
+    """What a listener does with a change until the service says (``Service`` sets ``changed``)."""
+
+
 class Listener:
     """A task on the event loop, on its own connection, that hears the fleet's changes and awaits ``changed(kind, value)``.
 
@@ -262,8 +266,8 @@ class Listener:
     while the app serves (``run``, from the lifespan).
     """
 
-    def __init__(self, store: RedisStore, changed: Changed) -> None:
-        self.store, self.changed = store, changed
+    def __init__(self, store: RedisStore, changed: Changed | None = None) -> None:
+        self.store, self.changed = store, changed or _ignored
         self.token = uuid.uuid4().hex  # its own messages are skipped: the sender applied them already
         # No retry: redis-py would reconnect and subscribe again unseen, and what was kept would outlive a Redis
         # restarted empty. A failure reaches ``run``, which forgets everything and connects anew.

@@ -4,9 +4,9 @@ Every accepted task is written before its id is answered, so the store holds eve
 fleet: a poll reads its record from Redis (one round trip) and an id Redis lacks is no task (reset,
 expired, or never accepted), with no rebuild from the id. That makes forced states and resets exact
 on the very next poll through any instance. Run-time faults, which every request consults, are kept
-in each process and kept in step by pub/sub (``redis_shared.py``).
+in each process and kept in step by pub/sub (``stores.redis_shared.py``).
 
-The client is redis-py's asyncio one (``store.AsyncStore``): while Redis answers one request, the
+The client is redis-py's asyncio one (``base.AsyncStore``): while Redis answers one request, the
 event loop serves others. Only the checks at start (is Redis there, which nonce slot is free) use a
 short-lived synchronous connection, before the server serves. Sockets time out after half a second
 (room for a Redis whose fsync stalls while it rewrites its append-only file) and nothing is retried;
@@ -22,13 +22,13 @@ lease (a GC pause, a stopped container) finds on waking that it cannot, and answ
 has leased a slot again, while another process may have taken the old one meanwhile.
 
 Everything read from Redis is checked before use, as any input is (``schemas/mock-redis.json``, and
-``store._record`` for a task): a damaged task is a 503 naming its key, never a 500.
+``base.record_from`` for a task): a damaged task is a 503 naming its key, never a 500.
 
 Keys live under ``mockserver:``: ``task:{id}`` (a record, expiring after the TTL), ``tasks`` and
 ``tasks:at`` (sorted sets of ids in the order they came and by submit time, for listing; each put unlists
 tasks past the TTL, and the index keys themselves expire a TTL after the last put),
 ``slot:{secret hash}:{n}`` (nonce slots), ``ack:{message id}`` (the replies to an admin change), the
-shared admin state of ``redis_shared.py`` and the callbacks of ``callbacks/redis_ledger.py``.
+shared admin state of ``stores.redis_shared.py`` and the callbacks of ``redis_ledger.py``.
 """
 
 from __future__ import annotations
@@ -52,10 +52,10 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.retry import Retry as BlockingRetry
 
-from . import contract
-from .lifecycle import Record
-from .nonces import COUNT_BITS, SLOT_BITS
-from .store import DamagedRecord, StoreError, _record
+from .. import contract
+from ..lifecycle import Record
+from ..nonces import COUNT_BITS, SLOT_BITS
+from .base import DamagedRecord, StoreError, record_from
 
 PREFIX = "mockserver:"
 DEFAULT_TTL = 86_400  # seconds a task is kept: a day
@@ -162,7 +162,7 @@ def _load(raw: bytes, task_id: str | bytes) -> Record:
     try:
         if not isinstance(row, list) or len(row) != len(Record._fields):
             raise DamagedRecord("not a list of the record's fields")
-        record = _record(tuple(row))
+        record = record_from(tuple(row))
     except DamagedRecord as exc:
         raise DamagedRecord(f"the task stored in Redis at {key!r} is damaged") from exc
     if record.task_id.encode() != (task_id if isinstance(task_id, bytes) else task_id.encode()):

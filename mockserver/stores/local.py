@@ -1,10 +1,6 @@
-"""Where accepted tasks live: the seam between the HTTP layer and storage.
+"""The stores that answer at once, in memory or in a SQLite file, and ``Awaited``, either as an ``AsyncStore``.
 
-The engine needs only a task's record, so a store is a map from task id to record. The
-in-memory store is the default; ``SqliteStore`` keeps the same methods on disk. Both answer at once,
-so the poll and submit routes call them as plain functions. A remote store (``redis_store.RedisStore``)
-answers after a round trip, so its methods are coroutines (``AsyncStore``), awaited while the event loop
-serves other requests. Whatever is not on the hot path (the admin API, the dashboard, callbacks) reads
+Whatever is not on the hot path (the admin API, the dashboard, callbacks) reads
 every store as an ``AsyncStore``, a local one through ``Awaited``: one interface, awaited everywhere
 but where an await would cost the local stores' polls (service.py).
 
@@ -16,70 +12,26 @@ table, run in a thread on a connection of their own, so the event loop serves me
 from __future__ import annotations
 
 import asyncio
-import math
 import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
 from itertools import islice
-from typing import Any, Protocol
+from typing import Any
 
-from .catalog import SCOPES
-from .lifecycle import STATES, Record
-from .scenarios import BEHAVIOURS
+from ..lifecycle import Record
+from .base import Store, StoreError, record_from
 
 _as_record = tuple.__new__  # a stored tuple as a Record at the cost of a copy: it was one when put
-
-
-class StoreError(Exception):
-    """The store failed for a moment (a locked or unreadable file); the request is answered 503, not 500."""
-
-
-class DamagedRecord(StoreError):
-    """A stored row that is not a record. Unlike a locked file, looking again will not mend it."""
-
-
-class Store(Protocol):
-    def get(self, task_id: str) -> Record | None: ...
-
-    def put(self, record: Record) -> None: ...
-
-    def records(self) -> Iterator[Record]: ...
-
-    def page(self, offset: int, limit: int) -> list[Record]:
-        """``limit`` records from the ``offset``-th, in the order they were first put; reads no others."""
-        ...
-
-    def newest(self, limit: int) -> list[Record]:
-        """The last ``limit`` records first put, oldest first; reads no others."""
-        ...
-
-    def clear(self) -> None: ...
-
-    def __len__(self) -> int: ...
-
-
-class AsyncStore(Protocol):
-    async def get(self, task_id: str) -> Record | None: ...
-
-    async def put(self, record: Record) -> None: ...
-
-    async def page(self, offset: int, limit: int) -> list[Record]: ...
-
-    async def newest(self, limit: int) -> list[Record]: ...
-
-    async def clear(self) -> None: ...
-
-    async def count(self) -> int: ...
 
 
 class Awaited:
     """A local store as an ``AsyncStore``: each call returns at once, only the interface is awaited; but
     SQLite's count and pages, which walk the table, are read in a thread (``SqliteStore.read_apart``)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, apart: SqliteStore | None = None) -> None:
         self.store = store
-        self._apart = store if isinstance(store, SqliteStore) else None
+        self._apart = apart
 
     async def get(self, task_id: str) -> Record | None:
         return self.store.get(task_id)
@@ -136,46 +88,6 @@ class MemoryStore:
 
     def __len__(self) -> int:
         return len(self._tasks)
-
-
-_LATEST = 2**48 / 1000  # the last submit time an id's six bytes of milliseconds hold
-_FLAGS = frozenset({0, *(1 << n for n in range(len(BEHAVIOURS)))})
-
-
-def _number(value: Any, low: float, high: float) -> bool:
-    return isinstance(value, int | float) and not math.isnan(value) and low <= value <= high
-
-
-def _record(row: tuple[Any, ...]) -> Record:
-    """The row as a record, if it is one. Any SQLite tool can write the file, and a field of the wrong type
-    or out of range (a profile of NULL, a submit time of 1e300) made polls, links and the admin API 500s."""
-    task_id, scope, owner, submitted_at, queue_for, run_for, failure, profile, flags, forced, forced_at, shape, take = (
-        row
-    )
-    sound = (
-        isinstance(task_id, str)
-        and scope in SCOPES
-        and isinstance(owner, int)
-        and _number(submitted_at, 0, _LATEST)
-        and _number(queue_for, 0, math.inf)
-        and _number(run_for, 0, math.inf)
-        and isinstance(failure, int)
-        and failure >= -1
-        and isinstance(profile, int)
-        and profile >= 0
-        and isinstance(flags, int)
-        and flags in _FLAGS
-        and isinstance(forced, int)
-        and -1 <= forced < len(STATES)
-        and _number(forced_at, 0, _LATEST)
-        and isinstance(shape, int)
-        and 0 <= shape < 2**48  # media.shape's packed mode and output shape
-        and isinstance(take, int)
-        and take >= -1
-    )
-    if not sound:
-        raise DamagedRecord(f"the stored row of task {str(task_id)[:60]!r} is damaged")
-    return Record(*row)
 
 
 # The file's marker: SQLite's application_id (a 32-bit number in its header), "UGEN" in ASCII.
@@ -235,20 +147,20 @@ class SqliteStore:
 
     def get(self, task_id: str) -> Record | None:
         rows = self._run(self._select, (task_id,))
-        return _record(rows[0]) if rows else None
+        return record_from(rows[0]) if rows else None
 
     def put(self, record: Record) -> None:
         self._run(self._insert, tuple(record))
 
     def records(self) -> Iterator[Record]:
-        return (_record(row) for row in self._run(self._all))
+        return (record_from(row) for row in self._run(self._all))
 
     def page(self, offset: int, limit: int) -> list[Record]:
-        return [_record(row) for row in self._run(self._page, (limit, offset))]
+        return [record_from(row) for row in self._run(self._page, (limit, offset))]
 
     def newest(self, limit: int) -> list[Record]:
         """Read from the end of the rowid order: ``limit`` rows whatever the table holds (no OFFSET walk)."""
-        return [_record(row) for row in reversed(self._run(self._newest, (limit,)))]
+        return [record_from(row) for row in reversed(self._run(self._newest, (limit,)))]
 
     def read_apart(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[Any]:
         """``sql`` on a connection of its own, for a thread: a count or an OFFSET walks the table (some 30 and
@@ -260,7 +172,7 @@ class SqliteStore:
             raise StoreError(str(exc)) from exc
 
     def page_apart(self, offset: int, limit: int) -> list[Record]:
-        return [_record(row) for row in self.read_apart(self._page, (limit, offset))]
+        return [record_from(row) for row in self.read_apart(self._page, (limit, offset))]
 
     def count_apart(self) -> int:
         return self.read_apart("SELECT count(*) FROM tasks")[0][0]
@@ -273,31 +185,3 @@ class SqliteStore:
 
     def close(self) -> None:
         self._db.close()
-
-
-def open_store(spec: str) -> Store | AsyncStore:
-    """The store named on the command line: ``memory``, ``sqlite:PATH`` or ``redis://HOST:PORT/DB``."""
-    kind, _, where = spec.partition(":")
-    if kind == "memory" and not where:
-        return MemoryStore()
-    if kind == "sqlite" and where:
-        return SqliteStore(where)
-    if kind == "redis":
-        from .redis_store import RedisStore  # imports store.py: only here, to keep the import one way
-
-        return RedisStore(spec)
-    raise ValueError(f"unknown store {spec!r}; use memory, sqlite:PATH or redis://HOST:PORT/DB")
-
-
-def check_store(spec: str) -> None:
-    """Refuse a bad ``--store`` as ``open_store`` would, leaving nothing open: a parent whose workers serve
-    checks it so, and each worker opens its own."""
-    kind, _, where = spec.partition(":")
-    if kind == "redis":
-        from .redis_store import check
-
-        check(spec)
-    elif kind == "sqlite" and where:
-        SqliteStore(where).close()
-    elif spec != "memory":
-        open_store(spec)  # refuses it

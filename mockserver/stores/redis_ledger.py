@@ -25,10 +25,10 @@ import json
 import math
 from typing import Any
 
-from ..redis_store import PREFIX, RedisStore
-from .asked import MAX_URL, Asked
-from .ledger import Key, Noted, checked, log, sound
-from .settings import Allowed
+from ..callbacks.asked import MAX_URL, Asked
+from ..callbacks.ledger import Key, Noted, checked, log, sound
+from ..callbacks.settings import Allowed
+from .redis import PREFIX, RedisStore
 
 _INDEX, _COUNT = f"{PREFIX}callbacks", f"{PREFIX}callbacks:count"
 _CHUNK = 1000  # callbacks read per round trip

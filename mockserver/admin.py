@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import admin_rules, lifecycle, modes, scenarios
+from . import admin_rules, encodings, lifecycle, modes, scenarios
 from .adminio import body_of, paging
 from .callbacks import routes as callback_routes
 from .config import faults_from
@@ -58,9 +58,9 @@ def summary(service: Service, record: lifecycle.Record, now: float) -> dict[str,
         "scope": record.scope,
         "profile": catalog.names[record.profile],
         "platform": catalog.profiles[record.profile].platform,
-        "action": modes.ACTIONS[record.scope][record.shape & 3],
+        "action": modes.ACTIONS[record.scope][encodings.mode_of(record.shape)],
         "output": _output(record),
-        "behaviour": scenarios.BEHAVIOURS[record.flags.bit_length() - 1] if record.flags else "default",
+        "behaviour": scenarios.BEHAVIOURS[encodings.behaviour_of(record.flags)],
         "outcome": "success" if record.failure < 0 else f"fail-{catalog.reasons[record.failure]}",
         "status": lifecycle.status_at(record, now),
         "visible": lifecycle.visible(catalog, record, now),

@@ -18,6 +18,7 @@ from starlette.types import Receive, Scope, Send
 from . import contract, faults, jsonio, lifecycle, media, modes, urls, validate, wire
 from .catalog import SCOPES
 from .config import Config
+from .encodings import MEDIA_MASK, MODE_MASK
 from .errors import Refused, error
 from .faults import FAULT
 from .media import serve as media_serve
@@ -57,7 +58,7 @@ def routes(service: Service, sleep: Sleep) -> list[Route]:
         header = headers.get(b"x-mock-scenario")
         scenario = None if header is None else header.decode("latin-1")
         record = await accept(name, owner, payload, scenario, lambda: urls.media_base(scope))
-        scope[modes.SEEN] = modes.ACTIONS[name][record.shape & 3]
+        scope[modes.SEEN] = modes.ACTIONS[name][record.shape & MODE_MASK]
         await wire.send_json(send, {"task_id": record.task_id})
 
     async def poll(scope: Scope, receive: Receive, send: Send) -> None:
@@ -73,7 +74,9 @@ def routes(service: Service, sleep: Sleep) -> list[Route]:
         if task is None:
             missing = not_found(config)
             return await wire.send_answer(missing, missing.status_code, scope, receive, send)
-        scope[modes.SEEN] = modes.ACTIONS[name][record.shape & 3]  # the mode, whatever the profile's action says
+        scope[modes.SEEN] = modes.ACTIONS[name][
+            record.shape & MODE_MASK
+        ]  # the mode, whatever the profile's action says
         if metrics is not None:
             metrics.polled(task_id, task["status"], record.failure)  # type: ignore[union-attr]
         await wire.send_json(send, task)
@@ -107,7 +110,7 @@ def downloads(service: Service) -> wire.Handler:
         expires = lifecycle.link_expires(catalog, record)
         if at >= expires:
             return await media.expired(expires, at)(scope, receive, send)
-        shape = record.shape & lifecycle.MEDIA_SHAPE  # the lifecycle's bits above it change nothing in the file
+        shape = record.shape & MEDIA_MASK  # the lifecycle's bits above it change nothing in the file
         file = await made.get(record.scope, shape, media.hue(record.task_id, int(name.partition(".")[0])))
         max_age = 31_536_000 if math.isinf(expires) else max(0, int(expires - at))
         answer = media_serve.answer(

@@ -13,16 +13,16 @@ import zlib
 from itertools import pairwise
 from typing import Any, NamedTuple
 
-from . import contract, media, modes
+from . import contract, encodings, media, modes
 from .catalog import Catalog
 from .draws import Draws
+from .encodings import MODE_MASK
 from .scenarios import EXPIRE, LATE, NO_PROGRESS, OUTPUTS, SKIP_STATES, SLOW, STUCK, Choice
 
 STATES = tuple(contract.lifecycle()["states"])
 TERMINAL = frozenset(contract.lifecycle()["terminal"])
 NOT_START, SUBMITTED, QUEUED, IN_PROGRESS, SUCCESS, FAILURE = STATES
-LIFECYCLE_SHIFT = 44  # a record's shape holds its lifecycle's index above media.shape's 44 bits (ids carry 48)
-MEDIA_SHAPE = (1 << LIFECYCLE_SHIFT) - 1  # the bits of a shape that media.shape packed
+LIFECYCLE_SHIFT = encodings.LIFECYCLE_SHIFT  # a record's shape holds its lifecycle's index (encodings.py)
 
 
 def _walks() -> tuple[tuple[str, str, str], ...]:
@@ -93,20 +93,20 @@ def plan(
     """
     p = catalog.profiles[profile]
     draw = Draws(catalog.seed, task_id if fate is None else fate)
-    factor = p.modes.get(modes.ACTIONS[scope][shape & 3], 1.0) if p.modes else 1.0
+    factor = p.modes.get(modes.ACTIONS[scope][shape & MODE_MASK], 1.0) if p.modes else 1.0
     queue_for = factor * p.queue.draw(draw) / catalog.scale
     run_for = factor * p.run.draw(draw) / catalog.scale
     fails = draw.random() < p.fail_rate
     reason = draw.choice(p.fail_reasons) if fails else ""
     failure = catalog.reasons.index(reason) if reason else -1
     if choice.outcome:
-        failure = choice.outcome - 2
+        failure = -1 if (reason := encodings.reason_of(choice.outcome)) is None else reason
     if choice.flags & SLOW:
         queue_for += catalog.settings.slow_queue / catalog.scale
     if choice.flags & STUCK:
         # Runs for ever; with a fail outcome, until the provider's hard timeout, counted from submit.
         hard = catalog.settings.hard_timeout / catalog.scale - queue_for
-        run_for = max(0.0, hard) if choice.outcome >= 2 else math.inf
+        run_for = math.inf if encodings.reason_of(choice.outcome) is None else max(0.0, hard)
     take = -1
     if profile in catalog.takes and choice.code == 0:  # replayed as recorded, unless a scenario chooses otherwise
         recorded = catalog.takes[profile]
@@ -199,7 +199,7 @@ def view(catalog: Catalog, record: Record, now: float, media_base: str) -> dict[
         "finish_time": 0,
         "progress": "0%",
         "platform": catalog.profiles[record.profile].platform,
-        "action": catalog.actions[record.profile][record.shape & 3],
+        "action": catalog.actions[record.profile][record.shape & MODE_MASK],
         "data": {},
         "search_item": "",
     }

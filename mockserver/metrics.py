@@ -23,7 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import wire
+from . import encodings, modes, wire
 from .faults import DROPPED
 from .lifecycle import SUCCESS, TERMINAL
 from .scenarios import BEHAVIOURS, Choice
@@ -36,18 +36,10 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 POLL_BUCKETS = (1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233)
 
 
-def mode_of(payload: dict[str, Any]) -> str:
-    """The spec's three ways to ask: with ``videos``, with ``images``, or from the prompt alone."""
-    if payload.get("videos"):
-        return "video-to"
-    if payload.get("images"):
-        return "image-to"
-    return "text-to"
-
-
 def scenario_of(choice: Choice, reasons: tuple[str, ...]) -> str:
     """The scenario as a header would name it: ``default``, ``stuck``, ``slow,fail-quota``, ``success``."""
-    outcome = ("", "success")[choice.outcome] if choice.outcome < 2 else f"fail-{reasons[choice.outcome - 2]}"
+    reason = encodings.reason_of(choice.outcome)
+    outcome = ("", "success")[choice.outcome] if reason is None else f"fail-{reasons[reason]}"
     behaviour = BEHAVIOURS[choice.behaviour] if choice.behaviour or not outcome else ""
     return ",".join(part for part in (behaviour, outcome) if part)
 
@@ -250,7 +242,7 @@ class Metrics:
 
     def created(self, scope: str, model: str, payload: dict[str, Any], choice: Choice) -> None:
         """One task accepted; its labelled child is cached, as there are few combinations of labels."""
-        key = (scope, model, mode_of(payload), choice.code)
+        key = (scope, model, modes.label(payload), choice.code)
         child = self._created.get(key)
         if child is None:
             child = self._created[key] = self.created_total.labels(

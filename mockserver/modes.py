@@ -2,16 +2,16 @@
 
 The spec decides the mode from the inputs a request carries: ``images`` first, then ``videos``,
 else text. The names per scope are data in ``task.json`` (``x-actions``), so the mock, the docs and
-the kit read one table. A record keeps the mode as a small index (0 text, 1 images, 2 videos).
+the kit read one table. A record keeps the mode as a small index in its shape (``encodings.py``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from . import contract
+from . import contract, encodings
 
-INPUTS = ("text", "images", "videos")
+INPUTS = encodings.MODES
 SEEN = "mockserver.action"  # set in the ASGI scope by submits and polls, for the journal to show
 ACTIONS: dict[str, tuple[str, ...]] = {
     scope: tuple(names[given] for given in INPUTS)
@@ -19,10 +19,10 @@ ACTIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-def read(payload: dict[str, Any]) -> int:
-    """The mode's index: a non-empty ``images`` wins over ``videos``, as the spec tests it first."""
-    if payload.get("images"):
-        return 1
-    if payload.get("videos"):
-        return 2
-    return 0
+read = encodings.mode  # the mode's index: a non-empty ``images`` wins over ``videos``, as the spec tests it first
+LABELS = ("text-to", "image-to", "video-to")  # the metrics' ``mode`` label, by the mode's index
+
+
+def label(payload: dict[str, Any]) -> str:
+    """The spec's three ways to ask, as the metrics label them: read as the task answer's action is."""
+    return LABELS[read(payload)]

@@ -19,7 +19,7 @@ One behaviour (`stuck` ... `skip-states`), one outcome (`success` or a `fail-` o
 fault and one lifecycle can be combined, separated by commas (`four-states, fail-quota`). The seconds
 are settings in the config's ``[scenarios]`` table, simulated like every other time. A fate fits in one
 byte, which a signed task id carries (``ids.py``), so any worker replays it; the lifecycle travels in
-the id's shape bits (``lifecycle.LIFECYCLE_SHIFT``), and a callback fault is kept with the callback,
+the id's shape bits (``encodings.LIFECYCLE_SHIFT``), and a callback fault is kept with the callback,
 in the callbacks' ledger.
 """
 
@@ -27,13 +27,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import contract
+from . import contract, encodings
 from .callbacks.settings import FAULTS as CALLBACK_FAULTS
 
 BEHAVIOURS = ("default", "stuck", "slow", "late-visible", "expire", "outputs", "no-progress", "skip-states")
 STUCK, SLOW, LATE, EXPIRE, OUTPUTS, NO_PROGRESS, SKIP_STATES = (1 << n for n in range(1, len(BEHAVIOURS)))
 CALLBACK_NAMES = tuple(f"callback-{fault}" for fault in CALLBACK_FAULTS)  # a task's callbacks, not its fate
-MAX_REASONS = 30  # outcomes 0 (the profile decides), 1 (success), 2.. (a reason) fit in five bits
+MAX_REASONS = (1 << encodings.OUTCOME_BITS) - encodings.FIRST_REASON  # outcomes fit in five bits (encodings.py)
 LIFECYCLES = tuple(contract.lifecycle()["lifecycles"])  # named walks through the states; the first is the default
 
 
@@ -62,11 +62,11 @@ class Choice:
     @property
     def flags(self) -> int:
         """The behaviour as a bit, which the engine tests against the constants above."""
-        return 1 << self.behaviour
+        return encodings.flag_of(self.behaviour)
 
     @property
     def code(self) -> int:
-        return self.behaviour << 5 | self.outcome
+        return self.behaviour << encodings.OUTCOME_BITS | self.outcome
 
 
 DEFAULT = Choice()
@@ -77,7 +77,11 @@ def by_code(reasons: int) -> dict[int, Choice]:
 
     An id signed under another config may hold a code missing here; it reads as no task at all.
     """
-    every = (Choice(behaviour, outcome) for behaviour in range(len(BEHAVIOURS)) for outcome in range(2 + reasons))
+    every = (
+        Choice(behaviour, outcome)
+        for behaviour in range(len(BEHAVIOURS))
+        for outcome in range(encodings.FIRST_REASON + reasons)
+    )
     return {choice.code: choice for choice in every}
 
 
@@ -106,9 +110,9 @@ def parse(header: str, reasons: tuple[str, ...], field: str = "X-Mock-Scenario")
         if name in BEHAVIOURS:
             behaviours.append(BEHAVIOURS.index(name))
         elif name == "success":
-            outcomes.append(1)
+            outcomes.append(encodings.SUCCEEDS)
         elif name.startswith("fail-") and name[5:] in reasons:
-            outcomes.append(2 + reasons.index(name[5:]))
+            outcomes.append(encodings.outcome_of(reasons.index(name[5:])))
         elif name.startswith("callback-") and name[9:] in CALLBACK_FAULTS:
             callbacks.append(1 + CALLBACK_FAULTS.index(name[9:]))
         elif name in LIFECYCLES:

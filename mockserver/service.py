@@ -20,7 +20,7 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
 
-from . import contract, ids, lifecycle, scenarios
+from . import contract, encodings, ids, lifecycle, scenarios
 from .callbacks import asked as callbacks_asked
 from .callbacks.sender import Sender
 from .catalog import SCOPES, resolve
@@ -148,7 +148,7 @@ class Service:
                 choice = catalog.chosen.get((scope, model)) or self._by_key.get(owner) or scenarios.DEFAULT
         shape = self._shapes.packed(profile, payload)  # an interned int, shared by the records that ask alike
         if walk := choice.lifecycle - 1 if choice.lifecycle else catalog.lifecycles[profile]:
-            shape |= walk << lifecycle.LIFECYCLE_SHIFT
+            shape = encodings.with_lifecycle(shape, walk)
         submitted_ms, nonce = round(self.clock() * 1000), self._nonces()
         task_id = ids.mint(self.secret, ids.Ticket(submitted_ms, profile, choice.code, nonce, shape), scope, owner)
         record = lifecycle.plan(catalog, task_id, scope, owner, submitted_ms / 1000, profile, choice, nonce, shape)
@@ -288,7 +288,7 @@ class Service:
         choice = self._choices.get(ticket.scenario)
         if choice is None or ticket.profile >= len(self.catalog.profiles):
             return None
-        if ticket.shape >> lifecycle.LIFECYCLE_SHIFT >= len(lifecycle.WALKS):
+        if encodings.lifecycle_of(ticket.shape) >= len(lifecycle.WALKS):
             return None
         submitted = ticket.submitted_ms / 1000
         record = lifecycle.plan(

@@ -2,7 +2,7 @@
 
 Any worker must serve a task's outputs in the shape its request asked for, so the shape travels in
 the signed task id (``ids.py``) and in the record, as one integer: the mode (2 bits), width and
-height in pixels (13 bits each) and duration in tenths of a second (16 bits).
+height in pixels (13 bits each) and duration in tenths of a second (16 bits), laid out by ``encodings.py``.
 
 The mapping, in order: ``size`` as ``WxH`` (also ``W*H`` or ``W×H``) is taken as it is; else
 ``resolution`` gives the short side (``480P``, ``720p``, ``1080P``, ``2K`` = 1440, ``4K`` = 2160)
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import modes
+from ..encodings import pack_media, unpack_media
 from ..profiles import Profile
 
 MAX_SIDE = 4096
@@ -35,14 +36,15 @@ class Shape:
     duration: float  # seconds; 0 for images
 
     def pack(self) -> int:
-        code = self.action | self.width << 2 | self.height << 15 | round(self.duration * 10) << 28
+        code = pack_media(self.action, self.width, self.height, round(self.duration * 10))
         if len(_interned) < 4096:
             return _interned.setdefault(code, code)
         return code
 
 
 def unpack(code: int) -> Shape:
-    return Shape(code & 3, code >> 2 & 0x1FFF, code >> 15 & 0x1FFF, (code >> 28 & 0xFFFF) / 10)
+    mode, width, height, tenths = unpack_media(code)
+    return Shape(mode, width, height, tenths / 10)
 
 
 class Shapes:

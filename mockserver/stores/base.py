@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any, Protocol
 
 from ..catalog import SCOPES
+from ..encodings import flag_of
 from ..lifecycle import STATES, Record
 from ..scenarios import BEHAVIOURS
 
@@ -61,7 +62,7 @@ class AsyncStore(Protocol):
 
 
 _LATEST = 2**48 / 1000  # the last submit time an id's six bytes of milliseconds hold
-_FLAGS = frozenset({0, *(1 << n for n in range(len(BEHAVIOURS)))})
+_FLAGS = frozenset({0, *(flag_of(n) for n in range(len(BEHAVIOURS)))})
 
 
 def _number(value: Any, low: float, high: float) -> bool:

@@ -8,7 +8,7 @@ import pytest
 from fakeclock import START, Clock
 from starlette.testclient import TestClient
 
-from mockserver import Config, contract, create_app, lifecycle
+from mockserver import Config, contract, create_app, encodings
 from mockserver.callbacks import due
 from mockserver.config import ConfigError, config_from
 from mockserver.profiles import MODELS, Profile, fixed
@@ -108,7 +108,7 @@ def test_a_stored_task_with_a_lifecycle_this_mock_lacks_is_gone_not_a_500() -> N
         task_id = client.post("/v2/videos/generations", json={"prompt": "p", "model": "m"}, headers=KEY).json()
         record = store.get(task_id["task_id"])
         assert record is not None
-        store.put(record._replace(shape=record.shape | 15 << lifecycle.LIFECYCLE_SHIFT))
+        store.put(record._replace(shape=encodings.with_lifecycle(record.shape, 15)))
         answer = client.get(f"/v2/videos/generations/{record.task_id}", headers=KEY)
     assert answer.status_code == 410 and answer.json()["error"]["code"] == "task_gone"
 

@@ -116,3 +116,15 @@ def test_the_golden_mock_answer_has_the_fields_a_finished_poll_has() -> None:
     assert {k: type(v) for k, v in task.items()} == {k: type(v) for k, v in golden.items()}
     assert (task["platform"], task["action"]) == (golden["platform"], golden["action"])
     assert len(task["task_id"]) == len(golden["task_id"])
+
+
+def test_the_metrics_label_a_submit_with_images_and_videos_as_its_answer_reads_it() -> None:
+    """The metrics tested videos first and labelled it video-to, while its answer said image-to-video."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with TestClient(create_app(Config(metrics=True), clock=Clock())) as client:
+        task = _first_poll(client, "videos", {"model": "veo3", "images": [IMAGE], "videos": [VIDEO]})
+        scraped = text_string_to_metric_families(client.get("/metrics").text)
+        modes = [s.labels["mode"] for f in scraped for s in f.samples if s.name == "mock_tasks_created_total"]
+    assert task["action"] == "image-to-video"
+    assert modes == ["image-to"]

@@ -39,7 +39,7 @@ def records(count: int, config: Config | None = None, owner: int = 1) -> Iterato
         ticket = ids.Ticket(submitted_ms=at, profile=profile, scenario=choice.code, nonce=nonces(), shape=shape)
         task_id = ids.mint(secret, ticket, "videos", owner)
         yield lifecycle.plan(
-            catalog, task_id, "videos", owner, at / 1000, profile, choice, fate=ticket.nonce, shape=shape
+            catalog, task_id, "videos", owner, at / 1000, profile, choice, nonce=ticket.nonce, shape=shape
         )
 
 

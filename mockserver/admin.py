@@ -31,7 +31,7 @@ def guard(admin_key: str) -> Any:
     """Wraps a handler so that only ``Authorization: Bearer <admin key>`` reaches it; 401 otherwise."""
     expected = admin_key.encode()
 
-    def check(request: Request) -> None:
+    def authorize(request: Request) -> None:
         scheme, _, key = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not key:
             raise Refused(401, "missing_api_key", "Send Authorization: Bearer <admin key>.")
@@ -40,7 +40,7 @@ def guard(admin_key: str) -> Any:
 
     def admin(handler: Any) -> Any:
         async def guarded(request: Request) -> Response:
-            check(request)
+            authorize(request)
             return await handler(request)
 
         return guarded

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import modes
-from .config import SCOPES, Config, check
+from .config import SCOPES, Config, check_references
 from .profiles import SCOPE_DEFAULTS, Profile
 from .scenarios import LIFECYCLES, Choice, Settings, parse
 from .takes import Take
@@ -45,7 +45,7 @@ class Catalog:
 
 def resolve(config: Config) -> Catalog:
     """Number the profiles and reasons, after checking that every name refers to something that exists."""
-    check(config)
+    check_references(config)
     defaults = {scope: config.profiles.get(scope, SCOPE_DEFAULTS[scope]) for scope in SCOPES}
     profiles = [*defaults.values(), *config.models.values()]
     names = [f"{scope} default" for scope in SCOPES] + list(config.models)
@@ -77,6 +77,6 @@ def resolve(config: Config) -> Catalog:
 
 
 def actions(profile: Profile, scope: str) -> tuple[str, ...]:
-    """What ``action`` says for each mode of a profile's tasks: its template filled in (config.check tries it)."""
+    """What ``action`` says for each mode of a profile's tasks: its template filled in (config.check_references tries it)."""
     fill = {"platform": profile.platform, "scope": scope}
     return tuple(profile.action.format(mode=mode, **fill) for mode in modes.ACTIONS[scope])

@@ -21,13 +21,13 @@ from . import replay
 from .accesslog import AccessLog
 from .app import create_app
 from .callbacks import settings as callback_settings
-from .config import Config, ConfigError, check, load_config
+from .config import Config, ConfigError, check_references, load_config
 from .contract.recording import RecordingError
 from .ids import derive_secret
 from .metrics import MULTIPROC_ENV
 from .servers import HEADER_TIMEOUT, KEEP_ALIVE, Options, Unavailable, Unbound, bound
 from .servers import STARTUP_FAILED as CANNOT_START
-from .servers import check as check_server
+from .servers import require_installed
 from .servers import run as serve
 from .stores import check_spec, open_backend
 from .stores.redis import parse as redis_url
@@ -287,7 +287,7 @@ def _config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Config
         kept = {key: scenario for key, scenario in config.key_scenarios.items() if key in config.keys}
         config = replace(config, key_scenarios={**kept, **chosen})
     try:
-        check(config)
+        check_references(config)
     except ConfigError as exc:
         parser.error(str(exc).replace("key_scenarios.", f"{_name(args, 'key')} ", 1))
     return config
@@ -347,7 +347,7 @@ def main(argv: list[str] | None = None) -> None:
     parser, args = _parse(argv, os.environ)
     config = _config(parser, args)
     try:
-        check_server(args.server)
+        require_installed(args.server)
     except Unavailable as exc:
         parser.error(f"{_name(args, 'server')}: {exc}")
     app = None  # with workers, each builds its own app and opens its own store; the parent only checks it

@@ -86,11 +86,11 @@ def config_from(data: Any) -> Config:
     if problems:
         raise ConfigError("; ".join(contract.describe(e) for e in problems[:3]))
     config = from_dict(data)
-    check(config)
+    check_references(config)
     return config
 
 
-def check(config: Config) -> None:
+def check_references(config: Config) -> None:
     """Names that refer to each other must exist: aliases name models, profiles name fail reasons."""
     if len(config.fail_reasons) > MAX_REASONS:
         raise ConfigError(f"fail_reasons: at most {MAX_REASONS} in the catalogue, so a task id can carry the choice")

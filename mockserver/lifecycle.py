@@ -80,19 +80,19 @@ def plan(
     task_id: str,
     scope: str,
     owner: int,
-    now: float,
+    submitted_at: float,
     profile: int,
     choice: Choice,
-    fate: int | None = None,
+    nonce: int | None = None,
     shape: int = 0,
 ) -> Record:
-    """Draw a task's fate once, at submit, from draws keyed by the seed and ``fate`` (default: the id).
+    """Draw a task's fate once, at submit, from draws keyed by the seed and ``nonce`` (default: the id).
 
     Each task has its own draws, so one task's scenario never shifts another task's fate. The app
-    passes the id's seeded nonce as ``fate``: ids also hold the submit time, and fates must not.
+    passes the id's seeded nonce: ids also hold the submit time, and fates must not depend on it.
     """
     p = catalog.profiles[profile]
-    draw = Draws(catalog.seed, task_id if fate is None else fate)
+    draw = Draws(catalog.seed, task_id if nonce is None else nonce)
     factor = p.modes.get(modes.ACTIONS[scope][shape & MODE_MASK], 1.0) if p.modes else 1.0
     queue_for = factor * p.queue.draw(draw) / catalog.scale
     run_for = factor * p.run.draw(draw) / catalog.scale
@@ -110,11 +110,11 @@ def plan(
     take = -1
     if profile in catalog.takes and choice.code == 0:  # replayed as recorded, unless a scenario chooses otherwise
         recorded = catalog.takes[profile]
-        take = (fate if isinstance(fate, int) else zlib.crc32(task_id.encode())) % len(recorded)
+        take = (nonce if isinstance(nonce, int) else zlib.crc32(task_id.encode())) % len(recorded)
         played = recorded[take]
         queue_for, run_for = played.queue / catalog.scale, played.run / catalog.scale
         failure = catalog.reasons.index(played.reason) if played.reason else -1
-    return Record(task_id, scope, owner, now, queue_for, run_for, failure, profile, choice.flags, -1, 0.0, shape, take)
+    return Record(task_id, scope, owner, submitted_at, queue_for, run_for, failure, profile, choice.flags, -1, 0.0, shape, take)
 
 
 class Gone(Exception):

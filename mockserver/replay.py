@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import contract, fit
-from .config import Config, check, config_from
+from .config import Config, check_references, config_from
 from .contract.recording import read
 from .takes import Take
 
@@ -55,7 +55,7 @@ def apply(config: Config, path: str | Path, warn: Callable[[str], None] | None =
     played (too many failure reasons with those of ``config``). A stray line, and models past what a
     config holds, are left out with a warning (``warn``; standard error by default).
     """
-    recording = read(path, parse=fit.check, keep=lambda line: (fit.summary(line), take(line)))
+    recording = read(path, parse=fit.judge_line_fast, keep=lambda line: (fit.summary(line), take(line)))
     result = fit.fit((task for task, _ in recording.lines), beside=config.models)
     for warning in [*(f"skipped {w}" for w in recording.skipped), *result.left_out]:
         (warn or _stderr)(f"warning: --replay: {warning}")
@@ -70,5 +70,5 @@ def apply(config: Config, path: str | Path, warn: Callable[[str], None] | None =
         fail_reasons={**config.fail_reasons, **result.fail_reasons},
         takes={**config.takes, **{model: tuple(found) for model, found in takes.items()}},
     )
-    check(merged)
+    check_references(merged)
     return merged

@@ -48,7 +48,7 @@ class Options:
     keep_alive: float = KEEP_ALIVE
 
 
-def check(server: str) -> None:
+def require_installed(server: str) -> None:
     """Refuse a server that is not installed, before anything starts."""
     if server == "granian" and importlib.util.find_spec("granian") is None:
         raise Unavailable('granian is not installed; pip install "unified-generations[fast]" (or drop --server)')
@@ -57,7 +57,7 @@ def check(server: str) -> None:
 def run(server: str, app: Any, options: Options, listening: socket.socket) -> None:
     """Serve on ``listening`` (from ``bound``) until interrupted; ``app`` serves as it is with one uvicorn worker,
     else workers build their own."""
-    check(server)
+    require_installed(server)
     if server == "granian":
         _granian(options, listening.getsockname()[1])
     else:

@@ -310,7 +310,7 @@ def read(
     except OSError as exc:
         raise RecordingError(f"{path}: {exc.strerror or exc}") from exc
     with handle:
-        for number, problem, line in _lines(handle, parse or check):
+        for number, problem, line in _lines(handle, parse or judge_line):
             if problem is None:
                 problem = stray(line)
                 if problem is None:
@@ -352,7 +352,7 @@ def _lines(handle: Any, parse: Check) -> Iterator[tuple[int, str | None, dict[st
         yield number + 1, f"not UTF-8 text ({exc.reason})", {}
 
 
-def check(text: str) -> tuple[str | None, dict[str, Any]]:
+def judge_line(text: str) -> tuple[str | None, dict[str, Any]]:
     """A line's problem (None if it has none) and the line, judged as the mock's settings are: numbers finite
     (``NaN``, ``Infinity`` and ``1e999`` refused), integers written as such."""
     try:

@@ -131,9 +131,9 @@ def check_spec(spec: str) -> None:
     checks it so, and each worker opens its own."""
     kind, _, where = spec.partition(":")
     if kind == "redis":
-        from .redis import check
+        from .redis import require_reachable
 
-        check(spec)
+        require_reachable(spec)
     elif kind == "sqlite" and where:
         SqliteStore(where).close()
     elif spec != "memory":

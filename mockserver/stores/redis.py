@@ -177,7 +177,7 @@ def _blocking(address: dict[str, Any]) -> redis.Redis:
     )
 
 
-def check(spec: str) -> None:
+def require_reachable(spec: str) -> None:
     """Refuse a bad URL, or a Redis that does not answer, as serving on it would; leaves no connection open."""
     host, port, db, _, _ = parse(spec)
     with _blocking({"host": host, "port": port, "db": db}) as client:
@@ -250,7 +250,7 @@ class RedisStore:
     complete = True  # holds every task the fleet accepted: an id it lacks is no task (service.py)
 
     def __init__(self, spec: str) -> None:
-        check(spec)
+        require_reachable(spec)
         host, port, db, self.ttl, lease = parse(spec)
         self.where = f"redis://{host}:{port}/{db}"
         self.address = {"host": host, "port": port, "db": db}

@@ -10,7 +10,7 @@ from fakeclock import Clock
 from starlette.testclient import TestClient
 
 from mockserver import Config, contract, create_app
-from mockserver.config import ConfigError, check
+from mockserver.config import ConfigError, check_references
 from mockserver.profiles import Profile, fixed
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
@@ -84,7 +84,7 @@ def test_a_profile_times_each_mode_by_its_factor() -> None:
 def test_a_mode_of_another_scope_is_refused_naming_the_field() -> None:
     profile = Profile(queue=fixed(1), run=fixed(1), modes={"text-to-image": 2.0})
     with pytest.raises(ConfigError, match=r"profiles\.videos\.modes: \['text-to-image'\].*text-to-video"):
-        check(Config(profiles={"videos": profile}))
+        check_references(Config(profiles={"videos": profile}))
 
 
 def test_admin_and_journal_show_the_mode() -> None:

@@ -25,9 +25,8 @@ from .config import Config, ConfigError, check_references, load_config
 from .contract.recording import RecordingError
 from .ids import derive_secret
 from .metrics import MULTIPROC_ENV
-from .servers import HEADER_TIMEOUT, KEEP_ALIVE, Options, Unavailable, Unbound, bound
+from .servers import HEADER_TIMEOUT, KEEP_ALIVE, Options, Unavailable, Unbound, bound, require_installed
 from .servers import STARTUP_FAILED as CANNOT_START
-from .servers import require_installed
 from .servers import run as serve
 from .stores import check_spec, open_backend
 from .stores.redis import parse as redis_url

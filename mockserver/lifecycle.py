@@ -114,7 +114,9 @@ def plan(
         played = recorded[take]
         queue_for, run_for = played.queue / catalog.scale, played.run / catalog.scale
         failure = catalog.reasons.index(played.reason) if played.reason else -1
-    return Record(task_id, scope, owner, submitted_at, queue_for, run_for, failure, profile, choice.flags, -1, 0.0, shape, take)
+    return Record(
+        task_id, scope, owner, submitted_at, queue_for, run_for, failure, profile, choice.flags, -1, 0.0, shape, take
+    )
 
 
 class Gone(Exception):

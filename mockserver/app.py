@@ -15,9 +15,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from . import admin, api, cors, dialects, errors, health, lifecycle, ui
+from .callbacks.sender import Sender
+from .catalog import resolve
 from .config import Config
 from .errors import Refused, error
 from .journal import Journal
+from .metrics import Metrics
 from .service import Service
 from .stores import Backend, StoreError, backend_for
 
@@ -41,7 +44,14 @@ def create_app(
     if backend is None:
         reasons, size = tuple(config.fail_reasons), config.journal_size
         backend = backend_for(store, seed=config.seed, reasons=reasons, journal_size=size)
-    service = Service(config, clock=clock or time.time, backend=backend, secret=secret, slot=slot)
+    clock = clock or time.time
+    catalog = resolve(config)
+    journal = backend.journal if config.admin_key else None  # callbacks' attempts join the journal where it is served
+    callbacks = Sender(catalog, config.callbacks, backend.ledger, backend.tasks.get, clock, journal)
+    metrics = Metrics(backend.tasks.count, catalog.reasons, shared_store=backend.shared) if config.metrics else None
+    service = Service(
+        config, catalog, clock=clock, backend=backend, callbacks=callbacks, metrics=metrics, secret=secret, slot=slot
+    )
     routes = api.routes(service, sleep) + dialects.routes(service)
     middleware = [cors.middleware(config.cors_origins)] if config.cors_origins else []
     if config.admin_key:

@@ -16,49 +16,19 @@ time at 100,000 entries).
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Callable
-from itertools import islice
-from typing import Any, Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import jsonio
 from .faults import DROPPED, FAULT, RAW_RECEIVE
+from .journal_entries import Entries
 from .modes import SEEN
 
 BODY_LIMIT = 2048
 PATH_LIMIT = 512  # a path can be as long as the server's header limit; the journal keeps this much of it
 ANSWER_LIMIT = 512  # a submit's answer is read for its task_id only when it is this short
 PROBES = ("/healthz", "/readyz")  # an orchestrator's, every few seconds (health.py): not the client's traffic
-SCANNED = 5000  # the newest entries looked through for one task's
-
-
-class Entries(Protocol):
-    def append(self, entry: dict[str, Any]) -> None: ...
-
-    async def newest(self, limit: int, task_id: str | None = None) -> list[dict[str, Any]]:
-        """The last ``limit`` entries (of ``task_id`` only, among the newest ``SCANNED``, if given), oldest first."""
-        ...
-
-    async def clear(self) -> None: ...
-
-
-class MemoryJournal:
-    """This process's last ``size`` entries, in a deque; ``append`` is the deque's own, so a request pays no more."""
-
-    def __init__(self, size: int) -> None:
-        self._entries: deque[dict[str, Any]] = deque(maxlen=size)
-        self.append = self._entries.append
-
-    async def newest(self, limit: int, task_id: str | None = None) -> list[dict[str, Any]]:
-        if task_id is None:
-            return list(islice(reversed(self._entries), limit))[::-1]
-        found = (entry for entry in islice(reversed(self._entries), SCANNED) if entry.get("task_id") == task_id)
-        return list(islice(found, limit))[::-1]
-
-    async def clear(self) -> None:
-        self._entries.clear()
 
 
 def task_of(path: str) -> str | None:

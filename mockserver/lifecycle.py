@@ -13,10 +13,11 @@ import zlib
 from itertools import pairwise
 from typing import Any, NamedTuple
 
-from . import contract, encodings, media, modes
+from . import contract, encodings, modes
 from .catalog import Catalog
 from .draws import Draws
 from .encodings import MODE_MASK
+from .media.shape import filename
 from .scenarios import EXPIRE, LATE, NO_PROGRESS, OUTPUTS, SKIP_STATES, SLOW, STUCK, Choice
 
 STATES = tuple(contract.lifecycle()["states"])
@@ -219,9 +220,9 @@ def view(catalog: Catalog, record: Record, now: float, media_base: str) -> dict[
     base = f"{media_base}/{record.task_id}/"
     count = output_count(catalog, record)
     if count:
-        task["data"] = {"outputs": [base + media.filename(record.scope, i) for i in range(count)]}
+        task["data"] = {"outputs": [base + filename(record.scope, i) for i in range(count)]}
     else:
-        task["data"] = {"output": base + media.filename(record.scope, 0)}
+        task["data"] = {"output": base + filename(record.scope, 0)}
     return task
 
 

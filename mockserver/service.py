@@ -18,19 +18,21 @@ import math
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import contract, encodings, ids, lifecycle, scenarios
 from .callbacks import asked as callbacks_asked
-from .callbacks.sender import Sender
-from .catalog import SCOPES, resolve
+from .catalog import SCOPES, Catalog
 from .config import Config, faults_from
 from .errors import Refused
 from .faults import Faults, Injector
 from .media.shape import Shapes
-from .metrics import Metrics
 from .rules import MAX_RULES, Rule, key_owner
-from .stores import Backend, backend_for
+
+if TYPE_CHECKING:  # built by the app, which wires the service to them
+    from .callbacks.sender import Sender
+    from .metrics import Metrics
+    from .stores import Backend
 
 REBUILT_KEPT = 4096  # records rebuilt from signed ids kept per worker; a few MiB at most
 
@@ -46,28 +48,24 @@ class Service:
     def __init__(
         self,
         config: Config,
+        catalog: Catalog,
         *,
         clock: Callable[[], float],
-        backend: Backend | None = None,
+        backend: Backend,
+        callbacks: Sender,
+        metrics: Metrics | None = None,
         secret: bytes | None = None,
         slot: int = 0,
     ) -> None:
         self.config = config
-        self.catalog = catalog = resolve(config)
-        if backend is None:
-            backend = backend_for(
-                None, seed=config.seed, reasons=tuple(config.fail_reasons), journal_size=config.journal_size
-            )
+        self.catalog = catalog
         self.backend = backend
         self.clock = clock
         self.injector = Injector(config.faults, config.seed)
         if backend.listener is not None:  # what the admin API changes is the fleet's (stores/redis_shared.py)
             backend.listener.changed = self._changed  # runs while the app serves (lifespan)
-        self.metrics: Metrics | None = None
-        if config.metrics:
-            self.metrics = Metrics(backend.tasks.count, catalog.reasons, shared_store=backend.shared)
-        journal = backend.journal if config.admin_key else None  # attempts join the journal where it is served
-        self.callbacks = Sender(catalog, config.callbacks, backend.ledger, backend.tasks.get, clock, journal)
+        self.metrics = metrics
+        self.callbacks = callbacks
         self.secret = secret or ids.derive_secret(config.seed, config.keys)
         self.keys = {key_owner(key): key for key in config.keys}  # the API key behind each record's owner number
         self._owners = [(key.encode(), owner) for owner, key in self.keys.items()]

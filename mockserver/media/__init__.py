@@ -13,12 +13,7 @@ from starlette.responses import Response
 
 from .. import contract
 from . import render
-
-SUBTYPES = {"images": "png", "videos": "mp4", "audio": "wav"}
-
-
-def filename(scope: str, index: int) -> str:
-    return f"{index}.{SUBTYPES[scope]}"
+from .shape import SUBTYPES, filename
 
 
 def content_type(scope: str) -> str:

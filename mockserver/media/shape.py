@@ -20,12 +20,18 @@ from .. import modes
 from ..encodings import pack_media, unpack_media
 from ..profiles import Profile
 
+SUBTYPES = {"images": "png", "videos": "mp4", "audio": "wav"}
 MAX_SIDE = 4096
 DURATIONS = {"videos": (0.1, 60.0), "audio": (0.1, 600.0), "images": (0.0, 0.0)}
 _SIZE = re.compile(r"\s*(\d{1,6})\s*[x×X*]\s*(\d{1,6})\s*")
 _RESOLUTION = re.compile(r"\s*(\d{2,5})\s*[pP]\s*|\s*([124])\s*[kK]\s*")
 _K = {"1": 1024, "2": 1440, "4": 2160}
 _interned: dict[int, int] = {}  # one int object per distinct shape, so a record pays only its pointer
+
+
+def filename(scope: str, index: int) -> str:
+    """An output's file name in its links: its index and its scope's type."""
+    return f"{index}.{SUBTYPES[scope]}"
 
 
 @dataclass(frozen=True, slots=True)

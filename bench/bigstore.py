@@ -22,7 +22,7 @@ import httpx
 import redis
 
 from mockserver import Config, create_app
-from mockserver.lifecycle import Record
+from mockserver.engine.lifecycle import Record
 from mockserver.stores.local import SqliteStore
 from mockserver.stores.redis import RedisStore
 from mockserver.stores.redis_shared import JOURNAL

@@ -10,11 +10,11 @@ import sys
 import tracemalloc
 from collections.abc import Iterator
 
-from mockserver import ids, lifecycle, scenarios
-from mockserver.catalog import resolve
-from mockserver.config import Config
-from mockserver.media.shape import packed
-from mockserver.nonces import Nonces
+from mockserver.engine import ids, lifecycle, scenarios
+from mockserver.engine.catalog import resolve
+from mockserver.engine.config import Config
+from mockserver.engine.nonces import Nonces
+from mockserver.engine.output_shape import packed
 from mockserver.stores.local import MemoryStore
 
 START_MS = 1_756_693_797_000

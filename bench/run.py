@@ -30,7 +30,7 @@ from pathlib import Path
 import httpx
 from rss import bytes_per_task as resident_bytes_per_task
 
-from mockserver.servers import SERVERS
+from mockserver.http.servers import SERVERS
 from mockserver.testing import await_port, free_port
 
 HERE = Path(__file__).resolve().parent

@@ -17,20 +17,20 @@ from typing import Any, NoReturn
 
 from starlette.applications import Starlette
 
-from . import replay
-from .accesslog import AccessLog
-from .app import create_app
-from .callbacks import settings as callback_settings
-from .config import Config, ConfigError, check_references, load_config
+from .contract.command_line import refuse_invalid
 from .contract.recording import RecordingError
-from .ids import derive_secret
-from .metrics import MULTIPROC_ENV
-from .servers import HEADER_TIMEOUT, KEEP_ALIVE, Options, Unavailable, Unbound, bound, require_installed
-from .servers import STARTUP_FAILED as CANNOT_START
-from .servers import run as serve
+from .engine import callback_settings
+from .engine.config import Config, ConfigError, check_references, load_config
+from .engine.ids import derive_secret
+from .http.access_log import AccessLog
+from .http.app import create_app
+from .http.metrics import MULTIPROC_ENV
+from .http.servers import HEADER_TIMEOUT, KEEP_ALIVE, Options, Unavailable, Unbound, bound, require_installed
+from .http.servers import STARTUP_FAILED as CANNOT_START
+from .http.servers import run as serve
+from .recording import replay
 from .stores import check_spec, open_backend
 from .stores.redis import parse as redis_url
-from .usage import check as _check
 
 # Worker processes rebuild the app from the same command line, handed over in the environment,
 # because uvicorn starts several workers, and granian any, only from an import string.
@@ -51,7 +51,7 @@ _SERVER_OPTIONS = (
     "header_timeout",
     "keep_alive",
 )
-_COMMANDS = {"record": "mockserver.record", "fit": "mockserver.fit"}
+_COMMANDS = {"record": "mockserver.recording.record", "fit": "mockserver.recording.fit"}
 DISTRIBUTION = "unified-generations"  # the package whose metadata --version reads
 
 
@@ -239,7 +239,7 @@ def _value(parser: argparse.ArgumentParser, action: argparse.Action, variable: s
 
 def _config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Config:
     named = args.named
-    _check(
+    refuse_invalid(
         parser,
         "mock-cli",
         {name: getattr(args, name) for name in _SERVER_OPTIONS if getattr(args, name) is not None},
@@ -261,13 +261,13 @@ def _config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Config
         "metrics": args.metrics,
     }
     given = {name: value for name, value in given.items() if value is not None}
-    _check(parser, "mock-config", given, {"keys": "key", "cors_origins": "cors_origin"}, named)
+    refuse_invalid(parser, "mock-config", given, {"keys": "key", "cors_origins": "cors_origin"}, named)
     flags = {"allow_hosts": "callback_host", "local_ports": "callback_port", "secret": "callback_secret"}
     calling = {name: getattr(args, flag) for name, flag in flags.items()}
     calling = {name: value for name, value in calling.items() if value is not None}
     for name, value in calling.items():  # each one alone, so that a refusal names its option
         flag = flags[name]
-        _check(parser, "mock-config", {"callbacks": {name: value}}, {"callbacks": flag}, named)
+        refuse_invalid(parser, "mock-config", {"callbacks": {name: value}}, {"callbacks": flag}, named)
     try:
         config = load_config(args.config)
     except ConfigError as exc:

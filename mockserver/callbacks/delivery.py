@@ -29,7 +29,7 @@ from functools import cache
 
 import h11
 
-from .asked import Target, local_address
+from ..engine.callback_request import Target, local_address
 
 ANSWER_LIMIT = 64 * 1024  # bytes of a receiver's answer read before the connection is let go
 USER_AGENT = "unified-generations-mock (callbacks)"

@@ -15,11 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..callbacks.ledger import Ledger, MemoryLedger, SqliteLedger
-from ..journal import Entries, MemoryJournal
-from ..nonces import Nonces, claim_slot
-from ..rules import MemoryRules, RuleBook
+from ..engine.journal_entries import Entries, MemoryJournal
+from ..engine.nonces import Nonces, claim_slot
+from ..engine.rules import MemoryRules, RuleBook
 from .base import AsyncStore, DamagedRecord, Store, StoreError
+from .callback_ledger import Ledger, MemoryLedger, SqliteLedger
 from .local import Awaited, MemoryStore, SqliteStore
 from .sqlite_rules import SqliteRules
 

@@ -13,10 +13,10 @@ import math
 from collections.abc import Iterator
 from typing import Any, Protocol
 
-from ..catalog import SCOPES
-from ..encodings import flag_of
-from ..lifecycle import STATES, Record
-from ..scenarios import BEHAVIOURS
+from ..engine.catalog import SCOPES
+from ..engine.encodings import flag_of
+from ..engine.lifecycle import STATES, Record
+from ..engine.scenarios import BEHAVIOURS
 
 
 class StoreError(Exception):

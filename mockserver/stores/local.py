@@ -19,7 +19,7 @@ from contextlib import closing
 from itertools import islice
 from typing import Any
 
-from ..lifecycle import Record
+from ..engine.lifecycle import Record
 from .base import Store, StoreError, record_from
 
 _as_record = tuple.__new__  # a stored tuple as a Record at the cost of a copy: it was one when put

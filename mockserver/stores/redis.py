@@ -53,8 +53,8 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry as BlockingRetry
 
 from .. import contract
-from ..lifecycle import Record
-from ..nonces import COUNT_BITS, SLOT_BITS
+from ..engine.lifecycle import Record
+from ..engine.nonces import COUNT_BITS, SLOT_BITS
 from .base import DamagedRecord, StoreError, record_from
 
 PREFIX = "mockserver:"

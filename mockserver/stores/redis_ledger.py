@@ -25,9 +25,9 @@ import json
 import math
 from typing import Any
 
-from ..callbacks.asked import MAX_URL, Asked
-from ..callbacks.ledger import Key, Noted, checked, log, sound
-from ..callbacks.settings import Allowed
+from ..engine.callback_request import MAX_URL, Asked
+from ..engine.callback_settings import Allowed
+from .callback_ledger import Key, Noted, checked, log, sound
 from .redis import PREFIX, RedisStore
 
 _INDEX, _COUNT = f"{PREFIX}callbacks", f"{PREFIX}callbacks:count"

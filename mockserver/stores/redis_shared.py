@@ -33,9 +33,10 @@ import redis.asyncio
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from .. import contract, jsonio, scenarios
-from ..journal import SCANNED
-from ..rules import Rule, checked, fires
+from .. import contract
+from ..engine import jsonio, scenarios
+from ..engine.journal_entries import SCANNED
+from ..engine.rules import Rule, checked, fires
 from .base import StoreError
 from .redis import CHANNEL, PREFIX, TIMEOUT, RedisStore, problem
 

@@ -14,8 +14,8 @@ import random
 import sqlite3
 from typing import Any
 
-from .. import scenarios
-from ..rules import Rule, checked, fires
+from ..engine import scenarios
+from ..engine.rules import Rule, checked, fires
 from .base import StoreError
 
 log = logging.getLogger(__name__)

@@ -9,8 +9,8 @@ from fakeclock import Clock
 from starlette.testclient import TestClient
 
 from mockserver import Config, contract, create_app
-from mockserver.faults import ConnectionDropped
-from mockserver.profiles import Profile, fixed
+from mockserver.engine.profiles import Profile, fixed
+from mockserver.http.fault_answers import ConnectionDropped
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 ADMIN = {"Authorization": "Bearer sk-admin"}

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from mockserver import cli
-from mockserver.accesslog import AccessLog
-from mockserver.servers import Options
+from mockserver.http.access_log import AccessLog
+from mockserver.http.servers import Options
 from mockserver.stores.local import SqliteStore
 from mockserver.stores.redis import RedisStore
 from mockserver.testing import free_port

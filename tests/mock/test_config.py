@@ -8,8 +8,8 @@ import pytest
 
 from mockserver import Config, contract, load_config
 from mockserver.cli import main
-from mockserver.config import ConfigError, check_references
-from mockserver.profiles import Profile, Timing, fixed, uniform
+from mockserver.engine.config import ConfigError, check_references
+from mockserver.engine.profiles import Profile, Timing, fixed, uniform
 
 FLAKY = contract.fixtures_dir() / "scenarios" / "fast-and-flaky.toml"
 

@@ -10,8 +10,9 @@ from fakeclock import Clock
 from starlette.testclient import TestClient
 
 from mockserver import Config, contract, create_app
-from mockserver.faults import ConnectionDropped, Faults
-from mockserver.profiles import Timing
+from mockserver.engine.faults import Faults
+from mockserver.engine.profiles import Timing
+from mockserver.http.fault_answers import ConnectionDropped
 from mockserver.testing import running_mock
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}

@@ -8,10 +8,10 @@ import pytest
 from fakeclock import START, Clock
 from starlette.testclient import TestClient
 
-from mockserver import Config, contract, create_app, encodings
-from mockserver.callbacks import due
-from mockserver.config import ConfigError, config_from
-from mockserver.profiles import MODELS, Profile, fixed
+from mockserver import Config, contract, create_app
+from mockserver.engine import callback_schedule, encodings
+from mockserver.engine.config import ConfigError, config_from
+from mockserver.engine.profiles import MODELS, Profile, fixed
 from mockserver.stores.local import MemoryStore
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
@@ -119,7 +119,7 @@ def test_callbacks_see_the_states_the_lifecycle_shows() -> None:
         headers = {**KEY, "X-Mock-Scenario": "four-states"}
         task_id = client.post("/v2/videos/generations", json={"prompt": "p", "model": "m"}, headers=headers).json()
         record = client.app.state.service.backend.local.get(task_id["task_id"])  # type: ignore[attr-defined]
-    assert [state for _, state in due.changes(record)] == ["NOT_START", "IN_PROGRESS", "SUCCESS"]
+    assert [state for _, state in callback_schedule.changes(record)] == ["NOT_START", "IN_PROGRESS", "SUCCESS"]
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,8 @@ from fakeclock import Clock
 from starlette.testclient import TestClient
 
 from mockserver import Config, contract, create_app
-from mockserver.config import ConfigError, check_references
-from mockserver.profiles import Profile, fixed
+from mockserver.engine.config import ConfigError, check_references
+from mockserver.engine.profiles import Profile, fixed
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 IMAGE = "https://example.com/cat.png"

@@ -7,9 +7,9 @@ import re
 from pathlib import Path
 
 from mockserver import contract, create_app
-from mockserver.config import Config
 from mockserver.contract import openapi
-from mockserver.profiles import MODELS, SCOPE_DEFAULTS
+from mockserver.engine.config import Config
+from mockserver.engine.profiles import MODELS, SCOPE_DEFAULTS
 
 README = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
 

@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 
-from mockserver import Config, fit, replay
-from mockserver.catalog import resolve
-from mockserver.config import MAX_MODELS, check_references, config_from, from_dict
+from mockserver import Config
 from mockserver.contract.recording import TaskLog, Writer
-from mockserver.profiles import MODELS, Timing
+from mockserver.engine.catalog import resolve
+from mockserver.engine.config import MAX_MODELS, check_references, config_from, from_dict
+from mockserver.engine.profiles import MODELS, Timing
+from mockserver.recording import fit, replay
 
 T0 = 1_700_000_000.0
 

@@ -16,8 +16,8 @@ from starlette.testclient import TestClient
 
 from contract_tests.client import AsyncClient, Policy
 from mockserver import Config, contract, create_app
-from mockserver.config import config_from
-from mockserver.replay import apply
+from mockserver.engine.config import config_from
+from mockserver.recording.replay import apply
 
 START = 1_756_693_797.0
 

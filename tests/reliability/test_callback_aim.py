@@ -18,8 +18,8 @@ from callbackrun import BODY, KEY, Clock, attempts, client, make, run_for, submi
 from receiver import Receiver
 
 from mockserver import create_app
-from mockserver.callbacks.asked import MAX_URL
-from mockserver.config import config_from
+from mockserver.engine.callback_request import MAX_URL
+from mockserver.engine.config import config_from
 from mockserver.testing import free_port
 
 REVOKE = "/gateway/v1/admin/keys/revoke-all?confirm=yes"

@@ -14,8 +14,8 @@ from receiver import Receiver
 from standardwebhooks.webhooks import Webhook
 
 from mockserver import create_app
-from mockserver.callbacks.settings import DEV_SECRET
-from mockserver.config import config_from
+from mockserver.engine.callback_settings import DEV_SECRET
+from mockserver.engine.config import config_from
 from mockserver.stores import StoreError
 from mockserver.stores.local import SqliteStore
 from mockserver.testing import free_port

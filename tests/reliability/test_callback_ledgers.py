@@ -15,7 +15,7 @@ import redis
 from callbackrun import Clock, client, submit
 
 from mockserver import create_app
-from mockserver.config import config_from
+from mockserver.engine.config import config_from
 from mockserver.stores.local import SqliteStore
 from mockserver.stores.redis import RedisStore
 

@@ -18,7 +18,7 @@ from receiver import Receiver
 
 from mockserver import create_app
 from mockserver.callbacks.sender import PER_DESTINATION
-from mockserver.config import config_from
+from mockserver.engine.config import config_from
 from mockserver.stores.redis import RedisStore
 
 

@@ -18,9 +18,9 @@ from callbackrun import KEY, Clock, attempts, client, make, run_for, submit
 from receiver import Receiver
 
 from mockserver import create_app
-from mockserver.callbacks.asked import Target, check_url
-from mockserver.callbacks.settings import Allowed
-from mockserver.config import config_from
+from mockserver.engine.callback_request import Target, check_url
+from mockserver.engine.callback_settings import Allowed
+from mockserver.engine.config import config_from
 from mockserver.stores.local import SqliteStore
 from mockserver.testing import free_port
 

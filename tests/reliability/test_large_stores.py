@@ -19,7 +19,7 @@ from benchload import load_bench
 from fakeclock import Clock
 
 from mockserver import Config, create_app
-from mockserver.journal import SCANNED
+from mockserver.engine.journal_entries import SCANNED
 from mockserver.stores.local import SqliteStore
 from mockserver.stores.redis import RedisStore
 from mockserver.stores.redis_shared import JOURNAL

@@ -14,7 +14,7 @@ from fakeclock import START, Clock
 from starlette.testclient import TestClient
 
 from mockserver import contract, create_app
-from mockserver.config import config_from
+from mockserver.engine.config import config_from
 from mockserver.stores.local import SqliteStore
 
 HEADERS = {"Authorization": "Bearer sk-mock-dev"}

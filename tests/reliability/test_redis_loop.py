@@ -15,7 +15,7 @@ import redis
 
 from mockserver import create_app
 from mockserver.cli import main
-from mockserver.config import config_from
+from mockserver.engine.config import config_from
 from mockserver.stores.redis import RedisStore
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}

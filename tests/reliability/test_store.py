@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mockserver.lifecycle import Record
+from mockserver.engine.lifecycle import Record
 from mockserver.stores.base import AsyncStore
 from mockserver.stores.local import Awaited, MemoryStore, SqliteStore
 from mockserver.stores.redis import RedisStore

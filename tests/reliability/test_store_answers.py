@@ -10,8 +10,8 @@ from fakeclock import Clock
 from starlette.testclient import TestClient
 
 from mockserver import Config, contract, create_app
-from mockserver.config import FAIL_REASONS
-from mockserver.profiles import MODELS, Profile, fixed
+from mockserver.engine.config import FAIL_REASONS
+from mockserver.engine.profiles import MODELS, Profile, fixed
 from mockserver.stores.local import SqliteStore
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}

@@ -13,11 +13,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 import fastjsonschema
 from jsonschema.exceptions import ValidationError
-from referencing._core import Resolver
 
 from .. import contract
 from .jsonio import TooDeep
@@ -63,6 +62,12 @@ _SUBSCHEMAS = frozenset({"additionalProperties", "items", "not"})
 
 class _Unsupported(Exception):
     """The schema uses something the draft-7 compiler could read differently."""
+
+
+class Resolver(Protocol):
+    """What ``_inline`` uses of a ``referencing`` resolver (``Registry.resolver()``), whose class is private."""
+
+    def lookup(self, ref: str) -> Any: ...
 
 
 def _inline(node: Any, resolver: Resolver, depth: int = 0) -> Any:

@@ -57,9 +57,7 @@ class Batch:
     server spends on one: ``Histogram.observe`` takes two locks, and every call and lookup on the way
     adds up. Here a request appends its duration to its label set's list, and a finished task its polls
     to ``polls``; the buckets are found and the totals added at each scrape and, for the workers a scrape
-    does not reach, at most ``FLUSH_AFTER`` seconds after their first unsent count. Histogram tallies
-    are written to the child's ``_sum`` and ``_buckets``, which every ``prometheus_client`` since 0.4
-    has had; ``tests/mock/test_metrics.py`` fails if that changes.
+    does not reach, at most ``FLUSH_AFTER`` seconds after their first unsent count (``add_observations``).
     """
 
     FLUSH_AFTER = 1.0
@@ -98,15 +96,113 @@ class Batch:
                 buckets = [0] * (len(bounds) + 1)  # the last is +Inf
                 for seconds in durations:
                     buckets[bisect_left(bounds, seconds)] += 1
-                for bucket, count in enumerate(buckets):
-                    if count:
-                        child._buckets[bucket].inc(count)
-                child._sum.inc(sum(durations))
+                add_observations(child, buckets, sum(durations))
                 durations.clear()
         counts, self._counts = self._counts, {}
         for child, count in counts.items():
             child.inc(count)
         self.then()
+
+
+class RouteTimes:
+    """One route's duration lists (``Batch.durations``), by method and status, looked up once each."""
+
+    def __init__(self, batch: Batch, label: str) -> None:
+        self.batch, self.label = batch, label
+        self.lists: dict[tuple[str, int], list[float]] = {}
+        self.ok: dict[str, list[float]] = {}  # the 200s by method: the one lookup of a poll's or a submit's timing
+
+    def durations(self, method: str, status: int) -> list[float]:
+        found = self.lists.get((method, status))
+        if found is None:
+            found = self.batch.durations(self.label, method, status)
+            if method in METHODS:  # any other method shares the "other" list
+                self.lists[(method, status)] = found
+                if status == 200:
+                    self.ok[method] = found
+        return found
+
+    def done(self, scope: Scope, status: int, started: float) -> None:
+        dropped = scope.get(DROPPED)  # the 500 "sent" after a drop never left
+        self.durations(scope["method"], 0 if dropped else status).append(time.perf_counter() - started)
+        if not self.batch.due:
+            self.batch.schedule()
+
+
+def _watched(
+    times: RouteTimes, app: ASGIApp, methods: set[str] | None, refuse: ASGIApp, status_of: Callable[[Exception], int]
+) -> ASGIApp:
+    """``app`` (or ``refuse``, for a method it does not serve) timed, its status read from what it sends."""
+    clock, done = time.perf_counter, times.done
+
+    async def watched(scope: Scope, receive: Receive, send: Send) -> None:
+        status, started = 0, clock()
+
+        def seen(message: Message) -> Awaitable[None]:
+            # A plain function handing back send's own awaitable: no extra coroutine per message.
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            return send(message)
+
+        try:
+            await (app if methods is None or scope["method"] in methods else refuse)(scope, receive, seen)  # type: ignore[arg-type]
+        except Exception as exc:
+            status = status_of(exc)
+            raise
+        finally:
+            done(scope, status, started)
+
+    return watched
+
+
+def _reported(
+    times: RouteTimes, app: ASGIApp, served: set[str], other: ASGIApp, status_of: Callable[[Exception], int]
+) -> ASGIApp:
+    """``app``, an endpoint that reports a status other than 200 in the scope (``asgi_io.endpoint``), timed
+    without watching what it sends: a third of the cost on a poll. Other methods go to ``other``."""
+    clock, done, ok, batch, reported_status = time.perf_counter, times.done, times.ok, times.batch, asgi_io.STATUS
+
+    async def reported(scope: Scope, receive: Receive, send: Send) -> None:
+        method = scope["method"]
+        if method not in served:
+            return await other(scope, receive, send)
+        started = clock()
+        try:
+            await app(scope, receive, send)
+        except Exception as exc:
+            done(scope, status_of(exc), started)
+            raise
+        answered = ok.get(method) if reported_status not in scope else None
+        if answered is None:
+            return done(scope, scope.get(reported_status, 200), started)
+        answered.append(clock() - started)
+        if not batch.due:
+            batch.schedule()
+
+    return reported
+
+
+def add_observations(child: Any, buckets: list[int], total: float) -> None:
+    """Add many observations to a histogram's labelled child at once: ``buckets`` counts per bucket (+Inf last)
+    and ``total`` their sum.
+
+    ``prometheus_client`` has no public call for this: ``observe`` takes two locks for each value, which cost a
+    poll 3% of its instructions. Every release since 0.4 keeps a child's ``_buckets`` and ``_sum``; the
+    version is bounded in ``pyproject.toml``, and ``tests/mock/test_metrics.py`` fails if they change.
+    """
+    for bucket, count in enumerate(buckets):
+        if count:
+            child._buckets[bucket].inc(count)
+    child._sum.inc(total)
+
+
+def replace_handle(route: Route, handle: ASGIApp) -> None:
+    """Have ``route`` dispatch through ``handle``: Starlette's router calls ``route.handle`` for a matched
+    route, and taking its place times a request with no middleware layer (a middleware cost a poll about a
+    third of what the metrics do). ``handle`` is not a documented hook; Starlette is bounded in
+    ``pyproject.toml``, and ``tests/mock/test_metrics.py`` fails if the router stops calling it."""
+    route.handle = handle  # type: ignore[method-assign]
 
 
 class Metrics:
@@ -168,7 +264,7 @@ class Metrics:
         """
         for route in router.routes:
             if isinstance(route, Route):
-                route.handle = self._timed(route.path, route.app, route.methods, route.handle, status_of)  # type: ignore[method-assign]
+                replace_handle(route, self._timed(route.path, route.app, route.methods, route.handle, status_of))
         router.default = self._timed("other", router.default, None, router.default, status_of)
 
     def _timed(
@@ -180,66 +276,11 @@ class Metrics:
         status_of: Callable[[Exception], int],
     ) -> ASGIApp:
         """``app`` timed; a method the route does not serve goes to ``refuse`` (Starlette's 405)."""
-        lists: dict[tuple[str, int], list[float]] = {}
-        ok: dict[str, list[float]] = {}  # the 200s by method: the one lookup of a poll's or a submit's timing
-        batch, clock, reported_status = self.batch, time.perf_counter, asgi_io.STATUS
-        served = methods or set()  # ``reported`` is only for routes that name their methods
-
-        def durations(method: str, status: int) -> list[float]:
-            found = lists.get((method, status))
-            if found is None:
-                found = batch.durations(label, method, status)
-                if method in METHODS:  # any other method shares the "other" list
-                    lists[(method, status)] = found
-                    if status == 200:
-                        ok[method] = found
-            return found
-
-        def done(scope: Scope, status: int, started: float) -> None:
-            dropped = scope.get(DROPPED)  # the 500 "sent" after a drop never left
-            durations(scope["method"], 0 if dropped else status).append(clock() - started)
-            if not batch.due:
-                batch.schedule()
-
-        async def reported(scope: Scope, receive: Receive, send: Send) -> None:
-            method = scope["method"]
-            if method not in served:
-                return await handle(scope, receive, send)
-            started = clock()
-            try:
-                await app(scope, receive, send)
-            except Exception as exc:
-                done(scope, status_of(exc), started)
-                raise
-            answered = ok.get(method) if reported_status not in scope else None
-            if answered is None:
-                return done(scope, scope.get(reported_status, 200), started)
-            answered.append(clock() - started)
-            if not batch.due:
-                batch.schedule()
-
-        async def handle(scope: Scope, receive: Receive, send: Send) -> None:
-            status, started = 0, clock()
-
-            def seen(message: Message) -> Awaitable[None]:
-                # A plain function handing back send's own awaitable: no extra coroutine per message.
-                nonlocal status
-                if message["type"] == "http.response.start":
-                    status = message["status"]
-                return send(message)
-
-            try:
-                if methods is None or scope["method"] in methods:
-                    await app(scope, receive, seen)  # type: ignore[arg-type]
-                else:
-                    await refuse(scope, receive, seen)  # type: ignore[arg-type]
-            except Exception as exc:
-                status = status_of(exc)
-                raise
-            finally:
-                done(scope, status, started)
-
-        return reported if methods is not None and getattr(app, "reports_status", False) else handle
+        times = RouteTimes(self.batch, label)
+        watched = _watched(times, app, methods, refuse, status_of)
+        if methods is not None and getattr(app, "reports_status", False):
+            return _reported(times, app, methods, watched, status_of)
+        return watched
 
     def created(self, scope: str, model: str, payload: dict[str, Any], choice: Choice) -> None:
         """One task accepted; its labelled child is cached, as there are few combinations of labels."""

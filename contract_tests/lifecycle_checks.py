@@ -7,11 +7,11 @@ Each check takes a ``Walk`` and yields its findings; a check that finds nothing 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from itertools import pairwise
 
 from mockserver import contract
+from mockserver.contract.recording import percent
 
 from . import lenient
 from .checks import is_json_type
@@ -22,7 +22,6 @@ from .sniff import media_kind
 
 EARLIEST = 946_684_800  # 2000-01-01: a unix time in seconds is later than this
 SKEW = 3_600.0  # a server's clock may run ahead of ours, but not by an hour (a time-zone slip is hours)
-_PROGRESS = re.compile(r"^(\d+(?:\.\d+)?)%$")
 
 WalkCheck = Callable[[Walk], Iterator[Finding]]
 WALK_CHECKS: list[WalkCheck] = []
@@ -172,8 +171,8 @@ def terminal_holds(walk: Walk) -> Iterator[Finding]:
 
 
 def progress_value(task: dict) -> float | None:
-    match = _PROGRESS.match(str(task.get("progress", "")))
-    return float(match.group(1)) if match else None
+    """The task's progress as a number from 0 to 100, read as a recording reads it; None where it shows none."""
+    return percent(task.get("progress"))
 
 
 @walk_check

@@ -102,7 +102,8 @@ def plan(
     reason = draw.choice(p.fail_reasons) if fails else ""
     failure = catalog.reasons.index(reason) if reason else -1
     if choice.outcome:
-        failure = -1 if (reason := encodings.reason_of(choice.outcome)) is None else reason
+        chosen = encodings.reason_of(choice.outcome)
+        failure = -1 if chosen is None else chosen
     if choice.flags & SLOW:
         queue_for += catalog.settings.slow_queue / catalog.scale
     if choice.flags & STUCK:

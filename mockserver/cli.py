@@ -228,7 +228,7 @@ def _value(parser: argparse.ArgumentParser, action: argparse.Action, variable: s
         if text.strip().lower() not in _YES + _NO:
             parser.error(f"{variable}: {text!r} is neither of {'/'.join(_YES)} nor {'/'.join(_NO)}")
         return action.const if text.strip().lower() in _YES else action.default
-    if action.type is None:
+    if not callable(action.type):  # argparse also allows a registered type's name; these options use none
         return text
     try:
         return action.type(text)
@@ -238,7 +238,7 @@ def _value(parser: argparse.ArgumentParser, action: argparse.Action, variable: s
 
 
 def _config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Config:
-    named = args.named
+    named = getattr(args, "named", {})  # set by ``_parse``; none when the options were parsed alone
     refuse_invalid(
         parser,
         "mock-cli",
@@ -294,7 +294,7 @@ def _config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Config
 
 def _name(args: argparse.Namespace, option: str) -> str:
     """What gave ``option`` its value, for a refusal: its variable, or the option itself."""
-    return args.named.get(option) or f"--{option.replace('_', '-')}"
+    return getattr(args, "named", {}).get(option) or f"--{option.replace('_', '-')}"
 
 
 def _store_refused(parser: argparse.ArgumentParser, args: argparse.Namespace, exc: Exception) -> NoReturn:

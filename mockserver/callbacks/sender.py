@@ -173,7 +173,8 @@ class Sender:
             # and drops it, for as long as its record is stored.
             await self._forget(task_id)
             return []
-        started, later, settled = [], math.inf, True
+        started: list[asyncio.Task[None]] = []
+        later, settled = math.inf, True
         for item in self._plan(record, found[0]):
             if item.key in self._busy:
                 settled = False

@@ -67,8 +67,10 @@ def percent(value: Any) -> float | None:
 
 def output_urls(task: dict[str, Any]) -> tuple[str, list[str]]:
     """The field outputs came in and their URLs, ``output`` first, without repeats."""
-    data = task.get("data") if isinstance(task.get("data"), dict) else {}
-    listed = data.get("outputs") if isinstance(data.get("outputs"), list) else []
+    found = task.get("data")
+    data: dict[str, Any] = found if isinstance(found, dict) else {}
+    outputs = data.get("outputs")
+    listed: list[Any] = outputs if isinstance(outputs, list) else []
     urls = [u for u in [data.get("output"), *listed] if isinstance(u, str) and u]
     form = "outputs" if any(isinstance(u, str) and u for u in listed) else "output" if urls else "none"
     return form, list(dict.fromkeys(urls))

@@ -20,7 +20,7 @@ _MASK = (1 << 53) - 1
 
 
 @lru_cache(maxsize=64)
-def _keyed(seed: int, block: int) -> hashlib._Hash:
+def _keyed(seed: int, block: int) -> hashlib.blake2b:
     """The keyed, salted hash of one block, its key already absorbed: a copy of it costs a third of a new one."""
     key = hashlib.sha256(f"mockserver-draws:{seed}".encode()).digest()
     return hashlib.blake2b(key=key, salt=block.to_bytes(16, "big"), digest_size=64)

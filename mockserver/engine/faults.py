@@ -43,8 +43,16 @@ class Faults:
 
     def as_dict(self) -> dict[str, Any]:
         """The config's ``faults`` table form (``latency`` as a distribution table, or absent)."""
-        names = ("submit_429", "retry_after", "poll_500", "poll_502", "poll_503", "drop")
-        names += ("proxy_html", "retry_after_date")
+        names = (
+            "submit_429",
+            "retry_after",
+            "poll_500",
+            "poll_502",
+            "poll_503",
+            "drop",
+            "proxy_html",
+            "retry_after_date",
+        )
         data: dict[str, Any] = {name: getattr(self, name) for name in names}
         if self.latency is not None:
             data["latency"] = table(self.latency)

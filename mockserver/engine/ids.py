@@ -37,7 +37,7 @@ def derive_secret(*parts: object) -> bytes:
 
 
 @lru_cache(maxsize=16)
-def _keyed(secret: bytes) -> hashlib._Hash:
+def _keyed(secret: bytes) -> hashlib.blake2b:
     """BLAKE2b with the secret absorbed; a copy of it costs a third of keying a new one."""
     return hashlib.blake2b(key=secret, digest_size=_TAG_BYTES)
 

@@ -73,15 +73,13 @@ def routes(service: Service, sleep: Sleep) -> list[Route]:
             return await asgi_io.send_answer(refused, refused.status_code, scope, receive, send)
         task_id = params["task_id"]
         record = found(local.get(task_id) if local is not None else await remote.get(task_id), task_id, name, owner)
-        task = None if record is None else lifecycle.view(catalog, record, now(), link_base.media_base(scope))
-        if task is None:
+        if record is None or (task := lifecycle.view(catalog, record, now(), link_base.media_base(scope))) is None:
             missing = not_found(config)
             return await asgi_io.send_answer(missing, missing.status_code, scope, receive, send)
-        scope[modes.SEEN] = modes.ACTIONS[name][
-            record.shape & MODE_MASK
-        ]  # the mode, whatever the profile's action says
+        # the mode, whatever the profile's action says
+        scope[modes.SEEN] = modes.ACTIONS[name][record.shape & MODE_MASK]
         if metrics is not None:
-            metrics.polled(task_id, task["status"], record.failure)  # type: ignore[union-attr]
+            metrics.polled(task_id, task["status"], record.failure)
         await asgi_io.send_json(send, task)
 
     return [

@@ -65,7 +65,7 @@ def create_app(
     app = Starlette(
         routes=routes,
         middleware=middleware,
-        exception_handlers=handlers,  # type: ignore[arg-type]
+        exception_handlers=handlers,
         lifespan=service.lifespan,  # the callbacks' one scheduler, and Redis's listener, run while the app serves
     )
     app.router.redirect_slashes = False  # a bare 307 before any key check; clients that follow it re-POST

@@ -22,7 +22,7 @@ import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 
-class _Deadline:
+class _Deadline(asyncio.Protocol):
     """The deadline itself: armed when headers are awaited, disarmed when they are in, closing on expiry."""
 
     loop: asyncio.AbstractEventLoop
@@ -33,13 +33,13 @@ class _Deadline:
         self.header_timeout = header_timeout
         self._deadline: asyncio.TimerHandle | None = None
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)  # type: ignore[misc]
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
         self._arm()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
-        super().connection_lost(exc)  # type: ignore[misc]
+        super().connection_lost(exc)
 
     def _arm(self) -> None:
         if self._deadline is None:

@@ -16,7 +16,7 @@ import os
 import time
 from bisect import bisect_left
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -146,7 +146,7 @@ def _watched(
             return send(message)
 
         try:
-            await (app if methods is None or scope["method"] in methods else refuse)(scope, receive, seen)  # type: ignore[arg-type]
+            await (app if methods is None or scope["method"] in methods else refuse)(scope, receive, seen)
         except Exception as exc:
             status = status_of(exc)
             raise
@@ -202,7 +202,7 @@ def replace_handle(route: Route, handle: ASGIApp) -> None:
     route, and taking its place times a request with no middleware layer (a middleware cost a poll about a
     third of what the metrics do). ``handle`` is not a documented hook; Starlette is bounded in
     ``pyproject.toml``, and ``tests/mock/test_metrics.py`` fails if the router stops calling it."""
-    route.handle = handle  # type: ignore[method-assign]
+    route.handle = handle  # type: ignore[method-assign, assignment]
 
 
 class Metrics:
@@ -222,30 +222,33 @@ class Metrics:
         disable_created_metrics()
         self.multiprocess = MULTIPROC_ENV in os.environ
         self.registry = None if self.multiprocess else CollectorRegistry()
-        on = {"registry": self.registry}
+        registry = self.registry
         requests = Histogram(
             "mock_http_request_duration_seconds",
             "Requests answered, by route, method and status (0: dropped), and how long each took.",
             ["route", "method", "status"],
             buckets=LATENCY_BUCKETS,
-            **on,
+            registry=registry,
         )
         self.created_total = Counter(
             "mock_tasks_created",
             "Tasks accepted, by scope, model profile, mode and scenario.",
             ["scope", "model", "mode", "scenario"],
-            **on,
+            registry=registry,
         )
         self.finished_total = Counter(
-            "mock_tasks_finished", "Tasks a poll first saw finished, by outcome.", ["outcome"], **on
+            "mock_tasks_finished", "Tasks a poll first saw finished, by outcome.", ["outcome"], registry=registry
         )
         self.polls = Histogram(
-            "mock_task_polls", "Polls a task had when a poll first saw it finished.", buckets=POLL_BUCKETS, **on
+            "mock_task_polls",
+            "Polls a task had when a poll first saw it finished.",
+            buckets=POLL_BUCKETS,
+            registry=registry,
         )
-        self.faults_total = Counter("mock_faults_injected", "Simulated faults, by kind.", ["kind"], **on)
+        self.faults_total = Counter("mock_faults_injected", "Simulated faults, by kind.", ["kind"], registry=registry)
         # A shared store's size is the same seen from any worker: the latest reading wins. Memory stores add up.
-        mode = "livemostrecent" if shared_store else "livesum"
-        self.stored = Gauge("mock_store_tasks", "Tasks in the store.", multiprocess_mode=mode, **on)
+        mode: Literal["livemostrecent", "livesum"] = "livemostrecent" if shared_store else "livesum"
+        self.stored = Gauge("mock_store_tasks", "Tasks in the store.", multiprocess_mode=mode, registry=registry)
         self.size, self.reasons, self.shared_store = size, reasons, shared_store
         self.batch = Batch(requests, self.polls, self._flushed)
         self._measuring: asyncio.Task[None] | None = None

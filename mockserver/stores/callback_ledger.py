@@ -122,7 +122,8 @@ class SqliteLedger:
 
     async def unsettled(self, allowed: Allowed) -> list[Noted]:
         rows = self._db.execute("SELECT task_id, url, every, fault, base FROM mock_callbacks WHERE finished = 0")
-        return [noted for row in rows.fetchall() if (noted := checked(*row, allowed)) is not None]
+        found = (checked(task_id, url, every, fault, base, allowed) for task_id, url, every, fault, base in rows)
+        return [noted for noted in found if noted is not None]
 
     async def adopted(self, allowed: Allowed) -> list[Noted]:
         return []

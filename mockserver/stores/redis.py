@@ -41,7 +41,7 @@ import math
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from functools import cache
+from functools import cache, partial
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -170,8 +170,20 @@ def _load(raw: bytes, task_id: str | bytes) -> Record:
     return record
 
 
-def _blocking(address: dict[str, Any]) -> redis.Redis:
-    """A synchronous connection for the checks at start, which run before the server's event loop does."""
+def connect(address: dict[str, Any], timeout: float) -> Any:
+    """An asyncio client of ``address`` that never retries, connecting on first use.
+
+    Typed as Any: redis-py annotates each command of its sync and async clients alike as returning
+    ``Awaitable[T] | T`` (and replies as ``bytes | str``), so every awaited reply would need a cast.
+    """
+    return redis.asyncio.Redis(
+        **address, socket_timeout=timeout, socket_connect_timeout=TIMEOUT, retry=Retry(NoBackoff(), 0)
+    )
+
+
+def _blocking(address: dict[str, Any]) -> Any:
+    """A synchronous connection for the checks at start, which run before the server's event loop does (Any, as
+    ``connect``'s)."""
     return redis.Redis(
         **address, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT, retry=BlockingRetry(NoBackoff(), 0)
     )
@@ -253,18 +265,11 @@ class RedisStore:
         require_reachable(spec)
         host, port, db, self.ttl, lease = parse(spec)
         self.where = f"redis://{host}:{port}/{db}"
-        self.address = {"host": host, "port": port, "db": db}
+        self.address: dict[str, Any] = {"host": host, "port": port, "db": db}
         # Connections are made on first use, on the loop that serves: nothing is opened here.
-        self.client = redis.asyncio.Redis(
-            **self.address, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT, retry=Retry(NoBackoff(), 0)
-        )
+        self.client = connect(self.address, TIMEOUT)
         # An admin call blocks one connection of its own on its replies (BLPOP), up to a second.
-        self._waiting = redis.asyncio.Redis(
-            **self.address,
-            socket_timeout=ANNOUNCED_WITHIN + TIMEOUT,
-            socket_connect_timeout=TIMEOUT,
-            retry=Retry(NoBackoff(), 0),
-        )
+        self._waiting = connect(self.address, ANNOUNCED_WITHIN + TIMEOUT)
         self._paused_until = 0.0
         self._put = self.client.register_script(_PUT)
         self._claim = self.client.register_script(_CLAIM)
@@ -324,7 +329,7 @@ class RedisStore:
         deadline = time.monotonic() + ANNOUNCED_WITHIN
         for _ in range(receivers):
             left = deadline - time.monotonic()
-            if left <= 0 or await self.run(lambda left=left: self._waiting.blpop([replies], timeout=left)) is None:
+            if left <= 0 or await self.run(partial(self._waiting.blpop, [replies], timeout=left)) is None:
                 break  # an instance that went away meanwhile: it reads everything afresh when it reconnects
 
     def _keep(self, record: Record) -> None:
@@ -350,7 +355,7 @@ class RedisStore:
             keys = [PREFIX.encode() + b"task:" + task_id for task_id in ids[at : at + _CHUNK]]
             found += [
                 _load(raw, task_id)
-                for task_id, raw in zip(ids[at : at + _CHUNK], await self.run(lambda keys=keys: self.client.mget(keys)))
+                for task_id, raw in zip(ids[at : at + _CHUNK], await self.run(partial(self.client.mget, keys)))
                 if raw is not None
             ]
         return found
@@ -363,7 +368,7 @@ class RedisStore:
         ids = await self._ids(0, -1)
         for at in range(0, len(ids), _CHUNK):
             keys = [PREFIX.encode() + b"task:" + task_id for task_id in ids[at : at + _CHUNK]]
-            await self.run(lambda keys=keys: self.client.unlink(*keys))
+            await self.run(partial(self.client.unlink, *keys))
         await self.run(lambda: self.client.unlink(*_INDEX))
 
     async def newest(self, limit: int) -> list[Record]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+from functools import partial
 from typing import Any
 
 from ..engine.callback_request import MAX_URL, Asked
@@ -138,9 +139,9 @@ class RedisLedger:
         """A reset: every callback and claim of the fleet, found by SCAN (a reset is rare; requests never scan)."""
         client = self.store.client
         for pattern in (f"{PREFIX}callback:*", f"{PREFIX}send:*"):
-            found = await self.store.run(lambda pattern=pattern: _scan(client, pattern))
+            found = await self.store.run(partial(_scan, client, pattern))
             for at in range(0, len(found), _CHUNK):
-                await self.store.run(lambda chunk=found[at : at + _CHUNK]: client.unlink(*chunk))
+                await self.store.run(partial(client.unlink, *found[at : at + _CHUNK]))
         await self.store.run(lambda: client.unlink(_INDEX))  # the count goes on: other instances read past it
         self._seen = -math.inf
 
@@ -149,7 +150,7 @@ async def _scan(client: Any, pattern: str) -> list[bytes]:
     return [key async for key in client.scan_iter(match=pattern, count=_CHUNK)]
 
 
-def _parsed(member: bytes, raw: bytes | None) -> tuple[Any, ...] | None:
+def _parsed(member: bytes, raw: bytes | None) -> tuple[str, Any, Any, Any, Any] | None:
     """A stored callback's task id and fields, for ``checked``; None for one that expired, or that another tool
     wrote wrong (logged)."""
     if raw is None:

@@ -25,20 +25,19 @@ import logging
 import random
 import uuid
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import orjson
 import redis
 import redis.asyncio
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 
 from .. import contract
 from ..engine import jsonio, scenarios
 from ..engine.journal_entries import SCANNED
 from ..engine.rules import Rule, checked, fires
 from .base import StoreError
-from .redis import CHANNEL, PREFIX, TIMEOUT, RedisStore, problem
+from .redis import CHANNEL, PREFIX, TIMEOUT, RedisStore, connect, problem
 
 FAULTS = f"{PREFIX}faults"
 JOURNAL = f"{PREFIX}journal"
@@ -105,7 +104,7 @@ class RedisRules:
             if not rule.matches(scope, model, owner):
                 continue
             if rule.left is not None:
-                spent = await self.store.run(lambda n=rule.number: self._spend(keys=[_RULES, _LEFT, _PLAYED], args=[n]))
+                spent = await self.store.run(partial(self._spend, keys=[_RULES, _LEFT, _PLAYED], args=[rule.number]))
                 if spent != 1:  # 2: this was its last submit; 0: another instance spent it meanwhile
                     self._known = None
                     await self.store.announce("rules", wait=False)  # on a submit: never wait on the others
@@ -114,7 +113,7 @@ class RedisRules:
             elif not fires(rule, self.draws):
                 continue
             else:
-                await self.store.run(lambda n=rule.number: self.store.client.hincrby(_PLAYED, n, 1))
+                await self.store.run(partial(self.store.client.hincrby, _PLAYED, rule.number, 1))
             return rule.choice
         return None
 
@@ -177,17 +176,17 @@ class RedisRules:
 
     def _checked(self, number: bytes, raw: bytes, left: bytes | None, played: bytes) -> Rule:
         """The rule, if each part keeps ``schemas/mock-redis.json`` and the whole ``mock-rule.json``; ValueError if not."""
-        for count in (number, played) if left is None else (number, played, left):
-            if wrong := problem("counter", count.decode("latin-1")):
+        for counter in (number, played) if left is None else (number, played, left):
+            if wrong := problem("counter", counter.decode("latin-1")):
                 raise ValueError(wrong)
         if len(raw) > RULE_MOST:
             raise ValueError(f"its definition is over {RULE_MOST} bytes")
         given = jsonio.loads(raw)
         if wrong := problem("rule", given):
             raise ValueError(wrong)
-        fields = (given.get(name) for name in ("fraction", "scope", "model", "key"))
+        fraction, scope, model, key = (given.get(name) for name in ("fraction", "scope", "model", "key"))
         count = None if left is None else int(left)
-        return checked(int(number), given["scenario"], count, *fields, int(played), self.reasons)
+        return checked(int(number), given["scenario"], count, fraction, scope, model, key, int(played), self.reasons)
 
     async def clear(self) -> None:
         await self.store.run(lambda: self.store.client.unlink(_RULES, _LEFT, _PLAYED))
@@ -272,9 +271,7 @@ class Listener:
         self.token = uuid.uuid4().hex  # its own messages are skipped: the sender applied them already
         # No retry: redis-py would reconnect and subscribe again unseen, and what was kept would outlive a Redis
         # restarted empty. A failure reaches ``run``, which forgets everything and connects anew.
-        self.client = redis.asyncio.Redis(
-            **store.address, socket_timeout=2 * TIMEOUT, socket_connect_timeout=TIMEOUT, retry=Retry(NoBackoff(), 0)
-        )
+        self.client = connect(store.address, 2 * TIMEOUT)
 
     @property
     def subscribed(self) -> bool:

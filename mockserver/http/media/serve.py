@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 from starlette.types import Receive, Scope, Send
 
@@ -21,7 +22,7 @@ _RANGE = re.compile(r"[ \t]*bytes[ \t]*=[ \t]*([0-9]*)[ \t]*-[ \t]*([0-9]*)[ \t]
 DIGITS = 18  # a position with more is past the end of any file served
 
 
-def parse_range(header: str, size: int) -> tuple[int, int] | None | bool:
+def parse_range(header: str, size: int) -> tuple[int, int] | None | Literal[False]:
     """``(first, last)`` inclusive; None to ignore the header; False when no byte of it exists (416)."""
     found = _RANGE.fullmatch(header)
     if found is None or not (found[1] or found[2]):

@@ -104,9 +104,10 @@ def plan(
     if choice.outcome:
         chosen = encodings.reason_of(choice.outcome)
         failure = -1 if chosen is None else chosen
-    if choice.flags & SLOW:
+    flags = choice.flags  # read once: a property, on every submit
+    if flags & SLOW:
         queue_for += catalog.settings.slow_queue / catalog.scale
-    if choice.flags & STUCK:
+    if flags & STUCK:
         # Runs for ever; with a fail outcome, until the provider's hard timeout, counted from submit.
         hard = catalog.settings.hard_timeout / catalog.scale - queue_for
         run_for = math.inf if encodings.reason_of(choice.outcome) is None else max(0.0, hard)
@@ -118,7 +119,7 @@ def plan(
         queue_for, run_for = played.queue / catalog.scale, played.run / catalog.scale
         failure = catalog.reasons.index(played.reason) if played.reason else -1
     return Record(
-        task_id, scope, owner, submitted_at, queue_for, run_for, failure, profile, choice.flags, -1, 0.0, shape, take
+        task_id, scope, owner, submitted_at, queue_for, run_for, failure, profile, flags, -1, 0.0, shape, take
     )
 
 

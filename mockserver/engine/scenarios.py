@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from .. import contract
 from . import encodings
 from .callback_settings import FAULTS as CALLBACK_FAULTS
+from .encodings import OUTCOME_BITS
 
 BEHAVIOURS = ("default", "stuck", "slow", "late-visible", "expire", "outputs", "no-progress", "skip-states")
 STUCK, SLOW, LATE, EXPIRE, OUTPUTS, NO_PROGRESS, SKIP_STATES = (1 << n for n in range(1, len(BEHAVIOURS)))
@@ -67,7 +68,7 @@ class Choice:
 
     @property
     def code(self) -> int:
-        return self.behaviour << encodings.OUTCOME_BITS | self.outcome
+        return self.behaviour << OUTCOME_BITS | self.outcome
 
 
 DEFAULT = Choice()

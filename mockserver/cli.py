@@ -316,7 +316,7 @@ def _key(given: str) -> tuple[str, str]:
 
 def _app(parser: argparse.ArgumentParser, args: argparse.Namespace, config: Config) -> Starlette:
     """The app of a process that serves, with its own store, and a nonce slot no other process with its secret
-    holds (nonces.py)."""
+    holds (engine/nonces.py)."""
     try:
         reasons, size = tuple(config.fail_reasons), config.journal_size
         backend = open_backend(args.store, seed=config.seed, reasons=reasons, journal_size=size)

@@ -4,7 +4,7 @@
 - **behaviour** (``Record.flags``): one bit, ``1 << i`` for ``scenarios.BEHAVIOURS[i]``.
 - **shape** (48 bits, the id's and the record's): the mode in bits 0-1 (``MODES``: text, images, videos), width
   and height in pixels in bits 2-14 and 15-27, duration in tenths of a second in bits 28-43
-  (``media.shape``), and the lifecycle's index in bits 44-47 (``lifecycle.WALKS``).
+  (``output_shape``), and the lifecycle's index in bits 44-47 (``lifecycle.WALKS``).
 
 The hot paths read the mode and lifecycle with the masks and shifts below rather than through a call.
 """

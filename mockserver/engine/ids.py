@@ -51,7 +51,7 @@ def _tag(secret: bytes, payload: bytes, scope: str, owner: int) -> bytes:
 
 def mint(secret: bytes, ticket: Ticket, scope: str, owner: int) -> str:
     submitted_ms, profile, scenario, nonce, shape = ticket
-    # Each field fits its width where it is made: nonces.py, media/shape.py, MAX_PROFILES and the scenario codes.
+    # Each field fits its width where it is made: nonces.py, output_shape.py, MAX_PROFILES and the scenario codes.
     packed = submitted_ms << 128 | profile << 112 | scenario << 104 | nonce << 48 | shape
     payload = packed.to_bytes(_PAYLOAD_BYTES, "big")
     return (payload + _tag(secret, payload, scope, owner)).hex()

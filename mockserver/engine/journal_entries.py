@@ -1,7 +1,7 @@
 """Where the request journal's entries are kept: this process's memory (``MemoryJournal``), or the fleet's
 Redis stream (``stores.redis_shared.RedisJournal``); both read a page at a time from the newest end. One
 task's entries are looked for among the newest ``SCANNED`` only, so a dashboard open on a task's timeline
-costs a bounded time however long the journal is. The middleware that writes them is ``journal.py``'s.
+costs a bounded time however long the journal is. The middleware that writes them is ``http/journal.py``'s.
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ WALKS = _walks()
 class Record(NamedTuple):
     """``failure`` indexes the catalog's reasons (-1: succeeds); ``profile`` its profiles; ``flags`` are
     the scenario's bits. ``forced`` is a state index pinned by the admin API at ``forced_at`` (-1: none).
-    ``shape`` is the mode and output shape the request asked for, packed (``media.shape``). ``take`` is the
+    ``shape`` is the mode and output shape the request asked for, packed (``output_shape``). ``take`` is the
     recorded lifecycle a ``--replay`` task plays (an index into the catalog's takes of its profile; -1: none).
 
     A named tuple, not a frozen dataclass: that one set its 13 fields one call at a time, about a tenth

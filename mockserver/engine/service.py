@@ -1,6 +1,6 @@
 """The mock's state and rules, apart from HTTP: who a key is, what a submit becomes, which task an id names.
 
-The routes (``api.py``), the admin API and the dashboard all hold one ``Service`` and read or change
+The routes (``http/api.py``), the admin API and the dashboard all hold one ``Service`` and read or change
 the mock only through it. A request it will not carry out raises ``refusals.Refused``.
 
 Everything kept beyond a request is reached through one handle, ``backend`` (``stores.open_backend``):

@@ -2,7 +2,7 @@
 
 Submits and polls are nearly all of a mock's traffic, so these two read and answer the ASGI messages
 themselves (``asgi_io.py``), and a poll calls a local store as a plain function, awaiting only a remote one
-(``Service.local``). A refusal found anywhere is raised as ``refusals.Refused``.
+(``Backend.local``). A refusal found anywhere is raised as ``refusals.Refused``.
 """
 
 from __future__ import annotations

@@ -112,7 +112,7 @@ def _uvicorn(app: Any, options: Options, listening: socket.socket) -> None:
         "host": options.host,
         "port": options.port,
         "log_level": options.log_level,
-        "access_log": False,  # the app writes its own (accesslog.py), in batches
+        "access_log": False,  # the app writes its own (access_log.py), in batches
         "timeout_graceful_shutdown": options.grace,
         "timeout_keep_alive": options.keep_alive,
         "http": protocol(options.header_timeout),
@@ -161,7 +161,7 @@ def _run_granian(options: Options, level: str, port: int) -> None:
         interface=Interfaces.ASGI,
         workers=options.workers,
         log_level=level,  # type: ignore[arg-type]
-        log_access=False,  # the app writes its own (accesslog.py), in batches
+        log_access=False,  # the app writes its own (access_log.py), in batches
         workers_kill_timeout=options.grace,
         # HTTP/1.1 only: while hyper's "auto" mode tells HTTP/1.1 from HTTP/2 no header timer runs, so a connection
         # that never sends a byte was held for ever (clients speak HTTP/1.1 to a mock without TLS anyway)

@@ -1,7 +1,7 @@
 """``mockserver --replay FILE.jsonl``: each recorded model plays its recorded lifecycles, one after another.
 
 Each model of the recording gets the profile ``fit`` estimates (which the scenarios, and any model
-the recording lacks, play with) and the recording's ended tasks as takes (``takes.py``): a submit
+the recording lacks, play with) and the recording's ended tasks as takes (``engine/recorded_takes.py``): a submit
 that asks for no scenario plays take number ``nonce % count`` of its model, with the statuses,
 progress, failure and outputs that task showed, at the times it showed them divided by the time
 scale. Nonces count up, so a lone server cycles through the recording in order.

@@ -2,7 +2,7 @@
 
 Whatever is not on the hot path (the admin API, the dashboard, callbacks) reads
 every store as an ``AsyncStore``, a local one through ``Awaited``: one interface, awaited everywhere
-but where an await would cost the local stores' polls (service.py).
+but where an await would cost the local stores' polls (engine/service.py).
 
 Those reads stay bounded in time at a million tasks on every store: the dashboard's newest tasks are read
 from the end (``newest``), never by counting and skipping, and SQLite's count and pages, which walk the
@@ -106,7 +106,7 @@ class SqliteStore:
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = str(path)  # the admin API's rules live in the same file (rules.py)
+        self.path = str(path)  # the admin API's rules live in the same file (sqlite_rules.py)
         self._names = list(Record._fields)
         try:
             # A short busy timeout: the store runs on the event loop, and another program's write lock

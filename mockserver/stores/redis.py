@@ -4,7 +4,7 @@ Every accepted task is written before its id is answered, so the store holds eve
 fleet: a poll reads its record from Redis (one round trip) and an id Redis lacks is no task (reset,
 expired, or never accepted), with no rebuild from the id. That makes forced states and resets exact
 on the very next poll through any instance. Run-time faults, which every request consults, are kept
-in each process and kept in step by pub/sub (``stores.redis_shared.py``).
+in each process and kept in step by pub/sub (``redis_shared.py``).
 
 The client is redis-py's asyncio one (``base.AsyncStore``): while Redis answers one request, the
 event loop serves others. Only the checks at start (is Redis there, which nonce slot is free) use a
@@ -28,7 +28,7 @@ Keys live under ``mockserver:``: ``task:{id}`` (a record, expiring after the TTL
 ``tasks:at`` (sorted sets of ids in the order they came and by submit time, for listing; each put unlists
 tasks past the TTL, and the index keys themselves expire a TTL after the last put),
 ``slot:{secret hash}:{n}`` (nonce slots), ``ack:{message id}`` (the replies to an admin change), the
-shared admin state of ``stores.redis_shared.py`` and the callbacks of ``redis_ledger.py``.
+shared admin state of ``redis_shared.py`` and the callbacks of ``redis_ledger.py``.
 """
 
 from __future__ import annotations
@@ -257,9 +257,9 @@ class SlotLease:
 
 
 class RedisStore:
-    """``store.AsyncStore`` on Redis, plus what a fleet shares: nonce slots and the admin state."""
+    """``base.AsyncStore`` on Redis, plus what a fleet shares: nonce slots and the admin state."""
 
-    complete = True  # holds every task the fleet accepted: an id it lacks is no task (service.py)
+    complete = True  # holds every task the fleet accepted: an id it lacks is no task (engine/service.py)
 
     def __init__(self, spec: str) -> None:
         require_reachable(spec)

@@ -1,6 +1,6 @@
 """Answer a download as a CDN does: HEAD, single byte ranges (206 / 416), ETag, Cache-Control.
 
-Written at the ASGI level, as submits and polls are (``wire.py``): a download is the one other route
+Written at the ASGI level, as submits and polls are (``asgi_io.py``): a download is the one other route
 a client repeats, and Starlette's request and response objects were a third of its cost.
 
 Browsers' ``<video>`` asks for ``bytes=0-`` and then seeks with further ranges; download managers

@@ -13,7 +13,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..engine.journal_entries import Entries, MemoryJournal
 from ..engine.nonces import Nonces, claim_slot
@@ -22,6 +22,9 @@ from .base import AsyncStore, DamagedRecord, Store, StoreError
 from .callback_ledger import Ledger, MemoryLedger, SqliteLedger
 from .local import Awaited, MemoryStore, SqliteStore
 from .sqlite_rules import SqliteRules
+
+if TYPE_CHECKING:  # imported with Redis only, which imports redis-py
+    from .redis_shared import Listener
 
 __all__ = ["AsyncStore", "Backend", "DamagedRecord", "Store", "StoreError", "backend_for", "check_spec", "open_backend"]
 
@@ -42,9 +45,7 @@ class Backend:
     ledger: Ledger
     shared: bool
     complete: bool
-    listener: Any = (
-        None  # with Redis, a ``stores.redis_shared.Listener``: the fleet's changes heard while the app serves
-    )
+    listener: Listener | None = None  # with Redis: the fleet's changes, heard while the app serves
     nonces_for: Callable[[bytes, int], Callable[[], int]] = lambda secret, slot: Nonces(slot)
     claim: Callable[[bytes], int] = claim_slot  # a process's nonce slot, claimed before it serves
     close: Callable[[], Any] | None = None  # awaited when the app stops

@@ -57,3 +57,28 @@ def test_the_layers_hold() -> None:
     lint = Path(sys.executable).parent / "lint-imports"
     run = subprocess.run([lint], check=False, cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def concrete_store_checks(root: Path) -> list[str]:
+    """Each ``isinstance`` outside ``mockserver/stores`` that names a concrete store class."""
+    import ast
+
+    stores = {"MemoryStore", "SqliteStore", "RedisStore", "SqliteRules", "RedisRules", "MemoryRules"}
+    found = []
+    for path in sorted((root / "mockserver").rglob("*.py")):
+        if "stores" in path.relative_to(root).parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "isinstance" and len(node.args) == 2:
+                named = {n.id if isinstance(n, ast.Name) else getattr(n, "attr", "") for n in ast.walk(node.args[1])}
+                if named & stores:
+                    found.append(f"{path.relative_to(root)}:{node.lineno}")
+    return found
+
+
+def test_only_the_stores_package_knows_which_backend_is_in_use(tmp_path: Path) -> None:
+    assert concrete_store_checks(ROOT) == []
+    planted = tmp_path / "mockserver" / "service.py"
+    planted.parent.mkdir()
+    planted.write_text("def f(store):\n    return isinstance(store, RedisStore)\n")
+    assert concrete_store_checks(tmp_path) == ["mockserver/service.py:2"]

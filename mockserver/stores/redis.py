@@ -228,7 +228,7 @@ class SlotLease:
         """Whether this process may mint ids now: it has proved it holds its slot within the last lease."""
         return self._from <= self.clock() < self._until
 
-    def check(self) -> None:
+    def require_held(self) -> None:
         """``SlotLost`` unless ``held``: before anything a submit would change, such as a rule's count."""
         if not self._from <= self.clock() < self._until:
             raise SlotLost(
@@ -238,7 +238,7 @@ class SlotLease:
             )
 
     def __call__(self) -> int:
-        self.check()
+        self.require_held()
         nonce = self._next
         self._next = nonce + 1
         return nonce

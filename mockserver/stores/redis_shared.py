@@ -98,7 +98,7 @@ class RedisRules:
         self._known = None
 
     async def choose(self, scope: str, model: str, owner: int) -> scenarios.Choice | None:
-        self.store.lease.check()  # a submit refused for want of a nonce slot spends no rule
+        self.store.lease.require_held()  # a submit refused for want of a nonce slot spends no rule
         known = self._known if self.store.fresh and self._known is not None else await self.listing()
         for rule in known:
             if not rule.matches(scope, model, owner):

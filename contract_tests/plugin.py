@@ -82,14 +82,14 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
         terminalreporter.write_line(line)
     if kit.options.report:
         try:
-            _write_report(kit, mode)
+            _write_report(kit, str(mode), kit.options.report)
         except OSError as exc:
             terminalreporter.write_line(f"report: could not write {kit.options.report}: {exc}", red=True)
         else:
             terminalreporter.write_line(f"report: {kit.options.report}")
 
 
-def _write_report(kit: Kit, endpoint: str) -> None:
+def _write_report(kit: Kit, endpoint: str, report: str) -> None:
     budget = kit.target.budget
     probes = [p for p in kit.planned() if p.exchange is not None]
     tasks = [(p.expect.why, p.body, p.walk) for p in probes]
@@ -102,4 +102,4 @@ def _write_report(kit: Kit, endpoint: str) -> None:
     }
     free = [(value, exchange.status) for value, exchange in kit.free]
     paid = [(p.classes, p.exchange.status) for p in probes]
-    html_report.write(kit.options.report, kit.report, tasks, stray, inputs.coverage(free, paid), **facts)
+    html_report.write(report, kit.report, tasks, stray, inputs.coverage(free, paid), **facts)

@@ -28,7 +28,7 @@ from contract_tests.client import (
     retry_after,
 )
 from mockserver import Config, create_app
-from mockserver.config import FAIL_REASONS
+from mockserver.engine.config import FAIL_REASONS
 
 KEY = "sk-mock-dev"
 BASE = "http://testserver"

@@ -8,7 +8,7 @@ from pathlib import Path
 from harness import run_pytest
 
 from mockserver.contract.recording import read
-from mockserver.fit import fit
+from mockserver.recording.fit import fit
 
 KIT = ["--pyargs", "contract_tests", "--contract-mock"]
 

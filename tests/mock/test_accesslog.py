@@ -7,7 +7,7 @@ import io
 from starlette.testclient import TestClient
 
 from mockserver import Config, create_app
-from mockserver.accesslog import BATCH_BYTES, AccessLog, line
+from mockserver.http.access_log import BATCH_BYTES, AccessLog, line
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 CAT = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}

@@ -9,8 +9,9 @@ import pytest
 from fakeclock import START, Clock
 from starlette.testclient import TestClient
 
-from mockserver import Config, contract, create_app, validate
+from mockserver import Config, contract, create_app
 from mockserver.contract import golden
+from mockserver.engine import validate
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 CAT = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}

@@ -7,7 +7,7 @@ from fakeclock import Clock
 from starlette.testclient import TestClient
 
 from mockserver import Config, create_app
-from mockserver.media.serve import parse_range
+from mockserver.http.media.serve import parse_range
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 

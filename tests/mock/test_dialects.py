@@ -11,7 +11,7 @@ from fakeclock import START, Clock
 from starlette.testclient import TestClient
 
 from mockserver import Config, contract, create_app
-from mockserver.profiles import MODELS, Profile, fixed
+from mockserver.engine.profiles import MODELS, Profile, fixed
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 OTHER = {"Authorization": "Bearer sk-other"}

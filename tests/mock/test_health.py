@@ -9,7 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
 from mockserver import Config, create_app
-from mockserver.store import SqliteStore
+from mockserver.stores.local import SqliteStore
 
 ADMIN = {"Authorization": "Bearer sk-adm"}
 KEY = {"Authorization": "Bearer sk-mock-dev"}

@@ -9,9 +9,9 @@ from fakeclock import START, Clock
 from starlette.testclient import TestClient
 
 from mockserver import Config, contract, create_app
-from mockserver.config import FAIL_REASONS
-from mockserver.profiles import Profile, fixed, uniform
-from mockserver.scenarios import names
+from mockserver.engine.config import FAIL_REASONS
+from mockserver.engine.profiles import Profile, fixed, uniform
+from mockserver.engine.scenarios import names
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 ALWAYS_FAILS = Profile(queue=uniform(1, 2), run=uniform(5, 10), fail_rate=1.0)

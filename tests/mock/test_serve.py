@@ -15,7 +15,7 @@ from fakeclock import Clock
 
 from mockserver import contract
 from mockserver.cli import main
-from mockserver.servers import SERVERS, Options
+from mockserver.http.servers import SERVERS, Options
 from mockserver.testing import await_port, free_port, running_mock
 
 

@@ -17,7 +17,7 @@ from fakeclock import Clock
 from starlette.testclient import TestClient
 
 from mockserver import Config, contract, create_app
-from mockserver.config import DEV_KEY
+from mockserver.engine.config import DEV_KEY
 from mockserver.testing import running_mock
 
 SPEC = contract.fixtures_dir() / "spec"

@@ -21,10 +21,10 @@ import pytest
 from processes import command
 
 from mockserver import contract
-from mockserver.catalog import resolve
-from mockserver.config import config_from
-from mockserver.fit import fit, fit_timing, to_toml
-from mockserver.profiles import timing
+from mockserver.engine.catalog import resolve
+from mockserver.engine.config import config_from
+from mockserver.engine.profiles import timing
+from mockserver.recording.fit import fit, fit_timing, to_toml
 
 Draw = Callable[[random.Random], float]
 

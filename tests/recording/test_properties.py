@@ -24,10 +24,11 @@ from hypothesis import strategies as st
 from processes import HEADERS
 from starlette.testclient import TestClient
 
-from mockserver import Config, contract, create_app, fit, replay
-from mockserver.config import ConfigError, load_config
+from mockserver import Config, contract, create_app
 from mockserver.contract.recording import RecordingError, TaskLog, Writer
-from mockserver.faults import Faults
+from mockserver.engine.config import ConfigError, load_config
+from mockserver.engine.faults import Faults
+from mockserver.recording import fit, replay
 
 ODD = ["\ud800", "x\udcff", " ", "\t\u3000", "\ufeff", "veo3-fast", "sora-2-pro", "videos default", "²", "0" * 30]
 ODD += [" " * 200 + "cut", "\n# [models.x]\n", "x" * 5000]

@@ -24,8 +24,9 @@ import pytest
 from processes import HEADERS, command, serving, stop
 from starlette.types import Receive, Scope, Send
 
-from mockserver import Config, record
+from mockserver import Config
 from mockserver.contract.recording import Writer
+from mockserver.recording import record
 from mockserver.testing import await_url
 from mockserver.testing import serving as serving_app
 

@@ -14,8 +14,9 @@ from fakeclock import Clock
 from processes import HEADERS, KEY, command, recording, serving, stop
 
 from contract_tests.client import Client, Policy
-from mockserver import Config, contract, create_app, record
+from mockserver import Config, contract, create_app
 from mockserver.contract.recording import MOST_KEPT, RecordingError, TaskLog, Writer, read
+from mockserver.recording import record
 from mockserver.testing import free_port
 
 FAST = ("--time-scale", "200", "--seed", "7")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from mockserver.servers import SERVERS
+from mockserver.http.servers import SERVERS
 from mockserver.testing import await_port, await_url, free_port
 
 

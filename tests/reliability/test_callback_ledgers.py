@@ -15,9 +15,9 @@ import redis
 from callbackrun import Clock, client, submit
 
 from mockserver import create_app
-from mockserver.config import config_from
-from mockserver.redis_store import RedisStore
-from mockserver.store import SqliteStore
+from mockserver.engine.config import config_from
+from mockserver.stores.local import SqliteStore
+from mockserver.stores.redis import RedisStore
 
 CONFIG = config_from({"time_scale": 100, "seed": 3, "callbacks": {"local_ports": [9]}})
 HOOK = {"callback_url": "http://127.0.0.1:9/hook"}  # a port nothing listens on: noted, never settled here

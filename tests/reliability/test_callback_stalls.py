@@ -18,8 +18,8 @@ from receiver import Receiver
 
 from mockserver import create_app
 from mockserver.callbacks.sender import PER_DESTINATION
-from mockserver.config import config_from
-from mockserver.redis_store import RedisStore
+from mockserver.engine.config import config_from
+from mockserver.stores.redis import RedisStore
 
 
 async def start_for(app: Any, clock: Clock, seconds: float, step: float = 0.5) -> list[asyncio.Task[None]]:

@@ -19,7 +19,7 @@ from callbackrun import KEY, TERMINAL, Clock, attempts, client, journal, make, r
 from receiver import Receiver
 from standardwebhooks.webhooks import Webhook
 
-from mockserver.callbacks.settings import DEV_SECRET
+from mockserver.engine.callback_settings import DEV_SECRET
 from mockserver.testing import free_port
 
 

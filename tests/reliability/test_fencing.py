@@ -18,8 +18,8 @@ import httpx
 import redis
 
 from mockserver import Config, create_app
-from mockserver.nonces import COUNT_BITS
-from mockserver.redis_store import PREFIX, RedisStore
+from mockserver.engine.nonces import COUNT_BITS
+from mockserver.stores.redis import PREFIX, RedisStore
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 ADMIN = {"Authorization": "Bearer adm"}

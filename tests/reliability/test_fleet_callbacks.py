@@ -16,7 +16,7 @@ import httpx
 import pytest
 from receiver import Receiver
 
-from mockserver.servers import SERVERS
+from mockserver.http.servers import SERVERS
 from mockserver.testing import free_port
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}

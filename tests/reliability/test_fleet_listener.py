@@ -17,7 +17,7 @@ import httpx
 import pytest
 import redis
 
-from mockserver.redis_store import CHANNEL, PREFIX
+from mockserver.stores.redis import CHANNEL, PREFIX
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 ADMIN = {"Authorization": "Bearer sk-adm"}

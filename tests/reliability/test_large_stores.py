@@ -19,10 +19,10 @@ from benchload import load_bench
 from fakeclock import Clock
 
 from mockserver import Config, create_app
-from mockserver.journal import SCANNED
-from mockserver.redis_shared import JOURNAL
-from mockserver.redis_store import RedisStore
-from mockserver.store import SqliteStore
+from mockserver.engine.journal_entries import SCANNED
+from mockserver.stores.local import SqliteStore
+from mockserver.stores.redis import RedisStore
+from mockserver.stores.redis_shared import JOURNAL
 
 ADMIN = {"Authorization": "Bearer adm"}
 KEY = {"Authorization": "Bearer sk-mock-dev"}

@@ -14,8 +14,8 @@ from fakeclock import START, Clock
 from starlette.testclient import TestClient
 
 from mockserver import contract, create_app
-from mockserver.config import config_from
-from mockserver.store import SqliteStore
+from mockserver.engine.config import config_from
+from mockserver.stores.local import SqliteStore
 
 HEADERS = {"Authorization": "Bearer sk-mock-dev"}
 BODY = {"prompt": "A cat surfing in sunset, cinematic", "model": "any-model"}  # no model profile: the scope's

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from mockserver import Config, create_app
-from mockserver.redis_store import RedisStore
+from mockserver.stores.redis import RedisStore
 from mockserver.testing import serving
 
 SECRET = b"readyz"

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from benchload import load_bench
 
-from mockserver.nonces import COUNT_BITS
+from mockserver.engine.nonces import COUNT_BITS
 
 SUBMITS = 20_000
 CLIENTS = 50

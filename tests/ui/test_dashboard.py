@@ -24,7 +24,7 @@ from fakeclock import Clock
 from playwright.sync_api import Page, expect
 
 from mockserver import Config
-from mockserver.profiles import Profile, fixed
+from mockserver.engine.profiles import Profile, fixed
 from mockserver.testing import RunningMock, running_mock
 
 ADMIN = "adm-dashboard-3c1f"

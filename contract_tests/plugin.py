@@ -91,9 +91,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
 
 def _write_report(kit: Kit, endpoint: str, report: str) -> None:
     budget = kit.target.budget
-    probes = [p for p in kit.planned() if p.exchange is not None]
-    tasks = [(p.expect.why, p.body, p.walk) for p in probes]
-    stray = [ex for _, ex in kit.target.accepted if all(ex is not p.exchange for p in probes)]
+    sent = [(p, p.exchange) for p in kit.planned() if p.exchange is not None]
+    tasks = [(p.expect.why, p.body, p.walk) for p, _ in sent]
+    stray = [ex for _, ex in kit.target.accepted if all(ex is not exchange for _, exchange in sent)]
     facts = {
         "endpoint": endpoint,
         "tasks created": f"{budget.spent} of a budget of {budget.limit}",
@@ -101,5 +101,5 @@ def _write_report(kit: Kit, endpoint: str, report: str) -> None:
         "strict": "yes" if kit.options.strict else "no (warnings do not fail the run)",
     }
     free = [(value, exchange.status) for value, exchange in kit.free]
-    paid = [(p.classes, p.exchange.status) for p in probes]
+    paid = [(p.classes, exchange.status) for p, exchange in sent]
     html_report.write(report, kit.report, tasks, stray, inputs.coverage(free, paid), **facts)

@@ -22,10 +22,10 @@ import httpx
 import redis
 
 from mockserver import Config, create_app
-from mockserver.lifecycle import Record
-from mockserver.redis_shared import JOURNAL
-from mockserver.redis_store import RedisStore
-from mockserver.store import SqliteStore
+from mockserver.engine.lifecycle import Record
+from mockserver.stores.local import SqliteStore
+from mockserver.stores.redis import RedisStore
+from mockserver.stores.redis_shared import JOURNAL
 from mockserver.testing import await_port, free_port
 
 ADMIN = {"Authorization": "Bearer adm"}

@@ -3,7 +3,7 @@
 Usage: ``python bench/fleet.py [--duration 5] [--instances 3]``. Needs ``wrk`` and Debian's ``redis-server``.
 Each instance has its own wrk at once, and the figures are their sums; the CPU per request is the
 instances' own, and Redis's is given apart. Polls ask for one task, which each instance has read once and
-keeps (redis_store.py), as a client polling its task does; submits each write a record to Redis.
+keeps (stores/redis.py), as a client polling its task does; submits each write a record to Redis.
 """
 
 from __future__ import annotations

@@ -49,7 +49,7 @@ def app_for(kind: str) -> ASGIApp:
     from dataclasses import replace
 
     from mockserver import Config, create_app
-    from mockserver.accesslog import AccessLog
+    from mockserver.http.access_log import AccessLog
 
     app = create_app(replace(Config(), metrics=kind == "metrics"))
     if kind == "logged":

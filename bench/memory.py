@@ -10,12 +10,12 @@ import sys
 import tracemalloc
 from collections.abc import Iterator
 
-from mockserver import ids, lifecycle, scenarios
-from mockserver.catalog import resolve
-from mockserver.config import Config
-from mockserver.media.shape import packed
-from mockserver.nonces import Nonces
-from mockserver.store import MemoryStore
+from mockserver.engine import ids, lifecycle, scenarios
+from mockserver.engine.catalog import resolve
+from mockserver.engine.config import Config
+from mockserver.engine.nonces import Nonces
+from mockserver.engine.output_shape import packed
+from mockserver.stores.local import MemoryStore
 
 START_MS = 1_756_693_797_000
 
@@ -39,7 +39,7 @@ def records(count: int, config: Config | None = None, owner: int = 1) -> Iterato
         ticket = ids.Ticket(submitted_ms=at, profile=profile, scenario=choice.code, nonce=nonces(), shape=shape)
         task_id = ids.mint(secret, ticket, "videos", owner)
         yield lifecycle.plan(
-            catalog, task_id, "videos", owner, at / 1000, profile, choice, fate=ticket.nonce, shape=shape
+            catalog, task_id, "videos", owner, at / 1000, profile, choice, nonce=ticket.nonce, shape=shape
         )
 
 

@@ -21,8 +21,9 @@ from itertools import cycle, islice
 from pathlib import Path
 from typing import Any
 
-from mockserver import Config, fit, replay
+from mockserver import Config
 from mockserver.contract.recording import TaskLog, Writer
+from mockserver.recording import fit, replay
 
 MODELS = 20
 

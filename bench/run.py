@@ -33,7 +33,7 @@ import httpx
 import results
 from rss import bytes_per_task as resident_bytes_per_task
 
-from mockserver.servers import SERVERS
+from mockserver.http.servers import SERVERS
 from mockserver.testing import await_port, free_port
 
 HERE = Path(__file__).resolve().parent

@@ -185,7 +185,7 @@ def undecodable(data: bytes) -> str | None:
     import av  # imported here: a run with no outputs to check never pays for loading FFmpeg
 
     try:
-        with av.open(io.BytesIO(data)) as container:
+        with av.open(io.BytesIO(data), mode="r") as container:
             streams = [s for s in container.streams if s.type in ("video", "audio")]
             if not streams:
                 return "no video or audio stream in it"

@@ -116,12 +116,17 @@ class Policy:
     grace: float = GRACE
 
 
+def doubled(first: float, attempt: int, cap: float = math.inf) -> float:
+    """``first`` doubled ``attempt`` times, capped: the one doubling schedule, of polls and of output fetches."""
+    return min(first * 2**attempt, cap)
+
+
 def backoff(attempt: int, policy: Policy, rand: Callable[[], float] = _random.random) -> float:
     """The delay before poll ``attempt + 1``: doubling, capped, then spread by ±``jitter``.
 
     The spread keeps many clients started together from polling in lockstep.
     """
-    base = min(policy.poll_initial * 2**attempt, policy.poll_max)
+    base = doubled(policy.poll_initial, attempt, policy.poll_max)
     if not policy.jitter:
         return base
     return max(0.0, base * (1 + policy.jitter * (2 * rand() - 1)))

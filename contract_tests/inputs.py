@@ -17,9 +17,10 @@ Two probe families use them:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from mockserver import contract
@@ -155,8 +156,8 @@ def _factors(model: str) -> dict[str, list[Value]]:
 class Pairs:
     """The pairs of values (of two factors) the paid bodies have carried so far, across scopes."""
 
-    seen: set[frozenset[tuple[str, str]]] = field(default_factory=set)
-    singles: set[tuple[str, str]] = field(default_factory=set)
+    seen: set[frozenset[tuple[str, str]]] = dataclasses.field(default_factory=set)
+    singles: set[tuple[str, str]] = dataclasses.field(default_factory=set)
 
     def add(self, chosen: list[Value]) -> None:
         keys = [(v.field, v.kind) for v in chosen]
@@ -219,8 +220,8 @@ class Coverage:
     field: str
     kind: str
     valid: bool
-    free: dict[str, int] = field(default_factory=dict)
-    paid: dict[str, int] = field(default_factory=dict)
+    free: dict[str, int] = dataclasses.field(default_factory=dict)
+    paid: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 def coverage(free: list[tuple[Value, int | None]], paid: list[tuple[tuple[Value, ...], int | None]]) -> list[Coverage]:

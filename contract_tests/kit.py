@@ -10,7 +10,6 @@ results.
 from __future__ import annotations
 
 import asyncio
-import copy
 import hashlib
 import random
 import time
@@ -37,7 +36,6 @@ from .report import Report
 
 _MOCK_KEYS = ("sk-contract-one", "sk-contract-two")
 _MOCK_TIME_SCALE = 1000.0
-_DRAWN: dict[tuple[int, int, str], list[Any]] = {}  # see Kit.sample
 _SHOWN_FINDINGS = 10  # a server that fails every refusal probe would otherwise print them all
 _CHARSET = "application/json; charset=utf-8"
 # A run gives up on the server this long after it starts: the tasks' timeout twice (the walks, then what
@@ -218,17 +216,7 @@ class Kit:
             self.recording.write(recording.line(probe.scope, probe.exchange, probe.walk, probe.answered))
 
     def sample(self, strategy: st.SearchStrategy[Any], count: int) -> list[Any]:
-        """``count`` values drawn by Hypothesis, the same ones for the same seed.
-
-        Drawing is most of a run's own CPU time, and runs in one process (our tests run dozens)
-        draw the same values again, so they are kept.
-        """
-        key = (self.seed, count, repr(strategy))
-        if key not in _DRAWN:
-            _DRAWN[key] = self._draw(strategy, count)
-        return copy.deepcopy(_DRAWN[key])
-
-    def _draw(self, strategy: st.SearchStrategy[Any], count: int) -> list[Any]:
+        """``count`` values drawn by Hypothesis, the same ones for the same seed."""
         found: list[Any] = []
 
         @seed(self.seed)

@@ -7,11 +7,12 @@ Each check takes a ``Walk`` and yields its findings; a check that finds nothing 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from itertools import pairwise
+from typing import Any, TypeGuard
 
 from mockserver import contract
+from mockserver.contract.recording import percent
 
 from . import lenient
 from .checks import is_json_type
@@ -22,7 +23,6 @@ from .sniff import media_kind
 
 EARLIEST = 946_684_800  # 2000-01-01: a unix time in seconds is later than this
 SKEW = 3_600.0  # a server's clock may run ahead of ours, but not by an hour (a time-zone slip is hours)
-_PROGRESS = re.compile(r"^(\d+(?:\.\d+)?)%$")
 
 WalkCheck = Callable[[Walk], Iterator[Finding]]
 WALK_CHECKS: list[WalkCheck] = []
@@ -41,7 +41,7 @@ def _seen(walk: Walk) -> list[tuple[Exchange, dict]]:
     return [(p.exchange, p.task) for p in walk.polls if p.task is not None]
 
 
-def _set(value: object) -> bool:
+def _set(value: object) -> TypeGuard[float]:
     """A timestamp counts as set when it is a number other than 0 (0, null and absence mean not yet)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value != 0
 
@@ -95,7 +95,8 @@ _RESULTS = frozenset({"output", "outputs"})
 
 def _echoes(task: dict, sent: dict) -> Iterator[tuple[str, object]]:
     """The fields of the request that the task shows again, at its top level or in ``data``."""
-    data = task.get("data") if isinstance(task.get("data"), dict) else {}
+    found = task.get("data")
+    data: dict = found if isinstance(found, dict) else {}
     for where in (task, data):
         yield from ((k, v) for k, v in where.items() if k in sent and k not in _RESULTS and v is not None)
 
@@ -144,7 +145,7 @@ def task_identity(walk: Walk) -> Iterator[Finding]:
 def forward_only(walk: Walk) -> Iterator[Finding]:
     """States only move along ``transitions`` (skips allowed, never back)."""
     allowed = _rules()["transitions"]
-    before: tuple[Exchange, str] | None = None
+    before: tuple[Exchange, Any] | None = None
     for ex, task in _seen(walk):
         status = task.get("status")
         if status not in allowed:
@@ -172,8 +173,8 @@ def terminal_holds(walk: Walk) -> Iterator[Finding]:
 
 
 def progress_value(task: dict) -> float | None:
-    match = _PROGRESS.match(str(task.get("progress", "")))
-    return float(match.group(1)) if match else None
+    """The task's progress as a number from 0 to 100, read as a recording reads it; None where it shows none."""
+    return percent(task.get("progress"))
 
 
 @walk_check
@@ -222,7 +223,7 @@ def timestamp_order(walk: Walk) -> Iterator[Finding]:
     """Within one answer, set timestamps keep the spec's order: submit <= start <= finish."""
     order = _rules()["timestamp_order"]
     for ex, task in _seen(walk):
-        values = [(n, task.get(n)) for n in order if _set(task.get(n))]
+        values = [(n, value) for n in order if _set(value := task.get(n))]
         for (a, x), (b, y) in pairwise(values):
             if x > y:
                 yield Finding("timestamp_order", FAIL, f"{a}={x} is after {b}={y}", (ex,))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -134,7 +135,7 @@ def default_model(scope: str) -> str:
 
 def read(config: pytest.Config) -> Options:
     """The options as given on the command line or in the environment, checked; raises UsageError."""
-    got = {flag: _given(config, flag, env) for flag, env, _ in _OPTIONS + _FLAGS}
+    got: dict[str, Any] = {flag: _given(config, flag, env) for flag, env, _ in _OPTIONS + _FLAGS}
     mock = bool(got["--contract-mock"])
     url = got["--contract-url"]
     if not (url or mock):

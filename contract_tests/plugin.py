@@ -84,7 +84,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
         terminalreporter.write_line(line)
     if kit.options.report:
         try:
-            _write_report(kit, mode)
+            _write_report(kit, str(mode), kit.options.report)
         except OSError as exc:
             terminalreporter.write_line(f"report: could not write {kit.options.report}: {exc}", red=True)
         else:
@@ -99,11 +99,11 @@ def _say_idle(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(f"{len(idle)} tests skipped: {IDLE}", yellow=True)
 
 
-def _write_report(kit: Kit, endpoint: str) -> None:
+def _write_report(kit: Kit, endpoint: str, report: str) -> None:
     budget = kit.target.budget
-    probes = [p for p in kit.planned() if p.exchange is not None]
-    tasks = [(p.expect.why, p.body, p.walk) for p in probes]
-    stray = [ex for _, ex in kit.target.accepted if all(ex is not p.exchange for p in probes)]
+    sent = [(p, p.exchange) for p in kit.planned() if p.exchange is not None]
+    tasks = [(p.expect.why, p.body, p.walk) for p, _ in sent]
+    stray = [ex for _, ex in kit.target.accepted if all(ex is not exchange for _, exchange in sent)]
     facts = {
         "endpoint": endpoint,
         "tasks created": f"{budget.spent} of a budget of {budget.limit}",
@@ -111,5 +111,5 @@ def _write_report(kit: Kit, endpoint: str) -> None:
         "strict": "yes" if kit.options.strict else "no (warnings do not fail the run)",
     }
     free = [(value, exchange.status) for value, exchange in kit.free]
-    paid = [(p.classes, p.exchange.status) for p in probes]
-    html_report.write(kit.options.report, kit.report, tasks, stray, inputs.coverage(free, paid), **facts)
+    paid = [(p.classes, exchange.status) for p, exchange in sent]
+    html_report.write(report, kit.report, tasks, stray, inputs.coverage(free, paid), **facts)

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .client import FINISHED, NOT_VISIBLE, TIMEOUT, Policy, Poller, Retries, as_task, grace, transient
+from .client import FINISHED, NOT_VISIBLE, TIMEOUT, Policy, Poller, Retries, as_task, doubled, grace, transient
 from .equivalents import Spelling
 from .findings import Exchange, elapsed
 from .options import all_scopes
@@ -279,7 +279,7 @@ async def download(target: Target, url: str) -> tuple[Exchange, Exchange | None]
     """
     deadline = min(target.clock() + grace(target.policy), target.ends)
     first: Exchange | None = None
-    delay = _OUTPUT_RETRY
+    attempt = 0
     while True:
         exchange = await _download_once(target, url)
         if exchange.status not in _LATE_OUTPUT and (exchange.status or 0) < 500:
@@ -287,8 +287,8 @@ async def download(target: Target, url: str) -> tuple[Exchange, Exchange | None]
         first = first or exchange
         if target.clock() >= deadline:
             return exchange, None
-        await target.sleep(min(delay, deadline - target.clock()))
-        delay *= 2
+        await target.sleep(min(doubled(_OUTPUT_RETRY, attempt), deadline - target.clock()))
+        attempt += 1
 
 
 async def _download_once(target: Target, url: str) -> Exchange:

@@ -49,6 +49,7 @@ def test_accepts_valid_requests(contract_kit: Kit, contract_scope: str) -> None:
     if not sent:
         pytest.skip("the budget left nothing for this scope")
     for probe in sent:
+        assert probe.exchange is not None  # sent: it has its exchange
         contract_kit.judge(probe.exchange, probe.expect, verdicts)
     contract_kit.settle(verdicts)
 
@@ -216,7 +217,8 @@ def test_isolation(contract_kit: Kit, contract_scope: str) -> None:
         pytest.skip("no task of this scope was accepted")
     reads = [read for p in probes if p.walk for read in p.walk.foreign]
     later = (
-        partial(runner.foreign_reads, scope=contract_scope, task_id=p.task_id, when="once finished") for p in probes
+        partial(runner.foreign_reads, scope=contract_scope, task_id=str(p.task_id), when="once finished")
+        for p in probes
     )
     reads += [read for reads_of_one in kit.gather(*later) for read in reads_of_one]
     if all(exchange.status in (401, 403) for _, exchange in reads):

@@ -85,7 +85,7 @@ _BOUNDS = {"minimum", "exclusiveMinimum", "maximum", "minItems", "maxItems"}
 
 
 def _default(value: Any) -> str:
-    from mockserver.profiles import Timing, table
+    from mockserver.engine.profiles import Timing, table
 
     if isinstance(value, Timing):
         return f"`{json.dumps(table(value))}`"
@@ -122,8 +122,8 @@ def _fields(properties: dict[str, Any], defaults: object | None, prefix: str = "
 
 def config_page() -> str:
     from mockserver import contract
-    from mockserver.config import Config
-    from mockserver.profiles import SCOPE_DEFAULTS
+    from mockserver.engine.config import Config
+    from mockserver.engine.profiles import SCOPE_DEFAULTS
 
     schema = contract.schema("mock-config")
     defs, top = schema["$defs"], schema["properties"]
@@ -226,7 +226,8 @@ def _command(title: str, parser: argparse.ArgumentParser) -> list[str]:
 
 def cli_page() -> str:
     from contract_tests import generations, options
-    from mockserver import cli, fit, record
+    from mockserver import cli
+    from mockserver.recording import fit, record
 
     out = ["# Command-line reference", "", _NOTE.strip(), "", "Generated from the commands' argument parsers.", ""]
     out += _command("mockserver", cli._parser())
@@ -284,7 +285,7 @@ def _shape(scope: str, p: Any) -> str:
 
 
 def profiles_snippet() -> str:
-    from mockserver.config import Config
+    from mockserver.engine.config import Config
 
     config = Config()
     rows = [

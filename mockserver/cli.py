@@ -17,23 +17,20 @@ from typing import Any, NoReturn
 
 from starlette.applications import Starlette
 
-from . import replay
-from .accesslog import AccessLog
-from .app import create_app
-from .callbacks import settings as callback_settings
-from .config import Config, ConfigError, check, load_config
+from .contract.command_line import refuse_invalid
 from .contract.recording import RecordingError
-from .ids import derive_secret
-from .metrics import MULTIPROC_ENV
-from .nonces import claim_slot
-from .redis_store import RedisStore
-from .redis_store import parse as redis_url
-from .servers import HEADER_TIMEOUT, KEEP_ALIVE, Options, Unavailable, Unbound, bound
-from .servers import STARTUP_FAILED as CANNOT_START
-from .servers import check as check_server
-from .servers import run as serve
-from .store import check_store, open_store
-from .usage import check as _check
+from .engine import callback_settings
+from .engine.config import Config, ConfigError, check_references, load_config
+from .engine.ids import derive_secret
+from .http.access_log import AccessLog
+from .http.app import create_app
+from .http.metrics import MULTIPROC_ENV
+from .http.servers import HEADER_TIMEOUT, KEEP_ALIVE, Options, Unavailable, Unbound, bound, require_installed
+from .http.servers import STARTUP_FAILED as CANNOT_START
+from .http.servers import run as serve
+from .recording import replay
+from .stores import check_spec, open_backend
+from .stores.redis import parse as redis_url
 
 # Worker processes rebuild the app from the same command line, handed over in the environment,
 # because uvicorn starts several workers, and granian any, only from an import string.
@@ -54,7 +51,7 @@ _SERVER_OPTIONS = (
     "header_timeout",
     "keep_alive",
 )
-_COMMANDS = {"record": "mockserver.record", "fit": "mockserver.fit"}
+_COMMANDS = {"record": "mockserver.recording.record", "fit": "mockserver.recording.fit"}
 DISTRIBUTION = "unified-generations"  # the package whose metadata --version reads
 
 
@@ -231,7 +228,7 @@ def _value(parser: argparse.ArgumentParser, action: argparse.Action, variable: s
         if text.strip().lower() not in _YES + _NO:
             parser.error(f"{variable}: {text!r} is neither of {'/'.join(_YES)} nor {'/'.join(_NO)}")
         return action.const if text.strip().lower() in _YES else action.default
-    if action.type is None:
+    if not callable(action.type):  # argparse also allows a registered type's name; these options use none
         return text
     try:
         return action.type(text)
@@ -242,7 +239,7 @@ def _value(parser: argparse.ArgumentParser, action: argparse.Action, variable: s
 
 def _config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Config:
     named = args.named
-    _check(
+    refuse_invalid(
         parser,
         "mock-cli",
         {name: getattr(args, name) for name in _SERVER_OPTIONS if getattr(args, name) is not None},
@@ -264,13 +261,13 @@ def _config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Config
         "metrics": args.metrics,
     }
     given = {name: value for name, value in given.items() if value is not None}
-    _check(parser, "mock-config", given, {"keys": "key", "cors_origins": "cors_origin"}, named)
+    refuse_invalid(parser, "mock-config", given, {"keys": "key", "cors_origins": "cors_origin"}, named)
     flags = {"allow_hosts": "callback_host", "local_ports": "callback_port", "secret": "callback_secret"}
     calling = {name: getattr(args, flag) for name, flag in flags.items()}
     calling = {name: value for name, value in calling.items() if value is not None}
     for name, value in calling.items():  # each one alone, so that a refusal names its option
         flag = flags[name]
-        _check(parser, "mock-config", {"callbacks": {name: value}}, {"callbacks": flag}, named)
+        refuse_invalid(parser, "mock-config", {"callbacks": {name: value}}, {"callbacks": flag}, named)
     try:
         config = load_config(args.config)
     except ConfigError as exc:
@@ -289,7 +286,7 @@ def _config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Config
         kept = {key: scenario for key, scenario in config.key_scenarios.items() if key in config.keys}
         config = replace(config, key_scenarios={**kept, **chosen})
     try:
-        check(config)
+        check_references(config)
     except ConfigError as exc:
         parser.error(str(exc).replace("key_scenarios.", f"{_name(args, 'key')} ", 1))
     return config
@@ -319,15 +316,16 @@ def _key(given: str) -> tuple[str, str]:
 
 def _app(parser: argparse.ArgumentParser, args: argparse.Namespace, config: Config) -> Starlette:
     """The app of a process that serves, with its own store, and a nonce slot no other process with its secret
-    holds (nonces.py)."""
+    holds (engine/nonces.py)."""
     try:
-        store = open_store(args.store)
+        reasons, size = tuple(config.fail_reasons), config.journal_size
+        backend = open_backend(args.store, seed=config.seed, reasons=reasons, journal_size=size)
         secret = args.secret.encode() if args.secret else derive_secret(config.seed, config.keys)
         # a fleet sharing Redis takes slots from it, so that servers on other hosts get others too
-        slot = store.claim_slot(secret) if isinstance(store, RedisStore) else claim_slot(secret)
+        slot = backend.claim(secret)
     except (ValueError, sqlite3.Error) as exc:
         _store_refused(parser, args, exc)
-    app = create_app(config, store=store, secret=secret, slot=slot)
+    app = create_app(config, backend=backend, secret=secret, slot=slot)
     app.state.workers = args.workers  # the dashboard says when it shows one worker of several
     if args.access_log and args.log_level in _LOGS_REQUESTS:
         app.add_middleware(AccessLog)
@@ -348,7 +346,7 @@ def main(argv: list[str] | None = None) -> None:
     parser, args = _parse(argv, os.environ)
     config = _config(parser, args)
     try:
-        check_server(args.server)
+        require_installed(args.server)
     except Unavailable as exc:
         parser.error(f"{_name(args, 'server')}: {exc}")
     app = None  # with workers, each builds its own app and opens its own store; the parent only checks it
@@ -356,7 +354,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.workers == 1 and args.server == "uvicorn":
             app = _app(parser, args, config)
         else:
-            check_store(args.store)
+            check_spec(args.store)
     except (ValueError, sqlite3.Error) as exc:
         _store_refused(parser, args, exc)
     options = Options(

@@ -16,8 +16,8 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 
-from .app import create_app
-from .config import Config
+from .engine.config import Config
+from .http.app import create_app
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from mockserver.config import config_from
+from mockserver.engine.config import config_from
 from mockserver.testing import await_url
 
 ROOT = Path(__file__).resolve().parent.parent

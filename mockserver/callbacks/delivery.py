@@ -29,7 +29,7 @@ from functools import cache
 
 import h11
 
-from .asked import Target, local_address
+from ..engine.callback_request import Target, local_address
 
 ANSWER_LIMIT = 64 * 1024  # bytes of a receiver's answer read before the connection is let go
 USER_AGENT = "unified-generations-mock (callbacks)"
@@ -115,7 +115,7 @@ async def _connect(
         addresses = [target.host]  # check_url judged this very address
     except ValueError:
         found = await asyncio.get_running_loop().getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
-        addresses = [info[4][0] for info in found]
+        addresses = [str(info[4][0]) for info in found]
         if target.port not in local_ports and any(local_address(ipaddress.ip_address(a)) for a in addresses):
             raise Unreachable(f"{target.host} resolves to this machine, whose port {target.port} is not named")
     name = target.host if tls else None

@@ -19,9 +19,7 @@ import asyncio
 import heapq
 import itertools
 import math
-import os
 import sqlite3
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -29,16 +27,14 @@ from typing import Any
 
 import orjson
 
-from .. import lifecycle
-from ..catalog import Catalog
-from ..journal import Entries
-from ..redis_store import RedisStore
-from ..store import DamagedRecord, StoreError
-from . import delivery, due
-from .asked import Asked, Refusal, check_url
-from .ledger import Key, Ledger, MemoryLedger, SqliteLedger
-from .redis_ledger import RedisLedger
-from .settings import Settings
+from ..engine import callback_schedule, lifecycle
+from ..engine.callback_request import Asked, Refusal, check_url
+from ..engine.callback_settings import Settings
+from ..engine.catalog import Catalog
+from ..engine.journal_entries import Entries
+from ..stores.base import DamagedRecord, StoreError
+from ..stores.callback_ledger import Key, Ledger
+from . import delivery
 
 ATTEMPTS_KEPT = 1000
 PER_DESTINATION = 8  # POSTs in flight to one host and port; more wait their turn
@@ -62,7 +58,7 @@ class Sender:
         self.record_of, self.clock, self.journal = record_of, clock, journal
         self.attempts: deque[dict[str, Any]] = deque(maxlen=ATTEMPTS_KEPT)
         self._key = delivery.key_of(settings.secret)
-        self._heap: list[tuple[float, int, str, due.Delivery | None, int]] = []
+        self._heap: list[tuple[float, int, str, callback_schedule.Delivery | None, int]] = []
         self._order = itertools.count()
         self._asked: dict[str, tuple[Asked, str]] = {}
         self._busy: set[Key] = set()  # claimed here and not yet settled
@@ -79,7 +75,7 @@ class Sender:
         return self.settings.tries * self.settings.timeout + waits + 1.0
 
     async def subscribe(self, record: lifecycle.Record, asked: Asked, media_base: str) -> None:
-        """Note a submit's callback (in the ledger first, so a restart finds it) and look at it when due."""
+        """Note a submit's callback (in the ledger first, so a restart finds it) and look at it when callback_schedule."""
         try:
             await self.ledger.add(record.task_id, asked, media_base)
         except sqlite3.Error as exc:  # a locked or full file: the submit is a 503 the client retries
@@ -126,10 +122,10 @@ class Sender:
         first = min((d.due for d in self._plan(record, asked)), default=math.inf) if record else self.clock()
         self._push(first, task_id)
 
-    def _plan(self, record: lifecycle.Record, asked: Asked) -> list[due.Delivery]:
-        return due.deliveries(self.catalog, self.settings, record, asked)
+    def _plan(self, record: lifecycle.Record, asked: Asked) -> list[callback_schedule.Delivery]:
+        return callback_schedule.deliveries(self.catalog, self.settings, record, asked)
 
-    def _push(self, at: float, task_id: str, item: due.Delivery | None = None, attempt: int = 1) -> None:
+    def _push(self, at: float, task_id: str, item: callback_schedule.Delivery | None = None, attempt: int = 1) -> None:
         if math.isfinite(at):
             heapq.heappush(self._heap, (at, next(self._order), task_id, item, attempt))
             self._woken.set()
@@ -177,7 +173,8 @@ class Sender:
             # and drops it, for as long as its record is stored.
             await self._forget(task_id)
             return []
-        started, later, settled = [], math.inf, True
+        started: list[asyncio.Task[None]] = []
+        later, settled = math.inf, True
         for item in self._plan(record, found[0]):
             if item.key in self._busy:
                 settled = False
@@ -214,21 +211,21 @@ class Sender:
             except FAILED:
                 pass  # loaded again at the next start, and found settled then
 
-    def _spawn(self, task_id: str, item: due.Delivery, attempt: int) -> asyncio.Task[None]:
+    def _spawn(self, task_id: str, item: callback_schedule.Delivery, attempt: int) -> asyncio.Task[None]:
         self._sending.add(task_id)
         task = asyncio.get_running_loop().create_task(self._attempt(task_id, item, attempt))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def _attempt(self, task_id: str, item: due.Delivery, attempt: int) -> None:
+    async def _attempt(self, task_id: str, item: callback_schedule.Delivery, attempt: int) -> None:
         try:
             await self._post(task_id, item, attempt)
         finally:
             self._sending.discard(task_id)
             self._push(self.clock(), task_id)  # the task's next delivery, if one is due
 
-    async def _post(self, task_id: str, item: due.Delivery, attempt: int) -> None:
+    async def _post(self, task_id: str, item: callback_schedule.Delivery, attempt: int) -> None:
         found = self._asked.get(task_id)
         try:
             record = await self.record_of(task_id) if found else None
@@ -249,7 +246,7 @@ class Sender:
             self._note(task_id, asked.url, item, attempt, delivery.Answer(0, 0.0, refusal.message))
             await self._settle(item.key, "failed")
             return
-        body = orjson.dumps(due.body(self.catalog, record, item, base))
+        body = orjson.dumps(callback_schedule.body(self.catalog, record, item, base))
         async with self._slots.held((target.host, target.port)):
             try:
                 mine = await self.ledger.hold(item.key, self.clock(), self.lease)
@@ -273,7 +270,9 @@ class Sender:
         except FAILED:
             pass  # the claim runs out and another look sends it again, with the same webhook-id
 
-    def _note(self, task_id: str, url: str, item: due.Delivery, attempt: int, answer: delivery.Answer) -> None:
+    def _note(
+        self, task_id: str, url: str, item: callback_schedule.Delivery, attempt: int, answer: delivery.Answer
+    ) -> None:
         entry = {
             "at": self.clock(),
             "task_id": task_id,
@@ -370,27 +369,3 @@ class Slots:
 
     def __len__(self) -> int:
         return len(self._held)
-
-
-def worker_token() -> str:
-    """Who holds a claim: unique per process start."""
-    return f"{os.getpid()}-{time.time_ns()}"
-
-
-def for_app(
-    catalog: Catalog,
-    settings: Settings,
-    store: Any,
-    clock: Callable[[], float],
-    journal: Entries | None,
-    record_of: RecordOf,
-) -> Sender:
-    """The app's sender: its ledger in the fleet's Redis or the SQLite file the store keeps tasks in, else in memory."""
-    ledger: Ledger
-    if isinstance(store, RedisStore):
-        ledger = RedisLedger(store, worker_token())
-    elif (shared := getattr(store, "path", None)) is not None:
-        ledger = SqliteLedger(shared, worker_token())
-    else:
-        ledger = MemoryLedger()
-    return Sender(catalog, settings, ledger, record_of, clock, journal)

@@ -57,7 +57,7 @@ def schema_names() -> list[str]:
 def registry() -> Registry:
     """All schemas by ``$id``, so ``$ref`` resolves offline."""
     resources = [Resource.from_contents(schema(n)) for n in schema_names()]
-    return Registry().with_resources((r.id(), r) for r in resources)
+    return Registry().with_resources((r.id() or "", r) for r in resources)  # every schema has an $id
 
 
 @cache
@@ -188,8 +188,9 @@ def is_valid(name: str, instance: Any) -> bool:
 def location(error: ValidationError) -> str:
     """The JSON pointer of the field at fault; for a missing field, the field itself."""
     parts = [str(p) for p in error.absolute_path]
-    if error.validator == "required" and isinstance(error.instance, dict):
-        missing = [name for name in error.validator_value if name not in error.instance]
+    required = error.validator_value  # "required"'s list of names
+    if error.validator == "required" and isinstance(error.instance, dict) and isinstance(required, list):
+        missing = [name for name in required if name not in error.instance]
         parts += missing[:1]
     return "".join(f"/{p}" for p in parts)
 

@@ -26,7 +26,7 @@ COMPONENTS = {
     "OpenAIVideo": "openai-video",
     "OpenAIError": "openai-error",
 }
-# The dialects the mock serves beside /v2 (mockserver/dialects): path, method, request, answer, refusal.
+# The dialects the mock serves beside /v2 (mockserver/http/dialects): path, method, request, answer, refusal.
 DIALECTS = [
     ("/v1/video/generations", "post", "NewApiVideoRequest", "OpenAIVideo", "NewApiError"),
     ("/v1/video/generations/{task_id}", "get", None, "NewApiTask", "NewApiError"),

@@ -67,8 +67,10 @@ def percent(value: Any) -> float | None:
 
 def output_urls(task: dict[str, Any]) -> tuple[str, list[str]]:
     """The field outputs came in and their URLs, ``output`` first, without repeats."""
-    data = task.get("data") if isinstance(task.get("data"), dict) else {}
-    listed = data.get("outputs") if isinstance(data.get("outputs"), list) else []
+    found = task.get("data")
+    data: dict[str, Any] = found if isinstance(found, dict) else {}
+    outputs = data.get("outputs")
+    listed: list[Any] = outputs if isinstance(outputs, list) else []
     urls = [u for u in [data.get("output"), *listed] if isinstance(u, str) and u]
     form = "outputs" if any(isinstance(u, str) and u for u in listed) else "output" if urls else "none"
     return form, list(dict.fromkeys(urls))
@@ -310,7 +312,7 @@ def read(
     except OSError as exc:
         raise RecordingError(f"{path}: {exc.strerror or exc}") from exc
     with handle:
-        for number, problem, line in _lines(handle, parse or check):
+        for number, problem, line in _lines(handle, parse or judge_line):
             if problem is None:
                 problem = stray(line)
                 if problem is None:
@@ -352,7 +354,7 @@ def _lines(handle: Any, parse: Check) -> Iterator[tuple[int, str | None, dict[st
         yield number + 1, f"not UTF-8 text ({exc.reason})", {}
 
 
-def check(text: str) -> tuple[str | None, dict[str, Any]]:
+def judge_line(text: str) -> tuple[str | None, dict[str, Any]]:
     """A line's problem (None if it has none) and the line, judged as the mock's settings are: numbers finite
     (``NaN``, ``Infinity`` and ``1e999`` refused), integers written as such."""
     try:

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from mockserver import create_app
-from mockserver.config import config_from
+from mockserver.engine.config import config_from
 
 ADMIN = {"Authorization": "Bearer adm"}
 KEY = {"Authorization": "Bearer sk-mock-dev"}

@@ -27,7 +27,7 @@ from contract_tests.client import (
     retry_after,
 )
 from mockserver import Config, create_app
-from mockserver.config import FAIL_REASONS
+from mockserver.engine.config import FAIL_REASONS
 from tests.helpers.fakeclock import START, Clock
 
 KEY = "sk-mock-dev"

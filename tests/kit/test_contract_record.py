@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mockserver.contract.recording import read
-from mockserver.fit import fit
+from mockserver.recording.fit import fit
 from tests.helpers.harness import run_pytest
 
 pytestmark = pytest.mark.slow

@@ -8,8 +8,9 @@ import io
 import pytest
 from starlette.testclient import TestClient
 
-from mockserver import Config, accesslog, create_app
-from mockserver.accesslog import BATCH_BYTES, BATCH_LINES, AccessLog, line
+from mockserver import Config, create_app
+from mockserver.http import access_log as accesslog
+from mockserver.http.access_log import BATCH_BYTES, BATCH_LINES, AccessLog, line
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 CAT = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}

@@ -8,8 +8,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from mockserver import Config, contract, create_app
-from mockserver.faults import ConnectionDropped
-from mockserver.profiles import Profile, fixed
+from mockserver.engine.profiles import Profile, fixed
+from mockserver.http.fault_answers import ConnectionDropped
 from tests.helpers.fakeclock import Clock
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
@@ -246,7 +246,7 @@ def forbid_walking_the_store(client: TestClient) -> None:
     def every_record() -> None:
         raise AssertionError("a page walked the whole store")
 
-    client.app.state.service.store.records = every_record  # type: ignore[attr-defined]
+    client.app.state.service.backend.local.records = every_record  # type: ignore[attr-defined]
 
 
 def test_a_page_reads_only_its_records(client: TestClient) -> None:

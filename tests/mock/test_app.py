@@ -8,8 +8,9 @@ from collections.abc import Iterator
 import pytest
 from starlette.testclient import TestClient
 
-from mockserver import Config, contract, create_app, validate
+from mockserver import Config, contract, create_app
 from mockserver.contract import golden
+from mockserver.engine import validate
 from tests.helpers.fakeclock import START, Clock
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}

@@ -6,7 +6,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from mockserver import Config, create_app
-from mockserver.media.serve import parse_range
+from mockserver.http.media.serve import parse_range
 from tests.helpers.fakeclock import Clock
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}

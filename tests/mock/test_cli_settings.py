@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from mockserver import cli
-from mockserver.accesslog import AccessLog
-from mockserver.redis_store import RedisStore
-from mockserver.servers import Options
-from mockserver.store import SqliteStore
+from mockserver.http.access_log import AccessLog
+from mockserver.http.servers import Options
+from mockserver.stores.local import SqliteStore
+from mockserver.stores.redis import RedisStore
 from mockserver.testing import free_port
 
 pytestmark = pytest.mark.processes
@@ -114,7 +114,7 @@ SETTINGS: dict[str, tuple[str, Check, str, str]] = {
     "MOCKSERVER_SERVER": ("granian", lambda s, _: s.server == "granian", "hypercorn", "'hypercorn' is not one of"),
     "MOCKSERVER_STORE": (
         "sqlite:{tmp}/tasks.db",
-        lambda s, _: isinstance(s.app.state.service.store, SqliteStore),
+        lambda s, _: isinstance(s.app.state.service.backend.local, SqliteStore),
         "redis://localhost",
         "'redis://localhost' names no port",
     ),

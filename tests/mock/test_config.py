@@ -8,8 +8,8 @@ import pytest
 
 from mockserver import Config, contract, load_config
 from mockserver.cli import main
-from mockserver.config import ConfigError, check
-from mockserver.profiles import Profile, Timing, fixed, uniform
+from mockserver.engine.config import ConfigError, check_references
+from mockserver.engine.profiles import Profile, Timing, fixed, uniform
 
 FLAKY = contract.fixtures_dir() / "scenarios" / "fast-and-flaky.toml"
 
@@ -122,5 +122,5 @@ def test_more_models_than_a_task_id_can_name_are_refused() -> None:
         **{f"m{i}": Profile(queue=fixed(1), run=fixed(1), scope="videos") for i in range(65534 - len(models))},
     }
     with pytest.raises(ConfigError, match="models: at most 65533"):
-        check(Config(models=many))
-    check(Config(models=dict(list(many.items())[:65533])))
+        check_references(Config(models=many))
+    check_references(Config(models=dict(list(many.items())[:65533])))

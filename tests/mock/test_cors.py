@@ -7,7 +7,7 @@ from starlette.testclient import TestClient
 
 from mockserver import Config, contract, create_app
 from mockserver.cli import main
-from mockserver.config import ConfigError, load_config
+from mockserver.engine.config import ConfigError, load_config
 
 APP_ORIGIN = "http://localhost:3000"
 KEY = {"Authorization": "Bearer sk-mock-dev"}

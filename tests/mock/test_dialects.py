@@ -10,7 +10,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from mockserver import Config, contract, create_app
-from mockserver.profiles import MODELS, Profile, fixed
+from mockserver.engine.profiles import MODELS, Profile, fixed
 from tests.helpers.fakeclock import START, Clock
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}

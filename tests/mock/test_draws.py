@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import statistics
 
-from mockserver.draws import Draws
-from mockserver.profiles import Timing
+from mockserver.engine.fate_draws import Draws
+from mockserver.engine.profiles import Timing
 
 
 def sequence(seed: int, fate: int | str, n: int = 20) -> list[float]:

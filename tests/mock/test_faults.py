@@ -9,8 +9,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from mockserver import Config, contract, create_app
-from mockserver.faults import ConnectionDropped, Faults
-from mockserver.profiles import Timing
+from mockserver.engine.faults import Faults
+from mockserver.engine.profiles import Timing
+from mockserver.http.fault_answers import ConnectionDropped
 from mockserver.testing import running_mock
 from tests.helpers.fakeclock import Clock
 
@@ -25,7 +26,7 @@ def app_with(faults: Faults, seed: int = 0, clock: Clock | None = None) -> TestC
 
 
 def stored(client: TestClient) -> int:
-    return len(client.app.state.service.store)  # type: ignore[attr-defined]
+    return len(client.app.state.service.backend.local)  # type: ignore[attr-defined]
 
 
 def test_the_embedded_default_injects_no_faults() -> None:
@@ -117,7 +118,7 @@ def test_a_dropped_connection_over_a_real_socket_gets_no_answer_and_the_server_l
                 assert "reset" in str(exc).lower()
                 outcomes.append("dropped")
         assert {"dropped", 200} == set(outcomes)
-        assert len(mock.app.state.service.store) == outcomes.count(200)
+        assert len(mock.app.state.service.backend.local) == outcomes.count(200)
 
 
 def test_faults_spare_output_downloads() -> None:

@@ -8,7 +8,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
 from mockserver import Config, create_app
-from mockserver.store import SqliteStore
+from mockserver.stores.local import SqliteStore
 from tests.helpers.fakeclock import Clock
 
 ADMIN = {"Authorization": "Bearer sk-adm"}

@@ -7,11 +7,11 @@ from dataclasses import replace
 import pytest
 from starlette.testclient import TestClient
 
-from mockserver import Config, contract, create_app, lifecycle
-from mockserver.callbacks import due
-from mockserver.config import ConfigError, config_from
-from mockserver.profiles import MODELS, Profile, fixed
-from mockserver.store import MemoryStore
+from mockserver import Config, contract, create_app
+from mockserver.engine import callback_schedule, encodings
+from mockserver.engine.config import ConfigError, config_from
+from mockserver.engine.profiles import MODELS, Profile, fixed
+from mockserver.stores.local import MemoryStore
 from tests.helpers.fakeclock import START, Clock
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
@@ -108,7 +108,7 @@ def test_a_stored_task_with_a_lifecycle_this_mock_lacks_is_gone_not_a_500() -> N
         task_id = client.post("/v2/videos/generations", json={"prompt": "p", "model": "m"}, headers=KEY).json()
         record = store.get(task_id["task_id"])
         assert record is not None
-        store.put(record._replace(shape=record.shape | 15 << lifecycle.LIFECYCLE_SHIFT))
+        store.put(record._replace(shape=encodings.with_lifecycle(record.shape, 15)))
         answer = client.get(f"/v2/videos/generations/{record.task_id}", headers=KEY)
     assert answer.status_code == 410 and answer.json()["error"]["code"] == "task_gone"
 
@@ -118,8 +118,8 @@ def test_callbacks_see_the_states_the_lifecycle_shows() -> None:
     with TestClient(create_app(config(), clock=clock)) as client:
         headers = {**KEY, "X-Mock-Scenario": "four-states"}
         task_id = client.post("/v2/videos/generations", json={"prompt": "p", "model": "m"}, headers=headers).json()
-        record = client.app.state.service.local.get(task_id["task_id"])  # type: ignore[attr-defined]
-    assert [state for _, state in due.changes(record)] == ["NOT_START", "IN_PROGRESS", "SUCCESS"]
+        record = client.app.state.service.backend.local.get(task_id["task_id"])  # type: ignore[attr-defined]
+    assert [state for _, state in callback_schedule.changes(record)] == ["NOT_START", "IN_PROGRESS", "SUCCESS"]
 
 
 @pytest.mark.parametrize(

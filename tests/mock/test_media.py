@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from starlette.testclient import TestClient
 
-from mockserver import Config, create_app, media
-from mockserver.media import render
-from mockserver.profiles import Profile, fixed
+from mockserver import Config, create_app
+from mockserver.engine.profiles import Profile, fixed
+from mockserver.http import media
+from mockserver.http.media import render
 from tests.helpers.fakeclock import Clock
 from tests.helpers.mediacheck import Decoded, decode
 
@@ -147,8 +148,8 @@ def test_only_the_tasks_own_output_names_are_served() -> None:
 def test_the_media_cache_keeps_within_its_budget_and_makes_each_file_once() -> None:
     import asyncio
 
-    from mockserver.media.cache import MediaCache
-    from mockserver.media.shape import Shape
+    from mockserver.engine.output_shape import Shape
+    from mockserver.http.media.cache import MediaCache
 
     cache = MediaCache(budget=40_000)
     shapes = [Shape(0, 0, 0, 1 + n / 10).pack() for n in range(8)]  # WAVs of 16 to 27 kB
@@ -165,7 +166,7 @@ def test_the_media_cache_keeps_within_its_budget_and_makes_each_file_once() -> N
 
 
 def test_a_video_has_its_index_before_its_frames_so_players_start_at_once() -> None:
-    from mockserver.media.shape import Shape
+    from mockserver.engine.output_shape import Shape
 
     data = render.video(Shape(0, 1280, 720, 2), 5)
     boxes, at = [], 0
@@ -180,8 +181,8 @@ def test_concurrent_downloads_of_a_new_file_render_it_once(monkeypatch: pytest.M
     """Forty GETs of one new shape at once each rendered it: 10 s of CPU instead of a quarter of one."""
     import asyncio
 
-    from mockserver.media.cache import MediaCache
-    from mockserver.media.shape import Shape
+    from mockserver.engine.output_shape import Shape
+    from mockserver.http.media.cache import MediaCache
 
     calls: list[int] = []
     make = render.MAKERS["images"]
@@ -204,8 +205,8 @@ def test_no_more_files_are_made_at_once_than_the_bound(monkeypatch: pytest.Monke
     import asyncio
     import threading
 
-    from mockserver.media.cache import MediaCache
-    from mockserver.media.shape import Shape
+    from mockserver.engine.output_shape import Shape
+    from mockserver.http.media.cache import MediaCache
 
     bound, making, most = 2, [0], [0]
     lock, full, go = threading.Lock(), threading.Event(), threading.Event()

@@ -10,10 +10,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
 from mockserver import Config, create_app
-from mockserver.config import load_config
-from mockserver.faults import ConnectionDropped, Faults
-from mockserver.profiles import Profile, fixed
-from mockserver.store import SqliteStore
+from mockserver.engine.config import load_config
+from mockserver.engine.faults import Faults
+from mockserver.engine.profiles import Profile, fixed
+from mockserver.http.fault_answers import ConnectionDropped
+from mockserver.stores.local import SqliteStore
 from tests.helpers.fakeclock import Clock
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}

@@ -9,8 +9,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from mockserver import Config, contract, create_app
-from mockserver.config import ConfigError, check
-from mockserver.profiles import Profile, fixed
+from mockserver.engine.config import ConfigError, check_references
+from mockserver.engine.profiles import Profile, fixed
 from tests.helpers.fakeclock import Clock
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
@@ -84,7 +84,7 @@ def test_a_profile_times_each_mode_by_its_factor() -> None:
 def test_a_mode_of_another_scope_is_refused_naming_the_field() -> None:
     profile = Profile(queue=fixed(1), run=fixed(1), modes={"text-to-image": 2.0})
     with pytest.raises(ConfigError, match=r"profiles\.videos\.modes: \['text-to-image'\].*text-to-video"):
-        check(Config(profiles={"videos": profile}))
+        check_references(Config(profiles={"videos": profile}))
 
 
 def test_admin_and_journal_show_the_mode() -> None:
@@ -116,3 +116,15 @@ def test_the_golden_mock_answer_has_the_fields_a_finished_poll_has() -> None:
     assert {k: type(v) for k, v in task.items()} == {k: type(v) for k, v in golden.items()}
     assert (task["platform"], task["action"]) == (golden["platform"], golden["action"])
     assert len(task["task_id"]) == len(golden["task_id"])
+
+
+def test_the_metrics_label_a_submit_with_images_and_videos_as_its_answer_reads_it() -> None:
+    """The metrics tested videos first and labelled it video-to, while its answer said image-to-video."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with TestClient(create_app(Config(metrics=True), clock=Clock())) as client:
+        task = _first_poll(client, "videos", {"model": "veo3", "images": [IMAGE], "videos": [VIDEO]})
+        scraped = text_string_to_metric_families(client.get("/metrics").text)
+        modes = [s.labels["mode"] for f in scraped for s in f.samples if s.name == "mock_tasks_created_total"]
+    assert task["action"] == "image-to-video"
+    assert modes == ["image-to"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from starlette.testclient import TestClient
 
-from mockserver import Config, contract, create_app, validate
-from mockserver.media import shape
+from mockserver import Config, contract, create_app
+from mockserver.engine import output_shape, validate
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 
@@ -17,9 +17,9 @@ def test_a_numeric_string_is_the_length_of_the_video(given: str, seconds: float)
         answer = client.post(
             "/v2/videos/generations", json={"prompt": "p", "model": "m", "duration": given}, headers=KEY
         )
-        record = client.app.state.service.local.get(answer.json()["task_id"])  # type: ignore[attr-defined]
+        record = client.app.state.service.backend.local.get(answer.json()["task_id"])  # type: ignore[attr-defined]
     assert answer.status_code == 200, answer.text
-    assert shape.unpack(record.shape).duration == seconds
+    assert output_shape.unpack(record.shape).duration == seconds
 
 
 @pytest.mark.parametrize("given", ["0", "0.0", "-5", "1e3", " 10", "10 ", "ten", "", "1,5", "１０"])

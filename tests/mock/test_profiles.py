@@ -11,11 +11,11 @@ import pytest
 from starlette.testclient import TestClient
 
 from mockserver import Config, contract, create_app
-from mockserver.catalog import resolve
-from mockserver.lifecycle import plan
-from mockserver.profiles import Profile, Timing, fixed, uniform
-from mockserver.scenarios import Choice
-from mockserver.store import MemoryStore
+from mockserver.engine.catalog import resolve
+from mockserver.engine.lifecycle import plan
+from mockserver.engine.profiles import Profile, Timing, fixed, uniform
+from mockserver.engine.scenarios import Choice
+from mockserver.stores.local import MemoryStore
 from tests.helpers.fakeclock import START, Clock
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}

@@ -13,9 +13,9 @@ import re
 from pathlib import Path
 
 from mockserver import contract, create_app
-from mockserver.config import Config
 from mockserver.contract import openapi
-from mockserver.profiles import MODELS, SCOPE_DEFAULTS
+from mockserver.engine.config import Config
+from mockserver.engine.profiles import MODELS, SCOPE_DEFAULTS
 
 DOCS = Path(__file__).parents[2] / "docs"
 _SNIPPET = re.compile(r'^--8<-- "([^"]+)"$', re.MULTILINE)

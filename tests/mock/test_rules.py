@@ -9,7 +9,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from mockserver import Config, create_app
-from mockserver.config import ConfigError, load_config
+from mockserver.engine.config import ConfigError, load_config
 
 ADMIN = {"Authorization": "Bearer sk-admin"}
 

@@ -8,9 +8,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from mockserver import Config, contract, create_app
-from mockserver.config import FAIL_REASONS
-from mockserver.profiles import Profile, fixed, uniform
-from mockserver.scenarios import names
+from mockserver.engine.config import FAIL_REASONS
+from mockserver.engine.profiles import Profile, fixed, uniform
+from mockserver.engine.scenarios import names
 from tests.helpers.fakeclock import START, Clock
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}

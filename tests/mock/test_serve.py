@@ -14,7 +14,7 @@ import pytest
 
 from mockserver import contract
 from mockserver.cli import main
-from mockserver.servers import SERVERS, Options
+from mockserver.http.servers import SERVERS, Options
 from mockserver.testing import await_port, free_port, running_mock
 from tests.helpers.fakeclock import Clock
 

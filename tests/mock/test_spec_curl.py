@@ -16,7 +16,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from mockserver import Config, contract, create_app
-from mockserver.config import DEV_KEY
+from mockserver.engine.config import DEV_KEY
 from mockserver.testing import running_mock
 from tests.helpers.fakeclock import Clock
 

@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from mockserver import wire
+from mockserver.http import asgi_io
 
 
 def messages(*chunks: bytes, end: str = "http.request") -> Any:
@@ -26,7 +26,7 @@ def messages(*chunks: bytes, end: str = "http.request") -> Any:
 
 
 def read(receive: Any, limit: int = 100) -> bytes | None:
-    return asyncio.run(wire.read_body(receive, limit))
+    return asyncio.run(asgi_io.read_body(receive, limit))
 
 
 def test_a_body_in_one_message_or_many_is_read_whole() -> None:
@@ -36,7 +36,7 @@ def test_a_body_in_one_message_or_many_is_read_whole() -> None:
 
 @pytest.mark.parametrize("chunks", [(b"x" * 101,), (b"x" * 60, b"x" * 41), (b"x" * 50, b"", b"x" * 51)])
 def test_a_body_past_the_limit_is_refused_however_it_arrives(chunks: tuple[bytes, ...]) -> None:
-    with pytest.raises(wire.BodyTooLarge):
+    with pytest.raises(asgi_io.BodyTooLarge):
         read(messages(*chunks))
     assert read(messages(b"x" * 100)) == b"x" * 100
 
@@ -58,7 +58,7 @@ def test_send_json_sends_what_starlettes_json_response_sends() -> None:
         asyncio.run(answer(send))
         return sent
 
-    ours = collect(lambda send: wire.send_json(send, content))
+    ours = collect(lambda send: asgi_io.send_json(send, content))
     theirs = collect(lambda send: JSONResponse(content)({"type": "http"}, messages(b""), send))
     assert ours[1]["body"] == theirs[1]["body"]
     assert ours[0]["status"] == theirs[0]["status"] == 200
@@ -67,13 +67,13 @@ def test_send_json_sends_what_starlettes_json_response_sends() -> None:
 
 def test_repeated_headers_give_the_first_as_starlette_does() -> None:
     scope = {"headers": [(b"authorization", b"Bearer one"), (b"host", b"h"), (b"authorization", b"Bearer two")]}
-    assert wire.headers(scope)[b"authorization"] == b"Bearer one"
+    assert asgi_io.headers(scope)[b"authorization"] == b"Bearer one"
 
 
 def test_an_endpoint_is_called_as_an_asgi_app_not_wrapped_as_a_request_handler() -> None:
     async def handler(scope: Any, receive: Any, send: Any) -> None:
-        await wire.send_json(send, {"scope": scope["path_params"]["scope"]})
+        await asgi_io.send_json(send, {"scope": scope["path_params"]["scope"]})
 
-    app = Starlette(routes=[Route("/v2/{scope}", wire.endpoint(handler))])
+    app = Starlette(routes=[Route("/v2/{scope}", asgi_io.endpoint(handler))])
     with TestClient(app) as client:
         assert client.get("/v2/videos").json() == {"scope": "videos"}

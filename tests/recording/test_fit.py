@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 
 from mockserver import contract
-from mockserver.catalog import resolve
-from mockserver.config import config_from
-from mockserver.fit import fit, fit_timing, to_toml
-from mockserver.profiles import timing
+from mockserver.engine.catalog import resolve
+from mockserver.engine.config import config_from
+from mockserver.engine.profiles import timing
+from mockserver.recording.fit import fit, fit_timing, to_toml
 from tests.helpers.processes import command
 
 pytestmark = [pytest.mark.slow, pytest.mark.processes]

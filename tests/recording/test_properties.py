@@ -23,10 +23,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from mockserver import Config, contract, create_app, fit, replay
-from mockserver.config import ConfigError, load_config
+from mockserver import Config, contract, create_app
 from mockserver.contract.recording import RecordingError, TaskLog, Writer
-from mockserver.faults import Faults
+from mockserver.engine.config import ConfigError, load_config
+from mockserver.engine.faults import Faults
+from mockserver.recording import fit, replay
 from tests.helpers.processes import HEADERS
 
 pytestmark = pytest.mark.slow

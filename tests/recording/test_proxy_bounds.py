@@ -23,8 +23,9 @@ import httpx
 import pytest
 from starlette.types import Receive, Scope, Send
 
-from mockserver import Config, record
+from mockserver import Config
 from mockserver.contract.recording import Writer
+from mockserver.recording import record
 from mockserver.testing import await_url
 from mockserver.testing import serving as serving_app
 from tests.helpers.processes import HEADERS, command, serving, stop

@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 
-from mockserver import Config, fit, replay
-from mockserver.catalog import resolve
-from mockserver.config import MAX_MODELS, check, config_from, from_dict
+from mockserver import Config
 from mockserver.contract.recording import TaskLog, Writer
-from mockserver.profiles import MODELS, Timing
+from mockserver.engine.catalog import resolve
+from mockserver.engine.config import MAX_MODELS, check_references, config_from, from_dict
+from mockserver.engine.profiles import MODELS, Timing
+from mockserver.recording import fit, replay
 
 pytestmark = pytest.mark.slow
 
@@ -134,4 +135,4 @@ def test_more_models_than_a_config_holds_keep_the_most_recorded(capsys: pytest.C
     assert len(result.models) == room and "m69999" in result.models, "the model recorded twice is kept"
     said = f"models: 70000 seen, a config holds {room} besides the embedded ones; the {70_000 - room} least recorded"
     assert result.left_out == [f"{said} ({70_000 - room} lines) are left out"]
-    check(from_dict({"models": result.models, "fail_reasons": result.fail_reasons}))
+    check_references(from_dict({"models": result.models, "fail_reasons": result.fail_reasons}))

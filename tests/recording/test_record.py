@@ -12,8 +12,9 @@ import httpx
 import pytest
 
 from contract_tests.client import Client, Policy
-from mockserver import Config, contract, create_app, record
+from mockserver import Config, contract, create_app
 from mockserver.contract.recording import MOST_KEPT, RecordingError, TaskLog, Writer, read
+from mockserver.recording import record
 from mockserver.testing import free_port
 from tests.helpers.fakeclock import Clock
 from tests.helpers.processes import HEADERS, KEY, command, recording, serving, stop

@@ -15,8 +15,8 @@ from starlette.testclient import TestClient
 
 from contract_tests.client import AsyncClient, Policy
 from mockserver import Config, contract, create_app
-from mockserver.config import config_from
-from mockserver.replay import apply
+from mockserver.engine.config import config_from
+from mockserver.recording.replay import apply
 from tests.helpers.processes import HEADERS, KEY, command, recording, serving, stop
 
 pytestmark = [pytest.mark.slow, pytest.mark.processes]
@@ -103,7 +103,7 @@ def test_each_recorded_lifecycle_plays_as_seen_in_recorded_order(recording_file:
         failed = client.get(f"/v2/videos/generations/{ids[2]}", headers=HEADERS).json()
         assert (failed["status"], failed["fail_reason"]) == ("FAILURE", "SAFETY.INPUT.TEXT: refused")
         assert seen(client, now, ids[3], [9, 10.1])[-1] == ("SUCCESS", "100%"), "the fourth task plays the first again"
-        records = [client.app.state.service.store.get(task_id) for task_id in ids]
+        records = [client.app.state.service.backend.local.get(task_id) for task_id in ids]
         assert [r.take for r in records] == [0, 1, 2, 0], "each record carries the lifecycle it plays"
 
 
@@ -118,7 +118,7 @@ def test_a_scenario_still_chooses_over_the_recording(recording_file: Path) -> No
     client, now = play(recording_file)
     with client:
         task_id = submit(client, {**HEADERS, "X-Mock-Scenario": "fail-quota"})
-        assert client.app.state.service.store.get(task_id).take == -1
+        assert client.app.state.service.backend.local.get(task_id).take == -1
         now[0] = START + 10_000
         task = client.get(f"/v2/videos/generations/{task_id}", headers=HEADERS).json()
         assert task["status"] == "FAILURE" and "quota" in task["fail_reason"]

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from mockserver.servers import SERVERS
+from mockserver.http.servers import SERVERS
 from mockserver.testing import await_port, await_url, free_port
 
 

@@ -30,8 +30,8 @@ def test_memory_fill_stores_what_submits_store() -> None:
             )
             assert answer.status_code == 200, answer.text
             clock.now = (memory.START_MS + n + 1) / 1000
-    owner = next(iter(app.state.service.store.records())).owner
-    assert list(app.state.service.store.records()) == list(memory.records(3, owner=owner))
+    owner = next(iter(app.state.service.backend.local.records())).owner
+    assert list(app.state.service.backend.local.records()) == list(memory.records(3, owner=owner))
 
 
 def test_wrk_output_is_read_into_figures() -> None:

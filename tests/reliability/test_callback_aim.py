@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from mockserver import create_app
-from mockserver.callbacks.asked import MAX_URL
-from mockserver.config import config_from
+from mockserver.engine.callback_request import MAX_URL
+from mockserver.engine.config import config_from
 from mockserver.testing import free_port
 from tests.helpers.callbackrun import BODY, KEY, Clock, attempts, client, make, run_for, submit
 from tests.helpers.receiver import Receiver
@@ -45,7 +45,7 @@ def test_a_callback_to_a_local_port_the_config_does_not_name_is_a_400(host: str,
     assert answer.status_code == 400, answer.text
     error = answer.json()["error"]
     assert error["param"] == "callback_url" and f"--callback-port {recorder.port}" in error["message"], error
-    assert len(app.state.service.store) == 0 and recorder.received == []
+    assert len(app.state.service.backend.local) == 0 and recorder.received == []
 
 
 def test_a_name_that_resolves_to_this_machine_is_refused_when_it_is_sent() -> None:

@@ -12,9 +12,10 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from mockserver import create_app
-from mockserver.callbacks.settings import DEV_SECRET
-from mockserver.config import config_from
-from mockserver.store import SqliteStore, StoreError
+from mockserver.engine.callback_settings import DEV_SECRET
+from mockserver.engine.config import config_from
+from mockserver.stores import StoreError
+from mockserver.stores.local import SqliteStore
 from mockserver.testing import free_port
 from tests.helpers.callbackrun import ADMIN, KEY, TERMINAL, Clock, attempts, client, make, run_for, submit
 from tests.helpers.receiver import Receiver
@@ -169,7 +170,7 @@ def test_a_bad_callback_field_is_a_400_naming_it_and_creates_no_task(fields: dic
     assert answer.status_code == 400, answer.text
     assert answer.json()["error"]["param"] == param, answer.json()
     assert param.split("/")[0] in answer.json()["error"]["message"]
-    assert len(app.state.service.store) == 0
+    assert len(app.state.service.backend.local) == 0
 
 
 def test_an_empty_callback_field_is_no_callback_and_an_allowed_host_any_url() -> None:

@@ -14,9 +14,9 @@ import pytest
 import redis
 
 from mockserver import create_app
-from mockserver.config import config_from
-from mockserver.redis_store import RedisStore
-from mockserver.store import SqliteStore
+from mockserver.engine.config import config_from
+from mockserver.stores.local import SqliteStore
+from mockserver.stores.redis import RedisStore
 from tests.helpers.callbackrun import Clock, client, submit
 
 CONFIG = config_from({"time_scale": 100, "seed": 3, "callbacks": {"local_ports": [9]}})

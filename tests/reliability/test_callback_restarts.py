@@ -17,12 +17,12 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from mockserver import Config, create_app
-from mockserver.callbacks import settings as callback_settings
-from mockserver.callbacks.settings import DEV_SECRET
 from mockserver.cli import _config, _parse
-from mockserver.config import config_from
-from mockserver.profiles import MODELS, Profile, fixed
-from mockserver.store import SqliteStore
+from mockserver.engine import callback_settings
+from mockserver.engine.callback_settings import DEV_SECRET
+from mockserver.engine.config import config_from
+from mockserver.engine.profiles import MODELS, Profile, fixed
+from mockserver.stores.local import SqliteStore
 from tests.helpers.callbackrun import Clock, client, run_for
 from tests.helpers.callbackrun import submit as submit_in_process
 from tests.helpers.receiver import Receiver

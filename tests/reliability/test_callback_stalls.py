@@ -16,8 +16,8 @@ import redis
 
 from mockserver import create_app
 from mockserver.callbacks.sender import PER_DESTINATION
-from mockserver.config import config_from
-from mockserver.redis_store import RedisStore
+from mockserver.engine.config import config_from
+from mockserver.stores.redis import RedisStore
 from tests.helpers.callbackrun import BODY, KEY, Clock, attempts, client, make, run_for, submit
 from tests.helpers.receiver import Receiver
 

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from mockserver import create_app
-from mockserver.callbacks.asked import Target, check_url
-from mockserver.callbacks.settings import Allowed
-from mockserver.config import config_from
-from mockserver.store import SqliteStore
+from mockserver.engine.callback_request import Target, check_url
+from mockserver.engine.callback_settings import Allowed
+from mockserver.engine.config import config_from
+from mockserver.stores.local import SqliteStore
 from mockserver.testing import free_port
 from tests.helpers.callbackrun import KEY, Clock, attempts, client, make, run_for, submit
 from tests.helpers.receiver import Receiver
@@ -63,7 +63,7 @@ def test_a_hostile_callback_url_is_a_400_naming_its_field_and_nothing_is_sent(fi
         answer = asyncio.run(scenario(receiver))
     assert answer.status_code == 400, answer.text
     assert answer.json()["error"]["param"] == field and field in answer.json()["error"]["message"]
-    assert len(app.state.service.store) == 0 and not receiver.received
+    assert len(app.state.service.backend.local) == 0 and not receiver.received
 
 
 @pytest.mark.parametrize(

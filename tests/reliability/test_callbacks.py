@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from mockserver.callbacks.settings import DEV_SECRET
+from mockserver.engine.callback_settings import DEV_SECRET
 from mockserver.testing import free_port
 from tests.helpers.callbackrun import KEY, TERMINAL, Clock, attempts, client, journal, make, run_for, submit
 from tests.helpers.receiver import Receiver

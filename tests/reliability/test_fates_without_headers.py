@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from mockserver import scenarios
-from mockserver.config import FAIL_REASONS
+from mockserver.engine import scenarios
+from mockserver.engine.config import FAIL_REASONS
 
 pytestmark = pytest.mark.slow
 

@@ -19,8 +19,8 @@ import pytest
 import redis
 
 from mockserver import Config, create_app
-from mockserver.nonces import COUNT_BITS
-from mockserver.redis_store import PREFIX, RedisStore
+from mockserver.engine.nonces import COUNT_BITS
+from mockserver.stores.redis import PREFIX, RedisStore
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mockserver.servers import SERVERS
+from mockserver.http.servers import SERVERS
 
 pytestmark = pytest.mark.slow
 

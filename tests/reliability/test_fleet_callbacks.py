@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mockserver.servers import SERVERS
+from mockserver.http.servers import SERVERS
 from mockserver.testing import free_port
 from tests.helpers.receiver import Receiver
 

@@ -17,7 +17,7 @@ import httpx
 import pytest
 import redis
 
-from mockserver.redis_store import CHANNEL, PREFIX
+from mockserver.stores.redis import CHANNEL, PREFIX
 
 pytestmark = pytest.mark.slow
 

@@ -17,7 +17,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from mockserver import Config, contract, create_app
-from mockserver.servers import SERVERS
+from mockserver.http.servers import SERVERS
 from tests.helpers.fakeclock import Clock
 
 HEADERS = {"Authorization": "Bearer sk-mock-dev", "Content-Type": "application/json"}

@@ -22,7 +22,7 @@ import pytest
 import uvicorn
 
 from mockserver import create_app
-from mockserver.deadlines import H11Deadline, HttpToolsDeadline
+from mockserver.http.deadlines import H11Deadline, HttpToolsDeadline
 from mockserver.testing import free_port
 
 pytestmark = pytest.mark.slow

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mockserver import ids
+from mockserver.engine import ids
 
 SECRET = ids.derive_secret(0, ("sk-mock-dev",))
 OWNER = -(2**63)  # owners are signed 64-bit key hashes, as SQLite stores them: the extremes round-trip too

@@ -17,10 +17,10 @@ import httpx
 import redis
 
 from mockserver import Config, create_app
-from mockserver.journal import SCANNED
-from mockserver.redis_shared import JOURNAL
-from mockserver.redis_store import RedisStore
-from mockserver.store import SqliteStore
+from mockserver.engine.journal_entries import SCANNED
+from mockserver.stores.local import SqliteStore
+from mockserver.stores.redis import RedisStore
+from mockserver.stores.redis_shared import JOURNAL
 from tests.helpers.benchload import load_bench
 from tests.helpers.fakeclock import Clock
 

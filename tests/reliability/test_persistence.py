@@ -13,8 +13,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from mockserver import contract, create_app
-from mockserver.config import config_from
-from mockserver.store import SqliteStore
+from mockserver.engine.config import config_from
+from mockserver.stores.local import SqliteStore
 from tests.helpers.fakeclock import START, Clock
 
 pytestmark = pytest.mark.slow

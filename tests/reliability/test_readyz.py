@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from mockserver import Config, create_app
-from mockserver.redis_store import RedisStore
+from mockserver.stores.redis import RedisStore
 from mockserver.testing import serving
 
 pytestmark = pytest.mark.slow

@@ -16,7 +16,7 @@ import pytest
 import redis
 
 from mockserver import Config, create_app
-from mockserver.redis_store import PREFIX, RedisStore
+from mockserver.stores.redis import PREFIX, RedisStore
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
 ADMIN = {"Authorization": "Bearer adm"}

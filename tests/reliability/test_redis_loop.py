@@ -15,8 +15,8 @@ import redis
 
 from mockserver import create_app
 from mockserver.cli import main
-from mockserver.config import config_from
-from mockserver.redis_store import RedisStore
+from mockserver.engine.config import config_from
+from mockserver.stores.redis import RedisStore
 
 pytestmark = pytest.mark.slow
 

@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from mockserver import contract, create_app
-from mockserver.config import Config, ConfigError, config_from
-from mockserver.faults import ConnectionDropped, Faults
+from mockserver.engine.config import Config, ConfigError, config_from
+from mockserver.engine.faults import Faults
+from mockserver.http.fault_answers import ConnectionDropped
 from tests.helpers.fakeclock import START, Clock
 from tests.helpers.hostile import for_schema
 

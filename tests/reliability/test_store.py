@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from mockserver.lifecycle import Record
-from mockserver.redis_store import RedisStore
-from mockserver.store import AsyncStore, Awaited, MemoryStore, SqliteStore
+from mockserver.engine.lifecycle import Record
+from mockserver.stores.base import AsyncStore
+from mockserver.stores.local import Awaited, MemoryStore, SqliteStore
+from mockserver.stores.redis import RedisStore
 
 RECORDS = [
     Record("a" * 52, "videos", -(2**63), 1_756_693_797.123, 5.5, math.inf, -1, 3, 2),

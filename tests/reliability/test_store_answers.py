@@ -9,9 +9,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from mockserver import Config, contract, create_app
-from mockserver.config import FAIL_REASONS
-from mockserver.profiles import MODELS, Profile, fixed
-from mockserver.store import SqliteStore
+from mockserver.engine.config import FAIL_REASONS
+from mockserver.engine.profiles import MODELS, Profile, fixed
+from mockserver.stores.local import SqliteStore
 from tests.helpers.fakeclock import Clock
 
 KEY = {"Authorization": "Bearer sk-mock-dev"}
@@ -130,3 +130,30 @@ def test_a_rule_another_tool_wrote_wrong_is_skipped_not_a_500_on_every_submit(
         assert answer.status_code == 200, answer.text
         assert c.get(f"/_mock/tasks/{answer.json()['task_id']}", headers=ADMIN).json()["outcome"] == "fail-quota"
         assert [rule["id"] for rule in c.get("/_mock/rules", headers=ADMIN).json()["rules"]] == [2]
+
+
+def test_a_submit_meeting_a_locked_file_through_the_rules_is_a_json_503_after_the_stores_timeout(
+    tmp_path: Path,
+) -> None:
+    """The SQLite rules waited 10 s for another program's write lock, freezing the event loop, then answered
+    a plain-text 500; they wait as long as the store (its busy timeout, a second) and answer its 503."""
+    path = tmp_path / "t.db"
+    app = create_app(Config(admin_key="sk-admin"), store=SqliteStore(path), clock=Clock())
+    backend = app.state.service.backend
+    waits = [db.execute("PRAGMA busy_timeout").fetchone()[0] for db in (backend.local._db, backend.rules._db)]
+    assert waits == [1000, 1000]  # milliseconds: the store's second, for the rules too
+    with TestClient(app, raise_server_exceptions=False) as c:
+        rule = c.post("/_mock/rules", json={"scenario": "fail-quota", "next": 1}, headers=ADMIN)
+        assert rule.status_code == 201, rule.text
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another program holds the write lock
+        try:
+            answer = c.post("/v2/videos/generations", json={"prompt": "p", "model": "veo3"}, headers=KEY)
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["error"]["code"] == "store_unavailable" and answer.headers["retry-after"] == "1"
+        # once the lock is gone the rule, which the refused submit did not spend, plays for the next
+        assert c.post("/v2/videos/generations", json={"prompt": "p", "model": "veo3"}, headers=KEY).status_code == 200
+        assert c.get("/_mock/rules", headers=ADMIN).json()["rules"] == []

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mockserver.nonces import COUNT_BITS
+from mockserver.engine.nonces import COUNT_BITS
 from tests.helpers.benchload import load_bench
 
 pytestmark = pytest.mark.slow

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from starlette.requests import Request
 
-from mockserver import urls
+from mockserver.http import link_base
 
 
 def request(
@@ -41,11 +41,11 @@ def request(
 )
 def test_the_same_as_starlette_twice_over(req: Request) -> None:
     expected = f"{req.base_url}_media"
-    assert urls.media_base(req.scope) == expected
-    assert urls.media_base(req.scope) == expected  # from the memo this time
+    assert link_base.media_base(req.scope) == expected
+    assert link_base.media_base(req.scope) == expected  # from the memo this time
 
 
 def test_many_hosts_do_not_grow_the_memo_past_its_size() -> None:
-    for n in range(3 * urls._MEMO_SIZE):
-        assert urls.media_base(request(f"h{n}.example".encode()).scope) == f"http://h{n}.example/_media"
-    assert len(urls._memo) <= urls._MEMO_SIZE
+    for n in range(3 * link_base._MEMO_SIZE):
+        assert link_base.media_base(request(f"h{n}.example".encode()).scope) == f"http://h{n}.example/_media"
+    assert len(link_base._memo) <= link_base._MEMO_SIZE

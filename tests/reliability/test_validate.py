@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mockserver import contract, validate
+from mockserver import contract
+from mockserver.engine import validate
 
 NAME = "submit-request"
 FIELDS = sorted(contract.schema(NAME)["properties"])

@@ -87,6 +87,6 @@ def test_fates_follow_the_seed_not_the_clock() -> None:
         with TestClient(app) as client:
             for _ in range(20):
                 client.post("/v2/videos/generations", json=BODY, headers=auth())
-        return [(r.queue_for, r.run_for, r.failure) for r in app.state.service.store.records()]
+        return [(r.queue_for, r.run_for, r.failure) for r in app.state.service.backend.local.records()]
 
     assert fates(1_756_693_797.0) == fates(1_800_000_000.5)

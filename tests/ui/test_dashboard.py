@@ -23,7 +23,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from mockserver import Config
-from mockserver.profiles import Profile, fixed
+from mockserver.engine.profiles import Profile, fixed
 from mockserver.testing import RunningMock, running_mock
 from tests.helpers.fakeclock import Clock
 

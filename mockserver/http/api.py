@@ -1,0 +1,169 @@
+"""The contract's routes: submit, poll and the output links, spoken at the ASGI level over a ``Service``.
+
+Submits and polls are nearly all of a mock's traffic, so these two read and answer the ASGI messages
+themselves (``asgi_io.py``), and a poll calls a local store as a plain function, awaiting only a remote one
+(``Backend.local``). A refusal found anywhere is raised as ``refusals.Refused``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from .. import contract
+from ..engine import jsonio, lifecycle, modes, validate
+from ..engine.catalog import SCOPES
+from ..engine.config import Config
+from ..engine.encodings import MEDIA_MASK, MODE_MASK
+from ..engine.refusals import Refused
+from ..engine.service import Service
+from . import asgi_io, fault_answers, link_base, media
+from .errors import error
+from .fault_answers import FAULT
+from .media import serve as media_serve
+from .media.cache import MediaCache
+from .metrics import fault_kinds
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def routes(service: Service, sleep: Sleep) -> list[Route]:
+    config, catalog, now, metrics = service.config, service.catalog, service.clock, service.metrics
+    found, accept, owner_of = service.found, service.accept, service.owner
+    local, remote = service.backend.local, service.backend.tasks
+
+    async def fault(scope: Scope, receive: Receive, submit: bool) -> Response | None:
+        """A simulated fault's answer, or None to answer normally; decided before anything is stored."""
+        chosen = service.injector.decide(submit)
+        if chosen.delay or chosen.drop or chosen.status:
+            kinds = fault_kinds(chosen.status, chosen.drop, chosen.delay)
+            scope[FAULT] = ",".join(kinds)  # for the journal
+            if metrics is not None:
+                for kind in kinds:
+                    metrics.fault(kind)
+        return await fault_answers.play(chosen, service.injector.faults, scope, receive, now, sleep)
+
+    async def submit(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = asgi_io.headers(scope)
+        owner = owner_of(headers.get(b"authorization"))
+        name = scope_named(scope["path_params"]["scope"])
+        if service.injector.faults.active and (refused := await fault(scope, receive, submit=True)) is not None:
+            return await asgi_io.send_answer(refused, refused.status_code, scope, receive, send)
+        payload = await submit_body(headers, receive, config.max_body_bytes)
+        if payload is None:  # the client went away before sending its body: nothing is answered
+            scope[asgi_io.STATUS] = 0
+            return None
+        header = headers.get(b"x-mock-scenario")
+        scenario = None if header is None else header.decode("latin-1")
+        record = await accept(name, owner, payload, scenario, lambda: link_base.media_base(scope))
+        scope[modes.SEEN] = modes.ACTIONS[name][record.shape & MODE_MASK]
+        await asgi_io.send_json(send, {"task_id": record.task_id})
+
+    async def poll(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = asgi_io.headers(scope)
+        owner = owner_of(headers.get(b"authorization"))
+        params = scope["path_params"]
+        name = scope_named(params["scope"])
+        if service.injector.faults.active and (refused := await fault(scope, receive, submit=False)) is not None:
+            return await asgi_io.send_answer(refused, refused.status_code, scope, receive, send)
+        task_id = params["task_id"]
+        record = found(local.get(task_id) if local is not None else await remote.get(task_id), task_id, name, owner)
+        if record is None or (task := lifecycle.view(catalog, record, now(), link_base.media_base(scope))) is None:
+            missing = not_found(config)
+            return await asgi_io.send_answer(missing, missing.status_code, scope, receive, send)
+        # the mode, whatever the profile's action says
+        scope[modes.SEEN] = modes.ACTIONS[name][record.shape & MODE_MASK]
+        if metrics is not None:
+            metrics.polled(task_id, task["status"], record.failure)
+        await asgi_io.send_json(send, task)
+
+    return [
+        Route("/v2/{scope}/generations", asgi_io.endpoint(submit, reports_status=True), methods=["POST"]),
+        Route("/v2/{scope}/generations/{task_id}", asgi_io.endpoint(poll, reports_status=True), methods=["GET"]),
+        Route("/_media/{task_id}/{name}", asgi_io.endpoint(downloads(service)), methods=["GET"]),
+    ]
+
+
+def downloads(service: Service) -> asgi_io.Handler:
+    """The output files' route (``task_id`` and ``name`` in its path), with a cache of its own."""
+    catalog, now = service.catalog, service.clock
+    made = MediaCache()
+    types = {name: media.content_type(name).encode() for name in SCOPES}
+
+    async def download(scope: Scope, receive: Receive, send: Send) -> None:
+        """Output files are public links, as on a CDN: no key, only for a visible, successful task."""
+        params = scope["path_params"]
+        record = await service.find_public(params["task_id"])
+        at = now()
+        name = params["name"]
+        if (
+            record is None
+            or name not in media.filenames(record.scope, lifecycle.output_count(catalog, record))
+            or not lifecycle.visible(catalog, record, at)
+            or lifecycle.status_at(record, at) != lifecycle.SUCCESS
+        ):
+            raise Refused(404, "not_found", "No such output.")
+        expires = lifecycle.link_expires(catalog, record)
+        if at >= expires:
+            return await media.expired(expires, at)(scope, receive, send)
+        shape = record.shape & MEDIA_MASK  # the lifecycle's bits above it change nothing in the file
+        file = await made.get(record.scope, shape, media.hue(record.task_id, int(name.partition(".")[0])))
+        max_age = 31_536_000 if math.isinf(expires) else max(0, int(expires - at))
+        answer = media_serve.answer(
+            scope["method"], asgi_io.headers(scope), file.body, file.etag, types[record.scope], max_age
+        )
+        await answer(scope, receive, send)
+
+    return download
+
+
+def scope_named(name: str) -> str:
+    """The path's scope, if the contract has it."""
+    if name not in SCOPES:
+        raise Refused(404, "unknown_scope", f"Unknown scope {contract.quote(name)}; use one of {sorted(SCOPES)}.")
+    return name
+
+
+async def submit_body(
+    headers: dict[bytes, bytes], receive: Receive, limit: int, schema: str = "submit-request"
+) -> dict[str, Any] | None:
+    """The submit body, valid against ``schema`` (``submit-request.json``, or a dialect's request), numbers
+    written as strings read where it says so; None if the client went away first."""
+    if headers.get(b"content-type", b"").split(b";")[0].strip().lower() != b"application/json":
+        raise Refused(415, "unsupported_media_type", "Send the body as Content-Type: application/json.")
+    try:
+        body = await asgi_io.read_body(receive, limit)
+    except asgi_io.BodyTooLarge:
+        raise Refused(413, "request_too_large", f"The body is over {limit} bytes.") from None
+    if body is None:
+        return None
+    try:
+        payload = jsonio.loads(body)
+        if not isinstance(payload, dict):
+            raise Refused(400, "invalid_body", "The body must be a JSON object.")
+        problems = validate.checked(schema, payload)
+    except jsonio.TooDeep:
+        raise Refused(400, "invalid_json", "The body is nested too deeply (about 1,000 levels at most).") from None
+    except ValueError as exc:
+        raise Refused(400, "invalid_json", f"The body is not valid JSON: {exc}.") from None
+    if problems:
+        raise refusal(problems)
+    return payload
+
+
+def refusal(problems: list[Any]) -> Refused:
+    """The 400 for a body's first problem, naming its field."""
+    first = problems[0]
+    code = "missing_field" if first.validator == "required" else "invalid_field"
+    return Refused(400, code, contract.describe(first), param=contract.location(first).lstrip("/") or None)
+
+
+def not_found(config: Config) -> JSONResponse:
+    if config.unknown_task == "new-api":  # off the contract's error shape, on purpose: as new-api answers
+        return JSONResponse({"code": "task_not_exist", "message": "task_not_exist", "data": None}, 400)
+    return error(404, "task_not_found", "No such task for this key and scope.")

@@ -75,11 +75,12 @@ def open_backend(spec: str, *, seed: int, reasons: tuple[str, ...], journal_size
         store = _redis(spec)
     else:
         raise ValueError(f"unknown store {spec!r}; {USAGE}")
-    return backend_for(store, seed=seed, reasons=reasons, journal_size=journal_size)
+    return backend_for(store, seed=seed, reasons=reasons, journal_size=journal_size, owned=True)
 
 
-def backend_for(store: Any, *, seed: int, reasons: tuple[str, ...], journal_size: int) -> Backend:
-    """The bundle around an opened store; None is a fresh memory store."""
+def backend_for(store: Any, *, seed: int, reasons: tuple[str, ...], journal_size: int, owned: bool = False) -> Backend:
+    """The bundle around an opened store; None is a fresh memory store. ``owned``: the bundle opened the store,
+    so closes it with the connections of its own (a caller's store stays open for the caller)."""
     if store is None:
         store = MemoryStore()
     if isinstance(store, MemoryStore):
@@ -89,7 +90,14 @@ def backend_for(store: Any, *, seed: int, reasons: tuple[str, ...], journal_size
     if isinstance(store, SqliteStore):
         rules = SqliteRules(store.path, seed, reasons)
         ledger = SqliteLedger(store.path, worker_token())
-        return Backend(Awaited(store, apart=store), store, rules, MemoryJournal(journal_size), ledger, True, False)
+
+        async def close() -> None:  # every connection to the file: the last one's close removes -wal and -shm
+            for each in (rules, ledger, store) if owned else (rules, ledger):
+                each.close()
+
+        return Backend(
+            Awaited(store, apart=store), store, rules, MemoryJournal(journal_size), ledger, True, False, close=close
+        )
     from .redis import RedisStore
 
     if isinstance(store, RedisStore):

@@ -116,6 +116,9 @@ class SqliteLedger:
             "claimed_at REAL, outcome TEXT, PRIMARY KEY (webhook_id, copy))"
         )
 
+    def close(self) -> None:
+        self._db.close()
+
     async def add(self, task_id: str, asked: Asked, media_base: str) -> None:
         row = (task_id, asked.url, int(asked.every_change), asked.fault, media_base)
         self._db.execute("INSERT OR REPLACE INTO mock_callbacks VALUES (?, ?, ?, ?, ?, 0)", row)

@@ -36,6 +36,9 @@ class SqliteRules:
             "left INTEGER, fraction REAL, scope TEXT, model TEXT, key TEXT, owner INTEGER, played INTEGER)"
         )
 
+    def close(self) -> None:
+        self._db.close()
+
     @property
     def active(self) -> bool:
         return True

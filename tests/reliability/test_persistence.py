@@ -16,6 +16,7 @@ from mockserver import contract, create_app
 from mockserver.engine.config import config_from
 from mockserver.stores.local import SqliteStore
 from tests.helpers.fakeclock import START, Clock
+from tests.helpers.processes import serving
 
 pytestmark = pytest.mark.slow
 
@@ -111,3 +112,18 @@ def test_a_bad_store_is_refused_at_start(spec: str) -> None:
     with pytest.raises(SystemExit) as exit_:
         main(["--store", spec])
     assert exit_.value.code == 2
+
+
+@pytest.mark.processes
+def test_workers_stopped_by_sigterm_leave_no_wal_or_shm_beside_the_file(tmp_path: Path) -> None:
+    """SIGTERM to the parent alone, as a container runtime sends it: each worker closes its SQLite connections,
+    so the last close folds the write-ahead log into the file and removes it, as SQLite does."""
+    db = tmp_path / "tasks.db"
+    with serving("--store", f"sqlite:{db}", "--workers", "2") as (url, process):
+        answer = httpx.post(f"{url}/v2/videos/generations", json=BODY, headers=HEADERS, timeout=10)
+        assert answer.status_code == 200, answer.text
+        assert (tmp_path / "tasks.db-wal").exists()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["tasks.db"]
+    assert len(SqliteStore(db)) == 1  # and the task is in the file itself

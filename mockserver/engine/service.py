@@ -286,12 +286,12 @@ class Service:
         choice = self._choices.get(ticket.scenario)
         if choice is None or ticket.profile >= len(self.catalog.profiles):
             return None
-        if encodings.lifecycle_of(ticket.shape) >= len(lifecycle.WALKS):
-            return None
         submitted = ticket.submitted_ms / 1000
         record = lifecycle.plan(
             self.catalog, task_id, scope, owner, submitted, ticket.profile, choice, ticket.nonce, ticket.shape
         )
+        if not lifecycle.playable(self.catalog, record):  # a lifecycle or take this config does not have
+            return None
         if len(self._rebuilt) >= REBUILT_KEPT:
             del self._rebuilt[next(iter(self._rebuilt))]  # oldest first: a client polls its newest tasks
         self._rebuilt[task_id] = record

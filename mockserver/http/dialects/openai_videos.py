@@ -35,7 +35,7 @@ def refuse(exc: Refused) -> Response:
 def video(service: Service, record: lifecycle.Record, view: dict[str, Any] | None, model: str) -> dict[str, Any]:
     """The video object of ``record`` as ``view`` (the /v2 task now) shows it; queued at submit (``view`` None)."""
     shape = shapes.unpack(record.shape)
-    status = STATUSES[view["status"]] if view is not None else "queued"
+    status = STATUSES[view["status"] if view is not None else lifecycle.SUBMITTED]
     answer: dict[str, Any] = {
         "id": record.task_id,
         "task_id": record.task_id,
@@ -52,10 +52,10 @@ def video(service: Service, record: lifecycle.Record, view: dict[str, Any] | Non
         "remixed_from_video_id": None,
         "error": None,
     }
-    if status == "completed":
+    if status == STATUSES[lifecycle.SUCCESS]:
         expires = lifecycle.link_expires(service.catalog, record)
         answer["expires_at"] = None if math.isinf(expires) else int(expires)
-    elif status == "failed":
+    elif status == STATUSES[lifecycle.FAILURE]:
         reason = service.catalog.reasons[record.failure] if record.failure >= 0 else "failed"
         answer["error"] = {"code": reason, "message": view["fail_reason"]}  # type: ignore[index]
     return answer

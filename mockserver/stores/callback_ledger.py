@@ -17,8 +17,6 @@ import sqlite3
 from functools import cache
 from typing import Any, Protocol
 
-from jsonschema import Draft202012Validator
-
 from .. import contract
 from ..engine.callback_request import Asked, Refusal, check_url
 from ..engine.callback_settings import Allowed
@@ -202,7 +200,8 @@ def sound(task_id: Any, url: Any, every: Any, fault: Any, base: Any) -> bool:
 
 
 @cache
-def _noted_validator() -> Draft202012Validator:
-    return Draft202012Validator(
-        {"$ref": f"{contract.schema('mock-callback')['$id']}#/$defs/noted"}, registry=contract.registry()
+def _noted_validator() -> Any:
+    """The contract's own validator (its ``$`` ends the string, as ECMA-262's does), on the one definition."""
+    return contract.validator("mock-callback").evolve(
+        schema={"$ref": f"{contract.BASE_ID}mock-callback.json#/$defs/noted"}
     )

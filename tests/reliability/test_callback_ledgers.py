@@ -114,3 +114,13 @@ def test_a_damaged_sqlite_callback_row_is_skipped_and_the_rest_are_loaded(
     assert "damaged" in caplog.text
     ledger = app.state.service.callbacks.ledger
     assert asyncio.run(ledger.claim(("msg_x_SUCCESS", 0), 100.0, 10.0)) is None  # a claim with no time has lapsed
+
+
+def test_a_noted_task_id_ending_in_a_newline_is_not_sound() -> None:
+    """The ledger's check is the contract's validator, whose ``$`` ends the string as ECMA-262's does; Python's
+    ``re`` lets ``$`` match before a final newline."""
+    from mockserver.stores.callback_ledger import sound
+
+    good = "0" * 64
+    assert sound(good, "https://hooks.example.com/x", 1, 0, "http://127.0.0.1:8000")
+    assert not sound(good + "\n", "https://hooks.example.com/x", 1, 0, "http://127.0.0.1:8000")

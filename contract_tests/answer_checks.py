@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote
 
-from . import sniff
+from mockserver import contract
+
+from . import options, sniff
 from .checks import is_json_type
 from .findings import FAIL, WARN, Exchange, Finding, Verdicts
 
@@ -105,6 +107,7 @@ def json_strict(exchange: Exchange, secrets: Secrets) -> Iterator[Finding]:
         yield _finding("json_strict", found[0], f"a body labelled {exchange.content_type} {found[1]}", exchange)
 
 
+_MEDIA_TYPES = {contract.media_type(scope) for scope in options.all_scopes()}  # image, video, audio: common.json
 _CUT_SHORT = ("incomplete", "complete message body", "content-length", "Content-Length")
 
 
@@ -136,7 +139,7 @@ def headers_match_body(exchange: Exchange, secrets: Secrets) -> Iterator[Finding
         return
     label, text = exchange.content_type, sniff.text_kind(exchange.response_body)
     media = sniff.media_kind(exchange.response_body)
-    if label.partition("/")[0] in ("image", "video", "audio") and text and not media:
+    if label.partition("/")[0] in _MEDIA_TYPES and text and not media:
         msg = f"labelled {label}, and the body is {text}"
         yield _finding("headers_match_body", FAIL, msg, exchange)
     elif (is_json_type(label) or label.startswith("text/")) and media:

@@ -136,7 +136,7 @@ def free_probes(model: str) -> list[tuple[Value, str, dict[str, Any]]]:
     plain = strategies.plain_request(model)
     probes = []
     for value in values(model):
-        missing = "model" if value.field == "prompt" else "prompt"
+        missing = next(name for name in strategies.required() if name != value.field)
         body = {k: v for k, v in plain.items() if k != missing} | {value.field: value.value}
         probes.append((value, f"no {missing}, and {value.field} {value.kind}", body))
     return probes
@@ -148,7 +148,6 @@ def _factors(model: str) -> dict[str, list[Value]]:
     factors: dict[str, list[Value]] = {}
     for v in forms:
         factors.setdefault("media" if v.field in ("images", "videos") else v.field, []).append(v)
-    factors.pop("model", None)
     return factors
 
 

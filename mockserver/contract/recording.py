@@ -18,12 +18,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from . import describe, errors, quote, schema
+from . import describe, errors, lifecycle, quote, schema
 
 SCHEMA = "recording"
 VERSION = 1
 FOREVER = 31_536_000  # a max-age of a year or more: the link never expires
-_TERMINAL = ("SUCCESS", "FAILURE")
+_TERMINAL = tuple(lifecycle()["terminal"])
 MOST_KEPT = 5_000  # progress samples, status changes and errors a task keeps: one polled for ever stays bounded
 _MAX_AGE = re.compile(r"max-age\s*=\s*([0-9]+)", re.IGNORECASE)
 _SURROGATE = re.compile("[\ud800-\udfff]")

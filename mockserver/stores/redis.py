@@ -259,8 +259,6 @@ class SlotLease:
 class RedisStore:
     """``base.AsyncStore`` on Redis, plus what a fleet shares: nonce slots and the admin state."""
 
-    complete = True  # holds every task the fleet accepted: an id it lacks is no task (engine/service.py)
-
     def __init__(self, spec: str) -> None:
         require_reachable(spec)
         host, port, db, self.ttl, lease = parse(spec)

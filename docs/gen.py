@@ -443,7 +443,7 @@ def instructions_snippet() -> str:
         out.append(rows)
     out += [
         "",
-        f"`bench/threads.py`, {data['date']}: a real granian worker per thread, over 2,000 polls:",
+        f"`bench/threads.py`, {data['date']}: a real granian worker per thread, over {_bench('threads').POLLS:,} polls:",
         "",
         "| granian worker thread | a poll | with `--metrics` | |",
         "|---|---:|---:|---|",

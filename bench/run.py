@@ -336,6 +336,7 @@ def figures(
             row[path] = round(ratio, 3)
             row[f"{path}_metrics_points"] = round(100 * ratio * (1 - found[f"metrics {path} paired"].rps), 1)
             row[f"{path}_twin_points"] = round(100 * ratio * (1 - found[f"twin {path} paired"].rps), 1)
+            row[f"{path}_log_points"] = round(100 * ratio * (1 - found[f"logged {path} paired"].rps), 1)
         row["poll_rps"] = round(found["mock poll"].rps)
     for workers, found in calling.items():
         ratio = found["mock"].rps / found["bare"].rps

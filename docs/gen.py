@@ -521,10 +521,37 @@ def history_snippet(topic: str) -> str:
     return "\n".join(out) + "\n"
 
 
+def access_log_snippet() -> str:
+    """The access log's cost in the last runs: points of the ratio to the bare route, against ``--no-access-log``."""
+    runs = _runs()["runs"][-2:]
+    setups = list(runs[-1]["servers"])
+    cells = {
+        path: [_both([r["servers"].get(s, {}).get(f"{path}_log_points") for r in runs], _points) for s in setups]
+        for path in ("poll", "submit")
+    }
+    if all(set(row) == {_both([None] * len(runs), _points)} for row in cells.values()):
+        return f"{_NOTE}The access log's cost in req/s: not in these runs; `bench/run.py` records it from its next.\n"
+    server, workers = zip(*(s.split("-") for s in setups), strict=True)
+    out = [
+        _NOTE.strip(),
+        "",
+        (
+            f"The access log on, in points against `--no-access-log`, in the last {len(runs)} runs"
+            f" ({' and '.join(sorted({r['date'] for r in runs}))}; first · second, — where a run did not measure it):"
+        ),
+        "",
+        "| | " + " | ".join(f"{s}, {w} worker{'s' if w != '1' else ''}" for s, w in zip(server, workers)) + " |",
+        "|---|" + "---:|" * len(setups),
+        *(f"| {path} | " + " | ".join(row) + " |" for path, row in cells.items()),
+    ]
+    return "\n".join(out) + "\n"
+
+
 def measured_snippets() -> dict[str, str]:
     """A snippet for each section of figures, and one for each topic of the history."""
     data = _runs()
     out = {f"snippets/figures-{name}.md": figures_snippet(name) for name, v in data.items() if "figures" in v}
+    out["snippets/bench-access-log.md"] = access_log_snippet()
     for topic in dict.fromkeys(entry["topic"] for entry in data["history"]):
         out[f"snippets/history-{topic}.md"] = history_snippet(topic)
     return out

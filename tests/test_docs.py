@@ -114,6 +114,8 @@ def test_bench_run_renders_in_the_docs(tmp_path: Path, monkeypatch: pytest.Monke
     assert "| poll | 97% · 100% (1,000/s) |" in page
     assert "| poll, callbacks 20/s, points | 2.6 better · 6.0 |" in page
     assert "| memory per task at 100,000 tasks (tracemalloc) | 512 B |" in page
+    logged = gen.access_log_snippet()  # the run before measured no access log
+    assert "| | uvicorn, 1 worker |" in logged and "| poll | — · 3.0 |" in logged and "| submit | — · 3.0 |" in logged
 
 
 def test_instruction_counts_render_in_the_docs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

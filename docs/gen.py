@@ -497,7 +497,7 @@ def figures_snippet(name: str) -> str:
     out = [
         _NOTE.strip(),
         "",
-        f"Measured {section['date']}{where}, by {section['source']}{how} (`bench/results.json`, `{name}`):",
+        f"Measured {section['date']}{where}; source: {section['source']}{how}; from `bench/results.json`, `{name}`.",
         "",
         "| measured | figure |",
         "|---|---:|",

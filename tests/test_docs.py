@@ -161,7 +161,10 @@ def test_measured_figures_render_dated_in_the_docs(tmp_path: Path, monkeypatch: 
     monkeypatch.setattr(gen, "_runs", lambda: json.loads(path.read_text()))
     page = gen.figures_snippet("media")
     stamp = results.stamp()
-    assert f"Measured {stamp['date']} on {stamp['machine']}, by bench/media.py, with `python bench/media.py 3`" in page
+    assert (
+        f"Measured {stamp['date']} on {stamp['machine']}; source: bench/media.py, with `python bench/media.py 3`;"
+        in page
+    )
     for row in (
         "| a video, made | 41 ms |",
         "| its file | 9,567 B |",

@@ -79,7 +79,7 @@ def main(count: int) -> None:
                 f"`{name}`, CPU": (round(cpu, 1), "s"),
                 f"`{name}`, CPU a line": (round(cpu / count * 1e6), "µs"),
                 f"`{name}`, wall time": (round(took, 1), "s"),
-                f"`{name}`, peak resident memory": (round(peak_mb() / 1024, 1), "GB"),
+                f"`{name}`, peak resident memory": (round(peak_mb() / 1024, 2), "GB"),
             }
     results.measured("recording", figures, "bench/recording.py", f"python bench/recording.py {count}")
     print(f"written to {results.PATH}; python docs/gen.py puts it in the docs")

@@ -441,14 +441,18 @@ def instructions_snippet() -> str:
             note = f"+{extra:,} (+{extra / cases[base]:.1%})"
         rows = f"| {name} | {count:,} | {note} |"
         out.append(rows)
+    threads, polls = _runs()["threads"], _bench("threads").POLLS
     out += [
         "",
-        f"`bench/threads.py`, {data['date']}: a real granian worker per thread, over {_bench('threads').POLLS:,} polls:",
+        (
+            f"`bench/threads.py`, {threads['date']} ({threads['machine']}): a real granian worker per thread,"
+            f" over {polls:,} polls:"
+        ),
         "",
         "| granian worker thread | a poll | with `--metrics` | |",
         "|---|---:|---:|---|",
     ]
-    for name, (plain, metered) in data["threads"].items():
+    for name, (plain, metered) in threads["counts"].items():
         extra = metered - plain
         note = f"+{extra:,} (+{extra / plain:.1%})" if extra else "0"
         out.append(f"| {name} | {plain:,} | {metered:,} | {note} |")

@@ -134,6 +134,23 @@ def test_instruction_counts_render_in_the_docs(tmp_path: Path, monkeypatch: pyte
     assert results.stamp()["date"] in page and "| mock submit |" not in page
 
 
+def test_thread_counts_keep_their_own_date(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``bench/threads.py`` dates its own section: the instruction counts beside it keep the date they were taken."""
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    import results
+
+    path = tmp_path / "results.json"
+    path.write_text((ROOT / "bench" / "results.json").read_text())
+    counted = json.loads(path.read_text())["instructions"]["date"]
+    results.update("threads", {"counts": {"the Python thread": [150_000, 155_000]}}, "bench/threads.py", path)
+    gen = _gen()
+    monkeypatch.setattr(gen, "_runs", lambda: json.loads(path.read_text()))
+    page = gen.instructions_snippet()
+    assert f"`bench/instructions.py`, {counted} (" in page and counted != results.stamp()["date"]
+    assert f"`bench/threads.py`, {results.stamp()['date']} (" in page
+    assert "| the Python thread | 150,000 | 155,000 | +5,000 (+3.3%) |" in page
+
+
 def test_targets_are_read_from_the_bench_scripts(monkeypatch: pytest.MonkeyPatch) -> None:
     """The table's targets are the constants the bench judges by: callbacks' own, not metrics' copied over."""
     monkeypatch.syspath_prepend(str(ROOT / "bench"))

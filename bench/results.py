@@ -1,7 +1,7 @@
 """``bench/results.json``: every measured figure the docs show, dated and with the machine it came from.
 
 ``run.py`` appends each run to ``runs``; ``instructions.py`` and ``threads.py`` replace their own sections, and
-the one-off scripts (``recording.py``, ``bigstore.py``, ``callbackload.py``, ``media.py``) theirs through
+the one-off scripts (``recording.py``, ``bigstore.py``, ``media.py``) theirs through
 ``measured``. ``history`` lists what past changes bought, each dated, with what was measured before and
 after and the commit that recorded it. ``python docs/gen.py`` writes the docs' tables and figures from this
 file, so no figure is typed into a page.

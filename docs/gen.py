@@ -529,12 +529,13 @@ def access_log_snippet() -> str:
     """The access log's cost in the last runs: points of the ratio to the bare route, against ``--no-access-log``."""
     runs = _runs()["runs"][-2:]
     setups = list(runs[-1]["servers"])
-    cells = {
-        path: [_both([r["servers"].get(s, {}).get(f"{path}_log_points") for r in runs], _points) for s in setups]
+    found = {
+        path: [[r["servers"].get(s, {}).get(f"{path}_log_points") for r in runs] for s in setups]
         for path in ("poll", "submit")
     }
-    if all(set(row) == {_both([None] * len(runs), _points)} for row in cells.values()):
+    if all(v is None for row in found.values() for cell in row for v in cell):
         return f"{_NOTE}The access log's cost in req/s: not in these runs; `bench/run.py` records it from its next.\n"
+    cells = {path: [_both(cell, _points) for cell in row] for path, row in found.items()}
     server, workers = zip(*(s.split("-") for s in setups), strict=True)
     out = [
         _NOTE.strip(),

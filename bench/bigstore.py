@@ -4,7 +4,8 @@ A SQLite file of a million tasks is filled directly (about ten seconds), then ea
 read is sent in-process while a ticker on the same loop notes its longest gap: the stall a client's
 polls would see. With a Redis on the PATH, a journal of 100,000 entries is read for one task's
 timeline, and Redis's own time for the script is taken from its SLOWLOG. Figures, not assertions
-(``tests/reliability/test_large_stores.py`` holds the bounds): ``python bench/bigstore.py [TASKS]``.
+(``tests/reliability/test_large_stores.py`` holds the bounds), printed and written to ``bench/results.json``'s
+``bigstore`` section: ``python bench/bigstore.py [TASKS]``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 import httpx
 import redis
+import results
 
 from mockserver import Config, create_app
 from mockserver.engine.lifecycle import Record
@@ -71,22 +73,30 @@ async def stalls(app: Any, paths: list[str]) -> dict[str, tuple[float, float]]:
     return found
 
 
-def sqlite(tasks: int) -> None:
+Figures = dict[str, tuple[float, str]]
+
+
+def sqlite(tasks: int) -> Figures:
     with tempfile.TemporaryDirectory() as where:
         started = time.perf_counter()
         store = filled(Path(where) / "tasks.db", tasks)
         print(f"sqlite: {tasks:,} tasks written in {time.perf_counter() - started:.1f} s")
         app = create_app(Config(admin_key="adm"), store=store)
-        paths = [path.format(last=tasks - 100) for path in READS]
-        for path, (took, worst) in asyncio.run(stalls(app, paths)).items():
+        paths = {path.format(last=tasks - 100): path.format(last="…") for path in READS}
+        figures: Figures = {}
+        for path, (took, worst) in asyncio.run(stalls(app, list(paths))).items():
             print(f"  {path:40} {took:7.1f} ms, the event loop's longest stall {worst:6.1f} ms")
+            figures[f"`{paths[path]}`, answered in"] = (round(took, 1), "ms")
+            figures[f"`{paths[path]}`, the event loop's longest stall"] = (round(worst, 1), "ms")
+        return figures
 
 
-def timeline(entries: int) -> None:
+def timeline(entries: int) -> Figures:
     binary = shutil.which("redis-server")
     if binary is None:
         print("redis: skipped (no redis-server on the PATH)")
-        return
+        return {}
+    figures: Figures = {}
     port = free_port()
     server = subprocess.Popen(
         [binary, "--port", str(port), "--save", "", "--bind", "127.0.0.1"], stdout=subprocess.DEVNULL
@@ -112,14 +122,21 @@ def timeline(entries: int) -> None:
                 await http.get(f"/_mock/ui/api/tasks/{task_id}", headers=ADMIN)
                 scripts = [e["duration"] for e in probe.slowlog_get(128) if e["command"].startswith(b"EVALSHA")]
                 print(f"redis: a task's timeline, journal of {entries:,}: Redis busy {max(scripts) / 1000:.1f} ms")
+                figures[f"Redis's own time for a task's timeline, journal of {entries:,}"] = (
+                    round(max(scripts) / 1000, 1),
+                    "ms",
+                )
                 await store.close()
 
         asyncio.run(run())
     finally:
         server.terminate()
         server.wait()
+    return figures
 
 
 if __name__ == "__main__":
-    sqlite(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000)
-    timeline(100_000)
+    tasks = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    found = {"tasks in the SQLite file": (tasks, "")} | sqlite(tasks) | timeline(100_000)
+    results.measured("bigstore", found, "bench/bigstore.py", f"python bench/bigstore.py {tasks}")
+    print(f"written to {results.PATH}; python docs/gen.py puts it in the docs")

@@ -5,7 +5,7 @@ Writes LINES recording lines (default a million) the way the recorder does (``Ta
 failures, a 503 with Retry-After now and then, and an output's first byte, cycled until there are
 enough. Then runs ``fit`` (the command, config check included) and ``--replay``'s loading, each timed,
 and prints seconds (wall and CPU: on a shared machine the CPU's are the figure), microseconds a line and the
-process's peak resident memory so far.
+process's peak resident memory so far, and writes them to ``bench/results.json``'s ``recording`` section.
 
     python bench/recording.py [LINES]
 """
@@ -20,6 +20,8 @@ import time
 from itertools import cycle, islice
 from pathlib import Path
 from typing import Any
+
+import results
 
 from mockserver import Config
 from mockserver.contract.recording import TaskLog, Writer
@@ -61,7 +63,9 @@ def main(count: int) -> None:
         for line in islice(cycle(tasks), count):
             writer.write(line)
         writer.close()
-        print(f"{count:,} lines, {path.stat().st_size / 2**20:,.0f} MB; peak {peak_mb():,.0f} MB so far", flush=True)
+        size = path.stat().st_size / 2**20
+        print(f"{count:,} lines, {size:,.0f} MB; peak {peak_mb():,.0f} MB so far", flush=True)
+        figures: dict[str, tuple[float, str]] = {"the recording": (round(size), "MB")}
         for name, run in (
             ("fit", lambda: fit.main([str(path), "--out", str(out)])),
             ("--replay", lambda: replay.apply(Config(), path)),
@@ -71,6 +75,14 @@ def main(count: int) -> None:
             took, cpu = time.perf_counter() - started, time.process_time() - cpu
             said = f"{took:.1f} s ({cpu:.1f} s of CPU), {cpu / count * 1e6:.0f} µs of CPU a line"
             print(f"{name}: {said}; peak {peak_mb():,.0f} MB", flush=True)
+            figures |= {
+                f"`{name}`, CPU": (round(cpu, 1), "s"),
+                f"`{name}`, CPU a line": (round(cpu / count * 1e6), "µs"),
+                f"`{name}`, wall time": (round(took, 1), "s"),
+                f"`{name}`, peak resident memory": (round(peak_mb() / 1024, 2), "GB"),
+            }
+    results.measured("recording", figures, "bench/recording.py", f"python bench/recording.py {count}")
+    print(f"written to {results.PATH}; python docs/gen.py puts it in the docs")
 
 
 if __name__ == "__main__":

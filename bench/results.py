@@ -1,7 +1,10 @@
 """``bench/results.json``: every measured figure the docs show, dated and with the machine it came from.
 
-``run.py`` appends each run to ``runs``; ``instructions.py`` and ``threads.py`` replace their own sections.
-``python docs/gen.py`` writes the docs' tables from this file, so no figure is typed into a page.
+``run.py`` appends each run to ``runs``; ``instructions.py`` and ``threads.py`` replace their own sections, and
+the one-off scripts (``recording.py``, ``bigstore.py``, ``media.py``) theirs through
+``measured``. ``history`` lists what past changes bought, each dated, with what was measured before and
+after and the commit that recorded it. ``python docs/gen.py`` writes the docs' tables and figures from this
+file, so no figure is typed into a page.
 """
 
 from __future__ import annotations
@@ -40,3 +43,8 @@ def update(section: str, values: dict[str, Any], source: str, path: Path = PATH)
     results = json.loads(path.read_text(encoding="utf-8"))
     results[section] = {**results.get(section, {}), **stamp(), "source": source, **values}
     _write(path, results)
+
+
+def measured(section: str, figures: dict[str, tuple[float, str]], source: str, command: str, path: Path = PATH) -> None:
+    """Replace a section of one-off figures (what was measured → value and unit), dated, with the command."""
+    update(section, {"command": command, "figures": {what: list(v) for what, v in figures.items()}}, source, path)

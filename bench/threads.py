@@ -71,7 +71,7 @@ def main() -> None:
         print(
             f"| {name} | {plain:,.0f} | {metered:,.0f} | {metered - plain:+,.0f} ({(metered - plain) / plain:+.1%}) |"
         )
-    results.update("instructions", {"threads": threads}, "bench/threads.py")
+    results.update("threads", {"counts": threads}, "bench/threads.py")
     print(f"written to {results.PATH}; python docs/gen.py puts it in the docs")
 
 

@@ -5,13 +5,17 @@ Usage: ``python docs/gen.py`` (writes them) or ``python docs/gen.py --check`` (e
 - ``reference/config.md``: the config file's fields, from ``schemas/mock-config.json``, with the embedded defaults;
 - ``reference/cli.md``: every command's options, from the argument parsers themselves;
 - ``snippets/profiles.md``: the embedded profiles, from the embedded config;
-- ``snippets/bench-*.md``: the benchmark figures, from ``bench/results.json``, which ``bench/run.py`` writes;
+- ``snippets/bench-*.md``: the benchmark figures, from ``bench/results.json``, which ``bench/run.py`` writes,
+  against the targets ``bench/run.py`` and ``bench/callbackload.py`` hold;
+- ``snippets/figures-*.md`` and ``snippets/history-*.md``: every other measured figure, from its dated section
+  of ``bench/results.json``, and what past changes bought, from its ``history``;
 - ``img/``: the screenshots the pages show, copied from where the tests write them.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import math
 import sys
@@ -372,7 +376,7 @@ def bench_snippet() -> str:
         f"| | {head} | target |",
         "|---|" + "---:|" * len(setups) + "---|",
     ]
-    targets = data["targets"]
+    targets = _targets()
 
     def row(label: str, key: str, show: Callable[[Any], str], target: str = "") -> str:
         cells = []
@@ -402,7 +406,7 @@ def bench_snippet() -> str:
                 f"poll, callbacks {rate}/s, points",
                 f"poll_callbacks_{rate}_points",
                 _points,
-                f"{targets['metrics_points']} points",
+                f"{targets['callback_points']} points",
             )
         )
     last, most = runs[-1], _bytes(targets["bytes_per_task"])
@@ -437,18 +441,125 @@ def instructions_snippet() -> str:
             note = f"+{extra:,} (+{extra / cases[base]:.1%})"
         rows = f"| {name} | {count:,} | {note} |"
         out.append(rows)
+    threads, polls = _runs()["threads"], _bench("threads").POLLS
     out += [
         "",
-        f"`bench/threads.py`, {data['date']}: a real granian worker per thread, over 2,000 polls:",
+        (
+            f"`bench/threads.py`, {threads['date']} ({threads['machine']}): a real granian worker per thread,"
+            f" over {polls:,} polls:"
+        ),
         "",
         "| granian worker thread | a poll | with `--metrics` | |",
         "|---|---:|---:|---|",
     ]
-    for name, (plain, metered) in data["threads"].items():
+    for name, (plain, metered) in threads["counts"].items():
         extra = metered - plain
         note = f"+{extra:,} (+{extra / plain:.1%})" if extra else "0"
         out.append(f"| {name} | {plain:,} | {metered:,} | {note} |")
     return "\n".join(out) + "\n"
+
+
+# --- the targets, the one-off figures and the history ----------------------------------------------------
+
+
+def _bench(name: str) -> Any:
+    """A module of ``bench/``, a directory of scripts that import each other by their bare names."""
+    if str(ROOT / "bench") not in sys.path:
+        sys.path.insert(0, str(ROOT / "bench"))
+    return importlib.import_module(name)
+
+
+def _targets() -> dict[str, Any]:
+    """The targets the bench scripts judge by, read from them, never copied."""
+    run, callbackload = _bench("run"), _bench("callbackload")
+    return {
+        "poll": run.TARGETS["poll"],
+        "submit": run.TARGETS["submit"],
+        "granian_2_polls": run.GRANIAN_POLLS,
+        "metrics_points": run.METRICS_POINTS,
+        "callback_points": callbackload.POINTS,
+        "bytes_per_task": run.MAX_BYTES_PER_TASK,
+        "kit_seconds": run.KIT_SECONDS,
+    }
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, list):  # a range, or the figures of runs in turn
+        return " to ".join(_value(v) for v in value)
+    return f"{value:,}" if isinstance(value, int) else f"{value:,g}"
+
+
+def _figure(value: Any, unit: str) -> str:
+    return _value(value) + (unit if unit in ("%", "") else f" {unit}")
+
+
+def figures_snippet(name: str) -> str:
+    """A section of one-off figures: what each is, its value, and when, where, by what and how it was measured."""
+    section = _runs()[name]
+    where = f" on {section['machine']}" if section.get("machine") else ""
+    how = f", with `{section['command']}`" if section.get("command") else ""
+    out = [
+        _NOTE.strip(),
+        "",
+        f"Measured {section['date']}{where}; source: {section['source']}{how}; from `bench/results.json`, `{name}`.",
+        "",
+        "| measured | figure |",
+        "|---|---:|",
+    ]
+    out += [f"| {_cell(what)} | {_figure(*figure)} |" for what, figure in section["figures"].items()]
+    return "\n".join(out) + "\n"
+
+
+def history_snippet(topic: str) -> str:
+    """What past changes bought, each measured before and after, dated, with the commit that recorded it."""
+    out = [
+        _NOTE.strip(),
+        "",
+        "| date | change | measured | before | after | source |",
+        "|---|---|---|---:|---:|---|",
+    ]
+    for entry in _runs()["history"]:
+        if entry["topic"] == topic:
+            cells = (entry[key] for key in ("date", "change", "measured", "before", "after", "source"))
+            out.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
+    return "\n".join(out) + "\n"
+
+
+def access_log_snippet() -> str:
+    """The access log's cost in the last runs: points of the ratio to the bare route, against ``--no-access-log``."""
+    runs = _runs()["runs"][-2:]
+    setups = list(runs[-1]["servers"])
+    found = {
+        path: [[r["servers"].get(s, {}).get(f"{path}_log_points") for r in runs] for s in setups]
+        for path in ("poll", "submit")
+    }
+    if all(v is None for row in found.values() for cell in row for v in cell):
+        return f"{_NOTE}The access log's cost in req/s: not in these runs; `bench/run.py` records it from its next.\n"
+    cells = {path: [_both(cell, _points) for cell in row] for path, row in found.items()}
+    server, workers = zip(*(s.split("-") for s in setups), strict=True)
+    out = [
+        _NOTE.strip(),
+        "",
+        (
+            f"The access log on, in points against `--no-access-log`, in the last {len(runs)} runs"
+            f" ({' and '.join(sorted({r['date'] for r in runs}))}; first · second, — where a run did not measure it):"
+        ),
+        "",
+        "| | " + " | ".join(f"{s}, {w} worker{'s' if w != '1' else ''}" for s, w in zip(server, workers)) + " |",
+        "|---|" + "---:|" * len(setups),
+        *(f"| {path} | " + " | ".join(row) + " |" for path, row in cells.items()),
+    ]
+    return "\n".join(out) + "\n"
+
+
+def measured_snippets() -> dict[str, str]:
+    """A snippet for each section of figures, and one for each topic of the history."""
+    data = _runs()
+    out = {f"snippets/figures-{name}.md": figures_snippet(name) for name, v in data.items() if "figures" in v}
+    out["snippets/bench-access-log.md"] = access_log_snippet()
+    for topic in dict.fromkeys(entry["topic"] for entry in data["history"]):
+        out[f"snippets/history-{topic}.md"] = history_snippet(topic)
+    return out
 
 
 # --- writing and checking --------------------------------------------------------------------------------
@@ -463,6 +574,7 @@ def pages() -> dict[str, bytes]:
         "snippets/lifecycles.md": lifecycles_snippet(),
         "snippets/bench-runs.md": bench_snippet(),
         "snippets/bench-instructions.md": instructions_snippet(),
+        **measured_snippets(),
     }
     encoded = {path: text.encode() for path, text in out.items()}
     encoded.update({path: (ROOT / source).read_bytes() for path, source in SCREENSHOTS.items()})

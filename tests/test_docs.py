@@ -33,6 +33,7 @@ ADMIN_KEY = "adm-secret"  # what the admin examples start the mock with
 MOST_SKIPPED = 11  # blocks that cannot run stay few (3 of them need podman, compose or a cluster)
 RUNS = {"sh", "bash", "python", "toml"}
 _FENCE = re.compile(r"^( *)```(\w*)[^\n]*\n(.*?)^\1```\s*$", re.MULTILINE | re.DOTALL)
+_GENERATED = ("snippets", "reference")  # docs/gen.py writes these directories' pages
 _MARK = re.compile(r"<!-- test: ([\w-]+)(?: (.*?))? -->\s*$")
 
 
@@ -56,7 +57,7 @@ def blocks() -> list[Block]:
     """Every fenced block of the README and the hand-written pages (generated ones hold no code to run)."""
     pages = [
         ROOT / "README.md",
-        *sorted(p for p in DOCS.rglob("*.md") if p.parent.name not in ("snippets", "reference")),
+        *sorted(p for p in DOCS.rglob("*.md") if p.parent.name not in _GENERATED),
     ]
     found = []
     for page in pages:
@@ -113,6 +114,8 @@ def test_bench_run_renders_in_the_docs(tmp_path: Path, monkeypatch: pytest.Monke
     assert "| poll | 97% · 100% (1,000/s) |" in page
     assert "| poll, callbacks 20/s, points | 2.6 better · 6.0 |" in page
     assert "| memory per task at 100,000 tasks (tracemalloc) | 512 B |" in page
+    logged = gen.access_log_snippet()  # the run before measured no access log
+    assert "| | uvicorn, 1 worker |" in logged and "| poll | — · 3.0 |" in logged and "| submit | — · 3.0 |" in logged
 
 
 def test_instruction_counts_render_in_the_docs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -129,6 +132,141 @@ def test_instruction_counts_render_in_the_docs(tmp_path: Path, monkeypatch: pyte
     page = gen.instructions_snippet()
     assert "| mock poll, --metrics | 126,000 | +6,000 (+5.0%) |" in page
     assert results.stamp()["date"] in page and "| mock submit |" not in page
+
+
+def test_thread_counts_keep_their_own_date(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``bench/threads.py`` dates its own section: the instruction counts beside it keep the date they were taken."""
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    import results
+
+    path = tmp_path / "results.json"
+    path.write_text((ROOT / "bench" / "results.json").read_text())
+    counted = json.loads(path.read_text())["instructions"]["date"]
+    results.update("threads", {"counts": {"the Python thread": [150_000, 155_000]}}, "bench/threads.py", path)
+    gen = _gen()
+    monkeypatch.setattr(gen, "_runs", lambda: json.loads(path.read_text()))
+    page = gen.instructions_snippet()
+    assert f"`bench/instructions.py`, {counted} (" in page and counted != results.stamp()["date"]
+    assert f"`bench/threads.py`, {results.stamp()['date']} (" in page
+    assert "| the Python thread | 150,000 | 155,000 | +5,000 (+3.3%) |" in page
+
+
+def test_targets_are_read_from_the_bench_scripts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The table's targets are the constants the bench judges by: callbacks' own, not metrics' copied over."""
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    import callbackload
+    import run
+
+    monkeypatch.setattr(callbackload, "POINTS", 7)
+    monkeypatch.setattr(run, "GRANIAN_POLLS", 43_210)
+    page = _gen().bench_snippet()
+    assert re.search(r"^\| poll, callbacks 20/s, points \|.* \| 7 points \|$", page, re.MULTILINE), page
+    assert re.search(r"^\| poll, `--metrics`, points \|.* \| 5 points \|$", page, re.MULTILINE), page
+    assert "43,210/s on granian × 2" in page
+
+
+def test_measured_figures_render_dated_in_the_docs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A script's section replaces its figures, dated, with its machine and command; history rows keep their dates."""
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    import results
+
+    path = tmp_path / "results.json"
+    path.write_text((ROOT / "bench" / "results.json").read_text())
+    figures = {"a video, made": (41, "ms"), "its file": (9567, "B"), "a stall": ([5, 21], "ms"), "a share": (2.5, "%")}
+    results.measured("media", figures, "bench/media.py", "python bench/media.py 3", path)
+    gen = _gen()
+    monkeypatch.setattr(gen, "_runs", lambda: json.loads(path.read_text()))
+    page = gen.figures_snippet("media")
+    stamp = results.stamp()
+    assert (
+        f"Measured {stamp['date']} on {stamp['machine']}; source: bench/media.py, with `python bench/media.py 3`;"
+        in page
+    )
+    for row in (
+        "| a video, made | 41 ms |",
+        "| its file | 9,567 B |",
+        "| a stall | 5 to 21 ms |",
+        "| a share | 2.5% |",
+    ):
+        assert row in page
+    assert "the same, CPU" not in page  # the section's old figures went with the run that replaced them
+    history = gen.measured_snippets()["snippets/history-fleets.md"]
+    assert "| 2026-12-08 | the dashboard reads the newest tasks" in history and "commit 6a9afa1 |" in history
+
+
+# A figure: a number with a unit of time, size, rate or share, or a count of instructions or points.
+_FIGURE = re.compile(
+    r"(?<![\w.,/-])\d[\d,.]*(?:(?: to |-|–)\d[\d,.]*)?(?:%|\s(?:µs|ms|s|seconds?|minutes?|hours?|req/s|B|KiB|MiB"
+    r"|GiB|KB|MB|GB|instructions|points|(?:\w+ )?a second)(?![\w/]))"
+)
+# Numbers with units that are no measurement: what the code, the spec or a test sets, and inputs' sizes.
+# Each must still be on its page, so that the list shrinks with the pages.
+NOT_FIGURES = {
+    "README.md": ("2 s, 4 s, then 8 s",),  # the client's polling schedule, the spec's
+    "docs/getting-started.md": ("2 s, 4 s, then 8 s",),
+    "docs/client.md": ("2 s, 4 s, then every 8 s", "15 s grace", "(1800 s)"),
+    "docs/benchmarks.md": ("90% or more", "70% or more", "42,000 polls a second", "1 KiB or less", "well under 1%"),
+    "docs/fleets.md": (
+        "30 seconds",  # the lease
+        "64 KiB",
+        "4 MB of text",
+        "within 10 s",
+        "in flight 5 s",
+        # bench/fleet.py's paragraph, which a generated snippet replaces
+        "2,900 to 3,900 submits and 14,200 to 18,800 polls a second",
+        "190 to 230 µs",
+        "45 to 60 µs",
+    ),
+    "docs/kit.md": ("5, 10 and 8 s", "portrait, 5 s", "and 10 s", "150 KB prompt", "10 KB long", "15 s"),
+    "docs/mock/admin.md": ("2 KiB", "64 KiB", "300 s at most"),
+    "docs/mock/callbacks.md": ("64 KiB",),
+    "docs/mock/dashboard.md": ("2 KiB at most",),
+    "docs/mock/dialects.md": ("10.0 s",),  # the length of the video the gateway's client saved
+    "docs/mock/index.md": ("4 KiB", "50 ms", "(10 s)", "(5 s)", "5 seconds", "10 MiB", "4 MB body"),
+    "docs/mock/media.md": ("24 frames a second", "0.1 to 60 s", "0.1 to 600 s", "64 MiB"),
+    "docs/mock/profiles.md": ("0% until done",),
+    "docs/mock/scenarios.md": ("0%",),
+    "docs/recording.md": (
+        "10 MiB",
+        "64 MB download",
+        "within 10%",
+        "within 15%",
+        "within 3%",
+        "within 2%",
+        "150 s, from 60 s",  # sora-2's embedded run, and at a time scale of 10 its one-day links
+        "8,640 s",
+    ),
+}
+
+
+def test_every_figure_comes_from_a_dated_results_file() -> None:
+    """Outside generated snippets and code, a page holds no measured figure: those live in bench/results.json."""
+    typed = []
+    for page in [ROOT / "README.md", *sorted(p for p in DOCS.rglob("*.md") if p.parent.name not in _GENERATED)]:
+        name = str(page.relative_to(ROOT))
+        text = _FENCE.sub(lambda block: "\n" * block[0].count("\n"), page.read_text(encoding="utf-8"))
+        text = re.sub(r"<!--.*?-->|`[^`\n]*`", "", text, flags=re.DOTALL)
+        for phrase in NOT_FIGURES.get(name, ()):
+            assert phrase in text, f"{name} no longer says {phrase!r}: take it off NOT_FIGURES"
+            text = text.replace(phrase, " " * len(phrase))
+        for found in _FIGURE.finditer(text):
+            typed.append(f"{name}:{text.count(chr(10), 0, found.start()) + 1}: {found[0]}")
+    assert not typed, f"figures typed into pages; put them in bench/results.json and a snippet: {typed}"
+
+
+def test_the_figure_rule_finds_figures() -> None:
+    text = "took 41 s of CPU (40 µs a line, 0.6 GB), 29,600 polls a second, 62% to 88%, 179,000 instructions, 9 points"
+    assert [m[0] for m in _FIGURE.finditer(text)] == [
+        "41 s",
+        "40 µs",
+        "0.6 GB",
+        "29,600 polls a second",
+        "62%",
+        "88%",
+        "179,000 instructions",
+        "9 points",
+    ]
+    assert not _FIGURE.search("429s, 5xx, a 64-bit id, veo3, 16:9, 1080p, v1.2 s3://bucket, 2 workers")
 
 
 def test_the_readmes_links_lead_somewhere() -> None:

@@ -252,7 +252,7 @@ class Metrics:
         self.size, self.reasons, self.shared_store = size, reasons, shared_store
         self.batch = Batch(requests, self.polls, self._flushed)
         self._measuring: asyncio.Task[None] | None = None
-        self._created: dict[tuple[str, str, str, int], Any] = {}
+        self._created: dict[tuple[str, str, int, int], Any] = {}  # by scope, model, mode index, scenario code
         self._finished: dict[tuple[str, int], Any] = {}
         self._watched: dict[str, int] = {}  # task id -> polls so far, or -1 once counted finished
 

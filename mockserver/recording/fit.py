@@ -410,8 +410,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> None:
     parser = _parser()
     args = parser.parse_args(argv)
-    given = {"recording": args.recording, "out": args.out, "min_tasks": args.min_tasks}
-    command_line.refuse_invalid(parser, "mock-cli", {k: v for k, v in given.items() if v is not None})
+    command_line.refuse_invalid(parser, "mock-cli", command_line.given_options(args, ("recording", "out", "min_tasks")))
     try:
         recording = read(args.recording, args.skip_bad_lines, judge_line_fast, summary)
     except RecordingError as exc:

@@ -385,8 +385,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> None:
     parser = _parser()
     args = parser.parse_args(argv)
-    given = {name: getattr(args, name) for name in ("upstream", "key", "out", "host", "port", "log_level", "max_open")}
-    command_line.refuse_invalid(parser, "mock-cli", {k: v for k, v in given.items() if v is not None})
+    names = ("upstream", "key", "out", "host", "port", "log_level", "max_open")
+    command_line.refuse_invalid(parser, "mock-cli", command_line.given_options(args, names))
     try:
         writer = Writer(args.out)
     except OSError as exc:

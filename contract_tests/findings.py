@@ -30,6 +30,11 @@ def elapsed(response: httpx.Response) -> float:
         return 0.0
 
 
+def _sent(request: httpx.Request) -> tuple[str, str, tuple[tuple[str, str], ...], bytes]:
+    """An exchange's request side: method, URL, headers and body."""
+    return request.method, str(request.url), tuple(request.headers.multi_items()), request.content
+
+
 @dataclass(frozen=True)
 class Exchange:
     """One request and its response (or the transport error that stood for it)."""
@@ -48,28 +53,12 @@ class Exchange:
 
     @classmethod
     def of(cls, response: httpx.Response) -> Exchange:
-        request = response.request
-        return cls(
-            request.method,
-            str(request.url),
-            tuple(request.headers.multi_items()),
-            request.content,
-            response.status_code,
-            tuple(response.headers.multi_items()),
-            response.content,
-            elapsed=elapsed(response),
-        )
+        answer = (response.status_code, tuple(response.headers.multi_items()), response.content)
+        return cls(*_sent(response.request), *answer, elapsed=elapsed(response))
 
     @classmethod
     def failed(cls, request: httpx.Request, exc: Exception) -> Exchange:
-        return cls(
-            request.method,
-            str(request.url),
-            tuple(request.headers.multi_items()),
-            request.content,
-            None,
-            error=f"{type(exc).__name__}: {exc}",
-        )
+        return cls(*_sent(request), None, error=f"{type(exc).__name__}: {exc}")
 
     @classmethod
     def overdue_after(cls, request: httpx.Request, bound: float) -> Exchange:

@@ -66,9 +66,15 @@ def parser() -> argparse.ArgumentParser:
     common.add_argument("--url", default=os.environ.get("GENERATIONS_URL", DEFAULT_URL), help="[env GENERATIONS_URL]")
     common.add_argument("--key", default=os.environ.get("GENERATIONS_KEY", DEFAULT_KEY), help="[env GENERATIONS_KEY]")
     common.add_argument("--json", action="store_true", help="print the final task as JSON, for scripts")
-    common.add_argument("--timeout", type=_seconds, default=1800.0, help="seconds to wait for the task (default 1800)")
-    common.add_argument("--poll-initial", type=_seconds, default=2.0, help=argparse.SUPPRESS)
-    common.add_argument("--poll-max", type=_seconds, default=8.0, help=argparse.SUPPRESS)
+    spec = Policy()  # the spec's polling schedule
+    common.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=spec.timeout,
+        help=f"seconds to wait for the task (default {spec.timeout:g})",
+    )
+    common.add_argument("--poll-initial", type=_seconds, default=spec.poll_initial, help=argparse.SUPPRESS)
+    common.add_argument("--poll-max", type=_seconds, default=spec.poll_max, help=argparse.SUPPRESS)
     scopes = contract.schema("common")["$defs"]["scope"]["enum"]
     top = argparse.ArgumentParser(
         prog="generations",

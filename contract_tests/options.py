@@ -11,10 +11,17 @@ import pytest
 
 from mockserver import contract
 
+from .client import Policy
+
 DEFAULT_BUDGET = 12
 PROFILES = {"quick": 25, "thorough": 200}  # invalid bodies tried per scope
 _MOCK_POLL = (0.05, 0.25, 60.0)  # initial, max, timeout: the in-process mock plays jobs in a blink
+_SPEC = Policy()  # the spec's polling schedule, as the shipped client keeps it
 _MOCK_HOLD = 0.02  # the in-process mock runs 1000 times faster: 20 s of its time
+
+
+# Models sent when none is given: common names for each scope, which the mock knows too.
+DEFAULT_MODELS = {"images": "gpt-image-1", "videos": "veo3", "audio": "suno-v4"}
 
 
 def all_scopes() -> list[str]:
@@ -29,19 +36,19 @@ _OPTIONS: list[tuple[str, str, str]] = [
     (
         "--contract-model",
         "CONTRACT_MODEL",
-        "SCOPE=MODEL, repeatable (env: comma-separated); default: gpt-image-1, veo3, suno-v4",
+        f"SCOPE=MODEL, repeatable (env: comma-separated); default: {', '.join(DEFAULT_MODELS.values())}",
     ),
     ("--contract-scopes", "CONTRACT_SCOPES", "comma-separated scopes to test (default: all)"),
     (
         "--contract-poll-initial",
         "CONTRACT_POLL_INITIAL",
-        "first poll interval in seconds (default 2): the spec's schedule is 2, 4, then 8 s",
+        f"first poll interval in seconds (default {_SPEC.poll_initial:g}): the spec's schedule is 2, 4, then 8 s",
     ),
-    ("--contract-poll-max", "CONTRACT_POLL_MAX", "longest poll interval in seconds (default 8)"),
+    ("--contract-poll-max", "CONTRACT_POLL_MAX", f"longest poll interval in seconds (default {_SPEC.poll_max:g})"),
     (
         "--contract-timeout",
         "CONTRACT_TIMEOUT",
-        "seconds a task may take to finish (default 1800); a task still running then fails the run",
+        f"seconds a task may take to finish (default {_SPEC.timeout:g}); a task still running then fails the run",
     ),
     (
         "--contract-hold",
@@ -108,9 +115,9 @@ class Options:
     second_key: str | None = None
     models: dict[str, str] = field(default_factory=dict)
     scopes: tuple[str, ...] = ()
-    poll_initial: float = 2.0
-    poll_max: float = 8.0
-    timeout: float = 1800.0
+    poll_initial: float = _SPEC.poll_initial
+    poll_max: float = _SPEC.poll_max
+    timeout: float = _SPEC.timeout
     hold: float = 5.0
     request_timeout: float = 300.0
     budget: int = DEFAULT_BUDGET
@@ -123,10 +130,6 @@ class Options:
     @property
     def active(self) -> bool:
         return bool(self.url or self.mock)
-
-
-# Models sent when none is given: common names for each scope, which the mock knows too.
-DEFAULT_MODELS = {"images": "gpt-image-1", "videos": "veo3", "audio": "suno-v4"}
 
 
 def default_model(scope: str) -> str:
@@ -153,7 +156,7 @@ def read(config: pytest.Config) -> Options:
         if not sep or scope.strip() not in all_scopes() or not model.strip():
             raise pytest.UsageError(f"--contract-model wants SCOPE=MODEL with a scope of {all_scopes()}, got {item!r}")
         models[scope.strip()] = model.strip()
-    initial, most, timeout = _MOCK_POLL if mock else (2.0, 8.0, 1800.0)
+    initial, most, timeout = _MOCK_POLL if mock else (_SPEC.poll_initial, _SPEC.poll_max, _SPEC.timeout)
     if got["--contract-record"]:
         _writable(str(got["--contract-record"]))
     profile = got["--contract-profile"] or "quick"

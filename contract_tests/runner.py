@@ -99,10 +99,19 @@ class Target:
 async def send(target: Target, method: str, url: str, **kwargs: Any) -> Exchange:
     """One request, its whole answer bounded in time (``Target.bound``), however slowly the server sends it."""
     request = target.http.build_request(method, url, **kwargs)
+
+    async def answered() -> Exchange:
+        return Exchange.of(await target.http.send(request))
+
+    return await _bounded(target, request, answered)
+
+
+async def _bounded(target: Target, request: httpx.Request, answered: Callable[[], Awaitable[Exchange]]) -> Exchange:
+    """``answered()`` within ``Target.bound``, kept; a request over time or failed is an ``Exchange`` that says so."""
     bound = target.bound()
     try:
         async with asyncio.timeout(None if math.isinf(bound) else max(bound, 0.0)):
-            return target.keep(Exchange.of(await target.http.send(request)))
+            return target.keep(await answered())
     except TimeoutError:
         return target.keep(Exchange.overdue_after(request, bound))
     except httpx.HTTPError as exc:
@@ -302,24 +311,21 @@ async def _download_once(target: Target, url: str) -> Exchange:
 async def _fetch(target: Target, url: str, headers: dict[str, str]) -> Exchange:
     """An output, its first ``_KEPT_MEDIA_BYTES`` kept and every byte counted, within ``Target.bound``."""
     request = target.http.build_request("GET", url, headers=headers)
-    bound = target.bound()
-    try:
-        async with asyncio.timeout(None if math.isinf(bound) else max(bound, 0.0)):
-            response = await target.http.send(request, stream=True, follow_redirects=True)
-            try:
-                kept, size = bytearray(), 0
-                async for chunk in response.aiter_bytes():
-                    kept += chunk[: max(0, _KEPT_MEDIA_BYTES - len(kept))]
-                    size += len(chunk)
-            finally:
-                await response.aclose()
-    except TimeoutError:
-        return target.keep(Exchange.overdue_after(request, bound))
-    except httpx.HTTPError as exc:
-        return target.keep(Exchange.failed(request, exc))
-    answer = (response.status_code, tuple(response.headers.multi_items()), bytes(kept))
-    sent = tuple(request.headers.multi_items())
-    return target.keep(Exchange("GET", url, sent, b"", *answer, elapsed=elapsed(response), size=size))
+
+    async def answered() -> Exchange:
+        response = await target.http.send(request, stream=True, follow_redirects=True)
+        try:
+            kept, size = bytearray(), 0
+            async for chunk in response.aiter_bytes():
+                kept += chunk[: max(0, _KEPT_MEDIA_BYTES - len(kept))]
+                size += len(chunk)
+        finally:
+            await response.aclose()
+        answer = (response.status_code, tuple(response.headers.multi_items()), bytes(kept))
+        sent = tuple(request.headers.multi_items())
+        return Exchange("GET", url, sent, b"", *answer, elapsed=elapsed(response), size=size)
+
+    return await _bounded(target, request, answered)
 
 
 def _same_origin(url: str, base: str) -> bool:

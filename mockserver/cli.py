@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 
 from starlette.applications import Starlette
 
-from .contract.command_line import refuse_invalid
+from .contract.command_line import given_options, refuse_invalid
 from .contract.recording import RecordingError
 from .engine import callback_settings
 from .engine.config import Config, ConfigError, check_references, load_config
@@ -239,13 +239,7 @@ def _value(parser: argparse.ArgumentParser, action: argparse.Action, variable: s
 
 def _config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Config:
     named = args.named
-    refuse_invalid(
-        parser,
-        "mock-cli",
-        {name: getattr(args, name) for name in _SERVER_OPTIONS if getattr(args, name) is not None},
-        {},
-        named,
-    )
+    refuse_invalid(parser, "mock-cli", given_options(args, _SERVER_OPTIONS), {}, named)
     if args.store.startswith("redis:"):
         try:
             redis_url(args.store)

@@ -27,3 +27,8 @@ def refuse_invalid(
         option = (flags or {}).get(field, field)
         where = (named or {}).get(option) or f"--{option.replace('_', '-')}"
         parser.error(f"{where}: {contract.describe(first).partition(': ')[2]}")
+
+
+def given_options(args: argparse.Namespace, names: tuple[str, ...]) -> dict[str, Any]:
+    """The options ``names`` that were given (not None), by name, for ``refuse_invalid``."""
+    return {name: value for name in names if (value := getattr(args, name)) is not None}

@@ -9,7 +9,7 @@ wire is ``fault_answers.py``'s.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import cached_property
 from typing import Any
 
@@ -43,17 +43,7 @@ class Faults:
 
     def as_dict(self) -> dict[str, Any]:
         """The config's ``faults`` table form (``latency`` as a distribution table, or absent)."""
-        names = (
-            "submit_429",
-            "retry_after",
-            "poll_500",
-            "poll_502",
-            "poll_503",
-            "drop",
-            "proxy_html",
-            "retry_after_date",
-        )
-        data: dict[str, Any] = {name: getattr(self, name) for name in names}
+        data: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "latency"}
         if self.latency is not None:
             data["latency"] = table(self.latency)
         return data

@@ -7,8 +7,6 @@ the kit read one table. A record keeps the mode as a small index in its shape (`
 
 from __future__ import annotations
 
-from typing import Any
-
 from .. import contract
 from . import encodings
 
@@ -21,9 +19,4 @@ ACTIONS: dict[str, tuple[str, ...]] = {
 
 
 read = encodings.mode  # the mode's index: a non-empty ``images`` wins over ``videos``, as the spec tests it first
-LABELS = ("text-to", "image-to", "video-to")  # the metrics' ``mode`` label, by the mode's index
-
-
-def label(payload: dict[str, Any]) -> str:
-    """The spec's three ways to ask, as the metrics label them: read as the task answer's action is."""
-    return LABELS[read(payload)]
+LABELS = ("text-to", "image-to", "video-to")  # the metrics' ``mode`` label, by the mode's index in a shape

@@ -157,7 +157,7 @@ class Service:
         else:
             await self.backend.tasks.put(record)
         if self.metrics is not None:
-            self.metrics.created(scope, catalog.names[profile], payload, choice)
+            self.metrics.created(scope, catalog.names[profile], record.shape, choice)
         return record
 
     def _callback(self, payload: dict[str, Any]) -> callback_request.Asked | None:

@@ -23,7 +23,7 @@ from ..engine.encodings import MEDIA_MASK, MODE_MASK
 from ..engine.refusals import Refused
 from ..engine.service import Service
 from . import asgi_io, fault_answers, link_base, media
-from .errors import error
+from .errors import NEWAPI_UNKNOWN_TASK, error, newapi_error
 from .fault_answers import FAULT
 from .media import serve as media_serve
 from .media.cache import MediaCache
@@ -165,5 +165,5 @@ def refusal(problems: list[Any]) -> Refused:
 
 def not_found(config: Config) -> JSONResponse:
     if config.unknown_task == "new-api":  # off the contract's error shape, on purpose: as new-api answers
-        return JSONResponse({"code": "task_not_exist", "message": "task_not_exist", "data": None}, 400)
+        return newapi_error(400, NEWAPI_UNKNOWN_TASK, NEWAPI_UNKNOWN_TASK)
     return error(404, "task_not_found", "No such task for this key and scope.")

@@ -23,6 +23,14 @@ def error(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+NEWAPI_UNKNOWN_TASK = "task_not_exist"  # new-api's code, and its message, for a task it cannot find
+
+
+def newapi_error(status: int, code: str, message: str, *, headers: dict[str, str] | None = None) -> JSONResponse:
+    """new-api's task error (``schemas/newapi-error.json``): off the contract's error shape, as new-api answers."""
+    return JSONResponse({"code": code, "message": message, "data": None}, status_code=status, headers=headers)
+
+
 async def answer(request: Request, exc: Exception) -> Response:
     """The app's handler for ``Refused``."""
     assert isinstance(exc, Refused)

@@ -252,7 +252,7 @@ class Metrics:
         self.size, self.reasons, self.shared_store = size, reasons, shared_store
         self.batch = Batch(requests, self.polls, self._flushed)
         self._measuring: asyncio.Task[None] | None = None
-        self._created: dict[tuple[str, str, str, int], Any] = {}
+        self._created: dict[tuple[str, str, int, int], Any] = {}  # by scope, model, mode index, scenario code
         self._finished: dict[tuple[str, int], Any] = {}
         self._watched: dict[str, int] = {}  # task id -> polls so far, or -1 once counted finished
 
@@ -285,13 +285,14 @@ class Metrics:
             return _reported(times, app, methods, watched, status_of)
         return watched
 
-    def created(self, scope: str, model: str, payload: dict[str, Any], choice: Choice) -> None:
-        """One task accepted; its labelled child is cached, as there are few combinations of labels."""
-        key = (scope, model, modes.label(payload), choice.code)
+    def created(self, scope: str, model: str, shape: int, choice: Choice) -> None:
+        """One task accepted, its mode read from the record's ``shape``; its labelled child is cached, as there
+        are few combinations of labels."""
+        key = (scope, model, shape & encodings.MODE_MASK, choice.code)
         child = self._created.get(key)
         if child is None:
             child = self._created[key] = self.created_total.labels(
-                scope, model, key[2], scenario_of(choice, self.reasons)
+                scope, model, modes.LABELS[key[2]], scenario_of(choice, self.reasons)
             )
         self.batch.count(child)
 

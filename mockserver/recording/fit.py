@@ -40,6 +40,10 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 TERMINAL = tuple(contract.lifecycle()["terminal"])  # the states a task ends in (schemas/lifecycle.json)
 MAX_WEIGHTS = 100  # entries in a weighted fail_reasons list (each name repeated by its share)
 _REASONS_LEFT = MAX_REASONS - len(FAIL_REASONS)  # the embedded catalogue stays, so a fitted config adds to it
+_FAULTS = contract.schema("mock-config")["$defs"]["faults"]
+ONE_DRAW: dict[str, Any] = _FAULTS["x-sum-at-most"]  # the groups of rates one draw decides among, and their most
+POLL_FAULTS = tuple(int(name[5:]) for name in _FAULTS["properties"] if name.startswith("poll_"))  # 500, 502, 503
+MAX_RETRY_AFTER: int = _FAULTS["properties"]["retry_after"]["maximum"]
 
 
 @dataclass(frozen=True)
@@ -313,22 +317,23 @@ def _faults(lines: list[Task], least: int, result: Result) -> None:
     counts = Counter((request, status) for request, status, _, _ in errors)
     rates = {"submit_429": counts["submit", 429] / submits}
     if polls:
-        rates |= {f"poll_{s}": counts["poll", s] / polls for s in (500, 502, 503)}
+        rates |= {f"poll_{s}": counts["poll", s] / polls for s in POLL_FAULTS}
     rates["drop"] = (counts["submit", None] + counts["poll", None]) / (submits + polls)
     rates = {name: _round(rate) for name, rate in rates.items() if rate}
-    others = sorted({str(s) for (r, s) in counts if r == "poll" and s and s >= 500 and s not in (500, 502, 503)})
+    others = sorted({str(s) for (r, s) in counts if r == "poll" and s and s >= 500 and s not in POLL_FAULTS})
     if others:
         result.fault_notes.append(f"poll answers {', '.join(others)} were seen; the mock has no fault for them")
-    for group in (("drop", "submit_429"), ("drop", "poll_500", "poll_502", "poll_503")):
+    most = ONE_DRAW["most"]
+    for group in ONE_DRAW["groups"]:
         total = sum(rates.get(name, 0.0) for name in group)
-        if total > 1:  # one draw decides among a group, so its rates may not add up past 1
-            rates |= {name: math.floor(rates[name] / total * 1e6) / 1e6 for name in group if name in rates}
+        if total > most:  # one draw decides among a group, so its rates may not add up past its most
+            rates |= {name: math.floor(rates[name] / total * most * 1e6) / 1e6 for name in group if name in rates}
     if not rates:
         return
     waits = [wait for _, status, wait, _ in errors if status in (429, 503) and wait is not None]
     seconds = [int(w) for w in (w.strip() for w in waits) if w.isascii() and w.isdigit() and len(w) < 20]
     if seconds:
-        rates["retry_after"] = min(86400, round(statistics.median(seconds)))
+        rates["retry_after"] = min(MAX_RETRY_AFTER, round(statistics.median(seconds)))
     if len(waits) > 2 * len(seconds):
         rates["retry_after_date"] = True
     pages = [html for _, status, _, html in errors if status in (502, 503)]
@@ -405,8 +410,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> None:
     parser = _parser()
     args = parser.parse_args(argv)
-    given = {"recording": args.recording, "out": args.out, "min_tasks": args.min_tasks}
-    command_line.refuse_invalid(parser, "mock-cli", {k: v for k, v in given.items() if v is not None})
+    command_line.refuse_invalid(parser, "mock-cli", command_line.given_options(args, ("recording", "out", "min_tasks")))
     try:
         recording = read(args.recording, args.skip_bad_lines, judge_line_fast, summary)
     except RecordingError as exc:

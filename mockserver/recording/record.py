@@ -85,6 +85,12 @@ class Recorder:
     open: dict[tuple[str, str], TaskLog] = field(default_factory=dict)
     finishing: set[asyncio.Task[None]] = field(default_factory=set)
     links: dict[bytes, None] = field(default_factory=dict)  # raw paths of output links on the upstream, oldest first
+    base: httpx.URL = field(init=False, repr=False)  # ``upstream`` parsed, once: every request reads it
+    prefix: bytes = field(init=False, repr=False)  # its path, without a final slash
+
+    def __post_init__(self) -> None:
+        self.base = httpx.URL(self.upstream)
+        self.prefix = self.base.raw_path.rstrip(b"/")
 
     def headers(self, request: Request) -> list[tuple[bytes, bytes]]:
         """The client's headers as sent (bytes), less hop-by-hop ones, with ``--key`` in place of its key."""
@@ -98,9 +104,8 @@ class Recorder:
 
     def url(self, raw_path: bytes, query: bytes) -> httpx.URL:
         """The upstream's URL for a path as the client sent it: its bytes after the base path, never decoded."""
-        base = httpx.URL(self.upstream)
         query = re.sub(rb"[^!-~]", lambda m: b"%%%02X" % m[0][0], query)  # only ASCII travels in a URL
-        return base.copy_with(raw_path=base.raw_path.rstrip(b"/") + raw_path + (b"?" + query if query else b""))
+        return self.base.copy_with(raw_path=self.prefix + raw_path + (b"?" + query if query else b""))
 
     def write(self, log: TaskLog) -> None:
         """Append the task's line; a file that cannot take it (a full disk) is said on standard error, since the
@@ -120,16 +125,15 @@ class Recorder:
 
     def remember(self, task: Any) -> None:
         """Note the output links a task answer names on the upstream's own host: their downloads may pass."""
-        base = httpx.URL(self.upstream)
         for url in output_urls(task)[1] if isinstance(task, dict) else []:
             try:
                 link = httpx.URL(url)
             except (httpx.InvalidURL, ValueError):
                 continue
-            if (link.scheme, link.netloc) == (base.scheme, base.netloc):
+            if (link.scheme, link.netloc) == (self.base.scheme, self.base.netloc):
                 path = link.raw_path.partition(b"?")[0]
-                if path.startswith(base.raw_path.rstrip(b"/") + b"/"):
-                    self.links[path[len(base.raw_path.rstrip(b"/")) :]] = None
+                if path.startswith(self.prefix + b"/"):
+                    self.links[path[len(self.prefix) :]] = None
         while len(self.links) > MOST_LINKS:
             del self.links[next(iter(self.links))]
 
@@ -155,7 +159,7 @@ class Recorder:
         answer, started = None, time.monotonic()
         try:
             answer = await self._get(url, ranged)
-            if answer.status_code in (401, 403) and self.key and _same_origin(url, self.upstream):
+            if answer.status_code in (401, 403) and self.key and _same_origin(url, self.base):
                 answer = await self._get(url, {**ranged, "Authorization": f"Bearer {self.key}"})
         except (httpx.HTTPError, httpx.InvalidURL, ValueError):  # a link no client could follow either
             pass
@@ -191,12 +195,12 @@ def _size(status: int, headers: dict[str, str]) -> int | None:
     return int(length) if status == 200 and length.isascii() and length.isdigit() and len(length) < 20 else None
 
 
-def _same_origin(url: str, base: str) -> bool:
+def _same_origin(url: str, base: httpx.URL) -> bool:
     try:
-        a, b = httpx.URL(url), httpx.URL(base)
+        link = httpx.URL(url)
     except (httpx.InvalidURL, ValueError):
         return False
-    return (a.scheme, a.netloc) == (b.scheme, b.netloc)
+    return (link.scheme, link.netloc) == (base.scheme, base.netloc)
 
 
 def _lower(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
@@ -381,8 +385,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> None:
     parser = _parser()
     args = parser.parse_args(argv)
-    given = {name: getattr(args, name) for name in ("upstream", "key", "out", "host", "port", "log_level", "max_open")}
-    command_line.refuse_invalid(parser, "mock-cli", {k: v for k, v in given.items() if v is not None})
+    names = ("upstream", "key", "out", "host", "port", "log_level", "max_open")
+    command_line.refuse_invalid(parser, "mock-cli", command_line.given_options(args, names))
     try:
         writer = Writer(args.out)
     except OSError as exc:

@@ -28,10 +28,10 @@ def _stderr(message: str) -> None:
     print(fit.shown(message), file=sys.stderr)
 
 
-def take(line: dict[str, Any]) -> Take | None:
-    """An ended task's lifecycle as a take (a failure's ``reason`` its text, as ``fit.reason_of`` reads it);
-    None for one that never ended."""
-    finished = fit.entered(line, fit.TERMINAL)
+def take(line: dict[str, Any], task: fit.Task) -> Take | None:
+    """An ended task's lifecycle as a take, from its line and what ``fit.summary`` read of it (its times, its
+    failure's text and its outputs, which are not worked out again); None for one that never ended."""
+    finished = task.done
     if finished is None:
         return None
     states, before = [], 0.0
@@ -41,12 +41,17 @@ def take(line: dict[str, Any]) -> Take | None:
         if seen["status"] in STATES:  # a status outside the contract's could not be answered
             states.append((min((before + seen["first"]) / 2, finished), seen["status"]))
         before = seen["last"]
-    started = min(fit.entered(line, ["IN_PROGRESS"]) or finished, finished)
+    started = finished if task.split is None else task.split[0]  # no poll saw it running before it ended
     progress = tuple((at, round(p)) for at, p in line["progress"] if at < finished)
-    reason = fit.reason_of(line) if line["ended"] == "FAILURE" else ""
-    outputs = fit.shape(line) if line["ended"] == "SUCCESS" else 0
     shown = tuple(states) or ((0.0, "SUBMITTED"),)  # in order of time, as a take is read, whatever the line said
-    return Take(started, finished - started, tuple(sorted(shown)), tuple(sorted(progress)), reason, outputs)
+    return Take(
+        started, finished - started, tuple(sorted(shown)), tuple(sorted(progress)), task.reason or "", task.shape or 0
+    )
+
+
+def _kept(line: dict[str, Any]) -> tuple[fit.Task, Take | None]:
+    task = fit.summary(line)
+    return task, take(line, task)
 
 
 def apply(config: Config, path: str | Path, warn: Callable[[str], None] | None = None) -> Config:
@@ -56,7 +61,7 @@ def apply(config: Config, path: str | Path, warn: Callable[[str], None] | None =
     played (too many failure reasons with those of ``config``). A stray line, and models past what a
     config holds, are left out with a warning (``warn``; standard error by default).
     """
-    recording = read(path, parse=fit.judge_line_fast, keep=lambda line: (fit.summary(line), take(line)))
+    recording = read(path, parse=fit.judge_line_fast, keep=_kept)
     result = fit.fit((task for task, _ in recording.lines), beside=config.models)
     for warning in [*(f"skipped {w}" for w in recording.skipped), *result.left_out]:
         (warn or _stderr)(f"warning: --replay: {warning}")

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import logging
 import os
-import sqlite3
 from functools import cache
 from typing import Any, Protocol
 
 from .. import contract
 from ..engine.callback_request import Asked, Refusal, check_url
 from ..engine.callback_settings import Allowed
+from . import sqlite_file
 
 Key = tuple[str, int]  # webhook-id and copy
 
@@ -103,7 +103,7 @@ class SqliteLedger:
 
     def __init__(self, path: str | os.PathLike[str], worker: str) -> None:
         self.worker = worker
-        self._db = sqlite3.connect(path, timeout=1, isolation_level=None, check_same_thread=False)
+        self._db = sqlite_file.connect(path)
         self._db.text_factory = _text  # a damaged row is skipped, not every row with it
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS mock_callbacks (task_id TEXT PRIMARY KEY, url TEXT, every INTEGER, "

@@ -20,6 +20,7 @@ from itertools import islice
 from typing import Any
 
 from ..engine.lifecycle import Record
+from . import sqlite_file
 from .base import Store, StoreError, record_from
 
 _as_record = tuple.__new__  # a stored tuple as a Record at the cost of a copy: it was one when put
@@ -109,9 +110,7 @@ class SqliteStore:
         self.path = str(path)  # the admin API's rules live in the same file (sqlite_rules.py)
         self._names = list(Record._fields)
         try:
-            # A short busy timeout: the store runs on the event loop, and another program's write lock
-            # held 10 s froze every request; a second is ample for the workers' own commits.
-            self._db = sqlite3.connect(path, timeout=1, isolation_level=None, check_same_thread=False)
+            self._db = sqlite_file.connect(path)
             self._claim(path)
         except sqlite3.Error as exc:
             raise ValueError(f"{path} is not a usable SQLite file ({exc}); give a new file or the mock's own") from exc
@@ -166,7 +165,7 @@ class SqliteStore:
         """``sql`` on a connection of its own, for a thread: a count or an OFFSET walks the table (some 30 and
         80 ms at a million tasks), which on the event loop's connection would hold up every request."""
         try:
-            with closing(sqlite3.connect(self.path, timeout=1, isolation_level=None)) as db:
+            with closing(sqlite_file.connect(self.path)) as db:
                 return db.execute(sql, parameters).fetchall()
         except sqlite3.Error as exc:
             raise StoreError(str(exc)) from exc

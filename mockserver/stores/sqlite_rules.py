@@ -16,10 +16,10 @@ from typing import Any
 
 from ..engine import scenarios
 from ..engine.rules import Rule, checked, fires
+from . import sqlite_file
 from .base import StoreError
 
 log = logging.getLogger(__name__)
-BUSY_TIMEOUT = 1  # seconds a statement waits for another connection's lock, as ``SqliteStore``'s
 
 
 class SqliteRules:
@@ -30,7 +30,7 @@ class SqliteRules:
     def __init__(self, path: str, seed: int, reasons: tuple[str, ...]) -> None:
         self.seed, self.reasons = seed, reasons
         self.draws = random.Random(seed)
-        self._db = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
+        self._db = sqlite_file.connect(path)
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS mock_rules (number INTEGER PRIMARY KEY AUTOINCREMENT, scenario TEXT, "
             "left INTEGER, fraction REAL, scope TEXT, model TEXT, key TEXT, owner INTEGER, played INTEGER)"

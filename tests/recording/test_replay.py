@@ -16,7 +16,8 @@ from starlette.testclient import TestClient
 from contract_tests.client import AsyncClient, Policy
 from mockserver import Config, contract, create_app
 from mockserver.engine.config import config_from
-from mockserver.recording.replay import apply
+from mockserver.recording import fit
+from mockserver.recording.replay import apply, take
 from tests.helpers.processes import HEADERS, KEY, command, recording, serving, stop
 
 pytestmark = [pytest.mark.slow, pytest.mark.processes]
@@ -105,6 +106,14 @@ def test_each_recorded_lifecycle_plays_as_seen_in_recorded_order(recording_file:
         assert seen(client, now, ids[3], [9, 10.1])[-1] == ("SUCCESS", "100%"), "the fourth task plays the first again"
         records = [client.app.state.service.backend.local.get(task_id) for task_id in ids]
         assert [r.take for r in records] == [0, 1, 2, 0], "each record carries the lifecycle it plays"
+
+
+def test_a_task_seen_running_from_its_first_instant_plays_its_whole_run() -> None:
+    """IN_PROGRESS entered at 0.0 is a start like any other: it was read as "never seen running" (0.0 is falsy),
+    which replayed the task as a run of no length, SUCCESS at once after 6 s of nothing."""
+    line = recorded([("IN_PROGRESS", 0.0, 5.5), ("SUCCESS", 6.5, 6.5)], "SUCCESS", progress=[[0.0, 0], [5.5, 50]])
+    played = take(line, fit.summary(line))
+    assert played is not None and (played.queue, played.run) == (0.0, 6.0)
 
 
 def test_the_time_scale_divides_the_recorded_times(recording_file: Path) -> None:

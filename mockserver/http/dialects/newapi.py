@@ -19,13 +19,12 @@ from starlette.routing import Route
 from ...engine import lifecycle
 from ...engine.refusals import Refused
 from ...engine.service import Service
+from ..errors import NEWAPI_UNKNOWN_TASK, newapi_error
 from . import common, openai_videos
 
 
 def refuse(exc: Refused) -> Response:
-    return JSONResponse(
-        {"code": exc.code, "message": exc.message, "data": None}, status_code=exc.status, headers=exc.headers
-    )
+    return newapi_error(exc.status, exc.code, exc.message, headers=exc.headers)
 
 
 def task(service: Service, record: lifecycle.Record, view: dict[str, Any], now: float) -> dict[str, Any]:
@@ -67,7 +66,8 @@ def routes(service: Service) -> list[Route]:
     async def fetch(request: Request) -> Response:
         found = await common.polled(service, request, request.path_params["task_id"])
         if found is None:  # new-api's body; its status 400 under unknown_task = "new-api", as the /v2 route's
-            raise Refused(400 if service.config.unknown_task == "new-api" else 404, "task_not_exist", "task_not_exist")
+            status = 400 if service.config.unknown_task == "new-api" else 404
+            raise Refused(status, NEWAPI_UNKNOWN_TASK, NEWAPI_UNKNOWN_TASK)
         record, view = found
         return JSONResponse({"code": "success", "message": "", "data": task(service, record, view, service.clock())})
 

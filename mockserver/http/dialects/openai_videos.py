@@ -70,19 +70,20 @@ def routes(service: Service) -> list[Route]:
             return Response(status_code=400)
         return JSONResponse(video(service, made[0], None, made[1]))
 
-    async def retrieve(request: Request) -> Response:
+    async def polled(request: Request) -> tuple[lifecycle.Record, dict[str, Any]]:
+        """The path's video, as this key may see it now; a 404 otherwise."""
         found = await common.polled(service, request, request.path_params["video_id"])
         if found is None:
             raise Refused(404, "not_found", f"No video {contract.quote(request.path_params['video_id'])} for this key.")
-        record, view = found
+        return found
+
+    async def retrieve(request: Request) -> Response:
+        record, view = await polled(request)
         return JSONResponse(video(service, record, view, common.model_of(service, record)))
 
     async def content(request: Request) -> Response:
         """The video file itself, for the key that made it, once it is completed (OpenAI's ``variant=video``)."""
-        found = await common.polled(service, request, request.path_params["video_id"])
-        if found is None:
-            raise Refused(404, "not_found", f"No video {contract.quote(request.path_params['video_id'])} for this key.")
-        record, view = found
+        record, view = await polled(request)
         if view["status"] != lifecycle.SUCCESS:
             raise Refused(404, "not_found", f"The video is {STATUSES[view['status']]}, not completed: no content yet.")
         variant = request.query_params.get("variant", "video")

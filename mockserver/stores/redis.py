@@ -1,8 +1,10 @@
 """Tasks in Redis (``--store redis://HOST:PORT/DB``), shared by every mock process on every host.
 
 Every accepted task is written before its id is answered, so the store holds every task of the
-fleet: a poll reads its record from Redis (one round trip) and an id Redis lacks is no task (reset,
-expired, or never accepted), with no rebuild from the id. That makes forced states and resets exact
+fleet: a poll reads its record from Redis (one round trip, or none for a task this process keeps) and
+an id Redis lacks is no task (reset, expired, or never accepted), with no rebuild from the id. A submit's
+writes go in one round trip, shared with whatever else the process writes in that instant
+(``redis_writes.py``). That makes forced states and resets exact
 on the very next poll through any instance. Run-time faults, which every request consults, are kept
 in each process and kept in step by pub/sub (``redis_shared.py``).
 
@@ -56,6 +58,7 @@ from .. import contract
 from ..engine.lifecycle import Record
 from ..engine.nonces import COUNT_BITS, SLOT_BITS
 from .base import DamagedRecord, StoreError, record_from
+from .redis_writes import Writes
 
 PREFIX = "mockserver:"
 DEFAULT_TTL = 86_400  # seconds a task is kept: a day
@@ -272,6 +275,7 @@ class RedisStore:
         self._put = self.client.register_script(_PUT)
         self._claim = self.client.register_script(_CLAIM)
         self._renew = self.client.register_script(_RENEW)
+        self.writes = Writes(self.client, self.run)  # a submit's writes and the journal's, one round trip a batch
         self.lease = SlotLease(lease)
         # Records read or written here, kept while the listener is connected: it hears every change
         # (a forced state, a reset) within milliseconds and drops what changed, so a poll of a kept
@@ -305,7 +309,7 @@ class RedisStore:
         cutoff = record.submitted_at - self.ttl
         keys = [f"{PREFIX}task:{record.task_id}", *_INDEX]
         args = [record.task_id, _dump(record), self.ttl, record.submitted_at, cutoff]
-        await self.run(lambda: self._put(keys=keys, args=args))
+        await self.writes.script(self._put, keys, args)
         if record.forced >= 0:  # an admin change: every instance drops the record it may hold
             await self.announce("forget", record.task_id)
         self._keep(record)

@@ -26,29 +26,34 @@ from .base import StoreError
 
 LATER = 0.1  # seconds a write nobody waits for may wait for a round trip that a request makes anyway
 Run = Callable[[Callable[[], Awaitable[Any]]], Awaitable[Any]]
+Task = tuple[str, str, str, float]  # a task's key, id, stored record and submit time
+Queued = tuple[tuple[Any, ...], AsyncScript | None, asyncio.Future[Any] | None]
 
 
 class Writes:
     """The queue of one process's writes to Redis and the task that sends them (``RedisStore.writes``)."""
 
-    def __init__(self, client: Any, run: Run) -> None:
+    def __init__(self, client: Any, run: Run, put: AsyncScript, tasks: Callable[[list[Task]], tuple[Any, ...]]) -> None:
         self.client, self.run = client, run
-        self._queued: list[tuple[tuple[Any, ...], AsyncScript | None, asyncio.Future[Any] | None]] = []
+        self._put, self._command = put, tasks  # the script that writes tasks, and its one call for a batch's
+        self._queued: list[Queued] = []
+        self._tasks: list[tuple[Task, asyncio.Future[Any]]] = []
         self._sending: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._awaited = False  # something queued has a waiter: send it now
-
-    def send(self, *command: Any) -> asyncio.Future[Any]:
-        """Queue ``command`` for the next round trip; its reply, or ``StoreError``."""
-        future = asyncio.get_running_loop().create_future()
-        self._queued.append((command, None, future))
-        self._now()
-        return future
 
     def script(self, script: AsyncScript, keys: list[Any], args: list[Any]) -> asyncio.Future[Any]:
         """Queue a registered script's run (EVALSHA); its reply, or ``StoreError``."""
         future = asyncio.get_running_loop().create_future()
         self._queued.append((("EVALSHA", script.sha, len(keys), *keys, *args), script, future))
+        self._now()
+        return future
+
+    def task(self, *task: Any) -> asyncio.Future[Any]:
+        """Queue a task's record (``Task``) to be written, with every other task of its batch in one script call,
+        after the batch's other commands (a callback's note comes first); None once written, or ``StoreError``."""
+        future = asyncio.get_running_loop().create_future()
+        self._tasks.append((task, future))
         self._now()
         return future
 
@@ -59,7 +64,7 @@ class Writes:
 
     async def flush(self) -> None:
         """Send what is queued now, and return once it is written (a journal read first sees its own entries)."""
-        while self._queued or self._sending is not None:
+        while self._queued or self._tasks or self._sending is not None:
             self._now()
             if self._sending is not None:
                 await asyncio.shield(self._sending)
@@ -77,13 +82,16 @@ class Writes:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self._sending is None and self._queued:
+        if self._sending is None and (self._queued or self._tasks):
             self._sending = asyncio.get_running_loop().create_task(self._send())
 
     async def _send(self) -> None:
         try:
-            while self._queued and self._awaited:
+            while (self._queued or self._tasks) and self._awaited:
                 batch, self._queued, self._awaited = self._queued, [], False
+                if self._tasks:
+                    tasks, self._tasks = self._tasks, []
+                    batch.append((self._command([task for task, _ in tasks]), self._put, _together(tasks)))
                 pipe = self.client.pipeline(transaction=False)
                 for command, _, _ in batch:
                     pipe.execute_command(*command)
@@ -118,3 +126,21 @@ class Writes:
 def _fail(future: asyncio.Future[Any] | None, exc: Exception) -> None:
     if future is not None and not future.done():
         future.set_exception(exc)
+
+
+def _together(tasks: list[tuple[Task, asyncio.Future[Any]]]) -> asyncio.Future[Any]:
+    """One future for the script call that writes ``tasks``, whose outcome is each task's."""
+    together = asyncio.get_running_loop().create_future()
+
+    def settle(done: asyncio.Future[Any]) -> None:
+        failed = done.exception()
+        for _, future in tasks:
+            if future.done():
+                continue
+            if failed is None:
+                future.set_result(None)
+            else:
+                future.set_exception(StoreError(str(failed)))
+
+    together.add_done_callback(settle)
+    return together

@@ -152,8 +152,10 @@ def main() -> None:
             f"{name}: {target['ratio']:.2f}× ±{target['noise']:.2f} (median of {args.rounds} paired rounds), "
             f"target ≥{TARGETS[name]}× {verdict}"
         )
-    command = " ".join(["python bench/fleet.py", *sys.argv[1:]])
-    values = {"targets": targets, "goals": TARGETS, "setups": setups, "command": command, "note": args.note}
+    command = f"python bench/fleet.py --duration {args.duration:g} --rounds {args.rounds} --instances {args.instances}"
+    command += f" --connections {args.connections}"  # the note is given apart
+    values = {"targets": targets, "goals": TARGETS, "setups": setups, "instances": args.instances}
+    values |= {"command": command, "note": args.note}
     results.update("fleet", values, "bench/fleet.py", args.results)
     print(f"written to {args.results}; python docs/gen.py puts it in the docs")
 

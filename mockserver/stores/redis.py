@@ -391,7 +391,8 @@ class RedisStore:
         return await self.run(lambda: self.client.zcard(f"{PREFIX}tasks"))
 
     async def close(self) -> None:
-        """Close this process's connections (the app's lifespan, when the server stops)."""
+        """Write what is queued, then close this process's connections (the app's lifespan, when the server stops)."""
+        await self.writes.flush()
         await self.client.aclose()
         await self._waiting.aclose()
 

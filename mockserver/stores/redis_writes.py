@@ -92,28 +92,36 @@ class Writes:
                 if self._tasks:
                     tasks, self._tasks = self._tasks, []
                     batch.append((self._command([task for task, _ in tasks]), self._put, _together(tasks)))
-                pipe = self.client.pipeline(transaction=False)
-                for command, _, _ in batch:
-                    pipe.execute_command(*command)
                 try:
-                    replies = await self.run(partial(pipe.execute, raise_on_error=False))
-                except StoreError as exc:
+                    await self._write(batch)
+                finally:  # whatever went wrong, no waiter waits for ever
                     for _, _, future in batch:
-                        _fail(future, StoreError(str(exc)))
-                    continue
-                for (command, script, future), reply in zip(batch, replies, strict=True):
-                    if isinstance(reply, redis.exceptions.NoScriptError) and script is not None:
-                        reply = await self._again(script, command)
-                    if future is None or future.done():  # no one waits, or the waiter went away
-                        continue
-                    if isinstance(reply, Exception):
-                        _fail(future, StoreError(f"Redis refused {command[0]} ({type(reply).__name__}: {reply})"))
-                    else:
-                        future.set_result(reply)
+                        _fail(future, StoreError("the write was not sent to Redis"))
         finally:
             self._sending = None
             if self._queued:  # only writes nobody waits for came meanwhile
                 self._soon()
+
+    async def _write(self, batch: list[Queued]) -> None:
+        """One pipeline of ``batch``'s commands; each waiter gets its reply, or ``StoreError``."""
+        pipe = self.client.pipeline(transaction=False)
+        for command, _, _ in batch:
+            pipe.execute_command(*command)
+        try:
+            replies = await self.run(partial(pipe.execute, raise_on_error=False))
+        except StoreError as exc:
+            for _, _, future in batch:
+                _fail(future, StoreError(str(exc)))
+            return
+        for (command, script, future), reply in zip(batch, replies, strict=True):
+            if isinstance(reply, redis.exceptions.NoScriptError) and script is not None:
+                reply = await self._again(script, command)
+            if future is None or future.done():  # no one waits, or the waiter went away
+                continue
+            if isinstance(reply, Exception):
+                _fail(future, StoreError(f"Redis refused {command[0]} ({type(reply).__name__}: {reply})"))
+            else:
+                future.set_result(reply)
 
     async def _again(self, script: AsyncScript, command: tuple[Any, ...]) -> Any:
         """A script Redis lost, sent in full (EVAL, which also keeps it); its reply, or the error as a value."""

@@ -114,3 +114,17 @@ def test_submits_with_the_journal_on_wait_once_at_most_and_every_entry_is_writte
         assert counted(4 * COUNT) <= 4 * COUNT
         journal = http.get("/_mock/journal", params={"limit": 100}, headers=ADMIN).json()["entries"]
         assert {entry["task_id"] for entry in journal} >= set(accepted)
+
+
+def test_a_submit_after_redis_lost_its_scripts_is_still_written_with_its_callback(
+    redis_server: Any, spawn_under: Any
+) -> None:
+    """A Redis restarted, or flushed of its scripts, answers NOSCRIPT to the batch: each script is sent in full."""
+    probe = redis.Redis(port=redis_server.port)
+    hook = free_port()
+    with serving(spawn_under, redis_server, "--callback-port", str(hook)) as http:
+        submit(http)
+        probe.script_flush()
+        task_id = submit(http, STUCK, callback_url=f"http://127.0.0.1:{hook}/hook")
+        assert probe.exists(f"{PREFIX}task:{task_id}", f"{PREFIX}callback:{task_id}") == 2
+        assert probe.zscore(f"{PREFIX}tasks", task_id) is not None

@@ -2,11 +2,11 @@
 
 Every accepted task is written before its id is answered, so the store holds every task of the
 fleet: a poll reads its record from Redis (one round trip, or none for a task this process keeps) and
-an id Redis lacks is no task (reset, expired, or never accepted), with no rebuild from the id. A submit's
+an id Redis lacks is no task (reset, expired, or never accepted), with no rebuild from the id. That makes
+forced states and resets exact on the very next poll through any instance. Run-time faults, which every
+request consults, are kept in each process and kept in step by pub/sub (``redis_shared.py``). A submit's
 writes go in one round trip, shared with whatever else the process writes in that instant
-(``redis_writes.py``). That makes forced states and resets exact
-on the very next poll through any instance. Run-time faults, which every request consults, are kept
-in each process and kept in step by pub/sub (``redis_shared.py``).
+(``redis_writes.py``).
 
 The client is redis-py's asyncio one (``base.AsyncStore``): while Redis answers one request, the
 event loop serves others. Only the checks at start (is Redis there, which nonce slot is free) use a

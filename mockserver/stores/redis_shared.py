@@ -323,6 +323,7 @@ class Listener:
             await self.store.writes.flush()
         elif kind == "reset":
             self.store.forget()
+            self.store.writes.drop()  # journal entries from before the reset stay out of the new journal
         if kind in ("reset", "rules"):
             await self.changed("rules", None)
         if said.get("from") != self.token and kind in ("faults", "reset"):

@@ -34,6 +34,7 @@ from mockserver.testing import await_port, free_port
 # Of the memory store's, for one instance on Redis; and of one instance's, for the fleet together.
 TARGETS = {"submit": 0.6, "poll": 0.9, "fleet poll": 2.0}
 SETUPS = ("memory", "redis", "fleet")  # the turns each round takes
+Turns = dict[str, list[tuple[float, float, float, int]]]  # each setup's rounds: req/s, CPU µs, Redis's, non-2xx
 
 
 @contextmanager
@@ -73,7 +74,7 @@ def load_on(servers: list[tuple[str, int, str]], path: str, duration: float, con
     )
 
 
-def measure(instances: int, duration: float, connections: int, rounds: int) -> dict[str, dict[str, object]]:
+def measure(instances: int, duration: float, connections: int, rounds: int) -> dict[str, Turns]:
     """Per path, each setup's rounds (req/s, CPU µs a request, Redis's CPU µs a request, non-2xx)."""
     with redis_server() as (store, redis_pid), ExitStack() as stack:
         setups: dict[str, list[tuple[str, int, str]]] = {}
@@ -85,11 +86,11 @@ def measure(instances: int, duration: float, connections: int, rounds: int) -> d
                 url, pid = stack.enter_context(run.serving([*argv, "--no-access-log", "--log-level", "warning"], port))
                 setups[name].append((url, pid, run.first_task(url)[0]))
         setups["redis"] = setups["fleet"][:1]
-        found: dict[str, dict[str, object]] = {}
+        found: dict[str, Turns] = {}
         for path in ("submit", "poll"):
             for name in SETUPS:
                 load_on(setups[name], path, 1, connections)  # warm up
-            turns: dict[str, list[tuple[float, float, float, int]]] = {name: [] for name in SETUPS}
+            turns: Turns = {name: [] for name in SETUPS}
             for _ in range(rounds):
                 for name in SETUPS:
                     before = run.cpu_seconds(redis_pid)
@@ -100,7 +101,7 @@ def measure(instances: int, duration: float, connections: int, rounds: int) -> d
         return found
 
 
-def ratios(found: dict[str, dict[str, list[tuple[float, float, float, int]]]]) -> dict[str, dict[str, float]]:
+def ratios(found: dict[str, Turns]) -> dict[str, dict[str, float]]:
     """Each target's ratio, the median of its rounds', and its noise: half the range of the rounds' ratios."""
     pairs = {
         "submit": ("submit", "redis", "memory"),
@@ -114,7 +115,7 @@ def ratios(found: dict[str, dict[str, list[tuple[float, float, float, int]]]]) -
     return out
 
 
-def medians(found: dict[str, dict[str, list[tuple[float, float, float, int]]]]) -> dict[str, dict[str, float]]:
+def medians(found: dict[str, Turns]) -> dict[str, dict[str, float]]:
     """Each setup's median round on each path: req/s, CPU µs a request, Redis's, and non-2xx over every round."""
     return {
         f"{name} {path}": {

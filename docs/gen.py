@@ -5,8 +5,8 @@ Usage: ``python docs/gen.py`` (writes them) or ``python docs/gen.py --check`` (e
 - ``reference/config.md``: the config file's fields, from ``schemas/mock-config.json``, with the embedded defaults;
 - ``reference/cli.md``: every command's options, from the argument parsers themselves;
 - ``snippets/profiles.md``: the embedded profiles, from the embedded config;
-- ``snippets/bench-*.md``: the benchmark figures, from ``bench/results.json``, which ``bench/run.py`` writes,
-  against the targets ``bench/run.py`` and ``bench/callbackload.py`` hold;
+- ``snippets/bench-*.md``: the benchmark figures, from ``bench/results.json``, which ``bench/run.py`` writes (and
+  ``bench/fleet.py`` its ``fleet`` section), against the targets ``bench/run.py`` and ``bench/callbackload.py`` hold;
 - ``snippets/figures-*.md`` and ``snippets/history-*.md``: every other measured figure, from its dated section
   of ``bench/results.json``, and what past changes bought, from its ``history``;
 - ``img/``: the screenshots the pages show, copied from where the tests write them.
@@ -562,6 +562,43 @@ def measured_snippets() -> dict[str, str]:
     return out
 
 
+_FLEET = {
+    "submit": "one instance on Redis, submits, to one on memory",
+    "poll": "one instance on Redis, polls, to one on memory",
+    "fleet poll": "{instances} instances on one Redis, polls together, to one of them alone",
+}
+
+_SETUPS = {"memory": "one instance on memory", "redis": "one instance on Redis", "fleet": "{instances} on one Redis"}
+
+
+def fleet_snippet() -> str:
+    data = _runs()["fleet"]
+    note = f"; {data['note']}" if data.get("note") else ""
+    out = [
+        _NOTE.strip(),
+        "",
+        (
+            f"`{data['command']}`, {data['date']} ({data['machine']}{note}), from `bench/results.json`. Each ratio is"
+            " the median of paired rounds, in which the setups took turns; the noise is half the range of the rounds'"
+            " ratios."
+        ),
+        "",
+        "| target | ratio | noise | goal | |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for name, found in data["targets"].items():
+        goal = data["goals"][name]
+        label = _FLEET[name].format(instances=data["instances"])
+        verdict = "met" if found["ratio"] >= goal else "MISSED"
+        out.append(f"| {label} | {found['ratio']:.2f}× | ±{found['noise']:.2f} | ≥{goal}× | {verdict} |")
+    out += ["", "| setup, path | req/s | CPU µs a request | Redis's CPU µs a request |", "|---|---:|---:|---:|"]
+    for name, setup in data["setups"].items():
+        where, path = name.split()
+        label = f"{_SETUPS[where].format(instances=data['instances'])}, {path}s"
+        out.append(f"| {label} | {setup['rps']:,} | {setup['cpu_us']:.0f} | {setup['redis_cpu_us']:.0f} |")
+    return "\n".join(out) + "\n"
+
+
 # --- writing and checking --------------------------------------------------------------------------------
 
 
@@ -575,6 +612,7 @@ def pages() -> dict[str, bytes]:
         "snippets/bench-runs.md": bench_snippet(),
         "snippets/bench-instructions.md": instructions_snippet(),
         **measured_snippets(),
+        "snippets/bench-fleet.md": fleet_snippet(),
     }
     encoded = {path: text.encode() for path, text in out.items()}
     encoded.update({path: (ROOT / source).read_bytes() for path, source in SCREENSHOTS.items()})

@@ -212,10 +212,6 @@ NOT_FIGURES = {
         "4 MB of text",
         "within 10 s",
         "in flight 5 s",
-        # bench/fleet.py's paragraph, which a generated snippet replaces
-        "2,900 to 3,900 submits and 14,200 to 18,800 polls a second",
-        "190 to 230 µs",
-        "45 to 60 µs",
     ),
     "docs/kit.md": ("5, 10 and 8 s", "portrait, 5 s", "and 10 s", "150 KB prompt", "10 KB long", "15 s"),
     "docs/mock/admin.md": ("2 KiB", "64 KiB", "300 s at most"),

@@ -150,10 +150,16 @@ class Service:
         submitted_ms, nonce = round(self.clock() * 1000), self._nonces()
         task_id = ids.mint(self.secret, ids.Ticket(submitted_ms, profile, choice.code, nonce, shape), scope, owner)
         record = lifecycle.plan(catalog, task_id, scope, owner, submitted_ms / 1000, profile, choice, nonce, shape)
-        if asked is not None:  # noted first: a store that fails then leaves a callback for no task, never the reverse
-            await self.callbacks.subscribe(record, replace(asked, fault=choice.callback), links())
+        # The callback is noted first: a store that fails then leaves a callback for no task, never the reverse.
+        noted = (
+            None if asked is None else self.callbacks.subscribe(record, replace(asked, fault=choice.callback), links())
+        )
         if (local := self.backend.local) is not None:
+            if noted is not None:
+                await noted
             local.put(record)
+        elif noted is not None:  # queued in this order, both go to Redis in one round trip (stores/redis_writes.py)
+            await asyncio.gather(noted, self.backend.tasks.put(record))
         else:
             await self.backend.tasks.put(record)
         if self.metrics is not None:

@@ -1,10 +1,12 @@
 """Tasks in Redis (``--store redis://HOST:PORT/DB``), shared by every mock process on every host.
 
 Every accepted task is written before its id is answered, so the store holds every task of the
-fleet: a poll reads its record from Redis (one round trip) and an id Redis lacks is no task (reset,
-expired, or never accepted), with no rebuild from the id. That makes forced states and resets exact
-on the very next poll through any instance. Run-time faults, which every request consults, are kept
-in each process and kept in step by pub/sub (``redis_shared.py``).
+fleet: a poll reads its record from Redis (one round trip, or none for a task this process keeps) and
+an id Redis lacks is no task (reset, expired, or never accepted), with no rebuild from the id. That makes
+forced states and resets exact on the very next poll through any instance. Run-time faults, which every
+request consults, are kept in each process and kept in step by pub/sub (``redis_shared.py``). A submit's
+writes go in one round trip, shared with whatever else the process writes in that instant
+(``redis_writes.py``).
 
 The client is redis-py's asyncio one (``base.AsyncStore``): while Redis answers one request, the
 event loop serves others. Only the checks at start (is Redis there, which nonce slot is free) use a
@@ -56,6 +58,7 @@ from .. import contract
 from ..engine.lifecycle import Record
 from ..engine.nonces import COUNT_BITS, SLOT_BITS
 from .base import DamagedRecord, StoreError, record_from
+from .redis_writes import Task, Writes
 
 PREFIX = "mockserver:"
 DEFAULT_TTL = 86_400  # seconds a task is kept: a day
@@ -71,20 +74,25 @@ ANNOUNCED_WITHIN = 1.0  # seconds an admin call waits for every instance to appl
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 _INDEX = (f"{PREFIX}tasks", f"{PREFIX}tasks:at", f"{PREFIX}tasks:count")
-# Store a record; list a new one in the order tasks came (a count) and by submit time, and keep the index
+# Store the records of a batch of writes (KEYS[4..], with ARGV: the TTL, the cutoff, then each one's id, record
+# and submit time); list each new one in the order tasks came (a count) and by submit time, and keep the index
 # keys a TTL longer, so that when the last task expires, so do they; and unlist up to a hundred tasks whose
-# time is past the TTL, so the listing stays as bounded as the expiring records.
+# time is before the cutoff, so the listing stays as bounded as the expiring records. One call for every task
+# a batch writes: each costs Redis and this process a few arguments more, not a command.
 _PUT = """
-redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
-if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then
-  redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[4]), ARGV[1])
-  redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+for i = 4, #KEYS do
+  local at = 3 * (i - 3)
+  redis.call('SET', KEYS[i], ARGV[at + 1], 'EX', ARGV[1])
+  if not redis.call('ZSCORE', KEYS[1], ARGV[at]) then
+    redis.call('ZADD', KEYS[1], redis.call('INCR', KEYS[3]), ARGV[at])
+    redis.call('ZADD', KEYS[2], ARGV[at + 2], ARGV[at])
+  end
 end
-for i = 2, 4 do redis.call('EXPIRE', KEYS[i], ARGV[3]) end
-local old = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[5], 'LIMIT', 0, 100)
+for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[1]) end
+local old = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[2], 'LIMIT', 0, 100)
 if #old > 0 then
+  redis.call('ZREM', KEYS[1], unpack(old))
   redis.call('ZREM', KEYS[2], unpack(old))
-  redis.call('ZREM', KEYS[3], unpack(old))
 end
 """
 # Lease the lowest free slot of KEYS (SET NX with an expiry of ARGV[2] ms, holding the token ARGV[1]): its
@@ -272,6 +280,8 @@ class RedisStore:
         self._put = self.client.register_script(_PUT)
         self._claim = self.client.register_script(_CLAIM)
         self._renew = self.client.register_script(_RENEW)
+        # a submit's writes and the journal's, one round trip a batch, with one call of _PUT for its tasks
+        self.writes = Writes(self.client, self.run, self._put, self._tasks)
         self.lease = SlotLease(lease)
         # Records read or written here, kept while the listener is connected: it hears every change
         # (a forced state, a reset) within milliseconds and drops what changed, so a poll of a kept
@@ -302,10 +312,7 @@ class RedisStore:
         return record
 
     async def put(self, record: Record) -> None:
-        cutoff = record.submitted_at - self.ttl
-        keys = [f"{PREFIX}task:{record.task_id}", *_INDEX]
-        args = [record.task_id, _dump(record), self.ttl, record.submitted_at, cutoff]
-        await self.run(lambda: self._put(keys=keys, args=args))
+        await self.writes.task(f"{PREFIX}task:{record.task_id}", record.task_id, _dump(record), record.submitted_at)
         if record.forced >= 0:  # an admin change: every instance drops the record it may hold
             await self.announce("forget", record.task_id)
         self._keep(record)
@@ -329,6 +336,13 @@ class RedisStore:
             left = deadline - time.monotonic()
             if left <= 0 or await self.run(partial(self._waiting.blpop, [replies], timeout=left)) is None:
                 break  # an instance that went away meanwhile: it reads everything afresh when it reconnects
+
+    def _tasks(self, tasks: list[Task]) -> tuple[Any, ...]:
+        """The one EVALSHA of ``_PUT`` that writes a batch's ``tasks``."""
+        cutoff = max(at for _, _, _, at in tasks) - self.ttl
+        keys = [*_INDEX, *(key for key, _, _, _ in tasks)]
+        fields = (field for _, task_id, record, at in tasks for field in (task_id, record, at))
+        return ("EVALSHA", self._put.sha, len(keys), *keys, self.ttl, cutoff, *fields)
 
     def _keep(self, record: Record) -> None:
         if not self.fresh:
@@ -377,7 +391,8 @@ class RedisStore:
         return await self.run(lambda: self.client.zcard(f"{PREFIX}tasks"))
 
     async def close(self) -> None:
-        """Close this process's connections (the app's lifespan, when the server stops)."""
+        """Write what is queued, then close this process's connections (the app's lifespan, when the server stops)."""
+        await self.writes.flush()
         await self.client.aclose()
         await self._waiting.aclose()
 

@@ -72,7 +72,7 @@ class RedisLedger:
     async def add(self, task_id: str, asked: Asked, media_base: str) -> None:
         noted = json.dumps([asked.url, asked.every_change, asked.fault, media_base])
         keys = [f"{PREFIX}callback:{task_id}", _INDEX, _COUNT]
-        await self.store.run(lambda: self._add(keys=keys, args=[task_id, noted, self.store.ttl]))
+        await self.store.writes.script(self._add, keys, [task_id, noted, self.store.ttl])  # with its task's put
 
     async def unsettled(self, allowed: Allowed) -> list[Noted]:
         self._seen = -math.inf

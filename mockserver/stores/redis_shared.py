@@ -36,7 +36,6 @@ from .. import contract
 from ..engine import jsonio, scenarios
 from ..engine.journal_entries import SCANNED
 from ..engine.rules import Rule, checked, fires
-from .base import StoreError
 from .redis import CHANNEL, PREFIX, TIMEOUT, RedisStore, connect, problem
 
 FAULTS = f"{PREFIX}faults"
@@ -73,7 +72,6 @@ while #found < tonumber(ARGV[2]) and left > 0 do
 end
 return found
 """
-PENDING_MOST = 10_000  # journal entries waiting for their write; past this, the oldest are dropped
 MESSAGE_MOST = 64 * 1024  # bytes of a message on the channel; the mock's own are a few hundred
 RULE_MOST = 4096  # bytes of a stored rule's definition; the admin API's are a few hundred
 log = logging.getLogger(__name__)
@@ -113,7 +111,7 @@ class RedisRules:
             elif not fires(rule, self.draws):
                 continue
             else:
-                await self.store.run(partial(self.store.client.hincrby, _PLAYED, rule.number, 1))
+                self.store.writes.later("HINCRBY", _PLAYED, rule.number, 1)  # sent with the submit's task
             return rule.choice
         return None
 
@@ -197,42 +195,24 @@ class RedisRules:
 class RedisJournal:
     """The journal as a capped stream, appended to as a deque is and read a page at a time from its newest end.
 
-    ``append`` is called where nothing is awaited (after a request, by the callbacks' sender), so it
-    queues the entry and one write task sends what is queued in a pipeline, then the next batch: entries
-    keep their order and a burst costs one round trip. A read here first awaits what this process queued.
+    ``append`` is called where nothing is awaited (after a request, by the callbacks' sender), so it queues
+    the entry's XADD with the store's writes (``redis_writes.py``): it goes with the next submit's round
+    trip, or within ``LATER`` seconds, and entries keep their order. A read first has every instance send
+    what it queued (``announce("journal")``), so it holds the fleet's requests up to that moment.
     """
 
     def __init__(self, store: RedisStore, size: int) -> None:
         self.store, self.maxlen = store, size
-        self._pending: list[dict[str, Any]] = []
-        self._writing: asyncio.Task[None] | None = None
         self._of_task = store.client.register_script(_OF_TASK)
 
     def append(self, entry: dict[str, Any]) -> None:
-        if len(self._pending) >= PENDING_MOST:
-            del self._pending[0]
-        self._pending.append(entry)
-        if self._writing is None:
-            self._writing = asyncio.get_running_loop().create_task(self._write())
-
-    async def _write(self) -> None:
-        try:
-            while self._pending:
-                batch, self._pending = self._pending, []
-                pipe = self.store.client.pipeline(transaction=False)
-                for entry in batch:
-                    fields = {"e": orjson.dumps(entry), "t": entry.get("task_id") or ""}
-                    pipe.xadd(JOURNAL, fields, maxlen=self.maxlen, approximate=False)
-                try:
-                    await self.store.run(pipe.execute)
-                except StoreError:
-                    pass  # the entries are lost while Redis is down; the requests they record were answered
-        finally:
-            self._writing = None
+        fields = ("e", orjson.dumps(entry), "t", entry.get("task_id") or "")
+        self.store.writes.later("XADD", JOURNAL, "MAXLEN", self.maxlen, "*", *fields)
 
     async def _written(self) -> None:
-        if self._writing is not None:
-            await asyncio.shield(self._writing)
+        """Every instance's queued entries written: its own, then the fleet's (each flushes, then replies)."""
+        await self.store.writes.flush()  # entries that fail to go are lost, as while Redis is down
+        await self.store.announce("journal")
 
     async def newest(self, limit: int, task_id: str | None = None) -> list[dict[str, Any]]:
         """The last ``limit`` entries (of ``task_id`` only, if given), oldest first: XREVRANGE with COUNT."""
@@ -244,8 +224,7 @@ class RedisJournal:
         return [entry for _, fields in reversed(found) if (entry := _entry(_fields(fields))) is not None]
 
     async def clear(self) -> None:
-        self._pending.clear()
-        await self._written()
+        self.store.writes.drop()
         await self.store.run(lambda: self.store.client.unlink(JOURNAL))
 
 
@@ -340,8 +319,11 @@ class Listener:
         kind = said["kind"]
         if kind == "forget":
             self.store.forget(said["value"])
+        elif kind == "journal":
+            await self.store.writes.flush()
         elif kind == "reset":
             self.store.forget()
+            self.store.writes.drop()  # journal entries from before the reset stay out of the new journal
         if kind in ("reset", "rules"):
             await self.changed("rules", None)
         if said.get("from") != self.token and kind in ("faults", "reset"):

@@ -185,9 +185,11 @@ def main() -> None:
         elif "," in name:
             plain = counted[f"mock {route}"]
             against = f"+{count - plain:,.0f} ({(count - plain) / plain:+.1%}) over the mock {route} without it"
-        else:
+        elif f"bare {route}" in counted:
             bare = counted[f"bare {route}"]
             against = f"{bare / count:.0%} of the mock's instructions are the bare route's"
+        else:
+            against = ""
         print(f"| {name} | {count:,.0f} | {against} |")
     if args.only is not None:
         return

@@ -363,11 +363,17 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--tasks", type=int, nargs="*", default=[100_000, 1_000_000], help="store sizes to weigh")
     parser.add_argument("--results", type=Path, default=results.PATH, help="the run is appended here")
+    parser.add_argument("--only", choices=["download"], help="measure only this, print its ratio, write nothing")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("bench: wrk is missing; on Debian or Ubuntu: apt-get install -y wrk")
     if importlib.util.find_spec("granian") is None:
         sys.exit('bench: granian is missing; pip install -e ".[fast]"')
+    if args.only == "download":
+        found = measure_download(args.duration, args.connections, args.rounds)
+        mock, bare = found["mock download"], found["bare download"]
+        print(f"downloads/s: mock {mock.rps:,.0f}, bare route {bare.rps:,.0f}, ratio {mock.rps / bare.rps:.0%}")
+        return
     loads = {
         (server, workers): measure(server, workers, args.duration, args.connections, args.rounds)
         for server in SERVERS

@@ -8,7 +8,8 @@ of its own expiry and the task's (``lifecycle.hidden_at``). While the store hold
 clock is in that window, a download is a lookup and two messages; anything else goes the whole way.
 
 The handler reads ``task_id`` and ``name`` from the end of the path, not from Starlette's ``path_params``,
-so a router in front of Starlette can call it as it is.
+so a router in front of Starlette can call it as it is; a route whose path does not end in them (a
+dialect's) puts them in the scope under ``OUTPUT``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from . import asgi_io, media
 from .media import serve
 from .media.cache import Key, MediaCache, key_of
 
+OUTPUT = "mockserver.output"  # (task_id, name) of a download whose path does not end in them
 LINKS = 4096  # links whose checks are kept; past it the oldest goes
 FOREVER = 31_536_000  # the max-age of a link that never expires
 ACCEPT_RANGES = (b"accept-ranges", b"bytes")
@@ -86,7 +88,7 @@ def downloads(service: Service) -> asgi_io.Handler:
 
     async def download(scope: Scope, receive: Receive, send: Send) -> None:
         """Output files are public links, as on a CDN: no key, only for a visible, successful task."""
-        _, task_id, name = scope["path"].rsplit("/", 2)
+        task_id, name = scope[OUTPUT] if OUTPUT in scope else scope["path"].rsplit("/", 2)[1:]
         record = local.get(task_id) if local is not None else await remote.get(task_id)
         at = now()
         link = links.get((task_id, name))

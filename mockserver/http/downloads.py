@@ -31,7 +31,6 @@ from .media.cache import Key, MediaCache, key_of
 
 OUTPUT = "mockserver.output"  # (task_id, name) of a download whose path does not end in them
 LINKS = 4096  # links whose checks are kept; past it the oldest goes
-FOREVER = 31_536_000  # the max-age of a link that never expires
 ACCEPT_RANGES = (b"accept-ranges", b"bytes")
 
 
@@ -105,7 +104,7 @@ def downloads(service: Service) -> asgi_io.Handler:
             at = link.start  # the time of its checks
         else:
             body = file.body
-        age = FOREVER if link.expires == math.inf else int(link.expires - at)
+        age = serve.FOREVER if link.expires == math.inf else int(link.expires - at)
         if age != link.age:
             link.age, link.control = age, serve.cache_control(age)
         headers = asgi_io.headers(scope)

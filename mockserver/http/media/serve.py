@@ -19,6 +19,7 @@ from typing import Literal
 from starlette.types import Receive, Scope, Send
 
 _RANGE = re.compile(r"[ \t]*bytes[ \t]*=[ \t]*([0-9]*)[ \t]*-[ \t]*([0-9]*)[ \t]*", re.ASCII | re.IGNORECASE)
+FOREVER = 31_536_000  # a year: the max-age of a link that never expires, which caches may keep as immutable
 DIGITS = 18  # a position with more is past the end of any file served
 
 
@@ -65,7 +66,7 @@ def answer(
 
 
 def cache_control(max_age: int) -> bytes:
-    return b"public, max-age=%d" % max_age + (b", immutable" if max_age >= 31_536_000 else b"")
+    return b"public, max-age=%d" % max_age + (b", immutable" if max_age >= FOREVER else b"")
 
 
 @dataclass(frozen=True, slots=True)

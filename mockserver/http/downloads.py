@@ -89,6 +89,8 @@ def downloads(service: Service) -> asgi_io.Handler:
         """Output files are public links, as on a CDN: no key, only for a visible, successful task."""
         task_id, name = scope[OUTPUT] if OUTPUT in scope else scope["path"].rsplit("/", 2)[1:]
         record = local.get(task_id) if local is not None else await remote.get(task_id)
+        if record is None:  # another worker's task, which ``find_public`` rebuilt here from its id
+            record = service.rebuilt(task_id)
         at = now()
         link = links.get((task_id, name))
         if (

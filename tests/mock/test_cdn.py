@@ -93,6 +93,30 @@ def test_a_known_etag_revalidates_as_304_and_another_downloads(link) -> None:
     assert client.get(url, headers={"If-None-Match": '"other"'}).content == full.content
 
 
+def test_if_range_with_the_current_etag_keeps_the_range(link) -> None:
+    client, url, full, _, _ = link
+    part = client.get(url, headers={"Range": "bytes=5-9", "If-Range": full.headers["etag"]})
+    assert part.status_code == 206 and part.content == full.content[5:10]
+
+
+@pytest.mark.parametrize("form", ["{etag}", '"other", {etag}', "W/{etag}", "*"])
+def test_if_none_match_in_each_form_revalidates_get_and_head_without_a_body(link, form: str) -> None:
+    client, url, full, _, _ = link
+    for method in ("GET", "HEAD"):
+        answer = client.request(method, url, headers={"If-None-Match": form.format(etag=full.headers["etag"])})
+        assert answer.status_code == 304 and answer.content == b""
+        assert answer.headers["etag"] == full.headers["etag"]
+        assert answer.headers["cache-control"] == full.headers["cache-control"]
+
+
+def test_head_of_a_range_gives_its_headers_and_no_body(link) -> None:
+    client, url, full, _, _ = link
+    head = client.head(url, headers={"Range": "bytes=0-99"})
+    assert head.status_code == 206 and head.content == b""
+    assert head.headers["content-length"] == "100"
+    assert head.headers["content-range"] == f"bytes 0-99/{len(full.content)}"
+
+
 def test_an_expired_link_still_answers_403_to_head_and_range(link) -> None:
     client, url, _, clock, _ = link
     clock.now += 3 * 86400

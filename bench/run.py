@@ -188,15 +188,16 @@ def measure(server: str, workers: int, duration: float, connections: int, rounds
     return found
 
 
-def measure_download(duration: float, connections: int, rounds: int) -> dict[str, Load]:
-    """Downloads of one finished 5-second 16:9 video, from the mock and from a bare route sending its bytes.
+def measure_download(duration: float, connections: int, rounds: int, under: str = "uvicorn") -> dict[str, Load]:
+    """Downloads of one finished 5-second 16:9 video, from the mock and from a bare route sending its bytes,
+    both under the server ``under``.
 
     A mock of its own, at a time scale that finishes the task at once, so the poll and submit rows
     above keep measuring the task they always have.
     """
     mock_port, bare_port = free_port(), free_port()
-    mock = [sys.executable, "-m", "mockserver", "--port", str(mock_port), "--time-scale", "1000"]
-    bare = [sys.executable, "-m", "uvicorn", "bare:app", "--port", str(bare_port), *UVICORN]
+    mock = [sys.executable, "-m", "mockserver", "--server", under, "--port", str(mock_port), "--time-scale", "1000"]
+    bare = bare_argv(under, bare_port, 1)
     with serving([*mock, "--no-access-log", "--log-level", "warning"], mock_port) as (mock_url, mock_pid):
         headers = {"Authorization": f"Bearer {KEY}", "X-Mock-Scenario": "success"}
         body = {**BODY, "duration": 5, "aspect_ratio": "16:9"}
@@ -365,11 +366,18 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--tasks", type=int, nargs="*", default=[100_000, 1_000_000], help="store sizes to weigh")
     parser.add_argument("--results", type=Path, default=results.PATH, help="the run is appended here")
+    parser.add_argument("--only", choices=["download"], help="measure only this, print its ratio, write nothing")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("bench: wrk is missing; on Debian or Ubuntu: apt-get install -y wrk")
     if importlib.util.find_spec("granian") is None:
         sys.exit('bench: granian is missing; pip install -e ".[fast]"')
+    if args.only == "download":
+        for server in SERVERS:
+            found = measure_download(args.duration, args.connections, args.rounds, server)
+            mock, bare = found["mock download"], found["bare download"]
+            print(f"{server} downloads/s: mock {mock.rps:,.0f}, bare route {bare.rps:,.0f}: {mock.rps / bare.rps:.0%}")
+        return
     loads = {
         (server, workers): measure(server, workers, args.duration, args.connections, args.rounds)
         for server in SERVERS

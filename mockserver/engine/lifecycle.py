@@ -169,7 +169,12 @@ def visible(catalog: Catalog, record: Record, now: float) -> bool:
     """Whether polls find the task: not before a late-visible delay, not after an expiry."""
     if record.flags & LATE and now < record.submitted_at + catalog.settings.late_visible_for / catalog.scale:
         return False
-    return not (record.flags & EXPIRE and now >= times(record).finished + catalog.settings.expire_after / catalog.scale)
+    return not record.flags & EXPIRE or now < hidden_at(catalog, record)
+
+
+def hidden_at(catalog: Catalog, record: Record) -> float:
+    """When polls stop finding the task: expire_after past its end for an expiring one, never for others."""
+    return times(record).finished + catalog.settings.expire_after / catalog.scale if record.flags & EXPIRE else math.inf
 
 
 def output_count(catalog: Catalog, record: Record) -> int:

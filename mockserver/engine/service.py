@@ -201,6 +201,10 @@ class Service:
         found = (self.found(None, task_id, scope, owner) for scope in SCOPES for owner in self.keys)
         return next((record for record in found if record is not None), None)
 
+    def rebuilt(self, task_id: str) -> lifecycle.Record | None:
+        """The record this process rebuilt from another worker's id, while it keeps it (a reset forgets it)."""
+        return self._rebuilt.get(task_id)
+
     async def reset(self) -> None:
         """Forget every task (ids handed out before now no longer replay), the journal, and runtime faults."""
         backend = self.backend

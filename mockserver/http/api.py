@@ -7,7 +7,6 @@ themselves (``asgi_io.py``), and a poll calls a local store as a plain function,
 
 from __future__ import annotations
 
-import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,14 +18,13 @@ from .. import contract
 from ..engine import jsonio, lifecycle, modes, validate
 from ..engine.catalog import SCOPES
 from ..engine.config import Config
-from ..engine.encodings import MEDIA_MASK, MODE_MASK
+from ..engine.encodings import MODE_MASK
 from ..engine.refusals import Refused
 from ..engine.service import Service
-from . import asgi_io, fault_answers, link_base, media
+from . import asgi_io, fault_answers, link_base
+from .downloads import downloads
 from .errors import NEWAPI_UNKNOWN_TASK, error, newapi_error
 from .fault_answers import FAULT
-from .media import serve as media_serve
-from .media.cache import MediaCache
 from .metrics import fault_kinds
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -87,39 +85,6 @@ def routes(service: Service, sleep: Sleep) -> list[Route]:
         Route("/v2/{scope}/generations/{task_id}", asgi_io.endpoint(poll, reports_status=True), methods=["GET"]),
         Route("/_media/{task_id}/{name}", asgi_io.endpoint(downloads(service)), methods=["GET"]),
     ]
-
-
-def downloads(service: Service) -> asgi_io.Handler:
-    """The output files' route (``task_id`` and ``name`` in its path), with a cache of its own."""
-    catalog, now = service.catalog, service.clock
-    made = MediaCache()
-    types = {name: media.content_type(name).encode() for name in SCOPES}
-
-    async def download(scope: Scope, receive: Receive, send: Send) -> None:
-        """Output files are public links, as on a CDN: no key, only for a visible, successful task."""
-        params = scope["path_params"]
-        record = await service.find_public(params["task_id"])
-        at = now()
-        name = params["name"]
-        if (
-            record is None
-            or name not in media.filenames(record.scope, lifecycle.output_count(catalog, record))
-            or not lifecycle.visible(catalog, record, at)
-            or lifecycle.status_at(record, at) != lifecycle.SUCCESS
-        ):
-            raise Refused(404, "not_found", "No such output.")
-        expires = lifecycle.link_expires(catalog, record)
-        if at >= expires:
-            return await media.expired(expires, at)(scope, receive, send)
-        shape = record.shape & MEDIA_MASK  # the lifecycle's bits above it change nothing in the file
-        file = await made.get(record.scope, shape, media.hue(record.task_id, int(name.partition(".")[0])))
-        max_age = 31_536_000 if math.isinf(expires) else max(0, int(expires - at))
-        answer = media_serve.answer(
-            scope["method"], asgi_io.headers(scope), file.body, file.etag, types[record.scope], max_age
-        )
-        await answer(scope, receive, send)
-
-    return download
 
 
 def scope_named(name: str) -> str:

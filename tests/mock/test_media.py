@@ -236,3 +236,21 @@ def test_no_more_files_are_made_at_once_than_the_bound(monkeypatch: pytest.Monke
 
     assert asyncio.run(fetch()) == 10
     assert most[0] == bound
+
+
+def test_a_worker_keeps_serving_another_ones_link_until_a_reset_forgets_the_task() -> None:
+    """Links of tasks a worker rebuilt from their ids are kept as its own are, and dropped with them."""
+    clock = Clock()
+    first, second = (create_app(Config(admin_key="sk-admin"), clock=clock, secret=b"shared") for _ in range(2))
+    with TestClient(first) as one, TestClient(second) as other:
+        body = {"prompt": "p", "model": "m", "duration": 1}
+        task_id = one.post("/v2/videos/generations", json=body, headers={**KEY, "X-Mock-Scenario": "success"}).json()[
+            "task_id"
+        ]
+        clock.now += 10_000
+        link = other.get(f"/v2/videos/generations/{task_id}", headers=KEY).json()["data"]["output"]
+        served = [other.get(link) for _ in range(3)]
+        assert [answer.status_code for answer in served] == [200] * 3 and len({a.content for a in served}) == 1
+        clock.now += 1
+        assert other.post("/_mock/reset", headers={"Authorization": "Bearer sk-admin"}).status_code == 200
+        assert other.get(link).status_code == 404

@@ -19,7 +19,7 @@ from ...engine import lifecycle
 from ...engine import output_shape as shapes
 from ...engine.refusals import Refused
 from ...engine.service import Service
-from .. import api, media
+from .. import downloads, media
 from . import common
 
 STATUSES: dict[str, str] = contract.schema("openai-video")["properties"]["status"]["x-from-states"]
@@ -62,7 +62,7 @@ def video(service: Service, record: lifecycle.Record, view: dict[str, Any] | Non
 
 
 def routes(service: Service) -> list[Route]:
-    download = api.downloads(service)
+    download = downloads.downloads(service)
 
     async def create(request: Request) -> Response:
         made = await common.submitted(service, request, "openai-video-request", multipart=True)
@@ -91,7 +91,7 @@ def routes(service: Service) -> list[Route]:
             raise Refused(400, "invalid_field", "Only variant=video is served.", param="variant")
         if service.clock() >= lifecycle.link_expires(service.catalog, record):
             raise Refused(404, "not_found", "The video's content has expired (the profile's link_ttl).")
-        request.scope["path_params"] = {"task_id": record.task_id, "name": media.filename(record.scope, 0)}
+        request.scope[downloads.OUTPUT] = (record.task_id, media.filename(record.scope, 0))
         return _Sent(download)
 
     return [

@@ -32,6 +32,10 @@ class Made:
     etag: bytes  # strong: the bytes for a key never change
 
 
+def key_of(scope: str, shape: int, hue: int) -> Key:
+    return (scope, shape & ~3, hue)  # the mode does not change the file
+
+
 class MediaCache:
     def __init__(self, budget: int = BUDGET, renders: int = RENDERS) -> None:
         self.budget = budget
@@ -42,16 +46,22 @@ class MediaCache:
 
     async def get(self, scope: str, shape: int, hue: int) -> Made:
         """The file of ``scope`` in the packed ``shape`` and colour ``hue``, made now if it is not kept."""
-        key = (scope, shape & ~3, hue)  # the mode does not change the file
-        found = self._kept.get(key)
+        key = key_of(scope, shape, hue)
+        found = self.kept(key)
         if found is not None:
-            self._kept.move_to_end(key)
             return found
         making = self._making.get(key)
         if making is None:
             making = self._making[key] = asyncio.get_running_loop().create_task(self._make(key))
             making.add_done_callback(lambda _: self._making.pop(key, None))
         return await asyncio.shield(making)  # a download that gives up leaves the render to the others
+
+    def kept(self, key: Key) -> Made | None:
+        """The file under ``key`` (``key_of``) if it is in memory: a download that knows its key asks this first."""
+        found = self._kept.get(key)
+        if found is not None:
+            self._kept.move_to_end(key)
+        return found
 
     async def _make(self, key: Key) -> Made:
         scope, shape, hue = key

@@ -19,6 +19,7 @@ from typing import Literal
 from starlette.types import Receive, Scope, Send
 
 _RANGE = re.compile(r"[ \t]*bytes[ \t]*=[ \t]*([0-9]*)[ \t]*-[ \t]*([0-9]*)[ \t]*", re.ASCII | re.IGNORECASE)
+FOREVER = 31_536_000  # a year: the max-age of a link that never expires, which caches may keep as immutable
 DIGITS = 18  # a position with more is past the end of any file served
 
 
@@ -46,8 +47,7 @@ def answer(
 ) -> Answer:
     """Status, headers and body for a download; ``headers`` are the request's, by lower-case name."""
     size = len(body)
-    control = b"public, max-age=%d" % max_age + (b", immutable" if max_age >= 31_536_000 else b"")
-    common = [(b"etag", etag), (b"accept-ranges", b"bytes"), (b"cache-control", control)]
+    common = [(b"etag", etag), (b"accept-ranges", b"bytes"), (b"cache-control", cache_control(max_age))]
     wanted = headers.get(b"if-none-match")
     if wanted and (wanted.strip() == b"*" or etag in (tag.strip().removeprefix(b"W/") for tag in wanted.split(b","))):
         return Answer(304, common, b"")
@@ -63,6 +63,10 @@ def answer(
             common.append((b"content-range", b"bytes %d-%d/%d" % (first, last, size)))
     common += [(b"content-length", b"%d" % len(part)), (b"content-type", media_type)]
     return Answer(status, common, b"" if method == "HEAD" else part)
+
+
+def cache_control(max_age: int) -> bytes:
+    return b"public, max-age=%d" % max_age + (b", immutable" if max_age >= FOREVER else b"")
 
 
 @dataclass(frozen=True, slots=True)

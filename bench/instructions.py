@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import io
 import os
 import platform
@@ -30,10 +31,12 @@ HERE = Path(__file__).resolve().parent
 SMALL, LARGE = 1_000, 3_000
 BODY = b'{"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}'
 CASES = {  # name: (app, route)
+    "raw poll": ("raw", "poll"),
     "bare poll": ("bare", "poll"),
     "mock poll": ("mock", "poll"),
     "mock poll, --metrics": ("metrics", "poll"),
     "mock poll, access log": ("logged", "poll"),
+    "raw submit": ("raw", "submit"),
     "bare submit": ("bare", "submit"),
     "mock submit": ("mock", "submit"),
     "mock submit, --metrics": ("metrics", "submit"),
@@ -41,11 +44,9 @@ CASES = {  # name: (app, route)
 
 
 def app_for(kind: str) -> ASGIApp:
-    if kind == "bare":
+    if kind in ("bare", "raw"):  # the yardsticks: a bare Starlette route, a raw ASGI app
         sys.path.insert(0, str(HERE))
-        import bare
-
-        return bare.app
+        return importlib.import_module(kind).app
     from dataclasses import replace
 
     from mockserver import Config, create_app
@@ -129,14 +130,17 @@ def main() -> None:
     print("|---|---:|---|")
     for name, count in counted.items():
         route = CASES[name][1]
-        if name.startswith("bare"):
+        if name.startswith(("bare", "raw")):
             against = ""
         elif "," in name:
             plain = counted[f"mock {route}"]
             against = f"+{count - plain:,.0f} ({(count - plain) / plain:+.1%}) over the mock {route} without it"
         else:
             bare = counted[f"bare {route}"]
-            against = f"{bare / count:.0%} of the mock's instructions are the bare route's"
+            raw = counted[f"raw {route}"]
+            against = (
+                f"{bare / count:.0%} of the mock's instructions are the bare route's, {raw / count:.0%} the raw app's"
+            )
         print(f"| {name} | {count:,.0f} | {against} |")
     results.update("instructions", {"cases": {n: round(c) for n, c in counted.items()}}, "bench/instructions.py")
     print(f"written to {results.PATH}; python docs/gen.py puts it in the docs")

@@ -23,7 +23,7 @@ from ..engine.service import Service
 from ..stores import Backend, StoreError, backend_for
 from . import admin, api, cors, dashboard, dialects, errors, health
 from .errors import error
-from .front import Front
+from .front import Front, FrontedStarlette
 from .journal import Journal
 from .metrics import Metrics
 
@@ -68,7 +68,7 @@ def create_app(
     handlers = {HTTPException: http_error, Refused: errors.answer, lifecycle.Gone: gone, StoreError: store_down}
     hot = [route for route in routes if isinstance(route, Route) and route.path in HOT]
     middleware.append(Middleware(Front, routes=hot, handlers=handlers))  # innermost: inside the journal and CORS
-    app = Starlette(
+    app = FrontedStarlette(
         routes=routes,
         middleware=middleware,
         exception_handlers=handlers,

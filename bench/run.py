@@ -133,8 +133,8 @@ def first_task(url: str) -> tuple[str, dict]:
     return task_id, httpx.get(f"{url}/v2/videos/generations/{task_id}", headers=headers).json()
 
 
-def yardstick_argv(server: str, port: int, workers: int, module: str = "bare") -> list[str]:
-    """A yardstick (``bare`` or ``raw``) under ``server``, with the settings the mock gets from ``mockserver --server``."""
+def bare_argv(server: str, port: int, workers: int, module: str = "bare") -> list[str]:
+    """A yardstick (``module``: ``bare`` or ``raw``) under ``server``, with the settings ``mockserver --server`` uses."""
     if server == "granian":
         granian = [sys.executable, "-m", "granian", "--interface", "asgi", "--log-level", "warning"]
         return [*granian, "--port", str(port), "--workers", str(workers), f"{module}:app"]
@@ -170,7 +170,7 @@ def measure(server: str, workers: int, duration: float, connections: int, rounds
             servers.append((name, url, pid, task_id))
         env = {"BENCH_TASK_JSON": json.dumps(task), "PYTHONPATH": str(HERE)}
         for name in YARDSTICKS:
-            argv_of = yardstick_argv(server, ports[name], workers, name)
+            argv_of = bare_argv(server, ports[name], workers, name)
             url, pid = stack.enter_context(serving(argv_of, ports[name], env))
             servers.append((name, url, pid, task_id))
         found: dict[str, Load] = {}

@@ -35,8 +35,8 @@ def _served(route: Route) -> tuple[Any, ASGIApp]:
     """The route's path pattern, and what serves it: its ``handle`` where ``--metrics`` took its place to time it
     (read as the app builds its middleware, so after that), else its endpoint, as ``Route.handle`` adds only the
     method check that the match made."""
-    if not route.param_convertors or not all(isinstance(c, StringConvertor) for c in route.param_convertors.values()):
-        raise ValueError(f"{route.path}: a hot route has plain {{name}} parameters, and at least one")
+    if not all(isinstance(c, StringConvertor) for c in route.param_convertors.values()):
+        raise ValueError(f"{route.path}: a hot route's parameters are plain {{name}} strings")
     return route.path_regex, route.handle if "handle" in vars(route) else route.app
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import io
 import os
 import platform
@@ -37,10 +38,12 @@ HERE = Path(__file__).resolve().parent
 SMALL, LARGE = 1_000, 3_000
 BODY = b'{"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}'
 CASES = {  # name: (app, route)
+    "raw poll": ("raw", "poll"),
     "bare poll": ("bare", "poll"),
     "mock poll": ("mock", "poll"),
     "mock poll, --metrics": ("metrics", "poll"),
     "mock poll, access log": ("logged", "poll"),
+    "raw submit": ("raw", "submit"),
     "bare submit": ("bare", "submit"),
     "mock submit": ("mock", "submit"),
     "mock submit, --metrics": ("metrics", "submit"),
@@ -66,11 +69,9 @@ class Later:
 
 
 def app_for(kind: str, clock: Later | None = None) -> ASGIApp:
-    if kind == "bare":
+    if kind in ("bare", "raw"):  # the yardsticks: a bare Starlette route, a raw ASGI app
         sys.path.insert(0, str(HERE))
-        import bare
-
-        return bare.app
+        return importlib.import_module(kind).app
     from dataclasses import replace
 
     from mockserver import Config, create_app
@@ -187,7 +188,7 @@ def main() -> None:
     print("|---|---:|---|")
     for name, count in counted.items():
         route = CASES[name][1]
-        if name.startswith("bare"):
+        if name.startswith(("bare", "raw")):
             against = ""
         elif "," in name:
             plain = counted[f"mock {route}"]
@@ -195,6 +196,8 @@ def main() -> None:
         elif f"bare {route}" in counted:
             bare = counted[f"bare {route}"]
             against = f"{bare / count:.0%} of the mock's instructions are the bare route's"
+            if f"raw {route}" in counted:
+                against += f", {counted[f'raw {route}'] / count:.0%} the raw app's"
         else:
             against = ""
         print(f"| {name} | {count:,.0f} | {against} |")

@@ -1,13 +1,14 @@
-"""Benchmark the mock against a bare Starlette route on the same machine, and print one table.
+"""Benchmark the mock against a bare Starlette route and a raw ASGI app on the same machine, and print one table.
 
 Usage: ``python bench/run.py [--duration SECONDS]``. Needs ``wrk`` (Debian: ``apt-get install -y wrk``).
 It also appends the run, dated and with the machine it ran on, to ``bench/results.json``, from which
 ``python docs/gen.py`` writes the docs' figures.
 
-The mock and the bare route run under each HTTP server the CLI offers (uvicorn with uvloop and httptools,
-and granian), with 1 and 2 workers, and wrk drives them from this machine. Only ratios to the bare
-route on the same server mean much on a shared machine, so every throughput is also given as a
-fraction of that route's.
+The mock and two yardsticks run under each HTTP server the CLI offers (uvicorn with uvloop and httptools,
+and granian), with 1 and 2 workers, and wrk drives them from this machine: a bare Starlette route
+(``bare.py``), what the mock adds to a framework, and a raw ASGI app with no framework (``raw.py``), what the
+server allows any Python app. Only ratios to a yardstick on the same server mean much on a shared machine,
+so every throughput is also given as a fraction of each one's.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ KEY = "sk-mock-dev"
 BODY = {"prompt": "A cat surfing in sunset, cinematic", "model": "veo3"}
 UVICORN = ["--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
 TARGETS = {"poll": 0.90, "submit": 0.70}  # of the bare route on the same server
+RAW_TARGETS = {"poll": 0.70, "submit": 0.55}  # of the raw ASGI app on the same server
+YARDSTICKS = ("bare", "raw")  # bench/bare.py, bench/raw.py
 GRANIAN_POLLS = 42_000  # polls a second with 2 granian workers on the 2-core machine: 1.5x WireMock's 27,000
 MAX_BYTES_PER_TASK = 1024
 METRICS_POINTS = 5  # --metrics may cost at most this many points of the ratio to the bare route
@@ -131,16 +134,16 @@ def first_task(url: str) -> tuple[str, dict]:
     return task_id, httpx.get(f"{url}/v2/videos/generations/{task_id}", headers=headers).json()
 
 
-def bare_argv(server: str, port: int, workers: int) -> list[str]:
-    """The bare route under ``server``, with the settings the mock gets from ``mockserver --server``."""
+def bare_argv(server: str, port: int, workers: int, module: str = "bare") -> list[str]:
+    """A yardstick (``module``: ``bare`` or ``raw``) under ``server``, with the settings ``mockserver --server`` uses."""
     if server == "granian":
         granian = [sys.executable, "-m", "granian", "--interface", "asgi", "--log-level", "warning"]
-        return [*granian, "--port", str(port), "--workers", str(workers), "bare:app"]
-    return [sys.executable, "-m", "uvicorn", "bare:app", "--port", str(port), "--workers", str(workers), *UVICORN]
+        return [*granian, "--port", str(port), "--workers", str(workers), f"{module}:app"]
+    return [sys.executable, "-m", "uvicorn", f"{module}:app", "--port", str(port), "--workers", str(workers), *UVICORN]
 
 
 def measure(server: str, workers: int, duration: float, connections: int, rounds: int) -> dict[str, Load]:
-    """poll and submit on the mock and on the bare route answering the mock's own JSON, under one server.
+    """poll and submit on the mock and on the yardsticks answering the mock's own JSON, under one server.
 
     The mock runs three ways: quiet (``--no-access-log``), with ``--metrics``, and as the README starts it
     (its access log on, at ``info``). All are up together and take turns with the bare route, round after
@@ -151,7 +154,7 @@ def measure(server: str, workers: int, duration: float, connections: int, rounds
     A second quiet mock (``twin``) is paired the same way: what two identical servers differ by is the
     noise an option's cost is read against.
     """
-    ports = {name: free_port() for name in ("mock", "metrics", "logged", "twin", "bare")}
+    ports = {name: free_port() for name in ("mock", "metrics", "logged", "twin", *YARDSTICKS)}
     base = [sys.executable, "-m", "mockserver", "--server", server, "--workers", str(workers)]
     quiet = ["--no-access-log", "--log-level", "warning"]
     argv = {
@@ -167,8 +170,10 @@ def measure(server: str, workers: int, duration: float, connections: int, rounds
             task_id, task = first_task(url)
             servers.append((name, url, pid, task_id))
         env = {"BENCH_TASK_JSON": json.dumps(task), "PYTHONPATH": str(HERE)}
-        bare_url, bare_pid = stack.enter_context(serving(bare_argv(server, ports["bare"], workers), ports["bare"], env))
-        servers.append(("bare", bare_url, bare_pid, task_id))
+        for name in YARDSTICKS:
+            argv_of = bare_argv(server, ports[name], workers, name)
+            url, pid = stack.enter_context(serving(argv_of, ports[name], env))
+            servers.append((name, url, pid, task_id))
         found: dict[str, Load] = {}
         for path, script in (("poll", None), ("submit", HERE / "submit.lua")):
             for name, url, pid, polled in servers:
@@ -258,14 +263,20 @@ def table(
     kit: float | None,
 ) -> str:
     rows = [
-        "| row | req/s | p50 ms | p99 ms | non-2xx | CPU µs/req | req/s vs bare | bare's CPU/req vs this | target |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        (
+            "| row | req/s | p50 ms | p99 ms | non-2xx | CPU µs/req | req/s vs raw | req/s vs bare |"
+            " bare's CPU/req vs this | target |"
+        ),
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for (server, workers), found in loads.items():
         for path in ("poll", "submit"):
             bare, mock, metered, logged = (found[f"{name} {path}"] for name in ("bare", "mock", "metrics", "logged"))
+            raw = found[f"raw {path}"]
             ratio, with_metrics = mock.rps / bare.rps, metered.rps / bare.rps
             verdict = "met" if ratio >= TARGETS[path] else "MISSED"
+            to_raw = mock.rps / raw.rps
+            verdict += f"; ≥{RAW_TARGETS[path]:.0%} of raw {'met' if to_raw >= RAW_TARGETS[path] else 'MISSED'}"
             if (server, workers, path) == ("granian", 2, "poll"):
                 verdict += f"; ≥{GRANIAN_POLLS:,} req/s {'met' if mock.rps >= GRANIAN_POLLS else 'MISSED'}"
             points = 100 * ratio * (1 - found[f"metrics {path} paired"].rps)  # the option's cost, in the ratio's points
@@ -289,10 +300,12 @@ def table(
                 (f"mock {path} --metrics", metered, metered_tail),
                 (f"mock {path} with its access log (the default)", logged, logged_tail),
                 (f"bare {path}", bare, "100% | 100% | "),
+                (f"raw {path}", raw, f"{raw.rps / bare.rps:.0%} | {bare.cpu_us / raw.cpu_us:.0%} | "),
             ):
                 rows.append(
                     f"| {name}, {server}, {workers} worker{'s' if workers > 1 else ''} | {load.rps:,.0f} |"
-                    f" {load.p50_ms:.2f} | {load.p99_ms:.2f} | {load.bad} | {load.cpu_us:.0f} | {tail} |"
+                    f" {load.p50_ms:.2f} | {load.p99_ms:.2f} | {load.bad} | {load.cpu_us:.0f} |"
+                    f" {load.rps / raw.rps:.0%} | {tail} |"
                 )
     bare, mock, size = downloads["bare download"], downloads["mock download"], int(downloads["bytes"].rps)
     for name, load, tail in (
@@ -301,17 +314,18 @@ def table(
     ):
         rows.append(
             f"| {name} of a 5 s 16:9 video ({size:,} B), 1 worker | {load.rps:,.0f} | {load.p50_ms:.2f} |"
-            f" {load.p99_ms:.2f} | {load.bad} | {load.cpu_us:.0f} | {tail} |"
+            f" {load.p99_ms:.2f} | {load.bad} | {load.cpu_us:.0f} | | {tail} |"
         )
     for count, size in per_task.items():
         verdict = "met" if size <= MAX_BYTES_PER_TASK else "MISSED"
-        rows.append(f"| memory per task at {count:,} tasks | {size:,.0f} B | | | | | | | ≤1 KiB {verdict} |")
+        rows.append(f"| memory per task at {count:,} tasks | {size:,.0f} B | | | | | | | | ≤1 KiB {verdict} |")
     verdict = "met" if resident <= MAX_BYTES_PER_TASK else "MISSED"
     rows.append(
-        f"| resident memory per task, server process, {RESIDENT_TASKS:,} tasks | {resident:,.0f} B | | | | | | | ≤1 KiB {verdict} |"
+        f"| resident memory per task, server process, {RESIDENT_TASKS:,} tasks | {resident:,.0f} B | | | | | | | |"
+        f" ≤1 KiB {verdict} |"
     )
     kit_cell = "n/a (kit not installed)" if kit is None else f"{kit:.1f} s"
-    rows.append(f"| one kit run against the mock | {kit_cell} | | | | | | | ≤{KIT_SECONDS} s |")
+    rows.append(f"| one kit run against the mock | {kit_cell} | | | | | | | | ≤{KIT_SECONDS} s |")
     return "\n".join(rows)
 
 
@@ -328,13 +342,15 @@ def figures(
     kit: float | None,
     calling: dict[int, dict[str, Load]],
 ) -> dict[str, object]:
-    """The run in ``bench/results.json``'s shape: ratios to the bare route, and an option's cost in points."""
+    """The run in ``bench/results.json``'s shape: ratios to the bare route (and ``..._raw``, to the raw app), and an
+    option's cost in points."""
     servers: dict[str, dict[str, float]] = {}
     for (server, workers), found in loads.items():
         row = servers[f"{server}-{workers}"] = {}
         for path in ("poll", "submit"):
             ratio = found[f"mock {path}"].rps / found[f"bare {path}"].rps
             row[path] = round(ratio, 3)
+            row[f"{path}_raw"] = round(found[f"mock {path}"].rps / found[f"raw {path}"].rps, 3)
             row[f"{path}_metrics_points"] = round(100 * ratio * (1 - found[f"metrics {path} paired"].rps), 1)
             row[f"{path}_twin_points"] = round(100 * ratio * (1 - found[f"twin {path} paired"].rps), 1)
             row[f"{path}_log_points"] = round(100 * ratio * (1 - found[f"logged {path} paired"].rps), 1)

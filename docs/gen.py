@@ -357,6 +357,14 @@ def _points(value: float) -> str:
     return f"{abs(value):.1f} better" if value < 0 else f"{value:.1f}"
 
 
+def _bench_module(name: str) -> Any:
+    """A module of ``bench/``, where the benchmark's targets are kept."""
+    for where in (str(ROOT), str(ROOT / "bench")):
+        if where not in sys.path:
+            sys.path.insert(0, where)
+    return importlib.import_module(name)
+
+
 def bench_snippet() -> str:
     data = _runs()
     runs = data["runs"][-2:]
@@ -368,7 +376,8 @@ def bench_snippet() -> str:
         "",
         (
             f"The last {len(runs)} runs ({dates}; {runs[-1]['machine']}; `{runs[-1]['command']}`), first · second,"
-            " from `bench/results.json`. Ratios are to the bare route on the same server; points are against the same"
+            " from `bench/results.json`. Ratios are to the bare route on the same server (in the rows that name it, to"
+            " the raw ASGI app, `bench/raw.py`, which has no framework at all); points are against the same"
             " mock without the option, judged by pairs (the median, over the rounds, of each round's mock with the"
             " option against the quiet mock just before it)."
         ),
@@ -397,6 +406,9 @@ def bench_snippet() -> str:
         + f" | {_pct(targets['poll'])}; {targets['granian_2_polls']:,}/s on granian × 2 |"
     )
     out.append(row("submit", "submit", _pct, _pct(targets["submit"])))
+    raw = _bench_module("run").RAW_TARGETS
+    out.append(row("poll, ratio to the raw ASGI app", "poll_raw", _pct, _pct(raw["poll"])))
+    out.append(row("submit, ratio to the raw ASGI app", "submit_raw", _pct, _pct(raw["submit"])))
     out.append(row("poll, `--metrics`, points", "poll_metrics_points", _points, f"{targets['metrics_points']} points"))
     out.append(row("two identical mocks, poll, points apart", "poll_twin_points", _points))
     out.append(row("submit, `--metrics`, points", "submit_metrics_points", _points))

@@ -100,7 +100,9 @@ def test_bench_run_renders_in_the_docs(tmp_path: Path, monkeypatch: pytest.Monke
     load = run.Load(rps=1000.0, p50_ms=1.0, p99_ms=2.0, bad=0, requests=100, cpu_us=50.0)
     paired = run.Load(0.97, float("nan"), float("nan"), 0)
     found = {
-        f"{name} {path}": load for name in ("mock", "bare", "metrics", "logged", "twin") for path in ("poll", "submit")
+        f"{name} {path}": load
+        for name in ("mock", "bare", "raw", "metrics", "logged", "twin")
+        for path in ("poll", "submit")
     }
     found |= {f"{name} {path} paired": paired for name in ("metrics", "logged", "twin") for path in ("poll", "submit")}
     calling = {1: {"mock": load, "bare": load, "callbacks 20": run.Load(940.0, 1.0, 1.0, 0)}}
@@ -113,6 +115,7 @@ def test_bench_run_renders_in_the_docs(tmp_path: Path, monkeypatch: pytest.Monke
     page = gen.bench_snippet()
     assert "| poll | 97% · 100% (1,000/s) |" in page
     assert "| poll, callbacks 20/s, points | 2.6 better · 6.0 |" in page
+    assert f"| poll, ratio to the raw ASGI app | — · 100% | {run.RAW_TARGETS['poll']:.0%} |" in page
     assert "| memory per task at 100,000 tasks (tracemalloc) | 512 B |" in page
     logged = gen.access_log_snippet()  # the run before measured no access log
     assert "| | uvicorn, 1 worker |" in logged and "| poll | — · 3.0 |" in logged and "| submit | — · 3.0 |" in logged

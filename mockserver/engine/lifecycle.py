@@ -152,7 +152,10 @@ def times(record: Record) -> Times:
 
 def status_at(record: Record, now: float) -> str:
     """The state alone, for callers that need no body (downloads, the admin API)."""
-    t = times(record)
+    return _status(record, now, times(record))
+
+
+def _status(record: Record, now: float, t: Times) -> str:
     if now >= t.finished:
         return SUCCESS if record.failure < 0 else FAILURE
     if record.forced >= 0 and now >= record.forced_at:
@@ -196,7 +199,7 @@ def view(catalog: Catalog, record: Record, now: float, media_base: str) -> dict[
     if record.flags & (LATE | EXPIRE) and not visible(catalog, record, now):
         return None
     t = times(record)
-    status = status_at(record, now)
+    status = _status(record, now, t)  # the times worked out once: a poll's view is its hottest engine call
     take = catalog.takes[record.profile][record.take] if record.take >= 0 else None
     elapsed = (now - record.submitted_at) * catalog.scale
     if take is not None and status not in TERMINAL and record.forced < 0:

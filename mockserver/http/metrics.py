@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from bisect import bisect_left
+from bisect import bisect_right
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
@@ -94,10 +94,11 @@ class Batch:
         for child, durations, bounds in self._durations:
             if durations:
                 # Sorted, the count at or under each bound is one search: no Python step per observation.
-                buckets = [0] * (len(bounds) + 1)  # the last is +Inf
-                for seconds in durations:
-                    buckets[bisect_left(bounds, seconds)] += 1
-                add_observations(child, buckets, sum(durations))
+                total = sum(durations)  # before sorting: the same float, added in the same order
+                durations.sort()
+                under = [bisect_right(durations, bound) for bound in bounds] + [len(durations)]  # the last is +Inf
+                buckets = [count - below for count, below in zip(under, [0, *under[:-1]])]
+                add_observations(child, buckets, total)
                 durations.clear()
         counts, self._counts = self._counts, {}
         for child, count in counts.items():

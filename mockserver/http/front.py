@@ -4,7 +4,7 @@ Submits and polls are nearly all of a mock's traffic. On every request Starlette
 turn and copies its scope, its exception layer builds a ``Request``, and two of its layers wrap ``send`` in a
 coroutine: together more than the poll's own work. ``Front`` sits where the exception layer would be, innermost
 of the app's middleware (so the journal, CORS and the access log still see every request), or outermost when the
-app has no other (``FrontedStarlette``). It tries only the hot routes of the request's method, each with the
+app has no other but the access log (``FrontedStarlette``). It tries only the hot routes of the request's method, each with the
 route's own regular expression, and a match goes straight to the route's endpoint, timed here under
 ``--metrics``. Anything else (another path or method, HEAD, a root path, a websocket, the
 lifespan) goes on to Starlette's exception layer and router, as before.
@@ -29,6 +29,7 @@ from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .access_log import AccessLog
 from .metrics import Reported
 
 _ERROR = "mockserver.front.error"  # the exception a hot route raised, handed to the exception layer
@@ -117,10 +118,21 @@ class Front:
 
 
 class FrontedStarlette(Starlette):
-    """Starlette, whose middleware stack has ``Front`` outermost when it is the app's only middleware."""
+    """Starlette, whose middleware stack has ``Front`` outermost when it is the app's only middleware, or next to
+    it when the access log is the other.
+
+    The access log goes outside Starlette's ``ServerErrorMiddleware`` then: it notes the 500 that layer sends for
+    an exception, where it noted its own 500 for the exception passing out, and both lines read the same.
+    """
 
     def build_middleware_stack(self) -> ASGIApp:
         stack = super().build_middleware_stack()
-        if isinstance(stack, ServerErrorMiddleware) and isinstance(stack.app, Front):
+        if not isinstance(stack, ServerErrorMiddleware):
+            return stack
+        if isinstance(stack.app, Front):
             return stack.app.outermost(stack)
+        logged = stack.app
+        if isinstance(logged, AccessLog) and isinstance(logged.app, Front):
+            logged.app = logged.app.outermost(stack)
+            return logged
         return stack

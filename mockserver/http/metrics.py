@@ -24,6 +24,7 @@ from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..engine import encodings, modes
+from ..engine.encodings import MODE_MASK
 from ..engine.lifecycle import SUCCESS, TERMINAL
 from ..engine.scenarios import BEHAVIOURS, Choice
 from ..stores import StoreError
@@ -67,7 +68,7 @@ class Batch:
         self.polls: list[float] = []  # the polls each task had when first seen finished
         self._durations: list[tuple[Any, list[float], tuple[float, ...]]] = [(polls, self.polls, POLL_BUCKETS)]
         self._by_labels: dict[tuple[str, str, str], list[float]] = {}
-        self._counts: dict[Any, int] = {}  # a counter's labelled child -> increments not yet added
+        self.counts: dict[Any, int] = {}  # a counter's labelled child -> increments not yet added
         self.due = False
 
     def durations(self, route: str, method: str, status: int) -> list[float]:
@@ -81,7 +82,7 @@ class Batch:
 
     def count(self, child: Any) -> None:
         """One increment of a counter's labelled child."""
-        self._counts[child] = self._counts.get(child, 0) + 1
+        self.counts[child] = self.counts.get(child, 0) + 1
         if not self.due:
             self.schedule()
 
@@ -100,7 +101,7 @@ class Batch:
                 buckets = [count - below for count, below in zip(under, [0, *under[:-1]])]
                 add_observations(child, buckets, total)
                 durations.clear()
-        counts, self._counts = self._counts, {}
+        counts, self.counts = self.counts, {}
         for child, count in counts.items():
             child.inc(count)
         self.then()
@@ -270,7 +271,7 @@ class Metrics:
         self.size, self.reasons, self.shared_store = size, reasons, shared_store
         self.batch = Batch(requests, self.polls, self._flushed)
         self._measuring: asyncio.Task[None] | None = None
-        self._created: dict[tuple[str, str, int, int], Any] = {}  # by scope, model, mode index, scenario code
+        self._created: dict[tuple[str, str, int, int, int], Any] = {}  # by scope, model, mode index, behaviour, outcome
         self._finished: dict[tuple[str, int], Any] = {}
         self._watched: dict[str, int] = {}  # task id -> polls so far, or -1 once counted finished
 
@@ -305,14 +306,17 @@ class Metrics:
 
     def created(self, scope: str, model: str, shape: int, choice: Choice) -> None:
         """One task accepted, its mode read from the record's ``shape``; its labelled child is cached, as there
-        are few combinations of labels."""
-        key = (scope, model, shape & encodings.MODE_MASK, choice.code)
+        are few combinations of labels. The count is ``Batch.count``'s, written out: a call less a submit."""
+        key = (scope, model, shape & MODE_MASK, choice.behaviour, choice.outcome)  # the scenario as its parts
         child = self._created.get(key)
         if child is None:
             child = self._created[key] = self.created_total.labels(
                 scope, model, modes.LABELS[key[2]], scenario_of(choice, self.reasons)
             )
-        self.batch.count(child)
+        batch = self.batch
+        batch.counts[child] = batch.counts.get(child, 0) + 1
+        if not batch.due:
+            batch.schedule()
 
     def polled(self, task_id: str, status: str, failure: int) -> None:
         """A poll answered 200: one more for its task, whose total is counted when a poll first sees it finished.

@@ -30,6 +30,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .access_log import AccessLog
+from .asgi_io import STATUS
 from .metrics import Reported
 
 _ERROR = "mockserver.front.error"  # the exception a hot route raised, handed to the exception layer
@@ -111,8 +112,13 @@ class Front:
                     scope[_ERROR] = exc
                     await self.refusals(scope, receive, send)
                     return
-                if timed is not None:
-                    timed.answered(scope, began)
+                if timed is not None:  # a 200's time added here (``Reported.answered`` inline): a call less a poll
+                    ok = timed.ok.get(scope["method"]) if STATUS not in scope else None
+                    if ok is None:
+                        return timed.answered(scope, began)
+                    ok.append(perf_counter() - began)
+                    if not timed.batch.due:
+                        timed.batch.schedule()
                 return
         await self.app(scope, receive, send)
 

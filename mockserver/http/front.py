@@ -3,10 +3,10 @@
 Submits and polls are nearly all of a mock's traffic. On every request Starlette's router tries each route in
 turn and copies its scope, its exception layer builds a ``Request``, and two of its layers wrap ``send`` in a
 coroutine: together more than the poll's own work. ``Front`` sits where the exception layer would be, innermost
-of the app's middleware (so the journal, CORS and the access log still see every request), or outermost when the
-app has no other but the access log (``FrontedStarlette``). It tries only the hot routes of the request's method, each with the
-route's own regular expression, and a match goes straight to the route's endpoint, timed here under
-``--metrics``. Anything else (another path or method, HEAD, a root path, a websocket, the
+of the app's middleware (so the journal, CORS and the access log still see every request), or outermost but for
+the access log when the app has no other (``FrontedStarlette``). It tries only the hot routes of the request's
+method, each with the route's own regular expression, and a match goes straight to the route's endpoint, timed
+here under ``--metrics``. Anything else (another path or method, HEAD, a root path, a websocket, the
 lifespan) goes on to Starlette's exception layer and router, as before.
 
 A hot route is served as the router would serve it, so long as no route before it in the router matches its

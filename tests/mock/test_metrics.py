@@ -179,19 +179,8 @@ def test_a_flush_puts_each_duration_in_the_bucket_observe_would() -> None:
         Histogram(name, "durations", labels, buckets=LATENCY_BUCKETS, registry=registry) for name in ("batched", "one")
     )
     batch = Batch(batched, Histogram("polls", "polls", registry=registry), lambda: None)
-    durations = [
-        *LATENCY_BUCKETS,
-        0.0,
-        0.0004,
-        0.0007,
-        0.001,
-        0.0011,
-        3.0,
-        10.5,
-        99.0,
-        0.0004,
-        2.5,
-    ]  # on each bound too
+    # each bound itself, as well as values between and past them
+    durations = [*LATENCY_BUCKETS, 0.0, 0.0004, 0.0007, 0.001, 0.0011, 3.0, 10.5, 99.0, 0.0004, 2.5]
     batch.durations("/r", "GET", 200).extend(durations)
     batch.flush()
     for seconds in durations:

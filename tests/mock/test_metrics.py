@@ -166,3 +166,36 @@ def test_counters_and_histograms_yield_no_created_series(clock: Clock) -> None:
         names = {name for name, _ in scrape(client).samples}
     assert "mock_tasks_created_total" in names
     assert sorted(name for name in names if name.endswith("_created")) == []
+
+
+def test_a_flush_puts_each_duration_in_the_bucket_observe_would() -> None:
+    from prometheus_client import CollectorRegistry, Histogram
+
+    from mockserver.http.metrics import LATENCY_BUCKETS, Batch
+
+    registry = CollectorRegistry()
+    labels = ["route", "method", "status"]
+    batched, observed = (
+        Histogram(name, "durations", labels, buckets=LATENCY_BUCKETS, registry=registry) for name in ("batched", "one")
+    )
+    batch = Batch(batched, Histogram("polls", "polls", registry=registry), lambda: None)
+    # each bound itself, as well as values between and past them
+    durations = [*LATENCY_BUCKETS, 0.0, 0.0004, 0.0007, 0.001, 0.0011, 3.0, 10.5, 99.0, 0.0004, 2.5]
+    batch.durations("/r", "GET", 200).extend(durations)
+    batch.flush()
+    for seconds in durations:
+        observed.labels("/r", "GET", "200").observe(seconds)
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value for m in registry.collect() for s in m.samples}
+    mine = {key: count for key, count in samples.items() if key[0].startswith("batched")}
+    theirs = {
+        (name.replace("one", "batched", 1), tags): count
+        for (name, tags), count in samples.items()
+        if name.startswith("one")
+    }
+    assert len(mine) == len(LATENCY_BUCKETS) + 3  # the buckets, +Inf, the count and the sum
+    assert {k: v for k, v in mine.items() if not k[0].endswith("_sum")} == {
+        k: v for k, v in theirs.items() if not k[0].endswith("_sum")
+    }
+    assert mine[("batched_sum", (("method", "GET"), ("route", "/r"), ("status", "200")))] == pytest.approx(
+        sum(durations)
+    )

@@ -40,15 +40,15 @@ class Draws:
 
     def random(self) -> float:
         """Uniform in [0, 1), with 53 bits as ``random.random`` has."""
-        if not self._left:  # a task needs at most six draws; more blocks only for very long draws
+        left = self._left
+        if not left:  # a task needs at most six draws; more blocks only for very long draws
             hashed = _keyed(self._seed, self._block).copy()
             hashed.update(self._fate)
-            digest = hashed.digest()
-            self._bits, self._left, self._block = int.from_bytes(digest, "big"), _PER_BLOCK, self._block + 1
-        value = self._bits & _MASK
-        self._bits >>= 53
-        self._left -= 1
-        return value * 2.0**-53
+            self._bits, self._block = int.from_bytes(hashed.digest(), "big"), self._block + 1
+            left = _PER_BLOCK
+        bits = self._bits
+        self._bits, self._left = bits >> 53, left - 1
+        return (bits & _MASK) * 2.0**-53
 
     def uniform(self, a: float, b: float) -> float:
         return a + (b - a) * self.random()

@@ -35,11 +35,12 @@ class Timing:
     high: float = math.inf
 
     def draw(self, rng: random.Random | Draws) -> float:
-        if self.kind == "fixed":
+        kind = self.kind
+        if kind == "uniform":  # ``uniform``'s own sum, written out: a call less on every submit, the same float
+            value = self.location + (self.scale - self.location) * rng.random()
+        elif kind == "fixed":
             value = self.location
-        elif self.kind == "uniform":
-            value = rng.uniform(self.location, self.scale)
-        elif self.kind == "normal":
+        elif kind == "normal":
             value = rng.normalvariate(self.location, self.scale)
         else:
             # exp of the normal, capped where a double ends: a wide sigma must reach ``high``, not overflow

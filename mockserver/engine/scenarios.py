@@ -25,7 +25,7 @@ in the callbacks' ledger.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .. import contract
 from . import encodings
@@ -60,15 +60,13 @@ class Choice:
     outcome: int = 0
     callback: int = 0
     lifecycle: int = 0
+    # Worked out once, as the choice is made: read on every submit, where a property was a Python call each.
+    flags: int = field(init=False, repr=False, compare=False)  # the behaviour as a bit, against the constants above
+    code: int = field(init=False, repr=False, compare=False)  # what an id carries: behaviour and outcome
 
-    @property
-    def flags(self) -> int:
-        """The behaviour as a bit, which the engine tests against the constants above."""
-        return encodings.flag_of(self.behaviour)
-
-    @property
-    def code(self) -> int:
-        return self.behaviour << OUTCOME_BITS | self.outcome
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "flags", encodings.flag_of(self.behaviour))
+        object.__setattr__(self, "code", self.behaviour << OUTCOME_BITS | self.outcome)
 
 
 DEFAULT = Choice()

@@ -148,7 +148,7 @@ class Service:
         if walk := choice.lifecycle - 1 if choice.lifecycle else catalog.lifecycles[profile]:
             shape = encodings.with_lifecycle(shape, walk)
         submitted_ms, nonce = round(self.clock() * 1000), self._nonces()
-        task_id = ids.mint(self.secret, ids.Ticket(submitted_ms, profile, choice.code, nonce, shape), scope, owner)
+        task_id = ids.mint(self.secret, (submitted_ms, profile, choice.code, nonce, shape), scope, owner)
         record = lifecycle.plan(catalog, task_id, scope, owner, submitted_ms / 1000, profile, choice, nonce, shape)
         # The callback is noted first: a store that fails then leaves a callback for no task, never the reverse.
         noted = (

@@ -108,7 +108,7 @@ def test_bench_run_renders_in_the_docs(tmp_path: Path, monkeypatch: pytest.Monke
     calling = {1: {"mock": load, "bare": load, "callbacks 20": run.Load(940.0, 1.0, 1.0, 0)}}
     path = tmp_path / "results.json"
     path.write_text((ROOT / "bench" / "results.json").read_text())
-    downloads = {"mock download": load, "bare download": load}
+    downloads = {"uvicorn": {"mock download": load, "bare download": run.Load(1250.0, 1.0, 2.0, 0), "bytes": load}}
     results.append_run(run.figures({("uvicorn", 1): found}, downloads, {100_000: 512.0}, 600.0, 7.0, calling), path)
     gen = _gen()
     monkeypatch.setattr(gen, "_runs", lambda: json.loads(path.read_text()))
@@ -117,6 +117,9 @@ def test_bench_run_renders_in_the_docs(tmp_path: Path, monkeypatch: pytest.Monke
     assert "| poll, callbacks 20/s, points | 2.6 better · 6.0 |" in page
     assert f"| poll, ratio to the raw ASGI app | — · 100% | {run.RAW_TARGETS['poll']:.0%} |" in page
     assert "| memory per task at 100,000 tasks (tracemalloc) | 512 B |" in page
+    assert (
+        f"| download of a 5 s 16:9 video, ratio to the bare route | 80% (uvicorn) | {run.DOWNLOAD_TARGET:.0%} |" in page
+    )
     logged = gen.access_log_snippet()  # the run before measured no access log
     assert "| | uvicorn, 1 worker |" in logged and "| poll | — · 3.0 |" in logged and "| submit | — · 3.0 |" in logged
 

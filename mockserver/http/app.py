@@ -27,8 +27,9 @@ from .front import Front, FrontedStarlette
 from .journal import Journal
 from .metrics import Metrics
 
-# Served in front of Starlette's router (front.py): nearly all of a mock's traffic. A path here is one of the routes'.
-HOT = ("/v2/{scope}/generations", "/v2/{scope}/generations/{task_id}")
+# Served in front of Starlette's router (front.py): nearly all of a mock's traffic, submits, polls and the output
+# files clients fetch once a task succeeds. A path here is one of the routes'.
+HOT = ("/v2/{scope}/generations", "/v2/{scope}/generations/{task_id}", "/_media/{task_id}/{name}")
 
 
 def create_app(

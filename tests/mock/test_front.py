@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from starlette.applications import Starlette
@@ -137,6 +139,15 @@ def submitted(answer: list[Any]) -> str:
     return found.group(1).decode()
 
 
+def outputs(answer: list[Any]) -> list[str]:
+    """The paths of a successful poll's output links."""
+    if not answer or not isinstance(answer[0], dict) or answer[0]["status"] != 200:
+        return []
+    data = json.loads(answer[-1]["body"]).get("data") or {}
+    links = data.get("outputs") or ([data["output"]] if data.get("output") else [])
+    return [urlsplit(link).path for link in links]
+
+
 def corpus(front: Starlette, plain: Starlette, clock: Clock) -> list[list[Any]]:
     """Every request of the corpus sent to both apps; the answers."""
     answers = []
@@ -211,7 +222,17 @@ def corpus(front: Starlette, plain: Starlette, clock: Clock) -> list[list[Any]]:
     answers += [both(front, plain, ask) for ask in asks]
     for _ in range(40):  # the task's whole life, and the faults' dice many times over
         clock.now += 7
-        answers.append(both(front, plain, Ask("GET", f"{videos}/{video}")))
+        answers.append(polled := both(front, plain, Ask("GET", f"{videos}/{video}")))
+        for link in outputs(polled):  # the output's link, as a client fetches it: public, whole or a part of it
+            for headers in (
+                [],
+                [(b"range", b"bytes=0-99")],
+                [(b"range", b"bytes=99999999-")],
+                [(b"if-none-match", b"*")],
+            ):
+                answers.append(both(front, plain, Ask("GET", link, key=None, headers=headers)))
+            answers.append(both(front, plain, Ask("HEAD", link, key=None)))
+            answers.append(both(front, plain, Ask("GET", link.replace("/0.", "/7."), key=None)))
         answers.append(both(front, plain, Ask("POST", videos, BODIES["videos"])))
     return answers
 
@@ -250,7 +271,7 @@ def test_both_routings_answer_the_same_and_record_the_same(config: Config, clock
     answers = corpus(front, plain, clock)
     if not config.admin_key:  # (the journal hands the layers below a copy of the scope)
         fronted = {(ask.method, ask.path.split("/")[-1]) for ask in FRONTED}
-        assert {("POST", "generations"), ("GET", "no-such-task"), ("GET", "boom")} <= fronted
+        assert {("POST", "generations"), ("GET", "no-such-task"), ("GET", "boom"), ("GET", "0.mp4")} <= fronted
         assert not any(ask.method == "HEAD" or ask.root_path or ask.path.endswith("/") for ask in FRONTED)
     # With no other middleware but the access log, Front takes the place of Starlette's outermost layer
     # (FrontedStarlette), inside the access log if there is one.

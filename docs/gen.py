@@ -357,14 +357,6 @@ def _points(value: float) -> str:
     return f"{abs(value):.1f} better" if value < 0 else f"{value:.1f}"
 
 
-def _bench_module(name: str) -> Any:
-    """A module of ``bench/``, where the benchmark's targets are kept."""
-    for where in (str(ROOT), str(ROOT / "bench")):
-        if where not in sys.path:
-            sys.path.insert(0, where)
-    return importlib.import_module(name)
-
-
 def bench_snippet() -> str:
     data = _runs()
     runs = data["runs"][-2:]
@@ -406,9 +398,8 @@ def bench_snippet() -> str:
         + f" | {_pct(targets['poll'])}; {targets['granian_2_polls']:,}/s on granian × 2 |"
     )
     out.append(row("submit", "submit", _pct, _pct(targets["submit"])))
-    raw = _bench_module("run").RAW_TARGETS
-    out.append(row("poll, ratio to the raw ASGI app", "poll_raw", _pct, _pct(raw["poll"])))
-    out.append(row("submit, ratio to the raw ASGI app", "submit_raw", _pct, _pct(raw["submit"])))
+    out.append(row("poll, ratio to the raw ASGI app", "poll_raw", _pct, _pct(targets["poll_raw"])))
+    out.append(row("submit, ratio to the raw ASGI app", "submit_raw", _pct, _pct(targets["submit_raw"])))
     out.append(row("poll, `--metrics`, points", "poll_metrics_points", _points, f"{targets['metrics_points']} points"))
     out.append(row("two identical mocks, poll, points apart", "poll_twin_points", _points))
     out.append(row("submit, `--metrics`, points", "submit_metrics_points", _points))
@@ -483,8 +474,9 @@ def instructions_snippet() -> str:
 
 def _bench(name: str) -> Any:
     """A module of ``bench/``, a directory of scripts that import each other by their bare names."""
-    if str(ROOT / "bench") not in sys.path:
-        sys.path.insert(0, str(ROOT / "bench"))
+    for where in (str(ROOT), str(ROOT / "bench")):
+        if where not in sys.path:
+            sys.path.insert(0, where)
     return importlib.import_module(name)
 
 
@@ -494,6 +486,8 @@ def _targets() -> dict[str, Any]:
     return {
         "poll": run.TARGETS["poll"],
         "submit": run.TARGETS["submit"],
+        "poll_raw": run.RAW_TARGETS["poll"],
+        "submit_raw": run.RAW_TARGETS["submit"],
         "granian_2_polls": run.GRANIAN_POLLS,
         "metrics_points": run.METRICS_POINTS,
         "callback_points": callbackload.POINTS,
